@@ -1,0 +1,137 @@
+"""How fast does the "Is it a bird?" lesson train, and how well? Prints numbers side by side.
+
+    .venv/bin/python benchmarks/bench_image_classification.py [--size 128] [--bs 32] [--baseline]
+
+Runs the lesson exactly as the page does (the job runner, the embedded photos, the default settings:
+fine_tune with 1 frozen + 1 unfrozen epoch) and reports seconds of training, error rate on the
+validation set, images/s and, on a GPU, peak GPU memory. With --baseline it also trains the same
+model on the same split with a plain torchvision Dataset + DataLoader (decode + resize + augment
+every item on the CPU, every epoch) for comparison.
+"""
+import argparse
+import functools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.datasets import resolve  # noqa: E402
+from core.jobs import JobRunner  # noqa: E402
+from core.vision.data import load_embedded  # noqa: E402
+from core.vision.train import fine_tune_job, settings  # noqa: E402
+
+
+def run_lesson(items, cfg, runner):
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    job = runner.submit(functools.partial(fine_tune_job, items=items, config=cfg), owner="bench",
+                        kind="vision", title="bench")
+    snap = runner.wait(job, timeout=1200)
+    if snap.status != "done":
+        raise SystemExit(f"job {snap.status}: {snap.error}")
+    res = snap.result
+    n_train = len(res["train_idx"])
+    epochs = res["epochs"]
+    errors = [r["error_rate"] for r in epochs]
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return dict(seconds=res["seconds"], error=errors[-1], imgs_per_s=n_train * len(epochs) / res["seconds"],
+                epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=peak, n_train=n_train,
+                n_valid=len(res["valid_idx"]), weights=res["weights_detail"])
+
+
+def run_baseline(items, cfg):
+    """The same model and recipe, fed by a torchvision Dataset/DataLoader (per-item CPU transforms)."""
+    import torchvision.transforms.v2 as T
+    from torch import nn
+    from torch.utils.data import DataLoader, Dataset
+
+    from core.data import DataLoaders
+    from core.device import seed_everything, training_device
+    from core.learner import Learner
+    from core.metrics import error_rate
+    from core.models import create_backbone
+    from core.vision.data import random_split
+
+    seed_everything(cfg["seed"])
+    device = training_device()
+    backbone = create_backbone(cfg["backbone"], len(items.vocab))
+    train_idx, valid_idx = random_split(items.groups, cfg["valid_pct"], cfg["seed"])
+    norm = [T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Normalize(backbone.spec.mean, backbone.spec.std)]
+    size = cfg["size"]
+    train_tfm = T.Compose([T.RandomResizedCrop(size, scale=(cfg["min_scale"], 1.0), antialias=True),
+                           T.RandomHorizontalFlip(), *norm])
+    valid_tfm = T.Compose([T.Resize((size, size), antialias=True), *norm])
+
+    class Items(Dataset):
+        def __init__(self, idx, tfm):
+            self.idx, self.tfm = idx, tfm
+
+        def __len__(self):
+            return len(self.idx)
+
+        def __getitem__(self, i):
+            j = self.idx[i]
+            return self.tfm(items.images[j]), items.vocab.index(items.labels[j])
+
+    class Wrap:  # a torch DataLoader moved to the device, as the Learner expects
+        def __init__(self, dl):
+            self.dl = dl
+
+        def __len__(self):
+            return len(self.dl)
+
+        def __iter__(self):
+            for x, y in self.dl:
+                yield x.to(device), y.to(device)
+
+    train = Wrap(DataLoader(Items(train_idx, train_tfm), batch_size=cfg["bs"], shuffle=True, drop_last=True,
+                            num_workers=2, persistent_workers=True))
+    valid = Wrap(DataLoader(Items(valid_idx, valid_tfm), batch_size=cfg["bs"] * 2, num_workers=2,
+                            persistent_workers=True))
+    learn = Learner(backbone.model, DataLoaders(train, valid, items.vocab), nn.CrossEntropyLoss(),
+                    metrics=(error_rate,), splitter=backbone.splitter, device=device,
+                    channels_last=device.type == "cuda")
+    start = time.perf_counter()
+    learn.fine_tune(cfg["epochs"], base_lr=cfg["lr"], freeze_epochs=cfg["freeze_epochs"])
+    seconds = time.perf_counter() - start
+    epochs = learn.recorder.epochs
+    return dict(seconds=seconds, error=epochs[-1]["error_rate"], imgs_per_s=len(train_idx) * len(epochs) / seconds,
+                epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=None, n_train=len(train_idx),
+                n_valid=len(valid_idx), weights=backbone.weights.detail)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--bs", type=int, default=None)
+    parser.add_argument("--label", default="is_bird", choices=["is_bird", "kind"])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--baseline", action="store_true")
+    args = parser.parse_args()
+    cfg = settings({k: v for k, v in dict(size=args.size, bs=args.bs).items() if v is not None})
+
+    t = time.perf_counter()
+    items = load_embedded(resolve("birds").path, args.label)
+    print(f"loaded {len(items)} images in {time.perf_counter() - t:.1f} s; torch threads {torch.get_num_threads()}; "
+          f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
+    print(f"settings: {cfg}")
+    runner = JobRunner(workers=1, runs_path=Path("/tmp/lesson1-bench-runs"))
+    rows = [("lesson (device-resident uint8 + batch augmentation)", run_lesson(items, cfg, runner))
+            for _ in range(args.repeats)]
+    runner.shutdown()
+    if args.baseline:
+        rows.append(("baseline (torchvision Dataset + DataLoader, 2 workers)", run_baseline(items, cfg)))
+    print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'peak MiB':>9s}")
+    for name, r in rows:
+        peak = f"{r['peak_mib']:.0f}" if r["peak_mib"] else "-"
+        print(f"{name:58s} {r['seconds']:8.1f} {r['error']:7.3f} {r['imgs_per_s']:7.1f} {str(r['epoch_s']):>14s} {peak:>9s}")
+    print(f"\ntrain/valid images: {rows[0][1]['n_train']}/{rows[0][1]['n_valid']}; weights: {rows[0][1]['weights']}")
+    print("target (CPU, 2 cores): under 60 s of training and error rate under 0.05")
+
+
+if __name__ == "__main__":
+    main()

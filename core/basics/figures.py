@@ -1,0 +1,228 @@
+"""Plotly figures for the "how training works" lesson. Pure functions of numbers: no streamlit here."""
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.basics import quadratic, relu_fit
+
+ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"
+POINTS, CURVE, TRUE = "#2563eb", "#dc2626", "#64748b"
+
+# Samuel's picture. (x, y) centres on a 0..10 by 0..4 canvas.
+LOOP_BOXES = {
+    "inputs": (1.0, 3.2), "weights": (1.0, 0.8), "model": (3.5, 2.0),
+    "results": (6.0, 2.0), "loss": (8.6, 2.0), "update": (5.0, 0.2),
+}
+LOOP_ARROWS = [("inputs", "model"), ("weights", "model"), ("model", "results"), ("results", "loss"),
+               ("loss", "update"), ("update", "weights")]
+LOOP_STAGES = ("inputs", "model", "results", "loss", "update", "weights")   # the order one step visits them
+BOX_W, BOX_H = 1.7, 0.9
+
+
+def _layout(fig, height, **kw):
+    settings = dict(height=height, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+                    legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    fig.update_layout(**{**settings, **kw})
+    return fig
+
+
+def loop_figure(active=None, numbers=None):
+    """The loop with the `active` box (one name or several) lit; `numbers` maps a box to a short text under its title."""
+    active = {active} if isinstance(active, str) else set(active or ())
+    numbers = numbers or {}
+    fig = go.Figure()
+    for name, (x, y) in LOOP_BOXES.items():
+        lit = name in active
+        fig.add_shape(type="rect", x0=x - BOX_W / 2, x1=x + BOX_W / 2, y0=y - BOX_H / 2, y1=y + BOX_H / 2,
+                      line=dict(color=ACTIVE if lit else EDGE, width=4 if lit else 1.5),
+                      fillcolor=ACTIVE if lit else IDLE, layer="below")
+        text = f"<b>{name}</b>"
+        if numbers.get(name):
+            text += f"<br><span style='font-size:11px'>{numbers[name]}</span>"
+        fig.add_annotation(x=x, y=y, text=text, showarrow=False, font=dict(size=15, color="#0f172a"))
+    for start, end in LOOP_ARROWS:
+        (x0, y0), (x1, y1) = _edge_point(start, end), _edge_point(end, start)
+        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", text="",
+                           showarrow=True, arrowhead=3, arrowsize=1.3, arrowwidth=2, arrowcolor=EDGE)
+    fig.update_xaxes(visible=False, range=[-0.1, 9.7])
+    fig.update_yaxes(visible=False, range=[-0.45, 3.8], scaleanchor=None)
+    return _layout(fig, 330, showlegend=False, margin=dict(l=0, r=0, t=10, b=0))
+
+
+def _edge_point(name, toward):
+    """Where the line from box `name` to box `toward` leaves the box's border."""
+    (x, y), (tx, ty) = LOOP_BOXES[name], LOOP_BOXES[toward]
+    dx, dy = tx - x, ty - y
+    scale = min((BOX_W / 2) / abs(dx) if dx else np.inf, (BOX_H / 2) / abs(dy) if dy else np.inf)
+    return x + dx * scale * 1.05, y + dy * scale * 1.05
+
+
+def loop_numbers(trace, stage_index=len(LOOP_STAGES) - 1, n_show=3):
+    """Short texts for each box from a quadratic.step_trace, revealed up to LOOP_STAGES[stage_index]."""
+    fmt = lambda v: ", ".join(f"{t:.2f}" for t in v)  # noqa: E731
+    a, b, c = trace["weights"]
+    na, nb, nc = trace["new_weights"]
+    text = {
+        "inputs": f"x = {fmt(trace['inputs'][:2])}, …",
+        "weights": f"a={a:.3f} b={b:.3f} c={c:.3f}",
+        "model": "a·x² + b·x + c",
+        "results": f"ŷ = {fmt(trace['preds'][:n_show])}, …",
+        "loss": f"{trace['kind']} = {trace['loss']:.4g}",
+        "update": f"−lr·grad = {fmt(-trace['update'])}",
+    }
+    shown = set(LOOP_STAGES[:stage_index + 1])
+    if "weights" in shown:      # the loop came back round: the weights are the new ones
+        text["weights"] = f"a={na:.3f} b={nb:.3f} c={nc:.3f}"
+    else:
+        shown.add("weights")
+    return {k: v for k, v in text.items() if k in shown}
+
+
+def quadratic_figure(problem, weights, show_true=False, kind="MSE"):
+    """The noisy points, the curve for `weights`, and each point's error as a thin line."""
+    xs = np.linspace(-2.2, 2.2, 200)
+    preds = quadratic.predict(weights, problem.x)
+    fig = go.Figure()
+    ex, ey = [], []
+    for x, y, p in zip(problem.x, problem.y, preds):
+        ex += [x, x, None]
+        ey += [y, p, None]
+    fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#f97316", width=1), name="errors"))
+    fig.add_trace(go.Scatter(x=problem.x, y=problem.y, mode="markers", marker=dict(color=POINTS, size=8),
+                             name="data"))
+    a, b, c = weights
+    fig.add_trace(go.Scatter(x=xs, y=quadratic.predict(weights, xs), mode="lines", line=dict(color=CURVE, width=3),
+                             name=f"{a:.2f}x² + {b:.2f}x + {c:.2f}"))
+    if show_true:
+        ta, tb, tc = problem.true_weights
+        fig.add_trace(go.Scatter(x=xs, y=quadratic.predict(problem.true_weights, xs), mode="lines",
+                                 line=dict(color=TRUE, dash="dash"), name=f"true: {ta:g}x² + {tb:g}x + {tc:g}"))
+    lo, hi = float(problem.y.min()), float(problem.y.max())
+    pad = (hi - lo) * 0.3
+    fig.update_yaxes(range=[lo - pad, hi + pad], title="y")
+    fig.update_xaxes(title="x")
+    loss = quadratic.loss(weights, problem.x, problem.y, kind)
+    return _layout(fig, 360, title=dict(text=f"{kind} = {loss:.3f}", x=0.99, xanchor="right"))
+
+
+def loss_curve_figure(losses, title="loss", diverged=False):
+    fig = go.Figure(go.Scatter(x=list(range(len(losses))), y=losses, mode="lines+markers",
+                               marker=dict(size=3), line=dict(color="#b91c1c" if diverged else "#16a34a")))
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title=title, type="log")
+    return _layout(fig, 300, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
+
+
+def gradient_arrows_figure(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)):
+    """One slider-like track per weight: where the weight is, and an arrow pointing the way
+    gradient descent will move it (−gradient), longer where the loss is steeper."""
+    weights, grad = np.asarray(weights, float), np.asarray(grad, float)
+    lo, hi = min(span[0], weights.min() - 1), max(span[1], weights.max() + 1)
+    fig = go.Figure()
+    for i, (name, w, g) in enumerate(zip(names, weights, grad)):
+        y = len(names) - 1 - i
+        fig.add_shape(type="line", x0=lo, x1=hi, y0=y, y1=y, line=dict(color="#cbd5e1", width=6))
+        fig.add_trace(go.Scatter(x=[w], y=[y], mode="markers", marker=dict(size=16, color=POINTS),
+                                 hovertemplate=f"{name} = {w:.4f}<extra></extra>"))
+        # saturating scale: steep slopes get long arrows (up to 30% of the track), flat ones shrink to nothing
+        length = -np.sign(g) * 0.3 * (hi - lo) * abs(g) / (abs(g) + 5.0) if np.isfinite(g) else 0.0
+        if abs(length) > 1e-9:
+            fig.add_annotation(x=w + length, y=y, ax=w, ay=y, xref="x", yref="y", axref="x", ayref="y", text="",
+                               showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=3, arrowcolor=ACTIVE)
+        fig.add_annotation(x=lo, y=y + 0.38, xanchor="left", showarrow=False,
+                           text=f"<b>{name}</b> = {w:.3f}   dL/d{name} = {g:.3g}   step = −lr·grad = {-lr * g:.3g}")
+    fig.update_yaxes(visible=False, range=[-0.5, len(names) - 0.2])
+    fig.update_xaxes(range=[lo, hi], zeroline=True)
+    return _layout(fig, 240, showlegend=False, margin=dict(l=10, r=10, t=10, b=10))
+
+
+def relu_figure(x, y, net, show_units=True, title=""):
+    xs = np.linspace(relu_fit.X_RANGE[0] - 0.1, relu_fit.X_RANGE[1] + 0.1, 300)
+    fig = go.Figure()
+    # a faint grid of candidate points: clicking (or box-selecting) them adds target points
+    gx, gy = np.meshgrid(np.linspace(-2, 2, 33), np.linspace(-2, 2, 17))
+    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to add a point",
+                             marker=dict(size=7, color="rgba(148,163,184,0.18)"), hoverinfo="x+y"))
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="target", marker=dict(color=POINTS, size=8)))
+    if show_units:
+        for i, contrib in enumerate(relu_fit.contributions(net, xs)):
+            fig.add_trace(go.Scatter(x=xs, y=contrib, mode="lines", line=dict(width=1.5, dash="dot"),
+                                     name=f"unit {i + 1}", opacity=0.8))
+    fig.add_trace(go.Scatter(x=xs, y=relu_fit.predict(net, xs), mode="lines", name="sum (the model)",
+                             line=dict(color=CURVE, width=4)))
+    fig.update_xaxes(range=[-2.2, 2.2], title="x")
+    fig.update_yaxes(range=[-2.3, 2.3], title="y")
+    return _layout(fig, 420, title=dict(text=title, x=0.99, xanchor="right"), clickmode="event+select",
+                   dragmode="select")
+
+
+def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
+    """The two weight matrices as heatmaps, hidden units down the side (blue negative, red positive):
+    inputs → hidden on the left, hidden → outputs in the middle; and a histogram of all weights,
+    now against at the start."""
+    w1, w2 = snapshot["weights"]["layer 1"], snapshot["weights"]["layer 2"].T
+    fig = make_subplots(rows=1, cols=3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.1,
+                        subplot_titles=[f"layer 1: inputs → {w1.shape[0]} hidden", "layer 2: → outputs",
+                                        "all weights"])
+    every = np.concatenate([w1.ravel(), w2.ravel()])
+    vmax = vmax or float(np.abs(every).max()) or 1.0
+    inputs = list(inputs) if inputs is not None else list(range(w1.shape[1]))
+    outputs = list(outputs) if outputs is not None else list(range(w2.shape[1]))
+    heat = dict(zmid=0, zmin=-vmax, zmax=vmax, colorscale="RdBu_r")
+    fig.add_trace(go.Heatmap(z=w1, x=inputs, showscale=False, **heat), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=w2, x=outputs, colorbar=dict(x=0.6, xanchor="left", thickness=12, len=0.9),
+                             **heat), row=1, col=2)
+    for col in (1, 2):
+        fig.update_yaxes(autorange="reversed", title="hidden unit" if col == 1 else None, row=1, col=col)
+    bins = dict(start=-vmax, end=vmax, size=2 * vmax / 40)
+    if first is not None:
+        start = np.concatenate([w.ravel() for w in first["weights"].values()])
+        fig.add_trace(go.Histogram(x=start, name="at step 0", opacity=0.5, marker_color="#94a3b8", xbins=bins),
+                      row=1, col=3)
+    fig.add_trace(go.Histogram(x=every, name=f"at step {snapshot['step']}", opacity=0.7, marker_color=CURVE,
+                               xbins=bins), row=1, col=3)
+    fig.update_xaxes(title="weight", row=1, col=3)
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, 440, legend=dict(orientation="h", x=1, xanchor="right", y=-0.25))
+
+
+def train_valid_figure(epoch_rows):
+    """Loss per epoch on the training rows and on the held-out rows: when valid turns up, it's overfitting."""
+    epochs = [r["epoch"] for r in epoch_rows]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in epoch_rows], name="train loss",
+                             line=dict(color=POINTS)))
+    fig.add_trace(go.Scatter(x=epochs, y=[r["valid_loss"] for r in epoch_rows], name="valid loss",
+                             line=dict(color=CURVE)))
+    if epoch_rows:
+        best = int(np.argmin([r["valid_loss"] for r in epoch_rows]))
+        fig.add_vline(x=epochs[best], line=dict(dash="dot", color=TRUE),
+                      annotation_text="lowest valid loss", annotation_position="top")
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="cross-entropy loss")
+    return _layout(fig, 320)
+
+
+def loop_tables(trace, stage_index, n_rows=6):
+    """The numbers behind the loop, revealed up to LOOP_STAGES[stage_index]: one table for this batch's
+    points, one for the weights."""
+    import pandas as pd
+    shown = set(LOOP_STAGES[:stage_index + 1])
+    x, y = trace["inputs"][:n_rows], trace["targets"][:n_rows]
+    rows = {"x (input)": x, "y (target)": y}
+    if "results" in shown:
+        rows["ŷ (result)"] = trace["preds"][:n_rows]
+    if "loss" in shown:
+        err = trace["preds"][:n_rows] - y
+        rows["error ŷ − y"] = err
+        rows["error²" if trace["kind"] == "MSE" else "|error|"] = err**2 if trace["kind"] == "MSE" else np.abs(err)
+    weights = {"weight": list(quadratic.WEIGHT_NAMES), "value": trace["weights"]}
+    if "update" in shown:
+        weights["gradient"] = trace["grad"]
+        weights[f"−lr·gradient (lr={trace['lr']:g})"] = -trace["update"]
+    if "weights" in shown:
+        weights["new value"] = trace["new_weights"]
+    more = len(trace["inputs"]) - n_rows
+    rows_frame = pd.DataFrame(rows).round(4)
+    rows_frame.attrs["note"] = f"first {n_rows} of {len(trace['inputs'])} points" if more > 0 else ""
+    return rows_frame, pd.DataFrame(weights).round(4)

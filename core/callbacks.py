@@ -1,0 +1,123 @@
+"""Callbacks: the only link between a training loop and whatever watches it."""
+import time
+
+import torch
+
+
+class CancelFitException(Exception):
+    """Raised by a callback to stop training cleanly; the weights trained so far are kept."""
+
+
+class Callback:
+    order = 0
+    learn = None
+
+
+class Recorder(Callback):
+    """The numbers students see: the loss of every batch and a row per epoch (fastai's epoch table)."""
+    order = -10
+
+    def __init__(self, smoothing: float = 0.98):
+        self.smoothing = smoothing
+        self.losses: list[dict] = []          # step, epoch, phase, train_loss (smoothed), raw, lr
+        self.valid_losses: list[dict] = []    # step, valid_loss: one point per epoch
+        self.epochs: list[dict] = []
+        self._smooth, self._count = 0.0, 0
+
+    def before_epoch(self):
+        self._epoch_start = time.perf_counter()
+        self._train_sum, self._train_n = 0.0, 0
+
+    def before_validate(self):
+        self._valid_preds, self._valid_targets, self._valid_sum, self._valid_n = [], [], 0.0, 0
+
+    def after_batch(self):
+        learn = self.learn
+        if learn.phase == "lr_find":
+            return
+        loss, n = learn.loss.detach().float().item(), len(learn.yb)
+        if learn.training:
+            self._count += 1
+            self._smooth = self.smoothing * self._smooth + (1 - self.smoothing) * loss
+            self._train_sum, self._train_n = self._train_sum + loss * n, self._train_n + n
+            lr = learn.opt.param_groups[-1]["lr"]
+            self.losses.append(dict(step=learn.train_steps, epoch=self.epoch_number, phase=learn.phase,
+                                    train_loss=self._smooth / (1 - self.smoothing ** self._count), raw=loss, lr=lr))
+        else:
+            self._valid_sum, self._valid_n = self._valid_sum + loss * n, self._valid_n + n
+            self._valid_preds.append(learn.pred.detach().float().cpu())
+            self._valid_targets.append(learn.yb.detach().cpu())
+
+    def after_epoch(self):
+        learn = self.learn
+        row = dict(epoch=self.epoch_number, phase=learn.phase or "",
+                   train_loss=self._train_sum / max(1, self._train_n),
+                   valid_loss=self._valid_sum / max(1, self._valid_n))
+        if self._valid_preds:
+            preds, targets = torch.cat(self._valid_preds), torch.cat(self._valid_targets)
+            for metric in learn.metrics:
+                row[metric.__name__] = metric(preds, targets)
+        row["time"] = time.perf_counter() - self._epoch_start
+        self.epochs.append(row)
+        self.valid_losses.append(dict(step=learn.train_steps, epoch=row["epoch"], valid_loss=row["valid_loss"]))
+
+    @property
+    def epoch_number(self) -> int:
+        return len(self.epochs)
+
+
+class CancelOnEvent(Callback):
+    """The Stop button: a `threading.Event` set from elsewhere ends the fit at the next batch."""
+
+    def __init__(self, event):
+        self.cancel_event = event
+
+    def before_batch(self):
+        if self.cancel_event.is_set():
+            raise CancelFitException()
+
+
+def layer_name(param_name: str, depth: int = 2) -> str:
+    """'blocks.3.1.conv_pw.weight' -> 'blocks.3': a readable unit for per-layer charts."""
+    parts = param_name.split(".")[:-1] or [param_name]
+    if len(parts) > 1 and parts[1].isdigit():
+        return ".".join(parts[:depth])
+    return parts[0]
+
+
+class WeightStats(Callback):
+    """Per layer, every few steps: how far the weights moved from where they started (relative) and how big
+    the gradient is. Shows that a frozen body stays still while the new head moves."""
+    order = 5
+
+    def __init__(self, every: int | None = None, max_records: int = 4000):
+        self.every, self.max_records = every, max_records
+        self.records: list[dict] = []
+        self.start: dict[str, torch.Tensor] | None = None
+
+    def _layers(self):
+        layers: dict[str, list[tuple[str, torch.nn.Parameter]]] = {}
+        for name, p in self.learn.model.named_parameters():
+            layers.setdefault(layer_name(name), []).append((name, p))
+        return layers
+
+    def before_fit(self):
+        if self.start is None:
+            self.start = {n: p.detach().float().clone() for n, p in self.learn.model.named_parameters()}
+
+    def after_backward(self):
+        learn = self.learn
+        every = self.every or max(1, learn.n_iter // 8)
+        if learn.iter % every and learn.iter != learn.n_iter - 1:
+            return
+        if len(self.records) >= self.max_records:
+            return
+        for layer, params in self._layers().items():
+            grads = [p.grad.detach().float() for _, p in params if p.grad is not None]
+            grad_norm = torch.sqrt(sum((g ** 2).sum() for g in grads)).item() if grads else 0.0
+            moved = sum(((p.detach().float() - self.start[n]) ** 2).sum() for n, p in params)
+            size = sum((self.start[n] ** 2).sum() for n, _ in params)
+            self.records.append(dict(step=learn.train_steps, epoch=learn.recorder.epoch_number, phase=learn.phase or "",
+                                     layer=layer, grad_norm=grad_norm,
+                                     weight_change=(moved / size.clamp_min(1e-12)).sqrt().item(),
+                                     trainable=any(p.requires_grad and not p.ndim <= 1 for _, p in params)))

@@ -1,0 +1,41 @@
+"""The lessons, registered once: the app's navigation, the welcome page's cards and the page tests read this."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str             # URL path of the page
+    title: str
+    icon: str            # a Material icon name as streamlit takes it
+    page: str            # the page's file, relative to the repository root
+    summary: str         # one line on the welcome page
+    course: str          # what it re-creates from the course
+    datasets: tuple[str, ...] = ()
+
+
+LESSONS: dict[str, Lesson] = {}
+
+
+def register_lesson(lesson: Lesson) -> Lesson:
+    if lesson.key in LESSONS:
+        raise ValueError(f"lesson {lesson.key!r} is already registered")
+    LESSONS[lesson.key] = lesson
+    return lesson
+
+
+def list_lessons() -> list[Lesson]:
+    return list(LESSONS.values())
+
+
+register_lesson(Lesson(
+    "is-it-a-bird", "Is it a bird?", ":material/flutter_dash:", "pages/image_classification.py",
+    "Fine-tune a pretrained CNN on real photos, then ask it about your own.",
+    "DataBlock → show_batch → lr_find → fine_tune → confusion matrix, top losses → predict", ("birds", "pets")))
+register_lesson(Lesson(
+    "tabular", "Tabular: income", ":material/table_chart:", "pages/tabular.py",
+    "Predict who earns more than $50k from census rows: embeddings + an MLP.",
+    "TabularDataLoaders (Categorify, FillMissing, Normalize) → tabular_learner → fit_one_cycle", ("adult",)))
+register_lesson(Lesson(
+    "how-training-works", "How training works", ":material/model_training:", "pages/how_training_works.py",
+    "Arthur Samuel's loop by hand, then by gradient descent; ReLUs building any function.",
+    "inputs + weights → model → results → loss → update weights", ("titanic",)))

@@ -1,0 +1,118 @@
+"""Figures every lesson shares, as plain functions returning plotly figures (no streamlit here)."""
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+TRAIN_COLOR, VALID_COLOR, ACCENT, MUTED = "#1f77b4", "#ff7f0e", "#d62728", "#9aa5b1"
+PHASE_COLORS = {"frozen": "rgba(31,119,180,0.07)", "unfrozen": "rgba(44,160,44,0.07)"}
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+                      template="plotly_white")
+    return fig
+
+
+def loss_curves(losses: Sequence[dict], valid_losses: Sequence[dict] = (), title: str = "Loss as training goes",
+                max_points: int = 2000) -> go.Figure:
+    """Training loss per batch (smoothed, as fastai shows it) and validation loss at the end of each epoch,
+    with the frozen and unfrozen parts of fine_tune shaded."""
+    fig = go.Figure()
+    if losses:
+        frame = pd.DataFrame(losses)
+        if len(frame) > max_points:              # thin out long runs so the browser stays fast
+            frame = frame.iloc[np.linspace(0, len(frame) - 1, max_points).astype(int)]
+        if "phase" in frame:
+            for phase, color in PHASE_COLORS.items():
+                steps = frame.loc[frame["phase"] == phase, "step"]
+                if len(steps):
+                    fig.add_vrect(x0=steps.min() - 0.5, x1=steps.max() + 0.5, fillcolor=color, line_width=0,
+                                  annotation_text=phase, annotation_position="top left")
+        fig.add_trace(go.Scatter(x=frame["step"], y=frame["raw"], name="train loss (each batch)", mode="lines",
+                                 line=dict(color=TRAIN_COLOR, width=1), opacity=0.25))
+        fig.add_trace(go.Scatter(x=frame["step"], y=frame["train_loss"], name="train loss (smoothed)",
+                                 mode="lines", line=dict(color=TRAIN_COLOR, width=2)))
+    if valid_losses:
+        frame = pd.DataFrame(valid_losses)
+        fig.add_trace(go.Scatter(x=frame["step"], y=frame["valid_loss"], name="valid loss (end of each epoch)",
+                                 mode="lines+markers", line=dict(color=VALID_COLOR, width=2), marker=dict(size=9)))
+    return _layout(fig, title, "batches seen (optimizer steps)", "loss")
+
+
+def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float | None = None,
+              chosen: float | None = None) -> go.Figure:
+    """Loss against learning rate on a log axis: pick an LR where the loss is still falling steeply."""
+    fig = go.Figure(go.Scatter(x=list(lrs), y=list(losses), mode="lines", name="loss", line=dict(color=TRAIN_COLOR)))
+    if suggestion:
+        fig.add_trace(go.Scatter(x=[suggestion], y=[float(np.interp(np.log(suggestion), np.log(lrs), losses))],
+                                 mode="markers", name=f"suggested (valley): {suggestion:.1e}",
+                                 marker=dict(color=ACCENT, size=13, symbol="circle")))
+    if chosen:
+        fig.add_vline(x=chosen, line=dict(color=VALID_COLOR, dash="dash"), annotation_text=f"your choice {chosen:.1e}")
+    if len(losses):
+        low, high = min(losses), np.percentile(losses, 90)
+        fig.update_yaxes(range=[low - 0.05 * (high - low), high + 0.1 * (high - low)])
+    fig.update_xaxes(type="log")
+    return _layout(fig, "Learning rate finder", "learning rate (log scale)", "loss")
+
+
+def confusion_matrix(matrix: np.ndarray, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
+    """Rows: what it really is. Columns: what the model said. The diagonal is right; everything else is a mistake.
+    Each cell's customdata holds (actual index, predicted index) so a click can show those items."""
+    matrix = np.asarray(matrix)
+    n = len(labels)
+    custom = np.dstack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    fig = go.Figure(go.Heatmap(z=matrix, x=list(labels), y=list(labels), colorscale="Blues", showscale=False,
+                               text=matrix, texttemplate="%{text}", textfont=dict(size=16), customdata=custom,
+                               hovertemplate="actual %{y}<br>predicted %{x}<br>%{z} items<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title="actual")
+    fig.update_xaxes(title="predicted", side="bottom")
+    side = max(320, 60 * n + 120)
+    fig.update_layout(title=title, height=side, margin=dict(l=10, r=10, t=50, b=10), template="plotly_white")
+    return fig
+
+
+def probability_bars(probabilities: Sequence[float], labels: Sequence[str], title: str = "What the model thinks"
+                     ) -> go.Figure:
+    order = np.argsort(probabilities)
+    probs, names = np.asarray(probabilities)[order], [labels[i] for i in order]
+    colors = [ACCENT if i == len(order) - 1 else MUTED for i in range(len(order))]
+    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colors,
+                           text=[f"{p:.1%}" for p in probs], textposition="auto"))
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    return _layout(fig, title, "probability", "", height=max(220, 40 * len(labels) + 100))
+
+
+def layer_heatmap(records: Sequence[dict], value: str = "weight_change", title: str | None = None) -> go.Figure:
+    """Layers (rows, input at the top) against training steps (columns): how much each layer's weights have
+    moved from their pretrained values, or how big its gradient is."""
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return _layout(go.Figure(), title or value, "step", "layer")
+    order = list(dict.fromkeys(frame["layer"]))
+    grid = frame.pivot_table(index="layer", columns="step", values=value, aggfunc="last").reindex(order)
+    label = {"weight_change": "weights moved (relative to start)", "grad_norm": "gradient size"}.get(value, value)
+    fig = go.Figure(go.Heatmap(z=grid.values, x=grid.columns, y=grid.index, colorscale="Viridis",
+                               colorbar=dict(title=""), hovertemplate="%{y}<br>step %{x}<br>%{z:.3g}<extra></extra>"))
+    if "phase" in frame:
+        boundary = frame.loc[frame["phase"] == "unfrozen", "step"]
+        if len(boundary):
+            fig.add_vline(x=boundary.min() - 0.5, line=dict(color="white", width=2, dash="dash"),
+                          annotation_text="unfrozen from here", annotation_font_color="white")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title or label, "optimizer step", "", height=max(320, 16 * len(order) + 120))
+
+
+def epoch_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """fastai's epoch table: epoch, train_loss, valid_loss, the metric, time — the numbers students read."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    if "time" in frame:
+        frame["time"] = frame["time"].map(lambda s: f"{int(s // 60):02d}:{int(s % 60):02d}")
+    if "phase" in frame and not frame["phase"].astype(bool).any():
+        frame = frame.drop(columns="phase")
+    return frame.set_index("epoch")

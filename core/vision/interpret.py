@@ -1,0 +1,26 @@
+"""fastai's ClassificationInterpretation: what the model got wrong, and how badly."""
+import numpy as np
+
+
+def confusion_matrix(targets: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """cm[i, j] = how many images of class i were predicted as class j."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(targets), np.asarray(predicted)), 1)
+    return cm
+
+
+def top_losses(losses: np.ndarray, k: int = 9) -> np.ndarray:
+    """Positions of the k highest losses, highest first."""
+    return np.argsort(-np.asarray(losses), kind="stable")[:k]
+
+
+def most_confused(cm: np.ndarray, vocab: list[str], min_val: int = 1) -> list[tuple[str, str, int]]:
+    """(actual, predicted, count) off the diagonal, most frequent first."""
+    pairs = [(vocab[i], vocab[j], int(cm[i, j])) for i in range(len(vocab)) for j in range(len(vocab))
+             if i != j and cm[i, j] >= min_val]
+    return sorted(pairs, key=lambda p: -p[2])
+
+
+def cell_items(targets: np.ndarray, predicted: np.ndarray, actual: int, pred: int) -> np.ndarray:
+    """Positions (in the validation set) of the images in one cell of the confusion matrix."""
+    return np.flatnonzero((np.asarray(targets) == actual) & (np.asarray(predicted) == pred))

@@ -1,0 +1,93 @@
+"""Transforms. Item transforms (Resize with squish / crop / pad) run once per image, on the CPU, when the
+images are decoded. Batch transforms (random resized crop, flip, normalise) run on whole uint8 batches
+on the training device, every batch, like airbench and fastai's `aug_transforms`.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+RESIZE_METHODS = ("squish", "crop", "pad")
+
+
+def resize(img: Image.Image, size: int, method: str = "squish") -> Image.Image:
+    """fastai's Resize(size, method): a size x size square.
+    squish: stretch the whole picture; crop: the centre square, scaled; pad: the whole picture, scaled
+    to fit, with black bars (fastai's pad_mode='zeros')."""
+    if method not in RESIZE_METHODS:
+        raise ValueError(f"unknown resize method {method!r}; use one of {RESIZE_METHODS}")
+    w, h = img.size
+    if method == "squish":
+        return img.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+    if method == "crop":
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        return img.resize((size, size), Image.BILINEAR, box=(left, top, left + side, top + side), reducing_gap=2.0)
+    scale = size / max(w, h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    canvas = Image.new("RGB", (size, size))
+    canvas.paste(img.resize((new_w, new_h), Image.BILINEAR, reducing_gap=2.0),
+                 ((size - new_w) // 2, (size - new_h) // 2))
+    return canvas
+
+
+def to_uint8_tensor(images: list[Image.Image]) -> torch.Tensor:
+    """N same-size RGB images -> (N, 3, H, W) uint8."""
+    arr = np.stack([np.asarray(img.convert("RGB"), dtype=np.uint8) for img in images])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def random_resized_crop(x: torch.Tensor, min_scale: float = 0.5, ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                        flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    """For each image of a float batch (N, C, H, W): a random box covering min_scale..1 of the area with an
+    aspect ratio in `ratio`, resized back to H x W (bilinear), and a coin-flip mirror. One affine grid for
+    the whole batch, so it costs one grid_sample however many images there are."""
+    n = x.shape[0]
+    rand = lambda *shape: torch.rand(*shape, generator=generator).to(x.device)
+    area = min_scale + (1 - min_scale) * rand(n)
+    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * rand(n)
+    aspect = torch.exp(log_r)
+    sx = torch.sqrt(area * aspect).clamp(max=1.0)          # box width / image width
+    sy = torch.sqrt(area / aspect).clamp(max=1.0)
+    tx = (1 - sx) * (2 * rand(n) - 1)                       # keep the box inside the image
+    ty = (1 - sy) * (2 * rand(n) - 1)
+    mirror = torch.where(rand(n) < 0.5, -1.0, 1.0) if flip else torch.ones(n, device=x.device)
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = sx * mirror
+    theta[:, 0, 2] = tx
+    theta[:, 1, 1] = sy
+    theta[:, 1, 2] = ty
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+class BatchTransform:
+    """uint8 images -> normalised float, augmented when `augment` (training). Runs on the batch's device."""
+
+    def __init__(self, mean, std, augment: bool = False, min_scale: float = 0.5, seed: int = 0):
+        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(std).view(1, 3, 1, 1)
+        self.augment, self.min_scale = augment, min_scale
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, batch):
+        images, *rest = batch
+        x = normalize(images, self.mean, self.std)
+        if self.augment:
+            x = random_resized_crop(x, self.min_scale, generator=self.generator)
+        return (x, *rest)
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    mean, std = mean.to(images.device), std.to(images.device)
+    return (images.float() / 255.0 - mean) / std
+
+
+def denormalize(x: torch.Tensor, mean, std) -> np.ndarray:
+    """Float batch back to (N, H, W, 3) uint8, for showing what the model saw."""
+    mean = torch.tensor(mean).view(1, 3, 1, 1)
+    std = torch.tensor(std).view(1, 3, 1, 1)
+    img = (x.detach().float().cpu() * std + mean).clamp(0, 1) * 255
+    return img.round().byte().permute(0, 2, 3, 1).numpy()

@@ -1,0 +1,42 @@
+"""Welcome: what lesson 1 is, the whole game in one picture, and a card per lesson."""
+import streamlit as st
+
+from core.basics.figures import loop_figure
+from core.lessons import list_lessons
+
+st.title("Lesson 1: play the whole game")
+st.markdown(
+    "This app re-creates lesson 1 of fast.ai's **Practical Deep Learning for Coders**. "
+    "The course starts by *doing*: you train a real model in the first hour, and only later look inside. "
+    "Here you do the same in a browser, without writing code. Every lesson trains a real model, live, "
+    "and shows you what is happening while it learns.")
+
+st.subheader("The whole game in one picture")
+left, right = st.columns([3, 2], vertical_alignment="center")
+with left:
+    st.plotly_chart(loop_figure(active=("model", "loss", "update"), numbers={
+        "inputs": "photos, rows, ratings", "weights": "the numbers we learn", "model": "multiply, add, ReLU…",
+        "results": "predictions", "loss": "how wrong?", "update": "nudge the weights"}),
+        config={"displayModeBar": False, "staticPlot": True}, key="whole-game")
+with right:
+    st.markdown(
+        "Arthur Samuel described machine learning in 1962 like this: **inputs** and **weights** go into a "
+        "**model**, which gives **results**; a **loss** measures how good they are; and the weights are "
+        "**updated** to make the loss a little better. Repeat, and the model learns.\n\n"
+        "Every lesson below is this loop. What changes is the data (photos, tables, ratings) and the model.")
+
+st.subheader("The lessons")
+lessons = list_lessons()
+for row in range(0, len(lessons), 3):
+    for column, lesson in zip(st.columns(3), lessons[row:row + 3]):
+        with column.container(border=True):
+            st.markdown(f"#### {lesson.title}")
+            st.write(lesson.summary)
+            st.caption(f"In the course: {lesson.course}")
+            st.page_link(lesson.page, label=f"Open “{lesson.title}”", icon=lesson.icon)
+
+st.divider()
+st.caption(
+    "Training runs in a shared queue on the server (see the sidebar), so a whole class can use one GPU. "
+    "Runs are reproducible: each lesson shows the random seed it uses. With no internet, every lesson uses an "
+    "embedded dataset and embedded pretrained weights, and says so on the page.")

@@ -1,0 +1,32 @@
+"""Tiny data and models shared by the core tests."""
+import torch
+from torch import nn
+
+from core.data import DataLoaders, DeviceLoader
+
+
+def xor_data(n=512, seed=0, batch_size=32):
+    """Two features; the class is whether they have the same sign: needs a hidden layer."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    cut = int(n * 0.8)
+    return DataLoaders(DeviceLoader(x[:cut], y[:cut], batch_size=batch_size, shuffle=True, seed=seed),
+                       DeviceLoader(x[cut:], y[cut:], batch_size=128), vocab=["different", "same"])
+
+
+class BodyHead(nn.Module):
+    """A 'pretrained body' and a 'new head', with a BatchNorm in the body, like a CNN's."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.body = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU())
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def body_head_splitter(model):
+    return [list(model.body[:2].parameters()), list(model.body[2:].parameters()), list(model.head.parameters())]

@@ -1,0 +1,65 @@
+"""Rules of the codebase that a reviewer would otherwise have to remember."""
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "artifacts" not in p.parts]
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.joinpath("core").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_engine_never_imports_streamlit(path):
+    assert "streamlit" not in imports_of(path)
+
+
+def test_datasets_folder_is_data_not_a_package():
+    assert not list(ROOT.joinpath("datasets").rglob("__init__.py"))
+
+
+def call_arguments(text: str, start: int) -> str:
+    """The text between a call's opening parenthesis (just before `start`) and its matching close."""
+    depth = 1
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i]
+    return text[start:]
+
+
+def test_no_pickle_loading_anywhere():
+    offenders = []
+    for path in PYTHON:
+        if path.name == "test_architecture.py":
+            continue
+        text = path.read_text()
+        if re.search(r"\bpickle\.loads?\(|\bjoblib\.load\(|\bnp\.load\([^)]*allow_pickle\s*=\s*True", text):
+            offenders.append(str(path))
+        for match in re.finditer(r"torch\.load\(", text):
+            call = call_arguments(text, match.end())
+            if "weights_only=True" not in call:
+                offenders.append(f"{path}: torch.load({call})")
+    assert not offenders
+
+
+def test_pages_are_thin_views():
+    """Training belongs to core/ and runs in the job runner: pages never call backward() or touch an optimizer
+    (course code shown to students inside strings is fine: only real code is looked at)."""
+    for path in ROOT.joinpath("pages").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            calls_training = (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                              and node.func.attr in ("backward", "zero_grad"))
+            uses_optimizer = isinstance(node, ast.Attribute) and node.attr == "optim"
+            assert not (calls_training or uses_optimizer), f"{path}:{node.lineno}"

@@ -1,0 +1,1 @@
+"""Streamlit pieces shared by the pages (the engine, core/, never imports these)."""

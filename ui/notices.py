@@ -1,0 +1,21 @@
+"""Banners that say which data and which weights a lesson is using right now."""
+import streamlit as st
+
+from core.models import WeightsInfo
+
+
+def source_notice(notice: str, source: str) -> None:
+    """`source`: 'embedded', 'downloaded' or 'cache' — the embedded default is said loudly, never silently."""
+    if source == "embedded":
+        st.info(notice, icon=":material/inventory_2:")
+    else:
+        st.success(notice, icon=":material/cloud_done:")
+
+
+def weights_notice(weights: WeightsInfo) -> None:
+    if weights.source == "random":
+        st.warning(f"No pretraining: {weights.detail}.", icon=":material/casino:")
+    elif weights.source == "embedded":
+        st.info(f"Pretrained weights: {weights.detail} (embedded, works offline).", icon=":material/inventory_2:")
+    else:
+        st.success(f"Pretrained weights: {weights.detail}.", icon=":material/cloud_done:")
