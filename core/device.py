@@ -1,6 +1,7 @@
 """Where training runs, and how to make a run reproducible."""
 import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,3 +53,20 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+@contextmanager
+def cpu_threads(device: torch.device, n: int = 1):
+    """Train small models (tables, toy MLPs) on `n` CPU threads. Their matrix products are tiny, so more threads
+    mostly wait on each other, and on a busy shared CPU they stall (measured here: the same tabular fit 30x
+    slower on 2 threads than on 1, see benchmarks/bench_tabular.py). The setting is the calling thread's; threads
+    started meanwhile inherit it. Put back afterwards; GPUs are unaffected."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -103,6 +103,13 @@ class JobContext:
                 job.fraction = max(0.0, min(1.0, fraction))
             job.info.update(info)
 
+    def save_model(self, model: torch.nn.Module, meta: dict) -> Path:
+        """Write the trained weights (safetensors) and what's needed to use them (JSON) into the run's directory,
+        so a finished run survives a restart of the server."""
+        from core.serialize import save_model
+        weights, _ = save_model(self.run_dir / "model", model, meta)
+        return weights
+
     def callbacks(self, weight_stats: bool = False) -> list[Callback]:
         """Give these to a Learner: live progress, loss curves, epoch table, Stop, and optional weight stats."""
         stats = WeightStats() if weight_stats else None

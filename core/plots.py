@@ -112,7 +112,14 @@ def epoch_table(rows: Sequence[dict]) -> pd.DataFrame:
     if frame.empty:
         return frame
     if "time" in frame:
-        frame["time"] = frame["time"].map(lambda s: f"{int(s // 60):02d}:{int(s % 60):02d}")
+        frame["time"] = frame["time"].map(_duration)
     if "phase" in frame and not frame["phase"].astype(bool).any():
         frame = frame.drop(columns="phase")
     return frame.set_index("epoch")
+
+
+def _duration(seconds: float) -> str:
+    """fastai's mm:ss, with tenths under a minute so that fast epochs don't all read 00:00."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"

@@ -6,15 +6,18 @@ import streamlit as st
 
 from core.basics import figures, quadratic, relu_fit, side_by_side, titanic
 from ui import jobs as ui_jobs
+from ui.notices import source_notice
 
 ss = st.session_state
 TICK = 0.15                      # seconds between animation frames while "Run" is on
+SLOW_TICK = 0.7                  # in slow motion: one box of the loop per frame, slow enough to read
 QUAD_STEPS_PER_TICK = 3
-RELU_STEPS_PER_TICK = 40
-RELU_MAX_STEPS = 4000
+QUAD_STEPS_PER_RUN = 300         # one press of Run: at most ~15 s of animation
+RELU_STEPS_PER_TICK = 100
+RELU_MAX_STEPS = 5000            # one press of Train
 LRS = [0.0001, 0.001, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5]
 RELU_LRS = [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
-MY_POINTS = "my points (click the grid)"
+MY_POINTS = "my points (draw on the grid)"
 CHART = {"displayModeBar": False}
 STAGE_TEXT = {
     "inputs": "**Inputs**: this batch of data, the x values (here all 20 points at once).",
@@ -59,7 +62,17 @@ def kind():
     return ss.get("htw_kind", "MSE")
 
 
+def descent_interval():
+    """How often sections 1 and 3 redraw while gradient descent runs; None (no timer) when it doesn't."""
+    if not ss.htw_gd_running:
+        return None
+    return SLOW_TICK if ss.get("htw_slow", False) else TICK
+
+
 # ---- page -------------------------------------------------------------------------------------------------
+import os
+if os.environ.get("HTW_STOP") == "T":
+    st.stop()
 st.title("How training works")
 st.markdown(
     "In 1961 Arthur Samuel described machine learning like this: *inputs* and *weights* go into a *model*, which "
@@ -76,13 +89,17 @@ init_state(seed)
 problem = quadratic.make_problem(seed)
 
 
+import os
+if os.environ.get("HTW_STOP") == "0":
+    st.stop()
 # ---- 1. the loop ------------------------------------------------------------------------------------------
 st.header("1. The loop")
 st.markdown(
     "Here is Samuel's picture. Press **Next box** to push one batch of data through it, one box at a time, "
     "for the quadratic you will meet below (its weights are a, b, c). The lit box is the one being computed; "
     "the numbers flowing through are written in the boxes and in the table. When the loop comes back round "
-    "to *weights*, one step of training is done. Sections 3 and 4 light the same boxes while they train.")
+    "to *weights*, one step of training is done. Section 3's **Run** drives this same diagram while it trains "
+    "(tick *slow motion* there to see it light one box per frame).")
 
 
 def advance_walk():
@@ -129,7 +146,9 @@ def loop_view():
 walk_buttons = st.container(horizontal=True)
 walk_buttons.button("Next box ▶", key="htw_next_box", on_click=advance_walk, disabled=ss.htw_gd_running)
 walk_buttons.button("Start again", key="htw_loop_reset", on_click=reset_descent, disabled=ss.htw_gd_running)
-st.fragment(run_every=TICK if ss.htw_gd_running else None)(loop_view)()
+
+
+st.fragment(run_every=descent_interval())(loop_view)()
 
 
 # ---- 2. fit by hand ---------------------------------------------------------------------------------------
@@ -175,7 +194,7 @@ def start_run():
     gd = ss.htw_gd
     if gd.status in (quadratic.CONVERGED, quadratic.MAX_STEPS, quadratic.READY):
         gd.status = quadratic.RUNNING
-    ss.htw_gd_max = gd.steps + 1000
+    ss.htw_gd_max = gd.steps + QUAD_STEPS_PER_RUN
     ss.htw_gd_running = gd.status == quadratic.RUNNING
 
 
@@ -191,13 +210,9 @@ def stop_run():
     ss.htw_gd_running = False
 
 
-def change_kind():
-    reset_descent()
-
-
 controls = st.columns([2, 1, 1])
 controls[0].select_slider("Learning rate", LRS, value=0.1, key="htw_lr")
-controls[1].radio("Loss", quadratic.LOSSES, horizontal=True, key="htw_kind", on_change=change_kind)
+controls[1].radio("Loss", quadratic.LOSSES, horizontal=True, key="htw_kind", on_change=reset_descent)
 controls[2].checkbox("Slow motion", key="htw_slow", help="Light one box of the loop (section 1) per frame.")
 buttons = st.container(horizontal=True)
 buttons.button("One step", key="htw_one_step", on_click=one_step, disabled=ss.htw_gd_running)
@@ -206,9 +221,9 @@ if ss.htw_gd_running:
 else:
     buttons.button("Run", key="htw_run", on_click=start_run, type="primary")
 buttons.button("Reset to 0, 0, 0", key="htw_reset_zero", on_click=reset_descent, args=((0.0, 0.0, 0.0),),
-                  disabled=ss.htw_gd_running)
+               disabled=ss.htw_gd_running)
 buttons.button("Reset to my sliders", key="htw_reset_hand", on_click=reset_descent, args=(tuple(hand),),
-                  disabled=ss.htw_gd_running)
+               disabled=ss.htw_gd_running)
 
 
 def descent_tick():
@@ -227,7 +242,8 @@ def descent_tick():
 
 
 def descent_view():
-    if ss.htw_gd_running:
+    was_running = ss.htw_gd_running
+    if was_running:
         descent_tick()
     gd = ss.htw_gd
     grad = quadratic.gradient(gd.weights, problem.x, problem.y, kind())
@@ -248,13 +264,11 @@ def descent_view():
                            width="stretch", config=CHART, key="htw_gd_loss")
     else:
         right.caption("The loss curve appears here once you take a step.")
-    if not ss.htw_gd_running and ss.get("htw_gd_was_running"):
-        ss.htw_gd_was_running = False
+    if was_running and not ss.htw_gd_running:
         st.rerun(scope="app")        # the run ended: redraw the page once so the buttons come back
-    ss.htw_gd_was_running = ss.htw_gd_running
 
 
-st.fragment(run_every=TICK if ss.htw_gd_running else None)(descent_view)()
+st.fragment(run_every=descent_interval())(descent_view)()
 
 
 # ---- 4. ReLUs build anything ------------------------------------------------------------------------------
@@ -262,7 +276,7 @@ st.header("4. ReLUs build anything")
 st.markdown(
     "A **rectified linear unit** is a line with its negative part replaced by zero: max(0, m·x + b). It has one "
     "bend. Multiply it by a weight w and add several together and you can bend a line into any shape. Pick a "
-    "target (or click the faint grid to place your own points), add units one at a time, then let SGD move "
+    "target (or draw your own points on the faint grid), add units one at a time, then let SGD move "
     "every m, b and w. The dotted lines are what each unit adds; the thick red line is their sum.")
 st.code("""def rectified_linear(m, b, x):
     return torch.clip(m * x + b, min=0.)      # max(0, m·x + b)
@@ -299,27 +313,34 @@ def clear_points():
 def toggle_relu_run():
     ss.htw_relu_running = not ss.htw_relu_running
     ss.htw_relu_run_start = len(ss.htw_relu_losses)
-    ss.htw_relu_diverged = False
+    ss.htw_relu_diverged, ss.htw_relu_stopped = False, None
 
 
 r_controls = st.columns([2, 2, 1])
 r_controls[0].selectbox("Target", [*relu_fit.TARGETS, MY_POINTS], key="htw_target",
                         on_change=lambda: ss.update(htw_relu_losses=[], htw_relu_diverged=False))
-r_controls[1].select_slider("Learning rate ", RELU_LRS, value=0.1, key="htw_relu_lr")
+r_controls[1].select_slider("Learning rate ", RELU_LRS, value=0.03, key="htw_relu_lr")
 r_buttons = st.container(horizontal=True)
 r_buttons.button("Add a ReLU", key="htw_add_unit", on_click=add_unit, disabled=ss.htw_relu_running)
 r_buttons.button("Remove one", key="htw_remove_unit", on_click=remove_unit, disabled=ss.htw_relu_running)
 r_buttons.button("Stop" if ss.htw_relu_running else "Train", key="htw_relu_train", on_click=toggle_relu_run,
-                    type="primary")
+                 type="primary")
 r_buttons.button("Remove all", key="htw_relu_reset", on_click=reset_relu, disabled=ss.htw_relu_running)
 if ss.get("htw_target") == MY_POINTS:
     r_buttons.button("Clear my points", key="htw_clear_points", on_click=clear_points)
 
 
+def add_typed_point():
+    point = (round(float(ss.htw_point_x), 3), round(float(ss.htw_point_y), 3))
+    ss.htw_my_points = sorted(set(ss.htw_my_points) | {point})
+    ss.htw_relu_losses = []
+
+
 def relu_view():
     x, y = relu_target()
     net = ss.htw_relu
-    if ss.htw_relu_running:
+    was_running = ss.htw_relu_running
+    if was_running:
         if len(x) < 2 or net.n_units == 0:
             ss.htw_relu_running = False
         else:
@@ -327,17 +348,28 @@ def relu_view():
                                                                ss.htw_relu_losses)
             ss.htw_relu = net
             steps = len(ss.htw_relu_losses) - ss.htw_relu_run_start
-            if diverged or ss.htw_relu_losses[-1] < 1e-5 or steps >= RELU_MAX_STEPS:
+            this_run = ss.htw_relu_losses[ss.htw_relu_run_start:]
+            diverged = diverged or relu_fit.rising(this_run)
+            stalled = relu_fit.stalled(this_run)
+            if diverged or stalled or ss.htw_relu_losses[-1] < 1e-5 or steps >= RELU_MAX_STEPS:
                 ss.htw_relu_running, ss.htw_relu_diverged = False, diverged
+                ss.htw_relu_stopped = "stalled" if stalled else "limit"
     loss = relu_fit.mse(net, x, y) if len(x) else float("nan")
     if ss.htw_relu_diverged:
-        st.error("The loss exploded: learning rate too high. Lower it and press Train again.",
+        st.error("The loss exploded (or turned back up): learning rate too high. Lower it and press Train again.",
                  icon=":material/warning:")
     elif len(x) < 2:
-        st.info("Click on the faint grid (or drag a box over it) to place at least two target points.")
+        st.info("Drag a small box over the faint grid to place target points there (or type one in below "
+                "the chart); you need at least two.")
     elif net.n_units == 0:
         st.info("No units yet: the model is just a constant. Press **Add a ReLU**.")
-    figure = figures.relu_figure(x, y, net, title=f"{net.n_units} units · MSE = {loss:.4f}")
+    elif ss.get("htw_relu_stopped") and not ss.htw_relu_running and ss.htw_relu_losses:
+        why = (f"the loss has stopped going down with {net.n_units} units. Add a unit and train again to bend "
+               "the sum further." if ss.htw_relu_stopped == "stalled" else
+               "that's the limit for one press of Train; press it again to go on.")
+        st.info(f"Training stopped after {len(ss.htw_relu_losses) - 1} steps: {why}")
+    title = f"{net.n_units} units · MSE = {loss:.4f}" if len(x) else f"{net.n_units} units"
+    figure = figures.relu_figure(x, y, net, title=title)
     event = st.plotly_chart(figure, width="stretch", config=CHART, key=f"htw_relu_fig_{ss.htw_chart_key}",
                             on_select="rerun", selection_mode=("points", "box"))
     if ss.get("htw_target") == MY_POINTS and event:
@@ -351,17 +383,21 @@ def relu_view():
     units = pd.DataFrame({"unit": np.arange(1, net.n_units + 1), "m": net.m, "b": net.b, "w": net.w,
                           "bend at x = −b/m": -net.b / np.where(net.m == 0, np.nan, net.m)})
     left.dataframe(units.round(3), hide_index=True, width="stretch")
-    left.caption(f"constant c = {net.c:.3f}")
+    left.caption(f"{net.n_units} ReLU units · constant c = {net.c:.3f}")
     if ss.htw_relu_losses:
         right.plotly_chart(figures.loss_curve_figure(ss.htw_relu_losses, "MSE", ss.htw_relu_diverged),
                            width="stretch", config=CHART, key="htw_relu_loss")
-    if not ss.htw_relu_running and ss.get("htw_relu_was_running"):
-        ss.htw_relu_was_running = False
+    if was_running and not ss.htw_relu_running:
         st.rerun(scope="app")        # training ended: redraw the page once so the buttons read right
-    ss.htw_relu_was_running = ss.htw_relu_running
 
 
 st.fragment(run_every=TICK if ss.htw_relu_running else None)(relu_view)()
+if ss.get("htw_target") == MY_POINTS:
+    typed = st.container(horizontal=True, vertical_alignment="bottom")
+    typed.number_input("x", -2.0, 2.0, 0.0, 0.25, key="htw_point_x", width=140)
+    typed.number_input("y", -2.0, 2.0, 0.0, 0.25, key="htw_point_y", width=140)
+    typed.button("Add this point", key="htw_add_point", on_click=add_typed_point)
+    typed.caption(f"{len(ss.htw_my_points)} points so far")
 
 
 # ---- 5. a real network ------------------------------------------------------------------------------------
@@ -373,7 +409,10 @@ st.markdown(
     "(blue negative, red positive) and the loss fall on the **training** rows and the held-out **validation** "
     "rows. Train long on few rows and the validation loss turns back up: that's **overfitting** — the network "
     "memorises its few passengers instead of learning what generalises.")
-st.info(titanic.SOURCE, icon=":material/table:")
+source_notice(titanic.SOURCE, "embedded")
+table_problem = titanic.table_problem()
+if table_problem:
+    st.error(table_problem, icon=":material/error:")
 st.code(titanic.FASTAI_CODE, language="python")
 t_cols = st.columns(4)
 n_train = t_cols[0].select_slider("Training rows", [25, 50, 100, 200, 400, 700, titanic.MAX_TRAIN], value=100,
@@ -388,14 +427,14 @@ st.caption(f"{n_train} training rows · {titanic.N_VALID} validation rows · "
            f"seed {seed}")
 
 JOB_KIND = "basics_titanic"
-if st.button("Train the network", key="htw_t_train", type="primary", icon=":material/play_arrow:"):
+if st.button("Train the network", key="htw_t_train", type="primary", icon=":material/play_arrow:",
+             disabled=table_problem is not None):
     ui_jobs.start_job(titanic.make_job(config), kind=JOB_KIND, title=f"Titanic MLP, {n_train} rows",
                       config=config)
 
 
 def show_weights(snap):
-    snapshots = (snap.result or {}).get("snapshots") if snap.status == "done" else snap.info.get("snapshots")
-    snapshots = snapshots or snap.info.get("snapshots")
+    snapshots = (snap.result or {}).get("snapshots") or snap.info.get("snapshots")   # finished, or live
     if not snapshots:
         return
     vmax = max(float(np.abs(w).max()) for s in snapshots for w in s["weights"].values())
@@ -406,8 +445,7 @@ def show_weights(snap):
         chosen = st.select_slider("Weights at step", steps, value=steps[-1], key=f"htw_t_step_{snap.id}")
         current = snapshots[steps.index(chosen)]
     st.plotly_chart(figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES, titanic.CLASSES),
-                    width="stretch", config=CHART,
-                    key=f"htw_weights_{snap.id}")
+                    width="stretch", config=CHART, key=f"htw_weights_{snap.id}")
     if not snap.active and snap.epoch_table:
         st.plotly_chart(figures.train_valid_figure(snap.epoch_table), width="stretch", config=CHART,
                         key=f"htw_tv_{snap.id}")

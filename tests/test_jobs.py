@@ -36,6 +36,7 @@ def train_job(epochs=2, gate: threading.Event | None = None):
                         gate.wait(20)
             learn.add_cb(Hold())
         learn.fine_tune(epochs, base_lr=1e-2)
+        ctx.save_model(learn.model, dict(vocab=list(learn.dls.vocab)))
         return learn
     return fn
 
@@ -144,6 +145,10 @@ def test_finished_runs_survive_a_restart(tmp_path):
     snap = second.get(job_id)
     assert snap.persisted and snap.status == DONE and snap.config == {"lr": 1e-2}
     assert snap.epoch_table == done.epoch_table and snap.result is None
+    from core.serialize import load_model
+    state, meta = load_model(tmp_path / job_id / "model")
+    assert meta["vocab"] == ["different", "same"]
+    assert torch.equal(state["head.weight"], done.result.model.head.weight.detach())
     assert second.get("../../etc/passwd") is None and second.get("") is None
     second.shutdown()
 

@@ -13,6 +13,7 @@ from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline
                                     predict_proba, predict_rows)
 from core.tabular.model import TabularModel, emb_sz_rule, get_emb_szs
 from core.tabular.table import ADULT_SPEC, TableSpec, load_adult
+from core.device import cpu_threads
 from core.tabular.train import make_learner, model_from_saved, model_meta, prepare
 
 CPU = torch.device("cpu")
@@ -36,7 +37,8 @@ TOY_SPEC = TableSpec("rich", ["city", "colour"], ["hours", "noise"])
 def trained():
     data = prepare(toy_table(), TOY_SPEC)
     learn = make_learner(data, CPU, batch_size=64)
-    learn.fit_one_cycle(3, 1e-2)
+    with cpu_threads(CPU):
+        learn.fit_one_cycle(3, 1e-2)
     return data, learn
 
 
@@ -68,11 +70,11 @@ def test_save_and_load_give_the_same_predictions(trained, tmp_path):
     model = learn.model.cpu().eval()
     rows = data.valid_df.head(20)
     before = predict_rows(model, data.procs, rows)
-    save_model(tmp_path / "m", model, model_meta(data, model))
+    save_model(tmp_path / "m", model, model_meta(data.spec, data.procs, model))
     again, procs, spec = model_from_saved(*load_model(tmp_path / "m"))
     pd.testing.assert_frame_equal(predict_rows(again, procs, rows), before)
     assert spec == TOY_SPEC
-    weights, meta = model_to_bytes(model, model_meta(data, model))
+    weights, meta = model_to_bytes(model, model_meta(data.spec, data.procs, model))
     assert json.loads(meta)["kind"] == "tabular"
     with pytest.raises(ValueError, match="not a tabular"):
         model_from_saved(*model_from_bytes(weights, json.dumps({"kind": "image"}).encode()))
@@ -111,10 +113,12 @@ def test_permutation_importance_matches_sklearn(trained):
     model = learn.model.cpu().eval()
     procs = data.procs
     x_cat, x_cont, y = procs.tensors(data.valid_df)
-    ours = permutation_importance(model, procs, x_cat, x_cont, y, n_repeats=20).set_index("column")
+    with cpu_threads(CPU):
+        ours = permutation_importance(model, procs, x_cat, x_cont, y, n_repeats=20).set_index("column")
     assert ours.index[0] in ("hours", "city") and ours.loc["noise", "importance"] < 0.02
     X = torch.cat([x_cat.double(), x_cont.double()], 1).numpy()
-    sk = sk_permutation_importance(_Wrapped(model, x_cat.shape[1]), X, y.numpy(), n_repeats=20, random_state=0)
+    with cpu_threads(CPU):
+        sk = sk_permutation_importance(_Wrapped(model, x_cat.shape[1]), X, y.numpy(), n_repeats=20, random_state=0)
     for column in ("city", "colour", "noise"):        # single-column groups (hours also shuffles hours_na)
         j = procs.cat_names.index(column) if column in procs.cat_names else x_cat.shape[1] + procs.cont_names.index(column)
         assert ours.loc[column, "importance"] == pytest.approx(sk.importances_mean[j], abs=0.02)

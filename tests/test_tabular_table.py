@@ -21,6 +21,15 @@ def test_embedded_adult_is_the_uci_training_split():
     check_spec(df, ADULT_SPEC)
 
 
+def test_adult_sample_layout_is_read_too(tmp_path):
+    # fast.ai's ADULT_SAMPLE keeps a space after each comma inside values, and has gaps in numbers
+    (tmp_path / "adult.csv").write_text("age,workclass,education-num,salary\n"
+                                        "49, Private,,>=50k\n44, ?,14.0,<50k\n38, Self-emp-inc,9.0,<50k\n")
+    df = load_adult(tmp_path)
+    assert df["workclass"].tolist() == ["Private", "?", "Self-emp-inc"]
+    assert df["education-num"].isna().tolist() == [True, False, False]
+
+
 def test_a_good_csv_reads():
     df = read_csv_bytes(GOOD)
     assert df.shape == (60, 3)
@@ -66,6 +75,8 @@ def test_spec_problems():
         check_spec(df.head(20), TableSpec("pay", ["job"], ["age"]))
     with pytest.raises(TableError, match="different values"):
         check_spec(df.assign(pay=np.arange(60)), TableSpec("pay", ["job"], []))
+    with pytest.raises(TableError, match="'age' has 40 different values.*is it an id"):
+        check_spec(df, TableSpec("pay", ["age"], []), Limits(max_categories=30))
     warnings = check_spec(df.assign(pay=df["pay"].where(df.index > 2)), TableSpec("pay", ["job"], ["age"]))
     assert "3 rows" in warnings[0]
 

@@ -86,7 +86,7 @@ class Descent:
             RUNNING: f"Running: step {self.steps}.",
             CONVERGED: f"Converged after {self.steps} steps: the gradient is (almost) zero.",
             DIVERGED: DIVERGED_MESSAGE,
-            MAX_STEPS: f"Stopped after {self.steps} steps (the step limit). "
+            MAX_STEPS: f"Paused after {self.steps} steps: press Run to go on. "
                        "A larger learning rate would get there faster.",
         }[self.status]
 

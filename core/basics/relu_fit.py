@@ -83,6 +83,19 @@ def sgd_step(net: ReluSum, x, y, lr) -> ReluSum:
     return ReluSum(net.m - lr * g["m"], net.b - lr * g["b"], net.w - lr * g["w"], float(net.c - lr * g["c"][0]))
 
 
+def stalled(losses, window=300, tolerance=1e-2) -> bool:
+    """The loss has (almost) stopped going down: under `tolerance` relative improvement over `window` steps."""
+    if len(losses) <= window:
+        return False
+    before, now = losses[-window - 1], losses[-1]
+    return before - now < tolerance * before
+
+
+def rising(losses, factor=1.5) -> bool:
+    """A slower kind of divergence: the loss has climbed well above the best it reached."""
+    return len(losses) > 1 and losses[-1] > factor * min(losses)
+
+
 def train(net: ReluSum, x, y, lr, n_steps, losses=None):
     """n_steps of SGD; returns (net, losses, diverged). Stops (keeping the last good net) if the loss explodes."""
     losses = list(losses) if losses else [mse(net, x, y)]

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core.serialize import save_model
 from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline, permutation_importance,
@@ -16,6 +15,7 @@ from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline
 from core.tabular.model import TabularModel
 from core.tabular.procs import TabularProcs
 from core.tabular.table import TableSpec
+from core.device import cpu_threads
 from core.tabular.train import BATCH_SIZE, make_learner, model_meta, prepare
 
 MODEL_FILE = "model"      # runs/<job>/model.safetensors + model.json
@@ -38,7 +38,8 @@ def lr_find_job(ctx, df: pd.DataFrame, spec: TableSpec, batch_size: int = BATCH_
     ctx.report(stage="preparing the data")
     data = prepare(df, spec)
     learn = make_learner(data, ctx.device, batch_size, cbs=ctx.callbacks(), seed=seed)
-    result = learn.lr_find()
+    with cpu_threads(ctx.device):
+        result = learn.lr_find()
     ctx.check_cancelled()
     found = {"lrs": result.lrs, "losses": result.losses, "valley": result.valley}
     ctx.report(stage="lr_find done", lr_find=found)
@@ -52,8 +53,18 @@ def fit_job(ctx, df: pd.DataFrame, spec: TableSpec, lr: float, epochs: int = 3,
     ctx.report(stage="preparing the data")
     data = prepare(df, spec)
     learn = make_learner(data, ctx.device, batch_size, cbs=ctx.callbacks(), seed=seed)
-    learn.fit_one_cycle(epochs, lr)
+    with cpu_threads(ctx.device):
+        learn.fit_one_cycle(epochs, lr)
+        summary, probs = _results(ctx, data, learn, lr, epochs, batch_size, seed, baseline)
+    model = learn.model            # on the CPU and in eval mode since _results
+    meta = model_meta(spec, data.procs, model, {"accuracy": summary["accuracy"], "lr": lr, "epochs": epochs})
+    save_model(ctx.run_dir / MODEL_FILE, model, meta)
+    ctx.report(stage="done", summary=summary)
+    return TabularRun(model, data.procs, spec, meta, summary, data.valid_df.reset_index(drop=True), probs)
 
+
+def _results(ctx, data, learn, lr, epochs, batch_size, seed, baseline) -> tuple[dict, np.ndarray]:
+    """Validation predictions, confusion matrix, importance and the baseline, as JSON-able numbers."""
     ctx.report(stage="looking at the results")
     model = learn.model.cpu().eval()
     x_cat, x_cont, y = data.procs.tensors(data.valid_df)
@@ -74,9 +85,5 @@ def fit_job(ctx, df: pd.DataFrame, spec: TableSpec, lr: float, epochs: int = 3,
         if baseline:
             ctx.report(stage="training scikit-learn's gradient boosting for comparison")
             summary["baseline"] = gradient_boosting_baseline(data.procs, data.train_df, data.valid_df, seed)
-    summary["show_results"] = show_results(data.valid_df, probs, classes, spec.target).to_dict("records")
-
-    meta = model_meta(data, model, {"accuracy": summary["accuracy"], "lr": lr, "epochs": epochs})
-    save_model(ctx.run_dir / MODEL_FILE, model, meta)
-    ctx.report(stage="done", summary=summary)
-    return TabularRun(model, data.procs, spec, meta, summary, data.valid_df.reset_index(drop=True), probs)
+    summary["show_results"] = show_results(data.valid_df, probs, classes, data.spec.target).to_dict("records")
+    return summary, probs

@@ -1,5 +1,4 @@
 """The tabular lesson's own plotly figures (lr_find, loss curves and the confusion matrix: core/plots.py)."""
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -34,7 +33,7 @@ def importance_bars(records: list[dict]) -> go.Figure:
     df = pd.DataFrame(records).sort_values("importance")
     fig = go.Figure(go.Bar(x=df["importance"] * 100, y=df["column"], orientation="h", marker_color=BLUE,
                            error_x=dict(type="data", array=df["std"] * 100, visible=True)))
-    fig.update_xaxes(title="accuracy lost when the column is shuffled (percentage points)")
+    fig.update_xaxes(title="accuracy lost when shuffled (points)")
     return _layout(fig, "Which columns does the model rely on?", height=120 + 28 * len(df))
 
 
@@ -43,7 +42,7 @@ def probability_bars(probs: dict[str, float], reference: dict[str, float] | None
     fig = go.Figure()
     if reference is not None:
         fig.add_bar(x=[reference[c] for c in classes], y=classes, orientation="h", name="the original row",
-                    marker_color=GREY)
+                    marker_color=GREY, text=[f"{reference[c]:.1%}" for c in classes], textposition="auto")
     fig.add_bar(x=[probs[c] for c in classes], y=classes, orientation="h", name="with your changes",
                 marker_color=ORANGE, text=[f"{probs[c]:.1%}" for c in classes], textposition="auto")
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="predicted probability")

@@ -26,6 +26,7 @@ class Limits:
     max_rows: int = int(os.environ.get("LESSON1_CSV_MAX_ROWS", "200000"))
     max_columns: int = int(os.environ.get("LESSON1_CSV_MAX_COLUMNS", "100"))
     max_classes: int = 20
+    max_categories: int = 10_000     # per categorical column: an embedding table per value, Adam state on top
 
 
 class TableError(ValueError):
@@ -155,6 +156,12 @@ def check_spec(df: pd.DataFrame, spec: TableSpec, limits: Limits = Limits()) -> 
             example = df[col][pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()].iloc[0]
             raise TableError(f"'{col}' holds text such as {example!r}, so it cannot be continuous. "
                              "Make it categorical instead.")
+    for col in spec.cat_names:
+        n = df[col].nunique()
+        if n > limits.max_categories:
+            raise TableError(f"'{col}' has {n:,} different values, too many for a categorical column here (up "
+                             f"to {limits.max_categories:,}): is it an id? Leave it out, or make it continuous "
+                             "if it is a number.")
     warnings = []
     n_no_target = int(df[spec.target].isna().sum())
     if n_no_target:

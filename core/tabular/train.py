@@ -81,11 +81,10 @@ def make_learner(data: TabularData, device: torch.device | None = None, batch_si
                    metrics=[accuracy], cbs=cbs, device=device)
 
 
-def model_meta(data: TabularData, model: TabularModel, extra: dict | None = None) -> dict:
+def model_meta(spec: TableSpec, procs: TabularProcs, model: TabularModel, extra: dict | None = None) -> dict:
     """Everything, besides the weights, needed to rebuild the model and use it on new rows (JSON)."""
-    return {"kind": "tabular", "spec": data.spec.to_dict(), "procs": data.procs.state(),
-            "layers": model.describe(data.procs.cat_names, data.procs.cont_names)["layers"][:-1],
-            **(extra or {})}
+    return {"kind": "tabular", "spec": spec.to_dict(), "procs": procs.state(),
+            "layers": model.describe(procs.cat_names, procs.cont_names)["layers"][:-1], **(extra or {})}
 
 
 def model_from_saved(state: dict[str, torch.Tensor], meta: dict) -> tuple[TabularModel, TabularProcs, TableSpec]:

@@ -197,3 +197,28 @@ def encode_png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def load_pets(root, label: str = "is_cat", limit: int = 0, seed: int = 0) -> ImageItems:
+    """fast.ai's PETS (Oxford-IIIT Pets): images/<Breed_name>_<n>.jpg; cat breeds are Capitalised.
+    `is_cat` is the course's `x[0].isupper()`; `breed` is the name without the number. `limit` > 0 keeps a
+    random sample (for CPUs)."""
+    if label not in ("is_cat", "breed"):
+        raise ValueError("label must be 'is_cat' or 'breed'")
+    root = Path(root)
+    folder = root / "images" if (root / "images").is_dir() else root
+    files = sorted(p for p in folder.glob("*.jpg"))
+    if limit and len(files) > limit:
+        keep = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:limit].tolist()
+        files = [files[i] for i in sorted(keep)]
+    images, labels, names, rejected = [], [], [], []
+    for path in files:
+        img, reason = check_image(path.read_bytes(), path.name)
+        if img is None:
+            rejected.append(Rejected(path.name, reason))
+            continue
+        breed = path.stem.rsplit("_", 1)[0]
+        images.append(_shrink(img))
+        labels.append(("cat" if path.name[0].isupper() else "dog") if label == "is_cat" else breed)
+        names.append(path.name)
+    return ImageItems(images, labels, names, list(names), rejected, f"Oxford-IIIT Pets, label: {label}")

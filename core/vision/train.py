@@ -21,8 +21,8 @@ from core.models import create_backbone
 from core.vision.data import ImageItems, make_dataloaders
 from core.vision.transforms import normalize, resize, to_uint8_tensor
 
-DEFAULTS = dict(size=128, method="squish", valid_pct=0.2, seed=42, bs=32, backbone="efficientnet_lite0",
-                lr=2e-3, epochs=1, freeze_epochs=1, min_scale=0.5)
+DEFAULTS = dict(size=160, method="squish", valid_pct=0.2, seed=42, bs=16, backbone="efficientnet_lite0",
+                lr=1e-2, epochs=1, freeze_epochs=1, min_scale=0.75)
 
 
 def settings(config: dict | None) -> dict:
@@ -106,7 +106,7 @@ def fine_tune_job(ctx, items: ImageItems, config: dict | None = None) -> dict:
     classifier = TrainedClassifier(model, data.vocab, cfg["size"], cfg["method"], backbone.spec.mean,
                                    backbone.spec.std, cfg["backbone"],
                                    meta=dict(weights=backbone.weights.detail, trained_on=items.description))
-    return dict(classifier=classifier, probs=torch.softmax(logits, 1).numpy(), targets=targets.numpy(),
+    return dict(classifier=classifier, items=items, probs=torch.softmax(logits, 1).numpy(), targets=targets.numpy(),
                 losses=losses.numpy(), valid_idx=data.valid_idx, train_idx=data.train_idx,
                 epochs=[dict(r) for r in learn.recorder.epochs], cancelled=learn.cancelled,
                 seconds=seconds, weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)

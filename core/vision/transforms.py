@@ -42,23 +42,28 @@ def to_uint8_tensor(images: list[Image.Image]) -> torch.Tensor:
 def random_resized_crop(x: torch.Tensor, min_scale: float = 0.5, ratio: tuple[float, float] = (3 / 4, 4 / 3),
                         flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     """For each image of a float batch (N, C, H, W): a random box covering min_scale..1 of the area with an
-    aspect ratio in `ratio`, resized back to H x W (bilinear), and a coin-flip mirror. One affine grid for
-    the whole batch, so it costs one grid_sample however many images there are."""
+    aspect ratio in `ratio`, resized back to H x W (bilinear), and a coin-flip mirror."""
     n = x.shape[0]
-    rand = lambda *shape: torch.rand(*shape, generator=generator).to(x.device)
-    area = min_scale + (1 - min_scale) * rand(n)
-    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * rand(n)
-    aspect = torch.exp(log_r)
-    sx = torch.sqrt(area * aspect).clamp(max=1.0)          # box width / image width
-    sy = torch.sqrt(area / aspect).clamp(max=1.0)
-    tx = (1 - sx) * (2 * rand(n) - 1)                       # keep the box inside the image
-    ty = (1 - sy) * (2 * rand(n) - 1)
-    mirror = torch.where(rand(n) < 0.5, -1.0, 1.0) if flip else torch.ones(n, device=x.device)
+    rand = lambda: torch.rand(n, generator=generator).to(x.device)
+    area = min_scale + (1 - min_scale) * rand()
+    aspect = torch.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * rand())
+    width = torch.sqrt(area * aspect).clamp(max=1.0)          # box width / image width
+    height = torch.sqrt(area / aspect).clamp(max=1.0)
+    centre_x = (1 - width) * (2 * rand() - 1)                 # in [-1, 1] coordinates, box inside the image
+    centre_y = (1 - height) * (2 * rand() - 1)
+    mirror = rand() < 0.5 if flip else torch.zeros(n, dtype=torch.bool, device=x.device)
+    return crop_boxes(x, width, height, centre_x, centre_y, mirror)
+
+
+def crop_boxes(x, width, height, centre_x, centre_y, mirror) -> torch.Tensor:
+    """Resample one box per image (sizes as fractions of the image, centres in [-1, 1]) to the full size.
+    One affine grid for the whole batch: one grid_sample however many images there are."""
+    n = x.shape[0]
     theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = sx * mirror
-    theta[:, 0, 2] = tx
-    theta[:, 1, 1] = sy
-    theta[:, 1, 2] = ty
+    theta[:, 0, 0] = width * torch.where(mirror, -1.0, 1.0).to(x.dtype)
+    theta[:, 0, 2] = centre_x
+    theta[:, 1, 1] = height
+    theta[:, 1, 2] = centre_y
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 

@@ -73,15 +73,19 @@ def load_backgrounds():
     def tint(gray, rgb):  # the textures are grey: give them their natural colour back
         return np.clip(gray[..., None].astype(np.float32) * np.array(rgb), 0, 255).astype(np.uint8)
 
+    def sky():  # a clear sky: the one background that is not a photo, but birds are often seen on it
+        rows = np.linspace(0, 1, 512)[:, None, None]
+        top, bottom = np.array([70, 130, 210]), np.array([190, 215, 240])
+        return np.broadcast_to(top + (bottom - top) * rows, (512, 512, 3)).astype(np.uint8).copy()
+
     return {
         "grass": tint(sd.grass(), (0.55, 0.85, 0.4)),
         "gravel": tint(sd.gravel(), (0.95, 0.88, 0.75)),
         "brick": tint(sd.brick(), (1.0, 0.62, 0.5)),
-        "coffee": sd.coffee(),
-        "astronaut": sd.astronaut(),
-        "rocket": sd.rocket(),
-        "hubble_deep_field": sd.hubble_deep_field(),
-        "camera": np.repeat(sd.camera()[..., None], 3, axis=2),
+        "sand": tint(sd.moon(), (1.1, 1.0, 0.8)),
+        "snow": tint(sd.moon(), (1.25, 1.3, 1.4)),
+        "moss": tint(sd.gravel(), (0.45, 0.6, 0.3)),
+        "sky": sky(),
     }
 
 
@@ -101,7 +105,7 @@ def compose(stamp, bg: np.ndarray, rng) -> Image.Image:
     cut = cut.crop(cut.getbbox())
     if stamp["can_flip"] and rng.random() < 0.5:
         cut = cut.transpose(Image.FLIP_LEFT_RIGHT)
-    longest = rng.uniform(0.6, 0.92) * min(size)
+    longest = rng.uniform(0.75, 0.95) * min(size)
     f = longest / max(cut.size)
     cut = cut.resize((max(1, round(cut.width * f)), max(1, round(cut.height * f))), Image.LANCZOS)
     x = rng.integers(0, size[0] - cut.width + 1)

@@ -1,0 +1,91 @@
+"""The lesson's own plotly figures (the generic ones -- loss curves, lr_find -- live in core/plots.py)."""
+import numpy as np
+import plotly.graph_objects as go
+
+
+def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
+    """A confusion matrix made of square markers rather than a heatmap, so that clicking a cell selects it
+    (plotly reports selections on scatter points; customdata = (actual index, predicted index))."""
+    n = len(vocab)
+    actual, predicted = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    actual, predicted, counts = actual.ravel(), predicted.ravel(), cm.ravel()
+    share = counts / np.maximum(cm.sum(axis=1, keepdims=True), 1).repeat(n, axis=1).ravel()
+    cell_px = max(28, min(110, 440 // n))
+    fig = go.Figure(go.Scatter(
+        x=[vocab[j] for j in predicted], y=[vocab[i] for i in actual], mode="markers+text",
+        marker=dict(symbol="square", size=cell_px, color=share, colorscale="Blues", cmin=0, cmax=1,
+                    line=dict(color="white", width=1), showscale=False),
+        text=[str(c) for c in counts], textfont=dict(color=["white" if s > 0.55 else "black" for s in share], size=14),
+        customdata=np.stack([actual, predicted], axis=1),
+        hovertemplate="actual %{y}<br>predicted %{x}<br>%{text} images<extra>click to see them</extra>"))
+    side = cell_px * n + 160
+    fig.update_layout(width=side + 40, height=side, margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis=dict(title="predicted", side="top", type="category", categoryorder="array",
+                                 categoryarray=vocab, showgrid=False),
+                      yaxis=dict(title="actual", type="category", categoryorder="array",
+                                 categoryarray=list(reversed(vocab)), showgrid=False),
+                      plot_bgcolor="white", clickmode="event+select", dragmode=False)
+    return fig
+
+
+def _layer_order(stats: list[dict]) -> list[str]:
+    seen = []
+    for r in stats:
+        if r["layer"] not in seen:
+            seen.append(r["layer"])
+    return seen
+
+
+def _colors(n: int) -> list[str]:
+    """Body layers blue (early light, late dark), the last one (the new head) red."""
+    blues = [f"rgba(31, 119, 180, {0.25 + 0.7 * i / max(1, n - 2)})" for i in range(n - 1)]
+    return blues + ["#d62728"]
+
+
+def layer_change_figure(stats: list[dict], value: str = "weight_change", log_y: bool = False) -> go.Figure:
+    """One line per layer over the training steps: `weight_change` (how far its weights moved from the
+    pretrained ones, relative) or `grad_norm`. A dashed line marks where fine_tune unfroze the body."""
+    layers = _layer_order(stats)
+    fig = go.Figure()
+    for layer, color in zip(layers, _colors(len(layers))):
+        rows = [r for r in stats if r["layer"] == layer]
+        fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=[max(r[value], 1e-12) if log_y else r[value] for r in rows],
+                                 mode="lines", name=layer, line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
+    unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
+    if unfrozen:
+        fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray",
+                      annotation_text="unfreeze", annotation_position="top left")
+    title = {"weight_change": "how far each layer's weights moved from the pretrained ones (relative)",
+             "grad_norm": "gradient size per layer"}.get(value, value)
+    fig.update_layout(title=title, xaxis_title="training step", yaxis_title=value.replace("_", " "),
+                      yaxis_type="log" if log_y else "linear", height=380, margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(font=dict(size=10)))
+    return fig
+
+
+def layer_change_bars(stats: list[dict]) -> go.Figure:
+    """Per layer: weight change at the end of the frozen phase vs at the end of training."""
+    layers = _layer_order(stats)
+    fig = go.Figure()
+    for phase, color in (("frozen", "#9ecae1"), ("unfrozen", "#08519c")):
+        rows = [r for r in stats if r.get("phase") == phase]
+        if not rows:
+            continue
+        last_step = max(r["step"] for r in rows)
+        last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
+        fig.add_trace(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color,
+                             name=f"after the {phase} epoch{'s' if phase == 'unfrozen' else ''}"))
+    fig.update_layout(barmode="group", yaxis_title="relative weight change", height=340,
+                      margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-45)
+    return fig
+
+
+def probability_bars(probs: np.ndarray, vocab: list[str]) -> go.Figure:
+    order = np.argsort(probs)
+    best = int(np.argmax(probs))
+    fig = go.Figure(go.Bar(x=probs[order], y=[vocab[i] for i in order], orientation="h",
+                           marker_color=["#2ca02c" if i == best else "#bbbbbb" for i in order],
+                           text=[f"{p:.1%}" for p in probs[order]], textposition="auto"))
+    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
+                      height=80 + 28 * len(vocab), margin=dict(l=10, r=10, t=10, b=10))
+    return fig

@@ -1,0 +1,457 @@
+"""Tabular: will this person earn more than $50k? fastai's tabular_learner on the Adult census, step by step.
+Data, procs and the model's shape are computed here (milliseconds); lr_find and training run as jobs."""
+import functools
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import plots
+from core.datasets import DatasetUnavailable, resolve
+from core.jobs import get_runner
+from core.serialize import load_model, model_from_bytes, model_to_bytes
+from core.tabular import plots as tplots
+from core.tabular.interpret import predict_rows
+from core.tabular.jobs import MODEL_FILE, fit_job, lr_find_job
+from core.tabular.model import build_model, emb_sz_rule
+from core.tabular.procs import NA, FillMissing
+from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check_spec, guess_spec, load_adult,
+                                read_csv_bytes)
+from core.tabular.train import BATCH_SIZE, DEFAULT_LR, model_from_saved, model_meta, prepare
+from ui import jobs as ui_jobs
+from ui.notices import source_notice
+
+ss = st.session_state
+EMBEDDED, ONLINE, UPLOAD = "Adult census, embedded (offline)", "fast.ai's ADULT_SAMPLE (download)", "My own CSV"
+LR_KIND, FIT_KIND = "tabular-lr-find", "tabular-fit"
+LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+CHART = {"displayModeBar": False}
+MISSING = "(missing)"
+
+
+@st.cache_data(show_spinner=False)
+def adult_table(folder: str) -> pd.DataFrame:
+    return load_adult(folder)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def prepared(_df: pd.DataFrame, data_key: str, spec_key: str):
+    """Split + procs set up on the training rows; cached per table and column choice."""
+    return prepare(_df, TableSpec.from_dict(json.loads(spec_key)))
+
+
+def fastai_code(spec: TableSpec, csv_name: str) -> str:
+    return (f"path = untar_data(URLs.ADULT_SAMPLE)\n"
+            f"dls = TabularDataLoaders.from_csv(path/'{csv_name}', path=path, y_names={spec.target!r},\n"
+            f"    cat_names={spec.cat_names!r},\n"
+            f"    cont_names={spec.cont_names!r},\n"
+            f"    procs=[Categorify, FillMissing, Normalize])")
+
+
+# ---- the data ---------------------------------------------------------------------------------------------
+def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str] | None:
+    """The table (and default columns) the student picked, with a notice saying which it is."""
+    source = st.radio("Which table?", [EMBEDDED, ONLINE, UPLOAD], horizontal=True, key="tab_source")
+    if source in (EMBEDDED, ONLINE):
+        if ss.get("tab_resolved_for") != source:           # resolve once per choice, not on every rerun
+            try:
+                with st.spinner("Looking for the data…"):
+                    ss.tab_resolved = resolve("adult", prefer_online=source == ONLINE)
+                ss.tab_resolved_for = source
+            except DatasetUnavailable as e:
+                st.error(str(e))
+                return None
+        found = ss.tab_resolved
+        source_notice(found.notice, found.source)
+        try:
+            df = adult_table(str(found.path))
+        except TableError as e:
+            st.error(str(e))
+            return None
+        return df, ADULT_SPEC, f"adult:{found.path}", "adult.csv"
+
+    limits = Limits()
+    upload = st.file_uploader(f"A CSV file with a header row (up to {limits.max_bytes // 2**20} MB, "
+                              f"{limits.max_rows:,} rows, {limits.max_columns} columns)", type=["csv", "txt", "tsv"],
+                              key="tab_upload")
+    if upload is not None and ss.get("tab_upload_id") != upload.file_id:
+        try:
+            df = read_csv_bytes(upload.getvalue(), f"'{upload.name}'", limits)
+        except TableError as e:
+            st.error(str(e), icon=":material/error:")
+            if "tab_upload_df" in ss:
+                st.caption(f"Still using your previous file, '{ss.tab_upload_name}'.")
+        else:
+            ss.tab_upload_df, ss.tab_upload_id, ss.tab_upload_name = df, upload.file_id, upload.name
+            ss.pop("tab_spec_for", None)
+    if "tab_upload_df" not in ss:
+        st.info("Upload a CSV to train on your own table: one row per example, one column to predict. "
+                "Or pick the Adult census above.", icon=":material/upload_file:")
+        return None
+    df = ss.tab_upload_df
+    st.info(f"Using your file '{ss.tab_upload_name}' ({len(df):,} rows, {df.shape[1]} columns). It stays in this "
+            "browser session and is not saved on the server.", icon=":material/description:")
+    return df, guess_spec(df), f"upload:{ss.tab_upload_id}", ss.tab_upload_name
+
+
+def choose_columns(df: pd.DataFrame, default: TableSpec, data_key: str) -> TableSpec:
+    # widget state is dropped by streamlit while the widgets are not on screen (e.g. during an upload),
+    # so the choice per table is kept in a plain dict too
+    saved = ss.setdefault("tab_specs", {}).get(data_key) or default.to_dict()
+    if ss.get("tab_spec_for") != data_key or any(k not in ss for k in ("tab_target", "tab_cats", "tab_conts")):
+        ss.tab_spec_for = data_key
+        ss.tab_target = ss.tab_target_was = saved["target"]
+        ss.tab_cats, ss.tab_conts = list(saved["cat_names"]), list(saved["cont_names"])
+    columns = list(df.columns)
+    with st.expander("Columns: what to predict, and from what", expanded=data_key.startswith("upload")):
+        target = st.selectbox("Predict this column (the target)", columns, key="tab_target")
+        if ss.get("tab_target_was") not in (None, target):      # a new target: guess the inputs again
+            guess = guess_spec(df, target)
+            ss.tab_cats, ss.tab_conts = guess.cat_names, guess.cont_names
+        ss.tab_target_was = target
+        others = [c for c in columns if c != target]
+        ss.tab_cats = [c for c in ss.tab_cats if c in others]
+        ss.tab_conts = [c for c in ss.tab_conts if c in others and c not in ss.tab_cats]
+        left, right = st.columns(2)
+        cats = left.multiselect("Categorical columns (each value is a category → an embedding)", others,
+                                key="tab_cats")
+        conts = right.multiselect("Continuous columns (numbers)", [c for c in others if c not in cats],
+                                  key="tab_conts")
+        st.caption("First guess: text, or whole numbers with 20 different values or fewer, are categorical; "
+                   "other numbers are continuous; columns where nearly every row is different (ids) are left out.")
+    spec = TableSpec(target, list(cats), list(conts))
+    ss.tab_specs[data_key] = spec.to_dict()
+    return spec
+
+
+# ---- sections -----------------------------------------------------------------------------------------------
+def section_raw(df: pd.DataFrame, spec: TableSpec) -> None:
+    st.header("1. The raw table")
+    st.markdown("This is what the computer gets: a spreadsheet. Each row is one person; we want to predict the "
+                f"**{spec.target}** column from the others. Before any deep learning, look at your data: how many "
+                "rows, what's missing, and how often each answer appears.")
+    st.code("df = pd.read_csv(path/'adult.csv')\ndf.head()", language="python")
+    st.dataframe(df.head(8), width="stretch")
+    left, right = st.columns(2)
+    left.plotly_chart(tplots.missing_per_column(df), width="stretch", config=CHART)
+    right.plotly_chart(tplots.target_balance(df, spec.target), width="stretch", config=CHART)
+    share = df[spec.target].value_counts(normalize=True).iloc[0]
+    st.caption(f"Always saying the most common answer is already right {share:.1%} of the time: a model has to "
+               "beat that to be any use.")
+
+
+def demo_rows(data) -> pd.DataFrame:
+    """A few validation rows, preferring ones with gaps so the procs have something to show."""
+    valid = data.valid_df
+    gappy = valid[valid[data.spec.cat_names + data.spec.cont_names].isna().any(axis=1)]
+    picked = pd.concat([gappy.head(3), valid.drop(gappy.index[:3]).head(5 - len(gappy.head(3)))])
+    return picked.sort_index()
+
+
+def section_procs(data) -> None:
+    spec, procs = data.spec, data.procs
+    st.header("2. Procs: getting the table ready")
+    st.markdown("A neural net only does arithmetic, so every cell has to become a number. fastai does it with three "
+                "*procs*, each set up on the **training rows only** and then applied, unchanged, to the validation "
+                "rows and to any new row later. Here are the same five rows before and after each one.")
+    st.code(fastai_code(spec, "adult.csv"), language="python")
+    rows = demo_rows(data)
+    n_train, n_valid = len(data.train_idx), len(data.valid_idx)
+    st.caption(f"RandomSplitter(valid_pct=0.2, seed=42): {n_train:,} training rows, {n_valid:,} validation rows."
+               + (" " + " ".join(data.notes) if data.notes else ""))
+
+    if spec.cat_names:
+        st.subheader("Categorify: category → integer")
+        st.markdown("Each categorical column gets a *vocabulary*, the sorted list of values seen in training, and "
+                    f"each value becomes its position in it. Position 0 is `{NA}`: a missing value, or a value "
+                    "never seen in training.")
+        before, after = st.columns(2)
+        before.caption("before (a grey None is a missing value)")
+        before.dataframe(rows[spec.cat_names], width="stretch")
+        after.caption("after Categorify")
+        after.dataframe(procs.categorify(rows)[spec.cat_names], width="stretch")
+        column = st.selectbox("Show the vocabulary of", spec.cat_names, key="tab_vocab_col")
+        vocab = procs.categorify.vocab[column]
+        st.dataframe(pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))]),
+                     width="stretch")
+
+    if spec.cont_names:
+        st.subheader("FillMissing: gaps in numbers → the training median, plus a flag")
+        st.markdown("A missing number is replaced by the **median of the training rows**, and a new True/False "
+                    "column `<name>_na` remembers that it was missing (the model may learn that *not knowing* "
+                    "matters). The `_na` column is then treated as one more categorical column.")
+        fill, shown = procs.fill, rows[spec.cont_names]
+        if not fill.na_columns:
+            # e.g. UCI Adult: only categories are ever missing ('?'), so blank some cells to show the proc at work
+            shown = shown.copy()
+            for i, c in enumerate(spec.cont_names):
+                shown.iloc[i % len(shown), shown.columns.get_loc(c)] = np.nan
+            fill = FillMissing.from_state({**procs.fill.state(), "na_columns": list(spec.cont_names)})
+            st.info("No continuous column has a gap in this table's training rows (in UCI Adult only categories are "
+                    "missing), so FillMissing adds no `_na` column here. To show what it would do, we blanked one "
+                    "cell per column in these example rows only; the training data is unchanged.",
+                    icon=":material/lightbulb:")
+        before, after = st.columns(2)
+        before.caption("before (a grey None is a missing value)")
+        before.dataframe(shown, width="stretch")
+        after.caption("after FillMissing")
+        after.dataframe(fill(shown), width="stretch")
+        st.dataframe(pd.DataFrame([procs.fill.medians], index=["training median"]), width="stretch")
+
+        st.subheader("Normalize: subtract the mean, divide by the standard deviation")
+        st.markdown("So every number sits around 0 with a spread of about 1; otherwise `fnlwgt` (in the "
+                    "hundreds of thousands) would drown `education-num` (1 to 16). Mean and std come from the "
+                    "training rows.")
+        filled = procs.fill(rows)
+        before, after = st.columns(2)
+        before.caption("before")
+        before.dataframe(filled[spec.cont_names], width="stretch")
+        after.caption("after Normalize")
+        after.dataframe(procs.normalize(filled)[spec.cont_names].round(3), width="stretch")
+        st.dataframe(pd.DataFrame([procs.normalize.means, procs.normalize.stds], index=["training mean", "training std"])
+                     .round(3), width="stretch")
+
+
+def section_learner(data) -> None:
+    procs = data.procs
+    st.header("3. The model: embeddings + a small neural net")
+    st.markdown("Each categorical column gets an **embedding**: a little table with one row of learned numbers "
+                "per category, so the model can discover, say, which occupations behave alike. Its width follows "
+                "fastai's rule of thumb `min(600, round(1.6 * n_categories ** 0.56))`. The embeddings and the "
+                "normalised numbers are put side by side and go through two hidden layers of 200 and 100 units "
+                "(tabular_learner's default), then one output per class.")
+    st.code("learn = tabular_learner(dls, metrics=accuracy)   # layers=[200, 100]", language="python")
+    model = build_model(procs)
+    described = model.describe(procs.cat_names, procs.cont_names)
+    if described["embeddings"]:
+        table = pd.DataFrame(described["embeddings"]).rename(
+            columns={"column": "categorical column", "categories": "categories (with #na#)",
+                     "width": "embedding width"})
+        table["rule"] = [f"min(600, round(1.6 × {n}^0.56)) = {emb_sz_rule(n)}" for n in table.iloc[:, 1]]
+        st.dataframe(table, hide_index=True, width="stretch")
+    sizes = [described["n_in"], *described["layers"]]
+    st.markdown(f"**Layers**: {described['n_in']} inputs ({model.n_emb} from embeddings + {described['n_cont']} "
+                f"numbers) → " + " → ".join(str(s) for s in sizes[1:-1]) +
+                f" → {sizes[-1]} outputs ({', '.join(procs.classes)}). Each hidden layer is Linear → ReLU → "
+                f"BatchNorm. **{described['n_params']:,} parameters** in all.")
+
+
+def section_train(df: pd.DataFrame, data) -> None:
+    spec = data.spec
+    st.header("4. Find a learning rate, then train")
+    st.markdown("`lr_find` trains for a few batches with a learning rate growing from tiny to huge and plots the "
+                "loss: pick a value where the loss is still falling steeply, before the bottom. There's no "
+                "pretrained model for tables, so it's `fit_one_cycle`, not `fine_tune`: every weight starts "
+                f"random. The whole table sits in memory as two tensors and batches are {BATCH_SIZE:,} rows, so "
+                "an epoch takes well under a second on a GPU (fastai's default batches of 64 are far slower).")
+    cols = st.columns([1, 3])
+    if cols[0].button("Run lr_find", icon=":material/search:", key="tab_lr_find"):
+        ui_jobs.start_job(functools.partial(lr_find_job, df=df, spec=spec), kind=LR_KIND,
+                          title="Tabular: lr_find", config={"spec": spec.to_dict(), "rows": len(df)})
+    cols[1].code("learn.lr_find()", language="python")
+    lr_job = ui_jobs.current_job_id(LR_KIND)
+    found = None
+    if lr_job:
+        snap = get_runner().get(lr_job)
+        if snap is not None and snap.active:
+            ui_jobs.live_job(lr_job, chart=False, table=False)
+        elif snap is not None:
+            found = snap.result or snap.info.get("lr_find")
+            if snap.error:
+                st.error(f"lr_find failed: {snap.error}")
+
+    left, right = st.columns([1, 1])
+    lr = left.select_slider("Learning rate", options=LRS, value=DEFAULT_LR, format_func=lambda v: f"{v:.0e}",
+                            key="tab_lr")
+    epochs = right.number_input("Epochs", min_value=1, max_value=20, value=3, step=1, key="tab_epochs")
+    if found:
+        st.plotly_chart(plots.lr_finder(found["lrs"], found["losses"], found["valley"], chosen=lr),
+                        width="stretch", config=CHART)
+        if found["valley"]:
+            st.caption(f"The 'valley' suggestion is {found['valley']:.1e}. With batches of {BATCH_SIZE:,} rows there "
+                       "are only ~25 steps per epoch, so a somewhat bigger rate (1e-2) trains better in 3 epochs: "
+                       "try both and compare the accuracy.")
+    st.code(f"learn.fit_one_cycle({epochs}, {lr:.0e})", language="python")
+    if st.button(f"Train: fit_one_cycle({epochs}, {lr:.0e})", type="primary", icon=":material/play_arrow:",
+                 key="tab_train"):
+        ui_jobs.start_job(functools.partial(fit_job, df=df, spec=spec, lr=lr, epochs=int(epochs)), kind=FIT_KIND,
+                          title=f"Tabular: fit_one_cycle({epochs}, {lr:.0e})",
+                          config={"spec": spec.to_dict(), "lr": lr, "epochs": int(epochs), "rows": len(df)})
+    fit = ui_jobs.current_job_id(FIT_KIND)
+    if fit:
+        ui_jobs.live_job(fit)
+
+
+def trained_model(job_id: str):
+    """(model, procs, spec, summary) of a finished fit job: from memory, or from its saved files after a restart."""
+    snap = get_runner().get(job_id)
+    if snap is None or snap.active or snap.status == "failed":
+        return None
+    if snap.result is not None:
+        run = snap.result
+        return run.model, run.procs, run.spec, run.summary
+    cache = ss.setdefault("tab_loaded_runs", {})
+    if job_id not in cache:
+        try:
+            model, procs, spec = model_from_saved(*load_model(get_runner().runs_path / job_id / MODEL_FILE))
+        except (OSError, ValueError):
+            return None
+        cache[job_id] = (model, procs, spec, snap.info.get("summary", {}))
+    return cache[job_id]
+
+
+def section_results(model, procs, spec, summary) -> None:
+    st.header("5. Results")
+    if "accuracy" not in summary:
+        st.info("This run's results were not saved; train again to see them.")
+        return
+    if summary.get("stopped_early"):
+        st.info("You stopped training early: these are the results of the partly trained model.")
+    acc, majority = summary["accuracy"], summary["majority_accuracy"]
+    baseline = summary.get("baseline")
+    seconds = summary.get("seconds_per_epoch") or []
+    if seconds:
+        st.caption(f"{summary['epochs']} epochs of {summary['n_train']:,} rows, batches of {summary['batch_size']:,}, on "
+                   f"{summary['device']}: " + ", ".join(f"{t:.2f} s" for t in seconds) + " per epoch.")
+    cols = st.columns(3)
+    cols[0].metric("Our model's accuracy", f"{acc:.1%}", f"{(acc - majority) * 100:+.1f} points",
+                   help="compared with always giving the commonest answer")
+    cols[1].metric("Always the commonest answer", f"{majority:.1%}")
+    if baseline:
+        gap = (acc - baseline["accuracy"]) * 100
+        cols[2].metric("Gradient-boosted trees (scikit-learn)", f"{baseline['accuracy']:.1%}",
+                       f"{gap:+.1f} points for ours", delta_color="off")
+        verdict = (f"the trees are ahead by {-gap:.1f} points" if gap < -0.05 else
+                   f"our neural net is ahead by {gap:.1f} points" if gap > 0.05 else "they are level")
+        st.markdown(f"**An honest comparison**: scikit-learn's `HistGradientBoostingClassifier` with its default "
+                    f"settings, trained on exactly the same {summary['n_train']:,} training rows and columns and "
+                    f"scored on the same {summary['n_valid']:,} validation rows: {verdict}. On tables, gradient "
+                    "boosting is the baseline to beat; fastai's course says to try both. A neural net earns its "
+                    "keep when embeddings help (many categories, e.g. a store id) or when you want those "
+                    "embeddings for something else.")
+    st.subheader("show_results: a few validation rows")
+    st.code("learn.show_results()", language="python")
+    st.dataframe(pd.DataFrame(summary["show_results"]), width="stretch", hide_index=True)
+    left, right = st.columns(2)
+    left.plotly_chart(plots.confusion_matrix(np.array(summary["confusion"]), summary["classes"],
+                                             "Confusion matrix (validation rows)"), width="stretch", config=CHART)
+    if summary.get("importance"):
+        right.plotly_chart(tplots.importance_bars(summary["importance"]), width="stretch", config=CHART)
+        right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
+                      "much accuracy drops. A big drop: the model relies on that column.")
+
+
+def section_what_if(model, procs, spec, examples: list[dict]) -> None:
+    st.markdown("Start from a real person in the validation set, change anything, and watch the prediction move. "
+                "This is `learn.predict(row)`: the same procs, then the model.")
+    labels = [f"row {i + 1}: truth {r.get(f'{spec.target} (truth)', '?')}" for i, r in enumerate(examples)]
+    pick = st.selectbox("Start from", range(len(examples)), format_func=lambda i: labels[i], key="tab_whatif_row") \
+        if examples else None
+    original = {c: examples[pick].get(c) for c in spec.cat_names + spec.cont_names} if examples else {}
+    edited = {}
+    cols = st.columns(3)
+    for i, c in enumerate(spec.cat_names):
+        options = [v for v in procs.categorify.vocab[c] if v != NA] + [MISSING]
+        value = original.get(c)
+        start = options.index(str(value)) if value is not None and str(value) in options else len(options) - 1
+        choice = cols[i % 3].selectbox(c, options, index=start, key=f"tab_wi_{pick}_{c}")
+        edited[c] = None if choice == MISSING else choice
+    for j, c in enumerate(spec.cont_names):
+        value = original.get(c)
+        value = float(procs.fill.medians[c] if value is None or pd.isna(value) else value)
+        value = int(value) if value.is_integer() else value          # ages and hours as whole numbers
+        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(c, value=value, key=f"tab_wi_{pick}_{c}")
+    rows = pd.DataFrame([edited, original or edited])
+    probs = predict_rows(model, procs, rows)
+    now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
+    st.plotly_chart(tplots.probability_bars(now, before if original else None), width="stretch", config=CHART)
+    top = max(now, key=now.get)
+    st.markdown(f"The model says **{top}** with probability **{now[top]:.1%}**.")
+
+
+def section_export(model, procs, spec, meta_extra: dict) -> None:
+    st.markdown("`learn.export()` in fastai pickles everything; here the weights go in a **safetensors** file "
+                "(numbers only, it cannot run code) and the procs' vocabularies, medians, means and stds in a "
+                "**JSON** file. Both are needed to use the model on new rows.")
+    st.code("learn.export('adult.pkl')   # fastai\nlearn = load_learner('adult.pkl')", language="python")
+    meta = model_meta(spec, procs, model, meta_extra)
+    weights, meta_bytes = model_to_bytes(model, meta)
+    left, right = st.columns(2)
+    left.download_button("Download the weights (.safetensors)", weights, "tabular.safetensors",
+                         "application/octet-stream", key="tab_dl_weights", icon=":material/download:")
+    right.download_button("Download the procs and settings (.json)", meta_bytes, "tabular.json", "application/json",
+                          key="tab_dl_meta", icon=":material/download:")
+
+
+def section_load() -> None:
+    with st.expander("Load a model you exported earlier"):
+        left, right = st.columns(2)
+        weights = left.file_uploader("Weights (.safetensors)", type=["safetensors"], key="tab_up_weights")
+        meta = right.file_uploader("Procs and settings (.json)", type=["json"], key="tab_up_meta")
+        st.caption("Both files from 'Download' below: the weights and the procs. Only safetensors and JSON are "
+                   "read, never pickles, so a file from someone else cannot run code here.")
+        if weights is not None and meta is not None:
+            try:
+                ss.tab_loaded_model = model_from_saved(*model_from_bytes(weights.getvalue(), meta.getvalue()))
+                st.success(f"Loaded: predicts '{ss.tab_loaded_model[2].target}' from "
+                           f"{len(ss.tab_loaded_model[2].cat_names) + len(ss.tab_loaded_model[2].cont_names)} "
+                           "columns. The What-if section below uses it.", icon=":material/check_circle:")
+            except ValueError as e:
+                ss.pop("tab_loaded_model", None)
+                st.error(f"Could not load this model: {e}.")
+
+
+# ---- page -----------------------------------------------------------------------------------------------------
+st.title("Tabular data: will this person earn more than $50k?")
+st.markdown("Deep learning isn't only for pictures. Here we predict from a table of census records (age, education, "
+            "occupation…) whether someone earns at least $50k a year, as in lesson 1 of the course: "
+            "`TabularDataLoaders` → `tabular_learner` → `fit_one_cycle`.")
+picked = choose_table()
+if picked is not None:
+    df, default_spec, data_key, csv_name = picked
+    spec = choose_columns(df, default_spec, data_key)
+    try:
+        for warning in check_spec(df, spec):
+            st.warning(warning)
+    except TableError as e:
+        st.error(str(e), icon=":material/error:")
+        picked = None
+if picked is not None:
+    data = prepared(df, data_key, json.dumps(spec.to_dict()))
+    section_raw(df, spec)
+    section_procs(data)
+    section_learner(data)
+    section_train(df, data)
+    fit_id = ui_jobs.current_job_id(FIT_KIND)
+    trained = trained_model(fit_id) if fit_id else None
+    if trained is not None:
+        model, procs, run_spec, summary = trained
+        section_results(model, procs, run_spec, summary)
+        examples = summary.get("show_results", [])
+    what_if_box = st.container()               # drawn after section 7, whose upload it may use
+    what_if_box.header("6. What if?")
+    with st.container():
+        st.header("7. Export and load the model")
+        download_box = st.container()
+        section_load()
+    loaded = ss.get("tab_loaded_model")
+    if loaded is not None:
+        use_loaded = trained is None or what_if_box.radio(
+            "Model for the What-if", ["the model trained above", "the model you loaded"], index=1,
+            horizontal=True, key="tab_which_model") == "the model you loaded"
+        if use_loaded:
+            model, procs, run_spec = loaded
+            rows = data.valid_df.head(10).to_dict("records") if run_spec.target == spec.target else []
+            examples = [{**r, f"{run_spec.target} (truth)": r.get(run_spec.target)} for r in rows]
+            trained = (model, procs, run_spec, {})
+    if trained is not None:
+        with what_if_box:
+            section_what_if(trained[0], trained[1], trained[2], examples)
+        with download_box:
+            section_export(trained[0], trained[1], trained[2], {k: trained[3][k] for k in ("accuracy", "lr", "epochs")
+                                                                if k in trained[3]})
+    else:
+        with what_if_box:
+            st.info("Train a model (section 4) or load one you exported (section 7), to see the results, ask it "
+                    "what-if questions and export it.", icon=":material/arrow_upward:")

@@ -1,0 +1,24 @@
+"""A newcomer's first minute, in a real browser: the welcome page, the sidebar, moving to a lesson."""
+import pytest
+
+from core.lessons import list_lessons
+from tests.conftest import wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_newcomer_opens_the_app_and_reaches_every_lesson(page, app_url, screenshot_dir):
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Lesson 1: play the whole game").wait_for(timeout=30_000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Training runs on").wait_for()
+    assert "CPU" in sidebar.inner_text() or "GiB free" in sidebar.inner_text()
+    page.wait_for_timeout(1000)                       # let plotly draw before the picture
+    page.screenshot(path=str(screenshot_dir / "home.png"), full_page=True)
+
+    for lesson in list_lessons():
+        page.goto(f"{app_url}/{lesson.key}")
+        wait_for_app(page)
+        page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0, lesson.key

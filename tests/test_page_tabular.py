@@ -1,0 +1,161 @@
+"""The tabular lesson page: AppTest for every section and the bad-file messages, plus one Chromium journey."""
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.jobs import get_runner
+from core.serialize import model_to_bytes
+from core.tabular.jobs import TabularRun
+from tests.conftest import wait_for_app
+
+PAGE = "../pages/tabular.py"
+UPLOAD = "My own CSV"
+
+
+def fresh() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(e.value for e in elements)
+
+
+def test_default_page_shows_the_lesson_on_the_embedded_table():
+    at = fresh()
+    assert "embedded UCI Adult" in texts(at.info)                       # which data, said out loud
+    assert [h.value[:2] for h in at.header] == ["1.", "2.", "3.", "4.", "6.", "7."]   # 5 needs a model
+    assert "Train a model (section 4)" in texts(at.info)
+    assert any("Categorify" in c.value for c in at.code)
+    assert any("tabular_learner" in c.value for c in at.code)
+    assert "28,593 parameters" in texts(at.markdown)                    # embeddings + [200, 100] on Adult
+    assert "No continuous column has a gap" in texts(at.info)           # FillMissing explained honestly
+    assert at.button(key="tab_train").label.startswith("Train: fit_one_cycle(3")
+
+
+def test_asking_for_the_download_while_offline_says_so(monkeypatch):
+    monkeypatch.setenv("LESSON1_OFFLINE", "1")
+    at = fresh()
+    at.radio(key="tab_source").set_value("fast.ai's ADULT_SAMPLE (download)").run()
+    assert not at.exception
+    assert "Offline" in texts(at.info) and "embedded UCI Adult" in texts(at.info)
+    assert at.header[0].value == "1. The raw table"
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"a,b\n1,\"never closed\n", "could not be read"),
+    ("x,y\ncaf\xe9,1\n".encode("latin-1"), "not UTF-8"),
+])                                    # the other broken files: tests/test_tabular_table.py
+def test_a_broken_upload_gets_a_message_not_a_traceback(content, words):
+    at = fresh()
+    at.radio(key="tab_source").set_value(UPLOAD).run()
+    at.file_uploader(key="tab_upload").set_value(("mine.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert words in texts(at.error)
+    assert not at.header                       # nothing trains on a broken file
+    at.radio(key="tab_source").set_value("Adult census, embedded (offline)").run()
+    assert at.selectbox(key="tab_target").value == "salary"             # the course's columns are back
+    assert at.multiselect(key="tab_conts").value == ["age", "fnlwgt", "education-num"]
+    assert not at.error and len(at.header) == 6
+
+
+def test_an_upload_with_a_single_valued_target_is_refused_then_fixed():
+    rows = "\n".join(f"{20 + i % 10},{'a' if i % 3 else 'b'},{i % 7 * 1.5},yes" for i in range(80))
+    at = fresh()
+    at.radio(key="tab_source").set_value(UPLOAD).run()
+    at.file_uploader(key="tab_upload").set_value(("mine.csv", f"age,kind,score,label\n{rows}".encode(), "text/csv"))
+    at.run()
+    assert "single value" in texts(at.error)
+    assert at.multiselect(key="tab_cats").value == ["age", "kind"]      # the guess: few distinct values
+    assert at.multiselect(key="tab_conts").value == ["score"]
+    at.selectbox(key="tab_target").set_value("kind").run()              # predict something with two values
+    assert not at.error and not at.exception
+    assert at.header[0].value == "1. The raw table"
+
+
+@pytest.fixture(scope="module")
+def trained_page():
+    at = fresh()
+    at.button(key="tab_train").click().run()
+    job = at.session_state["job:tabular-fit"]
+    snap = get_runner().wait(job, timeout=180)
+    assert snap.status == "done", snap.error
+    at.run()
+    assert not at.exception, at.exception
+    return at, snap
+
+
+def test_results_what_if_and_export(trained_page):
+    at, snap = trained_page
+    headers = [h.value for h in at.header]
+    assert headers[4:] == ["5. Results", "6. What if?", "7. Export and load the model"]
+    labels = [m.label for m in at.metric]
+    assert "Gradient-boosted trees (scikit-learn)" in labels
+    ours = float(at.metric[0].value.rstrip("%"))
+    assert ours > float(at.metric[1].value.rstrip("%"))                 # beats always-the-commonest
+    assert "An honest comparison" in texts(at.markdown)
+
+    def said():
+        return re.search(r"with probability \*\*([\d.]+)%", texts(at.markdown)).group(0)
+
+    before = said()
+    at.selectbox(key="tab_wi_0_marital-status").set_value("Married-civ-spouse").run()
+    at.number_input(key="tab_wi_0_education-num").set_value(16.0).run()
+    at.number_input(key="tab_wi_0_age").set_value(45.0).run()
+    assert said() != before                                            # the prediction follows the form
+    assert len(at.get("download_button")) == 2
+
+
+def test_loading_an_exported_model(trained_page):
+    at, snap = trained_page
+    run: TabularRun = snap.result
+    weights, meta = model_to_bytes(run.model, run.meta)
+    at.file_uploader(key="tab_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
+    at.file_uploader(key="tab_up_meta").set_value(("m.json", b"{not json", "application/json")).run()
+    assert "Could not load this model" in texts(at.error)
+    at.file_uploader(key="tab_up_meta").set_value(("m.json", meta, "application/json")).run()
+    assert "Loaded: predicts 'salary'" in texts(at.success)
+    assert not at.exception
+
+
+@pytest.mark.browser
+def test_journey_in_chromium(app_url, page, screenshot_dir):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/tabular")
+    wait_for_app(page, timeout=90_000)
+    page.get_by_text("3. The model").wait_for(timeout=60_000)
+
+    page.get_by_text(UPLOAD).click()                                   # a broken file first
+    page.get_by_text("Upload a CSV to train").wait_for(timeout=30_000)
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+        files=[{"name": "broken.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,\"oops\n"}])
+    page.get_by_text("could not be read as a table").wait_for(timeout=30_000)
+    page.screenshot(path=str(screenshot_dir / "tabular_broken_csv.png"))
+    page.get_by_text("Adult census, embedded (offline)").click()
+    page.get_by_role("button", name="Run lr_find").wait_for(timeout=60_000)
+    wait_for_app(page)
+
+    page.get_by_role("button", name="Run lr_find").click()
+    page.get_by_text("suggestion is").wait_for(timeout=90_000)
+    wait_for_app(page)
+    page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).click()
+    page.get_by_text("5. Results").wait_for(timeout=180_000)
+    wait_for_app(page)
+    page.get_by_text("Finished in").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "tabular_training.png"))
+    page.get_by_text("5. Results").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(screenshot_dir / "tabular_results.png"))
+    field = page.get_by_role("spinbutton", name="education-num")                       # what if they had studied longer?
+    field.fill("16")
+    field.press("Enter")
+    wait_for_app(page)
+    page.get_by_text("with your changes").first.wait_for(timeout=30_000)
+    page.get_by_text("The model says").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(screenshot_dir / "tabular_what_if.png"))
+    assert page.get_by_text("An honest comparison").count() >= 1
