@@ -14,6 +14,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from core import download
+from core.registry import Registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,21 +100,15 @@ class ResolvedDataset:
     notice: str
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
+_REGISTRY = Registry("dataset")
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    if spec.name in _REGISTRY:
-        raise ValueError(f"dataset {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _REGISTRY.register(spec.name, spec)
 
 
 def get_dataset(name: str) -> DatasetSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no dataset named {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    return _REGISTRY.lookup(name)
 
 
 def list_datasets(task: str | None = None) -> list[DatasetSpec]:

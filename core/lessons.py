@@ -1,6 +1,8 @@
 """The lessons, registered once: the app's navigation, the welcome page's cards and the page tests read this."""
 from dataclasses import dataclass
 
+from core.registry import Registry
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -13,14 +15,11 @@ class Lesson:
     datasets: tuple[str, ...] = ()
 
 
-LESSONS: dict[str, Lesson] = {}
+LESSONS = Registry("lesson")
 
 
 def register_lesson(lesson: Lesson) -> Lesson:
-    if lesson.key in LESSONS:
-        raise ValueError(f"lesson {lesson.key!r} is already registered")
-    LESSONS[lesson.key] = lesson
-    return lesson
+    return LESSONS.register(lesson.key, lesson)
 
 
 def list_lessons() -> list[Lesson]:

@@ -12,6 +12,8 @@ import timm
 import torch
 from torch import nn
 
+from core.registry import Registry
+
 
 class WeightsUnavailable(RuntimeError):
     pass
@@ -54,14 +56,11 @@ class Backbone:
         return [body[:half], body[half:], head]
 
 
-BACKBONES: dict[str, BackboneSpec] = {}
+BACKBONES = Registry("backbone")
 
 
 def register_backbone(spec: BackboneSpec) -> BackboneSpec:
-    if spec.name in BACKBONES:
-        raise ValueError(f"backbone {spec.name!r} is already registered")
-    BACKBONES[spec.name] = spec
-    return spec
+    return BACKBONES.register(spec.name, spec)
 
 
 def list_backbones() -> list[BackboneSpec]:
@@ -69,10 +68,7 @@ def list_backbones() -> list[BackboneSpec]:
 
 
 def get_backbone_spec(name: str) -> BackboneSpec:
-    try:
-        return BACKBONES[name]
-    except KeyError:
-        raise KeyError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}") from None
+    return BACKBONES.lookup(name)
 
 
 def _efficientnet_lite0_state_dict() -> dict:

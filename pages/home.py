@@ -15,8 +15,8 @@ st.subheader("The whole game in one picture")
 left, right = st.columns([3, 2], vertical_alignment="center")
 with left:
     st.plotly_chart(loop_figure(active=("model", "loss", "update"), numbers={
-        "inputs": "photos, rows, ratings", "weights": "the numbers we learn", "model": "multiply, add, ReLU…",
-        "results": "predictions", "loss": "how wrong?", "update": "nudge the weights"}),
+        "inputs": "photos, rows…", "weights": "what we learn", "model": "×, +, ReLU",
+        "results": "predictions", "loss": "how wrong?", "update": "nudge weights"}),
         config={"displayModeBar": False, "staticPlot": True}, key="whole-game")
 with right:
     st.markdown(

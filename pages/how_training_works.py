@@ -11,7 +11,7 @@ from ui.notices import source_notice
 ss = st.session_state
 TICK = 0.15                      # seconds between animation frames while "Run" is on
 SLOW_TICK = 0.7                  # in slow motion: one box of the loop per frame, slow enough to read
-QUAD_STEPS_PER_TICK = 3
+QUAD_STEPS_PER_TICK = 5
 QUAD_STEPS_PER_RUN = 300         # one press of Run: at most ~15 s of animation
 RELU_STEPS_PER_TICK = 100
 RELU_MAX_STEPS = 5000            # one press of Train
@@ -70,9 +70,6 @@ def descent_interval():
 
 
 # ---- page -------------------------------------------------------------------------------------------------
-import os
-if os.environ.get("HTW_STOP") == "T":
-    st.stop()
 st.title("How training works")
 st.markdown(
     "In 1961 Arthur Samuel described machine learning like this: *inputs* and *weights* go into a *model*, which "
@@ -89,9 +86,6 @@ init_state(seed)
 problem = quadratic.make_problem(seed)
 
 
-import os
-if os.environ.get("HTW_STOP") == "0":
-    st.stop()
 # ---- 1. the loop ------------------------------------------------------------------------------------------
 st.header("1. The loop")
 st.markdown(
@@ -158,20 +152,27 @@ st.markdown(
     "a, b and c that fit best. The orange lines are the errors; the **loss** sums them up in one number. "
     "MSE (mean squared error) punishes big errors a lot; MAE (mean absolute error) treats all errors alike. "
     "You'll find that some weights are clearly better than others — that is all a loss says.")
-c_sliders, c_plot = st.columns([1, 2])
-with c_sliders:
-    hand = [st.slider(n, -5.0, 5.0, 0.0, 0.1, key=f"htw_hand_{n}") for n in quadratic.WEIGHT_NAMES]
-    hand_kind = st.radio("Loss", quadratic.LOSSES, horizontal=True, key="htw_hand_kind")
-    show_true = st.checkbox("Show the true curve", key="htw_show_true")
-    hand_loss = quadratic.loss(hand, problem.x, problem.y, hand_kind)
-    previous = ss.get("htw_hand_prev")
-    st.metric(f"Your {hand_kind}", f"{hand_loss:.3f}", delta_color="inverse",
-              delta=None if previous is None or previous[0] != hand_kind or abs(hand_loss - previous[1]) < 1e-9
-              else f"{hand_loss - previous[1]:+.3f}")
-    ss.htw_hand_prev = (hand_kind, hand_loss)
-with c_plot:
-    st.plotly_chart(figures.quadratic_figure(problem, hand, show_true, hand_kind), width="stretch", config=CHART,
-                    key="htw_hand_fig")
+
+
+def fit_by_hand():
+    """A fragment: dragging a slider redraws only this section, so it keeps up with the mouse."""
+    c_sliders, c_plot = st.columns([1, 2])
+    with c_sliders:
+        hand = [st.slider(n, -5.0, 5.0, 0.0, 0.1, key=f"htw_hand_{n}") for n in quadratic.WEIGHT_NAMES]
+        hand_kind = st.radio("Loss", quadratic.LOSSES, horizontal=True, key="htw_hand_kind")
+        show_true = st.checkbox("Show the true curve", key="htw_show_true")
+        hand_loss = quadratic.loss(hand, problem.x, problem.y, hand_kind)
+        previous = ss.get("htw_hand_prev")
+        changed = previous is not None and previous[0] == hand_kind and abs(hand_loss - previous[1]) > 1e-9
+        st.metric(f"Your {hand_kind}", f"{hand_loss:.3f}", delta_color="inverse",
+                  delta=f"{hand_loss - previous[1]:+.3f}" if changed else None)
+        ss.htw_hand_prev = (hand_kind, hand_loss)
+    with c_plot:
+        st.plotly_chart(figures.quadratic_figure(problem, hand, show_true, hand_kind), width="stretch",
+                        config=CHART, key="htw_hand_fig")
+
+
+st.fragment(fit_by_hand)()
 
 
 # ---- 3. gradient descent ----------------------------------------------------------------------------------
@@ -222,8 +223,8 @@ else:
     buttons.button("Run", key="htw_run", on_click=start_run, type="primary")
 buttons.button("Reset to 0, 0, 0", key="htw_reset_zero", on_click=reset_descent, args=((0.0, 0.0, 0.0),),
                disabled=ss.htw_gd_running)
-buttons.button("Reset to my sliders", key="htw_reset_hand", on_click=reset_descent, args=(tuple(hand),),
-               disabled=ss.htw_gd_running)
+buttons.button("Reset to my sliders", key="htw_reset_hand", disabled=ss.htw_gd_running,
+               on_click=lambda: reset_descent(tuple(ss[f"htw_hand_{n}"] for n in quadratic.WEIGHT_NAMES)))
 
 
 def descent_tick():
@@ -310,10 +311,14 @@ def clear_points():
     ss.htw_chart_key += 1       # a fresh chart: forget the old selection
 
 
-def toggle_relu_run():
-    ss.htw_relu_running = not ss.htw_relu_running
+def start_relu_run():
+    ss.htw_relu_running = True
     ss.htw_relu_run_start = len(ss.htw_relu_losses)
     ss.htw_relu_diverged, ss.htw_relu_stopped = False, None
+
+
+def stop_relu_run():        # separate from start: a click on a stale "Stop" must never restart a finished run
+    ss.htw_relu_running = False
 
 
 r_controls = st.columns([2, 2, 1])
@@ -323,8 +328,10 @@ r_controls[1].select_slider("Learning rate ", RELU_LRS, value=0.03, key="htw_rel
 r_buttons = st.container(horizontal=True)
 r_buttons.button("Add a ReLU", key="htw_add_unit", on_click=add_unit, disabled=ss.htw_relu_running)
 r_buttons.button("Remove one", key="htw_remove_unit", on_click=remove_unit, disabled=ss.htw_relu_running)
-r_buttons.button("Stop" if ss.htw_relu_running else "Train", key="htw_relu_train", on_click=toggle_relu_run,
-                 type="primary")
+if ss.htw_relu_running:
+    r_buttons.button("Stop", key="htw_relu_train", on_click=stop_relu_run, type="primary")
+else:
+    r_buttons.button("Train", key="htw_relu_train", on_click=start_relu_run, type="primary")
 r_buttons.button("Remove all", key="htw_relu_reset", on_click=reset_relu, disabled=ss.htw_relu_running)
 if ss.get("htw_target") == MY_POINTS:
     r_buttons.button("Clear my points", key="htw_clear_points", on_click=clear_points)

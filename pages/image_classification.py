@@ -143,8 +143,8 @@ valid_pct = c1.slider("valid_pct", 0.1, 0.5, DEFAULTS["valid_pct"], 0.05, key="i
 seed = int(c2.number_input("seed", 0, 10_000, DEFAULTS["seed"], key="ic_seed",
                            help="Same seed, same split: results you can compare."))
 default_size = 224 if torch.cuda.is_available() else DEFAULTS["size"]
-size = c3.select_slider("Resize to", SIZES, value=default_size, key="ic_size",
-                        help="Smaller trains faster; larger shows more detail.")
+size = c3.radio("Resize to (pixels)", SIZES, index=SIZES.index(default_size), key="ic_size", horizontal=True,
+                help="Smaller trains faster; larger shows more detail.")
 method = c4.radio("Resize method", RESIZE_METHODS, index=RESIZE_METHODS.index(DEFAULTS["method"]),
                   key="ic_method", horizontal=True)
 if source == "own":
@@ -329,6 +329,8 @@ choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if 
                       key=f"ic_cell_{clicked}", placeholder="choose a cell of the matrix")
 if choice is not None:
     where = cell_items(targets, predicted, *choice)[:18]
+    st.caption(f"{cm[choice]} photo(s) that are really **{vocab[choice[0]]}** and were predicted "
+               f"**{vocab[choice[1]]}** (with the probability the model gave):")
     image_grid([valid_items[i] for i in where], [f"{probs[i, choice[1]]:.0%} {vocab[choice[1]]}" for i in where],
                width=120)
 

@@ -3,12 +3,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.lessons import list_lessons
+from tests.conftest import ROOT
 
 TIMEOUT = 120
 
 
 def run_app() -> AppTest:
-    at = AppTest.from_file("streamlit_app.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -1,4 +1,5 @@
 """The dataset registry: every registered dataset is complete, and resolve() says which copy is used."""
+import copy
 import hashlib
 import re
 import sys
@@ -90,10 +91,10 @@ def test_package_tables_load_at_run_time():
 
 
 def test_registry_lookup_and_errors(monkeypatch):
-    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    monkeypatch.setattr(datasets, "_REGISTRY", copy.copy(datasets._REGISTRY))
     assert {s.name for s in list_datasets("tabular")} == {"adult"}
     assert get_dataset("adult").embedded_path == "datasets/adult"
-    with pytest.raises(KeyError, match="no dataset named 'nope'"):
+    with pytest.raises(KeyError, match="unknown dataset 'nope'; known: .*birds"):
         get_dataset("nope")
     with pytest.raises(ValueError, match="already registered"):
         register_dataset(get_dataset("adult"))
@@ -112,7 +113,7 @@ def test_registry_lookup_and_errors(monkeypatch):
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    monkeypatch.setattr(datasets, "_REGISTRY", copy.copy(datasets._REGISTRY))
     monkeypatch.setattr(datasets, "REPO_ROOT", tmp_path / "repo")
     (tmp_path / "repo" / "datasets" / "toy").mkdir(parents=True)
     (tmp_path / "repo" / "datasets" / "toy" / "data.csv").write_text("x\n1\n")

@@ -41,9 +41,9 @@ def render_sidebar() -> None:
         st.markdown(f"**Jobs:** {stats['running']} training · {stats['queued']} waiting "
                     f"· {stats['workers']} worker(s)")
         data_rows, weight_rows, online = _sources()
+        st.caption("**Online**: the course's real datasets and weights can be downloaded." if online else
+                   "**Offline**: every lesson uses its embedded data and weights.")
         with st.expander("Data and weights on this server", icon=":material/inventory_2:"):
-            st.caption("Online: the real datasets can be downloaded." if online else
-                       "Offline: every lesson uses its embedded default; nothing is downloaded.")
             st.markdown("\n".join(f"- {title}: *{where}*" for title, where in data_rows))
             st.markdown("**Pretrained weights**")
             st.markdown("\n".join(f"- {title}: *{where}*" for title, where in weight_rows))
