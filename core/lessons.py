@@ -6,7 +6,7 @@ from core.registry import Registry
 
 @dataclass(frozen=True)
 class Lesson:
-    key: str             # URL path of the page
+    key: str             # the page file's stem, which is also its URL path (see streamlit_app.py)
     title: str
     icon: str            # a Material icon name as streamlit takes it
     page: str            # the page's file, relative to the repository root
@@ -27,7 +27,7 @@ def list_lessons() -> list[Lesson]:
 
 
 register_lesson(Lesson(
-    "is-it-a-bird", "Is it a bird?", ":material/flutter_dash:", "pages/image_classification.py",
+    "image_classification", "Is it a bird?", ":material/flutter_dash:", "pages/image_classification.py",
     "Fine-tune a pretrained CNN on real photos, then ask it about your own.",
     "DataBlock → show_batch → lr_find → fine_tune → confusion matrix, top losses → predict", ("birds", "pets")))
 register_lesson(Lesson(
@@ -35,6 +35,6 @@ register_lesson(Lesson(
     "Predict who earns more than $50k from census rows: embeddings + an MLP.",
     "TabularDataLoaders (Categorify, FillMissing, Normalize) → tabular_learner → fit_one_cycle", ("adult",)))
 register_lesson(Lesson(
-    "how-training-works", "How training works", ":material/model_training:", "pages/how_training_works.py",
+    "how_training_works", "How training works", ":material/model_training:", "pages/how_training_works.py",
     "Arthur Samuel's loop by hand, then by gradient descent; ReLUs building any function.",
     "inputs + weights → model → results → loss → update weights", ("titanic",)))

@@ -129,7 +129,7 @@ def loop_view():
     else:
         st.markdown(STAGE_TEXT[name])
     rows, weights = figures.loop_tables(trace, stage)
-    cols = st.columns([3, 2])
+    cols = st.columns([5, 4])
     cols[0].dataframe(rows, hide_index=True, width="stretch")
     cols[0].caption(rows.attrs.get("note", ""))
     cols[1].dataframe(weights, hide_index=True, width="stretch")

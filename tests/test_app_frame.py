@@ -1,4 +1,6 @@
 """The frame: navigation over the registered lessons, the welcome page, the sidebar."""
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -40,6 +42,8 @@ def test_every_registered_lesson_page_opens(lesson):
     assert at.title or at.header, f"{lesson.page} shows no title"
 
 
-def test_lesson_keys_and_pages_are_unique():
+def test_lesson_keys_and_pages_are_unique_and_keys_are_the_page_stems():
     lessons = list_lessons()
     assert len({l.key for l in lessons}) == len({l.page for l in lessons}) == len(lessons)
+    for lesson in lessons:                   # the URL of a lesson; see streamlit_app.py for why it is the stem
+        assert Path(lesson.page).stem == lesson.key and (ROOT / lesson.page).is_file()

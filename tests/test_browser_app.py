@@ -21,4 +21,7 @@ def test_a_newcomer_opens_the_app_and_reaches_every_lesson(page, app_url, screen
         page.goto(f"{app_url}/{lesson.key}")
         wait_for_app(page)
         page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        # A link to a lesson, opened directly, must not flash Streamlit's "Page not found" dialog.
+        assert page.get_by_text("Page not found").count() == 0, lesson.key
         assert page.locator('[data-testid="stException"]').count() == 0, lesson.key

@@ -178,15 +178,9 @@ def test_page_is_in_the_apps_navigation():
 
 @pytest.mark.browser
 def test_browser_journey(app_url, page, screenshot_dir):
-    page.goto(f"{app_url}/how-training-works")
+    page.goto(f"{app_url}/how_training_works")
     wait_for_app(page)
     page.get_by_role("heading", name="1. The loop").wait_for(timeout=60_000)
-    # Streamlit sometimes flashes a "Page not found" dialog on a session's first direct URL load, although it
-    # then runs the right page (seen on other lessons too); it would block the clicks, so close it.
-    dialog = page.get_by_role("dialog").filter(has_text="Page not found")
-    if dialog.count():
-        page.keyboard.press("Escape")
-        dialog.wait_for(state="detached", timeout=10_000)
     hand_a = page.locator(".st-key-htw_hand_a").get_by_role("slider")
     loss_before = page.locator('[data-testid="stMetricValue"]').first.inner_text()
     hand_a.focus()

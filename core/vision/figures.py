@@ -24,7 +24,7 @@ def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
                                  categoryarray=vocab, showgrid=False),
                       yaxis=dict(title="actual", type="category", categoryorder="array",
                                  categoryarray=list(reversed(vocab)), showgrid=False),
-                      plot_bgcolor="white", clickmode="event+select", dragmode=False)
+                      plot_bgcolor="white", clickmode="event+select")
     return fig
 
 
@@ -77,15 +77,4 @@ def layer_change_bars(stats: list[dict]) -> go.Figure:
                              name=f"after the {phase} epoch{'s' if phase == 'unfrozen' else ''}"))
     fig.update_layout(barmode="group", yaxis_title="relative weight change", height=340,
                       margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-45)
-    return fig
-
-
-def probability_bars(probs: np.ndarray, vocab: list[str]) -> go.Figure:
-    order = np.argsort(probs)
-    best = int(np.argmax(probs))
-    fig = go.Figure(go.Bar(x=probs[order], y=[vocab[i] for i in order], orientation="h",
-                           marker_color=["#2ca02c" if i == best else "#bbbbbb" for i in order],
-                           text=[f"{p:.1%}" for p in probs[order]], textposition="auto"))
-    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
-                      height=80 + 28 * len(vocab), margin=dict(l=10, r=10, t=10, b=10))
     return fig
