@@ -1,6 +1,6 @@
 """How fast does the "Is it a bird?" lesson train, and how well? Prints numbers side by side.
 
-    .venv/bin/python benchmarks/bench_image_classification.py [--size 128] [--bs 32] [--baseline]
+    .venv/bin/python benchmarks/bench_image_classification.py [--size 128] [--bs 32] [--baseline] [--seeds 0 1 2]
 
 Runs the lesson exactly as the page does (the job runner, the embedded photos, the default settings:
 fine_tune with 1 frozen + 1 unfrozen epoch) and reports seconds of training, error rate on the
@@ -109,7 +109,8 @@ def main():
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--bs", type=int, default=None)
     parser.add_argument("--label", default="is_bird", choices=["is_bird", "kind"])
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="one run per seed (the seed picks the validation stamps and the new head's weights)")
     parser.add_argument("--baseline", action="store_true")
     args = parser.parse_args()
     cfg = settings({k: v for k, v in dict(size=args.size, bs=args.bs).items() if v is not None})
@@ -120,15 +121,22 @@ def main():
           f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
     print(f"settings: {cfg}")
     runner = JobRunner(workers=1, runs_path=Path("/tmp/lesson1-bench-runs"))
-    rows = [("lesson (device-resident uint8 + batch augmentation)", run_lesson(items, cfg, runner))
-            for _ in range(args.repeats)]
+    seeds = args.seeds or [cfg["seed"]]
+    rows = [(f"lesson (device-resident uint8 + batch aug), seed {seed}", run_lesson(items, dict(cfg, seed=seed), runner))
+            for seed in seeds]
     runner.shutdown()
     if args.baseline:
         rows.append(("baseline (torchvision Dataset + DataLoader, 2 workers)", run_baseline(items, cfg)))
     print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'peak MiB':>9s}")
     for name, r in rows:
         peak = f"{r['peak_mib']:.0f}" if r["peak_mib"] else "-"
-        print(f"{name:58s} {r['seconds']:8.1f} {r['error']:7.3f} {r['imgs_per_s']:7.1f} {str(r['epoch_s']):>14s} {peak:>9s}")
+        print(f"{name:58s} {r['seconds']:8.1f} {r['error']:7.3f} {r['imgs_per_s']:7.1f} "
+              f"{str(r['epoch_s']):>14s} {peak:>9s}")
+    if len(seeds) > 1:
+        errors = [r["error"] for _, r in rows[:len(seeds)]]
+        seconds = [r["seconds"] for _, r in rows[:len(seeds)]]
+        print(f"{'lesson, mean over ' + str(len(seeds)) + ' seeds':58s} {np.mean(seconds):8.1f} {np.mean(errors):7.3f}"
+              f"   (error min {min(errors):.3f}, max {max(errors):.3f})")
     print(f"\ntrain/valid images: {rows[0][1]['n_train']}/{rows[0][1]['n_valid']}; weights: {rows[0][1]['weights']}")
     print("target (CPU, 2 cores): under 60 s of training and error rate under 0.05")
 

@@ -13,7 +13,6 @@ import torch
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
 from core.download import is_online
-from core.jobs import get_runner
 from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo, list_backbones, weights_availability
 from core.serialize import model_from_bytes, model_to_bytes
 from core.vision import figures
@@ -142,8 +141,7 @@ valid_pct = c1.slider("valid_pct", 0.1, 0.5, DEFAULTS["valid_pct"], 0.05, key="i
                       help="The share of photos kept aside for validation.")
 seed = int(c2.number_input("seed", 0, 10_000, DEFAULTS["seed"], key="ic_seed",
                            help="Same seed, same split: results you can compare."))
-default_size = 224 if torch.cuda.is_available() else DEFAULTS["size"]
-size = c3.radio("Resize to (pixels)", SIZES, index=SIZES.index(default_size), key="ic_size", horizontal=True,
+size = c3.radio("Resize to (pixels)", SIZES, index=SIZES.index(DEFAULTS["size"]), key="ic_size", horizontal=True,
                 help="Smaller trains faster; larger shows more detail.")
 method = c4.radio("Resize method", RESIZE_METHODS, index=RESIZE_METHODS.index(DEFAULTS["method"]),
                   key="ic_method", horizontal=True)
@@ -215,7 +213,8 @@ backbone = st.selectbox("Pretrained model", [s.name for s in specs], format_func
                         index=[s.name for s in specs].index(DEFAULT_BACKBONE), key="ic_backbone")
 if weights_availability(BACKBONES[backbone], online) == "unavailable":
     st.warning(f"{BACKBONES[backbone].title}'s weights would have to be downloaded, and this server is offline. "
-               f"Pick {BACKBONES[DEFAULT_BACKBONE].title}: its ImageNet weights are embedded.", icon=":material/cloud_off:")
+               f"Pick {BACKBONES[DEFAULT_BACKBONE].title}: its ImageNet weights are embedded.",
+               icon=":material/cloud_off:")
 st.code(f"learn = vision_learner(dls, '{backbone}', metrics=error_rate)", language="python")
 config = dict(DEFAULTS, size=size, method=method, valid_pct=valid_pct, seed=seed, backbone=backbone,
               source=source, task=task if source != "own" else "own", n_images=len(items))
@@ -306,8 +305,8 @@ st.subheader("show_results")
 st.code("learn.show_results()", language="python")
 show = list(range(min(12, len(targets))))
 image_grid([valid_items[i] for i in show],
-           [f"{'✅' if predicted[i] == targets[i] else '❌'} {vocab[predicted[i]]} (really {vocab[targets[i]]})"
-            for i in show], width=140)
+           [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: said {vocab[predicted[i]]}, "
+            f"really {vocab[targets[i]]}" for i in show], width=140)
 
 st.subheader("Confusion matrix")
 st.markdown("Rows: what the photo really is. Columns: what the model said. The diagonal is right, everything "
@@ -316,7 +315,7 @@ st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_
         language="python")
 cm = confusion_matrix(targets, predicted, len(vocab))
 event = st.plotly_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points",
-                        key="ic_cm", config={"displayModeBar": False})
+                        key="ic_cm", width="content", config={"displayModeBar": False})
 cells = [(a, p) for a in range(len(vocab)) for p in range(len(vocab)) if cm[a, p]]
 clicked = None
 points = (event or {}).get("selection", {}).get("points", []) if event else []
@@ -374,7 +373,7 @@ if photo_file is not None:
 if photo is not None:
     left.image(photo, width=220)
     p = classifier.predict([photo])[0]
-    right.markdown(f"### It's **{classifier.vocab[int(p.argmax())]}**  \nprobability {p.max():.1%}")
+    right.markdown(f"### Prediction: **{classifier.vocab[int(p.argmax())]}**  \nprobability {p.max():.1%}")
     right.plotly_chart(plots.probability_bars(p, classifier.vocab), width="stretch", key="ic_probs")
     right.code("is_bird, _, probs = learn.predict(PILImage.create('photo.jpg'))", language="python")
 

@@ -101,7 +101,7 @@ def test_lr_find_then_fine_tune_then_results(trained_page):
     assert re.fullmatch(r"\d+\.\d%", at.metric[0].value)
     epochs = at.dataframe[1].value if len(at.dataframe) > 1 else None
     assert epochs is not None and list(epochs["phase"]) == ["frozen", "unfrozen"]
-    assert re.search(r"It's \*\*(bird|not bird)\*\*", texts(at.markdown))
+    assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
 
 
 def test_picking_a_confusion_cell_shows_its_photos(trained_page):
@@ -123,7 +123,7 @@ def test_export_and_load_back_in_the_page(trained_page):
     at.button(key="ic_load").click().run()
     assert not at.exception
     at.radio(key="ic_which_model").set_value("the one you loaded back").run()
-    assert re.search(r"It's \*\*(bird|not bird)\*\*", texts(at.markdown))
+    assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
 
 
 def test_a_broken_photo_in_use_it_gets_a_message(trained_page):
@@ -136,17 +136,12 @@ def test_a_broken_photo_in_use_it_gets_a_message(trained_page):
 
 @pytest.mark.browser
 def test_browser_journey_trains_on_the_embedded_photos_and_shows_results(app_url, page, screenshot_dir):
-    page.goto(f"{app_url}/is-it-a-bird")
+    # in through the front door and the sidebar, as a student would
+    page.goto(app_url)
     wait_for_app(page, timeout=90_000)
-    page.get_by_text("0 · The photos").wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Is it a bird?").click()
+    page.get_by_text("3 · Learner").wait_for(timeout=120_000)
     page.get_by_text("embedded 'Is it a bird?' photos").first.wait_for()
-    page.get_by_text("3 · Learner").wait_for(timeout=90_000)
-    # Streamlit sometimes flashes a "Page not found" dialog on a first direct URL load although it runs the
-    # right page (other lessons see it too); it would block the clicks, so close it.
-    dialog = page.get_by_role("dialog").filter(has_text="Page not found")
-    if dialog.count():
-        page.keyboard.press("Escape")
-        dialog.wait_for(state="detached", timeout=10_000)
     # a small image size keeps the CPU run short
     page.locator('[data-testid="stRadio"]').filter(has_text="Resize to").get_by_text("64", exact=True).click()
     wait_for_app(page, timeout=60_000)
@@ -158,13 +153,14 @@ def test_browser_journey_trains_on_the_embedded_photos_and_shows_results(app_url
     page.get_by_text("7 · Results").wait_for(timeout=400_000)
     wait_for_app(page, timeout=60_000)
     assert page.get_by_text("error rate on the validation photos").is_visible()
-    assert page.get_by_text("It's").first.is_visible()
+    assert page.get_by_text("Prediction:").first.is_visible()
 
     page.get_by_text("6 · What changed inside").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "image_classification_inside.png"))
     # click a cell of the confusion matrix: its photos appear under it
-    matrix = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".scatterlayer .point"))
-    cell = matrix.locator(".scatterlayer .point").first
+    matrix = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="actual").filter(has_text="predicted")
+    counts = [(t or "").strip() for t in matrix.locator(".scatterlayer .textpoint text").all_text_contents()]
+    cell = matrix.locator(".scatterlayer .point").nth(next(i for i, c in enumerate(counts) if c != "0"))
     cell.scroll_into_view_if_needed()
     box = cell.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

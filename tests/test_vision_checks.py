@@ -105,3 +105,18 @@ def test_class_by_class_uploads_check_every_file():
                           "forest": [("c.png", png_bytes(Image.new("RGB", (9, 9))))]})
     assert items.labels == ["bird", "forest"]
     assert [r.name for r in items.rejected] == ["bird/b.txt.jpg"]
+
+
+def test_pets_labels_follow_the_course_is_cat_and_breed_and_bad_files_are_listed(tmp_path):
+    from core.vision.data import load_pets
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("Abyssinian_1.jpg", "Bengal_12.jpg", "american_bulldog_3.jpg"):
+        (images / name).write_bytes(jpeg_bytes())
+    (images / "Egyptian_Mau_9.jpg").write_bytes(b"broken")
+    cats = load_pets(tmp_path, "is_cat")
+    assert dict(zip(cats.names, cats.labels)) == {"Abyssinian_1.jpg": "cat", "Bengal_12.jpg": "cat",
+                                                  "american_bulldog_3.jpg": "dog"}
+    assert [r.name for r in cats.rejected] == ["Egyptian_Mau_9.jpg"]
+    assert load_pets(tmp_path, "breed").vocab == ["Abyssinian", "Bengal", "american_bulldog"]
+    assert len(load_pets(tmp_path, "is_cat", limit=2).images) <= 2

@@ -12,7 +12,6 @@ from PIL import Image, UnidentifiedImageError
 
 MAX_FILE_BYTES = 20 * 2**20
 MAX_PIXELS = 40_000_000          # a 40-megapixel photo; PIL's own bomb limit is ~89M (error at 2x)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 @dataclass

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
-from core.vision.checks import IMAGE_SUFFIXES, Rejected, check_image
+from core.vision.checks import Rejected, check_image
 from core.vision.transforms import BatchTransform, resize, to_uint8_tensor
 
 KEEP_SIDE = 384          # originals are shrunk to this on load: enough for any lesson size, small in memory
@@ -82,7 +82,8 @@ def load_folder(root: Path) -> ImageItems:
             continue
         rel = path.relative_to(root)
         if len(rel.parts) < 2:
-            rejected.append(Rejected(rel.as_posix(), "not inside a class folder (put it in a folder named after its class)"))
+            rejected.append(Rejected(rel.as_posix(),
+                                     "not inside a class folder (put it in a folder named after its class)"))
             continue
         img, reason = check_image(path.read_bytes(), path.name)
         if img is None:

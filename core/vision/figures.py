@@ -16,7 +16,7 @@ def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
         marker=dict(symbol="square", size=cell_px, color=share, colorscale="Blues", cmin=0, cmax=1,
                     line=dict(color="white", width=1), showscale=False),
         text=[str(c) for c in counts], textfont=dict(color=["white" if s > 0.55 else "black" for s in share], size=14),
-        customdata=np.stack([actual, predicted], axis=1),
+        customdata=np.stack([actual, predicted], axis=1), unselected=dict(marker=dict(opacity=0.45)),
         hovertemplate="actual %{y}<br>predicted %{x}<br>%{text} images<extra>click to see them</extra>"))
     side = cell_px * n + 160
     fig.update_layout(width=side + 40, height=side, margin=dict(l=10, r=10, t=30, b=10),
@@ -49,8 +49,9 @@ def layer_change_figure(stats: list[dict], value: str = "weight_change", log_y: 
     fig = go.Figure()
     for layer, color in zip(layers, _colors(len(layers))):
         rows = [r for r in stats if r["layer"] == layer]
-        fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=[max(r[value], 1e-12) if log_y else r[value] for r in rows],
-                                 mode="lines", name=layer, line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
+        values = [max(r[value], 1e-12) if log_y else r[value] for r in rows]
+        fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer,
+                                 line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
     unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
     if unfrozen:
         fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray",
@@ -75,6 +76,7 @@ def layer_change_bars(stats: list[dict]) -> go.Figure:
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
         fig.add_trace(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color,
                              name=f"after the {phase} epoch{'s' if phase == 'unfrozen' else ''}"))
-    fig.update_layout(barmode="group", yaxis_title="relative weight change", height=340,
+    # log scale: the head moves ~100x more than the body, and the body's small moves are the point
+    fig.update_layout(barmode="group", yaxis_title="relative weight change (log scale)", yaxis_type="log", height=340,
                       margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-45)
     return fig
