@@ -77,6 +77,7 @@ def main():
             return peer_batches()
 
     ours = DeviceLoader(x, y, batch_size=bs, shuffle=True)
+    plain_loop(make_model(features, device), ours, 1)          # warm-up (allocator, kernels), not timed
     rows = []
     rows.append(("plain loop + torch DataLoader (peer)",
                  timed(lambda: plain_loop(make_model(features, device), Replay(), epochs), device)))

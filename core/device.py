@@ -49,7 +49,9 @@ def seed_everything(seed: int) -> None:
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 on GPUs that have it; float32 (no autocast) on the CPU, where bf16 is slower on most laptops."""
+    """bf16 on GPUs that have it; float32 (no autocast) on the CPU. bf16's speed on a CPU depends on the chip
+    (benchmarks/bench_learner.py measured it 1.5x faster on this project's 2-core server, which has native bf16;
+    CPUs without it emulate it slowly), and float32 keeps CPU runs comparable with the course's numbers."""
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
