@@ -3,6 +3,9 @@ import streamlit as st
 
 from core.basics.figures import loop_figure
 from core.lessons import list_lessons
+from ui.frame import require_frame
+
+require_frame()
 
 st.title("Lesson 1: play the whole game")
 st.markdown(

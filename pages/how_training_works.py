@@ -7,6 +7,9 @@ import streamlit as st
 from core.basics import figures, quadratic, relu_fit, side_by_side, titanic
 from ui import jobs as ui_jobs
 from ui.notices import source_notice
+from ui.frame import require_frame
+
+require_frame()
 
 ss = st.session_state
 TICK = 0.15                      # seconds between animation frames while "Run" is on
@@ -94,6 +97,14 @@ st.markdown(
     "the numbers flowing through are written in the boxes and in the table. When the loop comes back round "
     "to *weights*, one step of training is done. Section 3's **Run** drives this same diagram while it trains "
     "(tick *slow motion* there to see it light one box per frame).")
+
+
+def loop_while_training(numbers: dict, running: bool, key: str) -> None:
+    """Samuel's loop beside any training on this page: every box lit while it runs (one step is far too quick
+    to show box by box), with this model's own numbers written in the boxes."""
+    figure = figures.loop_figure(list(figures.LOOP_BOXES) if running else None, numbers)
+    figure.update_layout(height=230)
+    st.plotly_chart(figure, width="stretch", config=CHART, key=key)
 
 
 def advance_walk():
@@ -386,6 +397,11 @@ def relu_view():
             ss.htw_my_points = sorted(set(ss.htw_my_points) | clicked)
             ss.htw_relu_losses = []
             st.rerun()
+    if len(x) >= 2 and net.n_units:
+        loop_while_training({"inputs": f"{len(x)} points", "weights": f"{3 * net.n_units + 1} numbers",
+                             "model": "c + Σ w·ReLU", "results": "the sum", "loss": f"MSE {loss:.4f}",
+                             "update": f"step {max(0, len(ss.htw_relu_losses) - 1)}"},
+                            ss.htw_relu_running, "htw_relu_loop")
     left, right = st.columns(2)
     units = pd.DataFrame({"unit": np.arange(1, net.n_units + 1), "m": net.m, "b": net.b, "w": net.w,
                           "bend at x = −b/m": -net.b / np.where(net.m == 0, np.nan, net.m)})
@@ -441,6 +457,13 @@ if st.button("Train the network", key="htw_t_train", type="primary", icon=":mate
 
 
 def show_weights(snap):
+    if snap.losses:
+        last = snap.losses[-1]
+        hidden = snap.config.get("n_hidden", "?")
+        loop_while_training({"inputs": "a batch of rows", "weights": f"{len(titanic.FEATURES)}×{hidden}, "
+                             f"{hidden}×2", "model": "Linear, ReLU, Linear", "results": "P(survived)",
+                             "loss": f"{last['train_loss']:.3f}", "update": f"step {last['step']}"},
+                            snap.active, f"htw_t_loop_{snap.id}")
     snapshots = (snap.result or {}).get("snapshots") or snap.info.get("snapshots")   # finished, or live
     if not snapshots:
         return

@@ -23,6 +23,9 @@ from core.vision.train import DEFAULTS, fine_tune_job, from_export, lr_find_job
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
 from ui import jobs as ui_jobs
 from ui.notices import source_notice, weights_notice
+from ui.frame import require_frame
+
+require_frame()
 
 LR_KIND, FIT_KIND = "image_lr_find", "image_fine_tune"
 SIZES = [64, 96, 128, 160, 192, 224]

@@ -21,6 +21,9 @@ from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check
 from core.tabular.train import BATCH_SIZE, DEFAULT_LR, model_from_saved, model_meta, prepare
 from ui import jobs as ui_jobs
 from ui.notices import source_notice
+from ui.frame import require_frame
+
+require_frame()
 
 ss = st.session_state
 EMBEDDED, ONLINE, UPLOAD = "Adult census, embedded (offline)", "fast.ai's ADULT_SAMPLE (download)", "My own CSV"

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,12 @@ def _browser_missing_reason():
     return None
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """Start `streamlit run streamlit_app.py` on a free loopback port for the whole session."""
+@contextmanager
+def app_server(log_dir: Path, runs_dir: Path):
+    """`streamlit run streamlit_app.py` on a free loopback port; yields its URL."""
     port = _free_port()
-    runs = tmp_path_factory.mktemp("runs")
-    env = dict(os.environ, LESSON1_RUNS_DIR=str(runs), PYTHONUNBUFFERED="1")
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")
+    env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), PYTHONUNBUFFERED="1")
+    log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
          "--server.headless", "true", "--server.port", str(port),
@@ -51,23 +51,31 @@ def app_url(tmp_path_factory):
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(f"streamlit did not start; see {log.name}")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError(f"streamlit did not start; see {log.name}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """One live app server shared by the browser journeys."""
+    with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

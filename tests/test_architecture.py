@@ -63,3 +63,12 @@ def test_pages_are_thin_views():
                               and node.func.attr in ("backward", "zero_grad"))
             uses_optimizer = isinstance(node, ast.Attribute) and node.attr == "optim"
             assert not (calls_training or uses_optimizer), f"{path}:{node.lineno}"
+
+
+def test_every_page_asks_for_the_frame_before_drawing():
+    """See ui/frame.py: without it, a fresh server's first direct link shows a lesson without the app around it."""
+    for path in ROOT.joinpath("pages").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+        first_call = calls[0].value.func if calls else None
+        assert isinstance(first_call, ast.Name) and first_call.id == "require_frame", path

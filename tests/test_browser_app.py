@@ -2,7 +2,7 @@
 import pytest
 
 from core.lessons import list_lessons
-from tests.conftest import wait_for_app
+from tests.conftest import app_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -25,3 +25,15 @@ def test_a_newcomer_opens_the_app_and_reaches_every_lesson(page, app_url, screen
         # A link to a lesson, opened directly, must not flash Streamlit's "Page not found" dialog.
         assert page.get_by_text("Page not found").count() == 0, lesson.key
         assert page.locator('[data-testid="stException"]').count() == 0, lesson.key
+
+
+def test_a_link_to_a_lesson_is_the_first_thing_a_fresh_server_shows(page, tmp_path):
+    """Until streamlit_app.py has run once, Streamlit would run a page of pages/ on its own (ui/frame.py)."""
+    with app_server(tmp_path, tmp_path) as url:
+        page.goto(f"{url}/tabular")
+        wait_for_app(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Training runs on").wait_for(timeout=60_000)
+        assert "Welcome" in sidebar.inner_text() and "Is it a bird?" in sidebar.inner_text()
+        page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
+        assert "$50k" in page.locator('[data-testid="stMain"] h1').first.inner_text()

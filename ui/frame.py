@@ -1,0 +1,16 @@
+"""Keep every page inside the app's frame (streamlit_app.py), even when it is the first page a server shows."""
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+
+def require_frame() -> None:
+    """Call first thing in every page.
+
+    Until some session has run streamlit_app.py (whose st.navigation switches the mode off), Streamlit treats a
+    `pages/` folder beside the entry script as its older multipage mode: a link opened straight onto a lesson of a
+    freshly started server runs that page file on its own, without the sidebar, the layout or the navigation.
+    Switch the mode off and rerun, and the page comes back through streamlit_app.py, where it belongs.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
