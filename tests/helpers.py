@@ -30,3 +30,21 @@ class BodyHead(nn.Module):
 
 def body_head_splitter(model):
     return [list(model.body[:2].parameters()), list(model.body[2:].parameters()), list(model.head.parameters())]
+
+
+def open_page(page: str, timeout: float = 120, query: dict | None = None):
+    """Run one page file (relative to the repository) as a fresh session; any exception fails the test."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+    at = AppTest.from_file(str(ROOT / page), default_timeout=timeout)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    """The text of a list of AppTest elements (markdown, errors, captions...), one per line."""
+    return "\n".join(str(e.value) for e in elements)

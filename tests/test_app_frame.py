@@ -6,14 +6,13 @@ from streamlit.testing.v1 import AppTest
 
 from core.lessons import list_lessons
 from tests.conftest import ROOT
+from tests.helpers import open_page
 
 TIMEOUT = 120
 
 
 def run_app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("streamlit_app.py", timeout=TIMEOUT)
 
 
 def test_welcome_page_explains_the_game_and_links_every_lesson():

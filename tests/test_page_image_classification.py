@@ -10,19 +10,13 @@ from streamlit.testing.v1 import AppTest
 from core.jobs import get_runner
 from core.serialize import model_to_bytes
 from tests.conftest import wait_for_app
+from tests.helpers import open_page, texts
 
-PAGE = "../pages/image_classification.py"
+PAGE = "pages/image_classification.py"
 
 
 def fresh() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    return open_page(PAGE, timeout=120)
 
 
 def wait_for_job(at: AppTest, kind: str):

@@ -8,20 +8,14 @@ from core.jobs import get_runner
 from core.serialize import model_to_bytes
 from core.tabular.jobs import TabularRun
 from tests.conftest import wait_for_app
+from tests.helpers import open_page, texts
 
-PAGE = "../pages/tabular.py"
+PAGE = "pages/tabular.py"
 UPLOAD = "My own CSV"
 
 
 def fresh() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(e.value for e in elements)
+    return open_page(PAGE, timeout=90)
 
 
 def test_default_page_shows_the_lesson_on_the_embedded_table():

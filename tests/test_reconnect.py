@@ -1,22 +1,15 @@
 """A job outlives the tab that started it: a new session with the job id in the URL shows it, live or finished."""
 import threading
 
-from streamlit.testing.v1 import AppTest
-
 from core.basics import titanic
 from core.jobs import get_runner
-from tests.conftest import ROOT
+from tests.helpers import open_page
 
-PAGE = str(ROOT / "pages" / "how_training_works.py")
 KIND = "basics_titanic"
 
 
-def open_with_job(job_id: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params["job"] = job_id
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def open_with_job(job_id: str):
+    return open_page("pages/how_training_works.py", query={"job": job_id})
 
 
 def test_a_new_tab_with_the_job_in_its_url_shows_the_finished_run():
