@@ -25,6 +25,7 @@ from core.device import training_device
 
 log = logging.getLogger(__name__)
 
+MODEL_FILE = "model"      # runs/<job_id>/model.safetensors + model.json, written by ctx.save_model
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
 
@@ -107,7 +108,7 @@ class JobContext:
         """Write the trained weights (safetensors) and what's needed to use them (JSON) into the run's directory,
         so a finished run survives a restart of the server."""
         from core.serialize import save_model
-        weights, _ = save_model(self.run_dir / "model", model, meta)
+        weights, _ = save_model(self.run_dir / MODEL_FILE, model, meta)
         return weights
 
     def callbacks(self, weight_stats: bool = False) -> list[Callback]:
@@ -271,7 +272,7 @@ class JobRunner:
     def _run(self, job_id: str, fn: Callable, ctx: JobContext) -> None:
         status, error, result = DONE, None, None
         try:
-            if device_is_cuda(ctx.device):
+            if ctx.device.type == "cuda":
                 torch.cuda.set_device(ctx.device)
             result = fn(ctx)
             if ctx.cancelled:
@@ -288,7 +289,7 @@ class JobRunner:
         finally:
             fn = None
             gc.collect()
-            if device_is_cuda(ctx.device):
+            if ctx.device.type == "cuda":
                 torch.cuda.empty_cache()
         with self._lock:
             job = self._jobs[job_id]
@@ -347,10 +348,6 @@ class JobRunner:
         snap.stage, snap.persisted = snap.status, True
         snap.fraction = 1.0 if snap.status == DONE else 0.0
         return snap
-
-
-def device_is_cuda(device: torch.device) -> bool:
-    return device.type == "cuda"
 
 
 def _jsonable(value) -> bool:

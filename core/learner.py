@@ -5,7 +5,6 @@ only link between training and whatever watches it: the recorder, a live chart, 
 Stop button (a callback raising `CancelFitException`).
 """
 import math
-import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -289,14 +288,6 @@ class Learner:
                 if per_item is not None:
                     losses.append(per_item(out.float(), yb).float().cpu())
         return torch.cat(preds), torch.cat(targets), torch.cat(losses) if losses else None
-
-    def predict_batch(self, *inputs: torch.Tensor) -> torch.Tensor:
-        self.model.eval()
-        with torch.no_grad(), self._autocast():
-            inputs = tuple(t.to(self.device) for t in inputs)
-            if self.channels_last:
-                inputs = tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in inputs)
-            return self.model(*inputs).float().cpu()
 
 
 def _flush_denormals() -> None:

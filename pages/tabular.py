@@ -9,11 +9,11 @@ import streamlit as st
 
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
-from core.jobs import get_runner
+from core.jobs import MODEL_FILE, get_runner
 from core.serialize import load_model, model_from_bytes, model_to_bytes
 from core.tabular import plots as tplots
 from core.tabular.interpret import predict_rows
-from core.tabular.jobs import MODEL_FILE, fit_job, lr_find_job
+from core.tabular.jobs import fit_job, lr_find_job
 from core.tabular.model import build_model, emb_sz_rule
 from core.tabular.procs import NA, FillMissing
 from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check_spec, guess_spec, load_adult,

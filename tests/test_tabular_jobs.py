@@ -7,7 +7,8 @@ import pytest
 
 from core.jobs import CANCELLED, DONE, JobRunner
 from core.serialize import load_model
-from core.tabular.jobs import MODEL_FILE, fit_job, lr_find_job
+from core.jobs import MODEL_FILE
+from core.tabular.jobs import fit_job, lr_find_job
 from core.tabular.train import model_from_saved
 from tests.test_tabular_model import TOY_SPEC, toy_table
 

@@ -8,10 +8,10 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from core.datasets import resolve
 from core.device import seed_everything
-from core.jobs import JobRunner
+from core.jobs import MODEL_FILE, JobRunner
 from core.metrics import error_rate
 from core.models import create_backbone
-from core.serialize import model_from_bytes, model_to_bytes
+from core.serialize import load_model, model_from_bytes, model_to_bytes
 from core.vision import figures
 from core.vision.data import load_embedded, make_dataloaders
 from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
@@ -91,6 +91,14 @@ def test_export_and_load_back_predict_the_same(trained, small_birds):
     photos = small_birds.images[:5]
     np.testing.assert_allclose(loaded.predict(photos), classifier.predict(photos), atol=1e-5)
     assert loaded.vocab == ["bird", "not bird"]
+
+
+def test_a_finished_run_keeps_its_weights_on_disk(trained, small_birds, runner):
+    """After a server restart the run directory alone must rebuild the classifier."""
+    classifier = trained.result["classifier"]
+    loaded = from_export(*load_model(runner.runs_path / trained.id / MODEL_FILE))
+    photos = small_birds.images[:5]
+    np.testing.assert_allclose(loaded.predict(photos), classifier.predict(photos), atol=1e-5)
 
 
 def test_loading_something_else_is_a_clear_error(trained):

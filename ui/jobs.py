@@ -47,17 +47,6 @@ def current_job_id(kind: str) -> str | None:
     return None
 
 
-def forget_job(kind: str) -> None:
-    st.session_state.pop(_key(kind), None)
-    if "job" in st.query_params:
-        del st.query_params["job"]
-
-
-def job_snapshot(kind: str) -> JobSnapshot | None:
-    job_id = current_job_id(kind)
-    return get_runner().get(job_id) if job_id else None
-
-
 def live_job(job_id: str, *, chart: bool = True, table: bool = True,
              extra: Callable[[JobSnapshot], None] | None = None) -> JobSnapshot | None:
     """Show a job as it runs. While it is queued or running, a fragment re-draws this panel every half second

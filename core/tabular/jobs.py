@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.serialize import save_model
 from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline, permutation_importance,
                                     predict_proba, show_results)
 from core.tabular.model import TabularModel
@@ -18,7 +17,6 @@ from core.tabular.table import TableSpec
 from core.device import cpu_threads
 from core.tabular.train import BATCH_SIZE, make_learner, model_meta, prepare
 
-MODEL_FILE = "model"      # runs/<job>/model.safetensors + model.json
 
 
 @dataclass
@@ -58,7 +56,7 @@ def fit_job(ctx, df: pd.DataFrame, spec: TableSpec, lr: float, epochs: int = 3,
         summary, probs = _results(ctx, data, learn, lr, epochs, batch_size, seed, baseline)
     model = learn.model            # on the CPU and in eval mode since _results
     meta = model_meta(spec, data.procs, model, {"accuracy": summary["accuracy"], "lr": lr, "epochs": epochs})
-    save_model(ctx.run_dir / MODEL_FILE, model, meta)
+    ctx.save_model(model, meta)
     ctx.report(stage="done", summary=summary)
     return TabularRun(model, data.procs, spec, meta, summary, data.valid_df.reset_index(drop=True), probs)
 

@@ -109,6 +109,7 @@ def fine_tune_job(ctx, items: ImageItems, config: dict | None = None) -> dict:
     classifier = TrainedClassifier(model, data.vocab, cfg["size"], cfg["method"], backbone.spec.mean,
                                    backbone.spec.std, cfg["backbone"],
                                    meta=dict(weights=backbone.weights.detail, trained_on=items.description))
+    ctx.save_model(model, classifier.export_meta())
     return dict(classifier=classifier, items=items, probs=torch.softmax(logits, 1).numpy(), targets=targets.numpy(),
                 losses=losses.numpy(), valid_idx=data.valid_idx, train_idx=data.train_idx,
                 epochs=[dict(r) for r in learn.recorder.epochs], cancelled=learn.cancelled,
