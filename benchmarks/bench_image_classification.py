@@ -1,12 +1,16 @@
 """How fast does the "Is it a bird?" lesson train, and how well? Prints numbers side by side.
 
     .venv/bin/python benchmarks/bench_image_classification.py [--size 128] [--bs 32] [--baseline] [--seeds 0 1 2]
+                                                              [--jobs 4]
 
 Runs the lesson exactly as the page does (the job runner, the embedded photos, the default settings:
 fine_tune with 1 frozen + 1 unfrozen epoch) and reports seconds of training, error rate on the
-validation set, images/s and, on a GPU, peak GPU memory. With --baseline it also trains the same
+validation set, images/s, the batch size the job chose, the GPU memory it expected to need
+(core/memory.py) and, on a GPU, the peak it really used. With --baseline it also trains the same
 model on the same split with a plain torchvision Dataset + DataLoader (decode + resize + augment
-every item on the CPU, every epoch) for comparison.
+every item on the CPU, every epoch) for comparison. With --jobs N it then runs N students' jobs at
+once through a runner with N workers, as a class sharing one GPU would: total images/s and the peak
+memory of all of them together.
 """
 import argparse
 import functools
@@ -40,10 +44,32 @@ def run_lesson(items, cfg, runner):
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
     return dict(seconds=res["seconds"], error=errors[-1], imgs_per_s=n_train * len(epochs) / res["seconds"],
                 epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=peak, n_train=n_train,
-                n_valid=len(res["valid_idx"]), weights=res["weights_detail"])
+                n_valid=len(res["valid_idx"]), weights=res["weights_detail"], bs=snap.info["batch_size"],
+                estimated_mib=snap.info["estimated_peak_mib"])
 
 
-def run_baseline(items, cfg):
+def run_together(items, cfg, n_jobs):
+    """N jobs submitted at once by N students, on a runner with N workers (one GPU shared)."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    runner = JobRunner(workers=n_jobs, runs_path=Path("/tmp/lesson1-bench-runs"))
+    start = time.perf_counter()
+    jobs = [runner.submit(functools.partial(fine_tune_job, items=items, config=dict(cfg, seed=i)), owner=f"student{i}",
+                          kind="vision", title="bench") for i in range(n_jobs)]
+    snaps = [runner.wait(job, timeout=1200) for job in jobs]
+    wall = time.perf_counter() - start
+    runner.shutdown()
+    failed = [s.error for s in snaps if s.status != "done"]
+    if failed:
+        raise SystemExit(f"{len(failed)} of {n_jobs} jobs failed: {failed[0]}")
+    images = sum(len(s.result["train_idx"]) * len(s.result["epochs"]) for s in snaps)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return dict(wall=wall, imgs_per_s=images / wall, peak_mib=peak,
+                estimated_mib=sum(s.info["estimated_peak_mib"] for s in snaps),
+                budget_mib=snaps[0].info.get("memory_budget_mib"))
+
+
+def run_baseline(items, cfg, bs):
     """The same model and recipe, fed by a torchvision Dataset/DataLoader (per-item CPU transforms)."""
     import torchvision.transforms.v2 as T
     from torch import nn
@@ -88,9 +114,9 @@ def run_baseline(items, cfg):
             for x, y in self.dl:
                 yield x.to(device), y.to(device)
 
-    train = Wrap(DataLoader(Items(train_idx, train_tfm), batch_size=cfg["bs"], shuffle=True, drop_last=True,
+    train = Wrap(DataLoader(Items(train_idx, train_tfm), batch_size=bs, shuffle=True, drop_last=True,
                             num_workers=2, persistent_workers=True))
-    valid = Wrap(DataLoader(Items(valid_idx, valid_tfm), batch_size=cfg["bs"] * 2, num_workers=2,
+    valid = Wrap(DataLoader(Items(valid_idx, valid_tfm), batch_size=bs * 2, num_workers=2,
                             persistent_workers=True))
     learn = Learner(backbone.model, DataLoaders(train, valid, items.vocab), nn.CrossEntropyLoss(),
                     metrics=(error_rate,), splitter=backbone.splitter, device=device,
@@ -101,7 +127,7 @@ def run_baseline(items, cfg):
     epochs = learn.recorder.epochs
     return dict(seconds=seconds, error=epochs[-1]["error_rate"], imgs_per_s=len(train_idx) * len(epochs) / seconds,
                 epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=None, n_train=len(train_idx),
-                n_valid=len(valid_idx), weights=backbone.weights.detail)
+                n_valid=len(valid_idx), weights=backbone.weights.detail, bs=bs, estimated_mib=None)
 
 
 def main():
@@ -112,6 +138,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="one run per seed (the seed picks the validation stamps and the new head's weights)")
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--jobs", type=int, default=0, help="also run this many students' jobs at once")
     args = parser.parse_args()
     cfg = settings({k: v for k, v in dict(size=args.size, bs=args.bs).items() if v is not None})
 
@@ -126,17 +153,25 @@ def main():
             for seed in seeds]
     runner.shutdown()
     if args.baseline:
-        rows.append(("baseline (torchvision Dataset + DataLoader, 2 workers)", run_baseline(items, cfg)))
-    print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'peak MiB':>9s}")
+        rows.append(("baseline (torchvision Dataset + DataLoader, 2 workers)",
+                     run_baseline(items, cfg, rows[0][1]["bs"])))
+    print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'bs':>4s} "
+          f"{'est. MiB':>9s} {'peak MiB':>9s}")
     for name, r in rows:
         peak = f"{r['peak_mib']:.0f}" if r["peak_mib"] else "-"
+        estimated = f"{r['estimated_mib']:.0f}" if r["estimated_mib"] else "-"
         print(f"{name:58s} {r['seconds']:8.1f} {r['error']:7.3f} {r['imgs_per_s']:7.1f} "
-              f"{str(r['epoch_s']):>14s} {peak:>9s}")
+              f"{str(r['epoch_s']):>14s} {r['bs']:4d} {estimated:>9s} {peak:>9s}")
     if len(seeds) > 1:
         errors = [r["error"] for _, r in rows[:len(seeds)]]
         seconds = [r["seconds"] for _, r in rows[:len(seeds)]]
         print(f"{'lesson, mean over ' + str(len(seeds)) + ' seeds':58s} {np.mean(seconds):8.1f} {np.mean(errors):7.3f}"
               f"   (error min {min(errors):.3f}, max {max(errors):.3f})")
+    if args.jobs:
+        r = run_together(items, cfg, args.jobs)
+        peak = f"{r['peak_mib']:.0f}" if r["peak_mib"] else "-"
+        print(f"\n{args.jobs} jobs at once: {r['wall']:.1f} s wall, {r['imgs_per_s']:.1f} images/s in total; "
+              f"memory estimated {r['estimated_mib']:.0f} MiB, peak {peak} MiB, each job's share {r['budget_mib']} MiB")
     print(f"\ntrain/valid images: {rows[0][1]['n_train']}/{rows[0][1]['n_valid']}; weights: {rows[0][1]['weights']}")
     print("target (CPU, 2 cores): under 60 s of training and error rate under 0.05")
 

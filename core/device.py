@@ -57,6 +57,12 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return None
 
 
+def prefers_channels_last(device: torch.device) -> bool:
+    """CNNs in the channels-last layout use the GPU's tensor cores without transposes (with bf16, as airbench
+    does); CPUs gain nothing certain from it, so CPU runs keep PyTorch's default layout."""
+    return device.type == "cuda"
+
+
 @contextmanager
 def cpu_threads(device: torch.device, n: int = 1):
     """Train small models (tables, toy MLPs) on `n` CPU threads. Their matrix products are tiny, so more threads

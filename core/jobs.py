@@ -1,9 +1,9 @@
 """The job runner: a whole class shares one GPU, so training runs on worker threads, never in a page's script.
 
-A job is a function `fn(ctx) -> result`. It waits in a process-wide queue, runs on a worker (one per GPU, one
-on the CPU), reports progress through `ctx` (the callbacks it gives the Learner), and ends done, failed or
-cancelled. Any session can read a job by id, so a job outlives the tab that started it; a finished job's
-metrics are written to the runs directory, so they outlive the server too.
+A job is a function `fn(ctx) -> result`. It waits in a process-wide queue, runs on a worker (as many per GPU
+as fit in its memory, see core/memory.py; one on the CPU), reports progress through `ctx` (the callbacks it gives
+the Learner), and ends done, failed or cancelled. Any session can read a job by id, so a job outlives the tab
+that started it; a finished job's metrics are written to the runs directory, so they outlive the server too.
 """
 import gc
 import json
@@ -22,6 +22,7 @@ import torch
 
 from core.callbacks import Callback, CancelOnEvent, WeightStats
 from core.device import training_device
+from core.memory import job_budget_bytes, jobs_per_gpu
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,10 @@ class JobSnapshot:
 class JobContext:
     """What a job function gets: progress reporting, the Stop signal, a directory for its files."""
 
-    def __init__(self, runner: "JobRunner", job_id: str, run_dir: Path, device: torch.device):
+    def __init__(self, runner: "JobRunner", job_id: str, run_dir: Path, device: torch.device,
+                 memory_budget: int | None = None):
         self.runner, self.job_id, self.run_dir, self.device = runner, job_id, run_dir, device
+        self.memory_budget = memory_budget      # bytes of GPU memory this job may use; None on a CPU
         self.cancel_event = threading.Event()
 
     @property
@@ -160,9 +163,13 @@ def runs_dir() -> Path:
 
 
 def default_workers() -> int:
+    """LESSON1_WORKERS, else on GPUs as many jobs as fit in each one's memory (core.memory.jobs_per_gpu), else 1."""
     if "LESSON1_WORKERS" in os.environ:
         return max(1, int(os.environ["LESSON1_WORKERS"]))
-    return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
+    if training_device().type != "cuda":
+        return 1
+    return sum(jobs_per_gpu(torch.cuda.get_device_properties(i).total_memory)
+               for i in range(torch.cuda.device_count()))
 
 
 class JobRunner:
@@ -253,9 +260,12 @@ class JobRunner:
 
     # ---- workers -------------------------------------------------------------------------------------
     def _work(self, index: int) -> None:
-        device = training_device()
+        device, budget = training_device(), None
         if device.type == "cuda":
-            device = torch.device("cuda", index % torch.cuda.device_count())
+            gpus = torch.cuda.device_count()
+            device = torch.device("cuda", index % gpus)
+            jobs_on_gpu = len(range(index % gpus, self.n_workers, gpus))
+            budget = job_budget_bytes(torch.cuda.get_device_properties(device).total_memory, jobs_on_gpu)
         while True:
             with self._lock:
                 while not self._queue and not self._stopping:
@@ -265,7 +275,7 @@ class JobRunner:
                 job_id = self._queue.popleft()
                 job = self._jobs[job_id]
                 job.status, job.started, job.stage = RUNNING, time.time(), "starting"
-                ctx = self._contexts[job_id] = JobContext(self, job_id, self.runs_path / job_id, device)
+                ctx = self._contexts[job_id] = JobContext(self, job_id, self.runs_path / job_id, device, budget)
                 fn = self._functions.pop(job_id)
             self._run(job_id, fn, ctx)
 

@@ -19,7 +19,8 @@ from core.vision import figures
 from core.vision.data import (BadUpload, class_counts, image_from_bytes, load_embedded, load_pets, load_uploads,
                               load_zip, problems, random_split)
 from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
-from core.vision.train import DEFAULTS, fine_tune_job, from_export, lr_find_job
+from core.device import training_device
+from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
 from ui import jobs as ui_jobs
 from ui.notices import source_notice, weights_notice
@@ -153,6 +154,8 @@ if source == "own":
 else:
     get_items, get_y = "get_image_files", {"is_bird": "is_bird", "kind": "kind_of_thing",
                                            "is_cat": "is_cat", "breed": "breed"}[task]
+dataloaders_code = (f"dataloaders(path, bs={CPU_BATCH_SIZE})" if training_device().type == "cpu" else
+                    "dataloaders(path, bs=bs)  # bs: the largest batch that fits this job's share of the GPU")
 st.code(f"""dls = DataBlock(
     blocks=(ImageBlock, CategoryBlock),
     get_items={get_items},
@@ -160,7 +163,7 @@ st.code(f"""dls = DataBlock(
     get_y={get_y},
     item_tfms=[Resize({size}, method='{method}')],
     batch_tfms=aug_transforms(),
-).dataloaders(path, bs={DEFAULTS['bs']})""", language="python")
+).{dataloaders_code}""", language="python")
 st.markdown(f"**{method}** — " + {
     "squish": "stretch the whole photo into a square: nothing is lost, shapes get a little distorted.",
     "crop": "cut the middle square out: no distortion, but the edges of the photo are lost.",
@@ -229,6 +232,13 @@ def shown_weights(snap):
         weights_notice(WeightsInfo(info["weights_source"], info["weights_detail"]))
 
 
+def shown_batch_size(snap):
+    info = snap.info if snap else {}
+    if info.get("batch_size"):
+        st.caption(f"Batches of {info['batch_size']} photos: {info['batch_size_reason']}. "
+                   f"Expected memory for training: about {info['estimated_peak_mib']:,} MiB.")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 st.header("4 · lr_find: how big should the steps be?")
 st.markdown("The learning rate is how big a step the model takes each time it adjusts its weights. Too small: "
@@ -274,6 +284,7 @@ if fit_snap is None or not fit_snap.finished_ok or not fit_snap.result:
     st.stop()
 result = fit_snap.result
 shown_weights(fit_snap)
+shown_batch_size(fit_snap)
 if result.get("cancelled"):
     st.warning("Training was stopped early: the results below are for the partly trained model.")
 

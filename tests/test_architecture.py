@@ -72,3 +72,16 @@ def test_every_page_asks_for_the_frame_before_drawing():
         calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
         first_call = calls[0].value.func if calls else None
         assert isinstance(first_call, ast.Name) and first_call.id == "require_frame", path
+
+
+def test_the_engine_sets_openmp_to_sleep_before_torch_loads():
+    """core/__init__.py must run before torch is imported anywhere in the app: the policy is read only once."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import core.jobs, os, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    app = ROOT.joinpath("streamlit_app.py").read_text()
+    first_project_import = min(app.index(f"from {m}") for m in ("core", "ui") if f"from {m}" in app)
+    assert "torch" not in app[:first_project_import]

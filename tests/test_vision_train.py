@@ -15,7 +15,7 @@ from core.serialize import load_model, model_from_bytes, model_to_bytes
 from core.vision import figures
 from core.vision.data import load_embedded, make_dataloaders
 from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
-from core.vision.train import fine_tune_job, from_export, lr_find_job, settings
+from core.vision.train import CPU_BATCH_SIZE, batch_plan, fine_tune_job, from_export, lr_find_job, settings
 
 TINY = dict(size=64, bs=16, lr=1e-2, seed=1, valid_pct=0.25)
 
@@ -144,3 +144,60 @@ def test_confusion_figure_cells_carry_actual_and_predicted():
     assert [int(t) for t in trace.text] == [5, 1, 2, 7]
     for (a, p), x, y in zip(trace.customdata, trace.x, trace.y):
         assert (y, x) == (["bird", "not bird"][a], ["bird", "not bird"][p])
+
+
+class FakeContext:
+    """Just what batch_plan reads from a JobContext."""
+    def __init__(self, memory_budget=None):
+        self.device, self.memory_budget = torch.device("cpu"), memory_budget
+
+
+@pytest.mark.parametrize("budget, bs, expected", [
+    (None, "auto", CPU_BATCH_SIZE),           # a CPU: the measured default
+    (None, 8, 8),                             # the student's choice wins
+    (80 * 2**30, "auto", 16),                 # a huge share: bounded by ~8 steps per epoch on ~140 photos
+])
+def test_batch_plan_sizes_the_batch_for_the_device_and_the_data(small_birds, budget, bs, expected):
+    cfg = settings(dict(TINY, bs=bs))
+    model = create_backbone(cfg["backbone"], 2, pretrained=False).model
+    plan = batch_plan(FakeContext(budget), model, small_birds, cfg)
+    assert plan.batch_size == expected
+    assert plan.per_item_bytes > 0 and plan.fixed_bytes > len(small_birds) * 3 * 64 * 64
+    assert plan.reason
+
+
+def test_batch_plan_fits_a_tight_share_of_the_gpu(small_birds):
+    cfg = settings(dict(TINY, bs="auto"))
+    model = create_backbone(cfg["backbone"], 2, pretrained=False).model
+    per_item = batch_plan(FakeContext(), model, small_birds, cfg).per_item_bytes
+    fixed = batch_plan(FakeContext(), model, small_birds, cfg).fixed_bytes
+    budget = int(fixed + 2.5 * 8 * per_item)                  # room for a batch of 8 (with headroom 2), not 16
+    plan = batch_plan(FakeContext(budget), model, small_birds, cfg)
+    assert plan.batch_size == 8 and plan.estimated_peak_bytes <= budget
+
+
+def test_the_gpu_recipe_bf16_and_channels_last_trains_end_to_end(small_birds, monkeypatch, tmp_path):
+    """The CUDA path's precision and memory layout, run on the CPU: catches dtype and layout mistakes that would
+    otherwise only show on a GPU (bf16 logits reaching numpy, channels-last weights in the export...)."""
+    import core.learner
+    import core.vision.train as vision_train
+    monkeypatch.setattr(core.learner, "autocast_dtype", lambda device: torch.bfloat16)
+    monkeypatch.setattr(vision_train, "autocast_dtype", lambda device: torch.bfloat16)
+    monkeypatch.setattr(vision_train, "prefers_channels_last", lambda device: True)
+    items = small_birds.subset(range(0, len(small_birds), 2))
+    r = JobRunner(workers=1, runs_path=tmp_path)
+    try:
+        job = r.submit(functools.partial(fine_tune_job, items=items, config=dict(TINY, size=32)), owner="t",
+                       kind="image_fine_tune", title="bf16")
+        snap = r.wait(job, timeout=240)
+    finally:
+        r.shutdown()
+    assert snap.status == "done", snap.error
+    res = snap.result
+    assert res["probs"].dtype == np.float32 and np.isfinite(res["probs"]).all()
+    assert all(np.isfinite(row["train_loss"]) and np.isfinite(row["valid_loss"]) for row in res["epochs"])
+    model = res["classifier"].model
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
+    loaded = from_export(*load_model(tmp_path / job / MODEL_FILE))
+    np.testing.assert_allclose(loaded.predict(items.images[:3]), res["classifier"].predict(items.images[:3]),
+                               atol=1e-5)

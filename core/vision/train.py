@@ -6,6 +6,7 @@
 Bind the data and settings with functools.partial and hand the result to `runner.submit`.
 `config` is plain JSON (shown by the runner and saved with the run):
     size, method, valid_pct, seed, bs, backbone, lr, epochs, freeze_epochs
+bs "auto" is CPU_BATCH_SIZE on a CPU and, on a GPU, the largest batch that fits the job's share of it.
 """
 import time
 from dataclasses import dataclass, field
@@ -14,17 +15,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.device import seed_everything
+from core.device import autocast_dtype, prefers_channels_last, seed_everything
 from core.learner import Learner
+from core.memory import BatchPlan, plan_batch_size, saved_activation_bytes, training_state_bytes
 from core.metrics import error_rate
 from core.models import create_backbone
-from core.vision.data import ImageItems, make_dataloaders
+from core.vision.data import ImageItems, make_dataloaders, random_split
 from core.vision.transforms import normalize, resize, to_uint8_tensor
 
 # size 224, as the backbone was pretrained: across 5 seeds on 2 CPU cores, 2.6% mean error (worst 4.9%) in 46 s of
 # training, against 6.4% (worst 9.6%) at 160 px in 25 s (benchmarks/bench_image_classification.py --seeds 0 1 2 3 42).
-DEFAULTS = dict(size=224, method="squish", valid_pct=0.2, seed=42, bs=16, backbone="efficientnet_lite0",
+DEFAULTS = dict(size=224, method="squish", valid_pct=0.2, seed=42, bs="auto", backbone="efficientnet_lite0",
                 lr=1e-2, epochs=1, freeze_epochs=1, min_scale=0.75)
+CPU_BATCH_SIZE = 16      # on 2 cores, batches of 16 gave the best error in the 60 s budget (more steps per epoch)
 
 
 def settings(config: dict | None) -> dict:
@@ -73,17 +76,40 @@ def from_export(state: dict, meta: dict) -> TrainedClassifier:
                              tuple(meta["mean"]), tuple(meta["std"]), meta["backbone"])
 
 
+def batch_plan(ctx, model: nn.Module, items: ImageItems, cfg: dict) -> BatchPlan:
+    """The batch size to train with, and the memory the job is expected to need (reported by every job, so the
+    runner's sharing of a GPU can be checked against benchmarks/bench_image_classification.py)."""
+    size = cfg["size"]
+    channels_last = prefers_channels_last(ctx.device)
+    model.to(ctx.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    probe = torch.zeros(2, 3, size, size, device=ctx.device)
+    if channels_last:
+        probe = probe.contiguous(memory_format=torch.channels_last)
+    per_item = saved_activation_bytes(model, (probe,), autocast_dtype(ctx.device)) // 2
+    fixed = training_state_bytes(model) + len(items) * 3 * size * size
+    n_train = len(random_split(items.groups, cfg["valid_pct"], cfg["seed"])[0])
+    if cfg["bs"] != "auto":
+        return BatchPlan(int(cfg["bs"]), per_item, fixed, ctx.memory_budget, "set in the settings")
+    if ctx.memory_budget is None:
+        return BatchPlan(CPU_BATCH_SIZE, per_item, fixed, None, "the best trade-off measured on a small CPU")
+    return plan_batch_size(per_item, fixed, ctx.memory_budget, n_train)
+
+
 def make_learner(ctx, items: ImageItems, cfg: dict, weight_stats: bool = False):
     seed_everything(cfg["seed"])
     ctx.report(stage="loading images", fraction=0.0)
     backbone = create_backbone(cfg["backbone"], len(items.vocab), pretrained=True)
     ctx.report(weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)
-    data = make_dataloaders(items, cfg["size"], cfg["method"], cfg["valid_pct"], cfg["seed"], cfg["bs"],
+    plan = batch_plan(ctx, backbone.model, items, cfg)
+    ctx.report(batch_size=plan.batch_size, batch_size_reason=plan.reason,
+               estimated_peak_mib=round(plan.estimated_peak_bytes / 2**20),
+               memory_budget_mib=round(plan.budget_bytes / 2**20) if plan.budget_bytes else None)
+    data = make_dataloaders(items, cfg["size"], cfg["method"], cfg["valid_pct"], cfg["seed"], plan.batch_size,
                             backbone.spec.mean, backbone.spec.std, ctx.device, cfg["min_scale"])
     ctx.check_cancelled()
     learn = Learner(backbone.model, data.dls, nn.CrossEntropyLoss(), metrics=(error_rate,),
                     splitter=backbone.splitter, cbs=ctx.callbacks(weight_stats=weight_stats),
-                    device=ctx.device, channels_last=ctx.device.type == "cuda")
+                    device=ctx.device, channels_last=prefers_channels_last(ctx.device))
     return learn, data, backbone
 
 
