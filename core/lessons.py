@@ -38,3 +38,12 @@ register_lesson(Lesson(
     "how_training_works", "How training works", ":material/model_training:", "pages/how_training_works.py",
     "Arthur Samuel's loop by hand, then by gradient descent; ReLUs building any function.",
     "inputs + weights → model → results → loss → update weights", ("titanic",)))
+register_lesson(Lesson(
+    "collab", "Collaborative filtering: movies", ":material/movie:", "pages/collab.py",
+    "Learn users' tastes and movies' traits from 100,000 MovieLens ratings, then recommend movies.",
+    "CollabDataLoaders → collab_learner(y_range=(0.5, 5.5)) → fit_one_cycle(5, 5e-3, wd=0.1) → biases, PCA",
+    ("movielens",)))
+register_lesson(Lesson(
+    "segmentation", "Colour every pixel", ":material/format_paint:", "pages/segmentation.py",
+    "Segmentation: a U-Net on a pretrained encoder gives every pixel of a photo its class.",
+    "SegmentationDataLoaders.from_label_func → unet_learner → fine_tune → show_results", ("scenes", "camvid_tiny")))

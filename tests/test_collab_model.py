@@ -1,0 +1,165 @@
+"""The models against hand computations, training on tiny data, save/load, and the interpretation helpers."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from core.collab.data import prepare
+from core.collab.interpret import (bias_baseline, factor_pca, fit_new_user, item_biases, pca, predict, recommend,
+                                   recommend_for_factors, show_results, similar_items, valid_rmse)
+from core.collab.model import CollabNN, DotProductBias, build_model, count_parameters, sigmoid_range
+from core.collab.train import CollabSettings, make_learner, model_from_saved, model_meta
+from core.serialize import load_model, model_from_bytes, model_to_bytes, save_model
+
+
+def test_sigmoid_range_is_the_formula():
+    x = torch.linspace(-8, 8, 41)
+    assert torch.allclose(sigmoid_range(x, 0.5, 5.5), 0.5 + 5.0 / (1 + torch.exp(-x)))
+    assert sigmoid_range(torch.tensor([-100.0, 100.0]), 1, 3).tolist() == [1.0, 3.0]
+
+
+def test_dot_product_bias_is_an_einsum_plus_biases():
+    torch.manual_seed(0)
+    model = DotProductBias(7, 9, n_factors=4, y_range=(0, 5))
+    for p in model.parameters():
+        nn.init.normal_(p)
+    x = torch.tensor([[1, 2], [6, 8], [0, 0], [3, 2]])
+    u, i = model.user_factors.weight[x[:, 0]], model.item_factors.weight[x[:, 1]]
+    logits = torch.einsum("nf,nf->n", u, i) + model.user_bias.weight[x[:, 0], 0] + model.item_bias.weight[x[:, 1], 0]
+    assert torch.allclose(model(x), 5 * torch.sigmoid(logits), atol=1e-6)
+
+
+def test_dot_product_bias_on_a_hand_built_case():
+    model = DotProductBias(2, 2, n_factors=2, y_range=(0, 4))
+    with torch.no_grad():
+        model.user_factors.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
+        model.item_factors.weight.copy_(torch.tensor([[3.0, 1.0], [0.5, -1.0]]))
+        model.user_bias.weight.copy_(torch.tensor([[0.0], [1.0]]))
+        model.item_bias.weight.copy_(torch.tensor([[-1.0], [0.0]]))
+    # user 1 · item 1 = 0*0.5 + 2*(-1) = -2; + 1 + 0 = -1 → 4 * sigmoid(-1)
+    # user 0 · item 0 = 3;  + 0 - 1 = 2 → 4 * sigmoid(2)
+    out = model(torch.tensor([[1, 1], [0, 0]]))
+    assert out.tolist() == pytest.approx([4 / (1 + np.e), 4 / (1 + np.exp(-2))], abs=1e-6)
+
+
+def test_the_neural_net_version_is_concat_then_mlp():
+    torch.manual_seed(0)
+    model = CollabNN(5, 6, layers=[8], y_range=(0.5, 5.5))
+    x = torch.tensor([[1, 2], [4, 5]])
+    embs = torch.cat([model.user_factors.weight[x[:, 0]], model.item_factors.weight[x[:, 1]]], dim=1)
+    first, last = model.layers[0], model.layers[2]
+    hidden = torch.relu(embs @ first.weight.T + first.bias)
+    expected = 0.5 + 5 * torch.sigmoid(hidden @ last.weight.T + last.bias)[:, 0]
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    assert isinstance(build_model(5, 6, use_nn=True), CollabNN) and isinstance(build_model(5, 6), DotProductBias)
+    assert count_parameters(DotProductBias(5, 6, 3)) == 5 * 4 + 6 * 4
+
+
+def taste_ratings(n_users=60, n_items=40, seed=0, density=0.5) -> pd.DataFrame:
+    """Ratings made by a real rank-2 model, so there is something to learn."""
+    rng = np.random.default_rng(seed)
+    u, i = rng.normal(size=(n_users, 2)), rng.normal(size=(n_items, 2))
+    item_bias = rng.normal(0, 0.5, n_items)
+    rows = [(a, f"movie {b}", float(np.clip(np.round(3 + u[a] @ i[b] + item_bias[b]), 1, 5)))
+            for a in range(n_users) for b in range(n_items) if rng.random() < density]
+    return pd.DataFrame(rows, columns=["user", "item", "rating"]).astype({"rating": "float32"})
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = prepare(taste_ratings(), seed=42)
+    learn = make_learner(data, CollabSettings(n_factors=8, batch_size=64, wd=0.01), torch.device("cpu"))
+    before = learn.get_preds()
+    learn.fit_one_cycle(6, 3e-2)
+    return data, learn, before
+
+
+def test_training_lowers_the_validation_loss_and_beats_the_biases(trained):
+    data, learn, (preds, targets, _) = trained
+    first = torch.sqrt(torch.mean((preds - targets) ** 2)).item()
+    rmse = learn.recorder.epochs[-1]["rmse"]
+    assert rmse < 0.7 * first
+    model = learn.model.cpu().eval()
+    ours, _ = valid_rmse(model, data)
+    assert ours == pytest.approx(rmse, rel=1e-4)
+    base = bias_baseline(data)
+    assert ours < base["biases_rmse"] < base["mean_rmse"]
+
+
+def test_weight_decay_reaches_the_embeddings():
+    data = prepare(taste_ratings(), seed=42)
+    learn = make_learner(data, CollabSettings(n_factors=4, wd=0.3), torch.device("cpu"))
+    learn.fit(1, 1e-3)
+    decays = {id(p): g["weight_decay"] for g in learn.opt.param_groups for p in g["params"]}
+    assert decays[id(learn.model.user_factors.weight)] == 0.3 == decays[id(learn.model.item_bias.weight)]
+
+
+def test_export_round_trip_gives_identical_predictions(trained, tmp_path):
+    data, learn, _ = trained
+    model = learn.model.cpu().eval()
+    settings = CollabSettings(n_factors=8, batch_size=64, wd=0.01)
+    meta = model_meta(data, settings, {"rmse": 0.5})
+    x, _ = data.tensors(data.valid_idx)
+    save_model(tmp_path / "m", model, meta)
+    again, users, items, _ = model_from_saved(*load_model(tmp_path / "m"))
+    assert torch.equal(predict(again, x), predict(model, x)) and users == data.users and items == data.items
+    weights, meta_bytes = model_to_bytes(model, meta)
+    from_bytes, *_ = model_from_saved(*model_from_bytes(weights, meta_bytes))
+    assert torch.equal(predict(from_bytes, x), predict(model, x))
+    with pytest.raises(ValueError, match="not a collaborative"):
+        model_from_saved(load_model(tmp_path / "m")[0], {"kind": "tabular"})
+    with pytest.raises(ValueError, match="do not match"):
+        model_from_saved(load_model(tmp_path / "m")[0], {**meta, "items": meta["items"][:5]})
+
+
+def test_recommendations_exclude_what_the_user_rated(trained):
+    data, learn, _ = trained
+    model = learn.model.cpu().eval()
+    user = data.users[3]
+    seen = set(data.ratings.loc[data.ratings["user"].astype(str) == user, "item"])
+    recs = recommend(model, data.users, data.items, user, data.ratings, n=50, min_count=1)
+    assert len(recs) == len(set(data.items[1:]) - seen) and not set(recs["movie"]) & seen
+    assert recs["predicted rating"].is_monotonic_decreasing
+    x = torch.tensor([[data.users.index(user), data.items.index(recs["movie"][0])]])
+    assert predict(model, x).item() == pytest.approx(recs["predicted rating"][0], abs=0.006)
+
+
+def test_pca_matches_scikit_learn_up_to_sign():
+    from sklearn.decomposition import PCA
+    x = torch.randn(50, 6, generator=torch.Generator().manual_seed(0))
+    ours = pca(x, 3).numpy()
+    theirs = PCA(3).fit_transform(x.numpy())
+    assert np.allclose(np.abs(ours), np.abs(theirs), atol=1e-4)
+
+
+def test_interpretation_tables(trained):
+    data, learn, _ = trained
+    model = learn.model.cpu().eval()
+    lowest, highest = item_biases(model, data.items, data.ratings, n=3)
+    assert lowest["bias"].max() <= highest["bias"].min() and "#na#" not in set(lowest["movie"])
+    # the movie with the lowest bias should be rated below average more often than not
+    assert lowest["average rating"].mean() < highest["average rating"].mean()
+    table = factor_pca(model, data.items, data.ratings, n_top=10)
+    assert len(table) == 10 and table["ratings"].is_monotonic_decreasing
+    similar = similar_items(model, data.items, data.items[1], data.ratings, n=5, min_count=1)
+    assert data.items[1] not in set(similar["movie"]) and similar["similarity"].is_monotonic_decreasing
+    shown = show_results(data, predict(model, data.tensors(data.valid_idx)[0]).numpy(), n=4)
+    assert shown.columns.tolist() == ["user", "movie", "rating", "prediction"] and len(shown) == 4
+
+
+def test_a_new_user_is_fitted_by_ridge_regression():
+    """With the movies' factors known, ratings made from a known user vector give that vector back."""
+    torch.manual_seed(0)
+    model = DotProductBias(2, 30, n_factors=3, y_range=(0.5, 5.5))
+    for p in model.parameters():
+        nn.init.normal_(p, std=0.7)
+    items = ["#na#"] + [f"m{i}" for i in range(1, 30)]
+    truth, bias = torch.tensor([0.5, -0.3, 0.8]), 0.2
+    logits = model.item_factors.weight[1:] @ truth + bias + model.item_bias.weight[1:, 0]
+    ratings = dict(zip(items[1:], sigmoid_range(logits, 0.5, 5.5).tolist()))
+    factors, b = fit_new_user(model, items, ratings, wd=0.0)
+    assert torch.allclose(factors, truth, atol=1e-3) and b == pytest.approx(bias, abs=1e-3)
+    table = pd.DataFrame({"user": 0, "item": items[1:], "rating": 3.0})
+    recs = recommend_for_factors(model, items, factors, b, table, exclude={"m1", "m2"}, n=5, min_count=1)
+    assert not {"m1", "m2"} & set(recs["movie"]) and recs["predicted rating"].is_monotonic_decreasing
