@@ -17,8 +17,8 @@ from core.collab.model import count_parameters
 from core.collab.train import (COURSE_LR, COURSE_WD, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WD,
                                CollabSettings, is_dot_product, make_model, model_from_saved)
 from core.datasets import DatasetUnavailable, load_embedded_table, resolve
-from core.jobs import MODEL_FILE, get_runner
-from core.serialize import load_model, model_from_bytes, model_to_bytes
+from core.jobs import get_runner
+from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular.table import Limits, TableError
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
@@ -285,20 +285,9 @@ def section_train(ratings: pd.DataFrame, settings: CollabSettings, top_items) ->
 
 def trained_model(job_id: str):
     """(model, users, items, summary) of a finished fit job: from memory, or from its files after a restart."""
-    snap = get_runner().get(job_id)
-    if snap is None or snap.active or snap.status == "failed":
-        return None
-    if snap.result is not None:
-        run = snap.result
-        return run.model, run.users, run.items, run.summary
-    cache = ss.setdefault("col_loaded_runs", {})
-    if job_id not in cache:
-        try:
-            model, users, items, _ = model_from_saved(*load_model(get_runner().runs_path / job_id / MODEL_FILE))
-        except (OSError, ValueError):
-            return None
-        cache[job_id] = (model, users, items, snap.info.get("summary", {}))
-    return cache[job_id]
+    return ui_jobs.finished_model(
+        job_id, "col_loaded_runs", from_result=lambda run: (run.model, run.users, run.items, run.summary),
+        from_files=lambda saved, snap: (*model_from_saved(*saved)[:3], snap.info.get("summary", {})))
 
 
 def section_results(summary: dict) -> None:

@@ -9,8 +9,8 @@ import streamlit as st
 
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
-from core.jobs import MODEL_FILE, get_runner
-from core.serialize import load_model, model_from_bytes, model_to_bytes
+from core.jobs import get_runner
+from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular import plots as tplots
 from core.tabular.interpret import predict_rows
 from core.tabular.jobs import fit_job, lr_find_job
@@ -288,20 +288,9 @@ def section_train(df: pd.DataFrame, data) -> None:
 
 def trained_model(job_id: str):
     """(model, procs, spec, summary) of a finished fit job: from memory, or from its saved files after a restart."""
-    snap = get_runner().get(job_id)
-    if snap is None or snap.active or snap.status == "failed":
-        return None
-    if snap.result is not None:
-        run = snap.result
-        return run.model, run.procs, run.spec, run.summary
-    cache = ss.setdefault("tab_loaded_runs", {})
-    if job_id not in cache:
-        try:
-            model, procs, spec = model_from_saved(*load_model(get_runner().runs_path / job_id / MODEL_FILE))
-        except (OSError, ValueError):
-            return None
-        cache[job_id] = (model, procs, spec, snap.info.get("summary", {}))
-    return cache[job_id]
+    return ui_jobs.finished_model(
+        job_id, "tab_loaded_runs", from_result=lambda run: (run.model, run.procs, run.spec, run.summary),
+        from_files=lambda saved, snap: (*model_from_saved(*saved), snap.info.get("summary", {})))
 
 
 def section_results(model, procs, spec, summary) -> None:

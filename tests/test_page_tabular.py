@@ -115,6 +115,22 @@ def test_loading_an_exported_model(trained_page):
     assert not at.exception
 
 
+def test_a_finished_run_read_back_after_a_restart_shows_its_results(trained_page):
+    """A server restart keeps only runs/<job>/: job.json (the summary) and the model's safetensors + JSON."""
+    _, snap = trained_page
+    runner = get_runner()
+    with runner._lock:                              # what a restarted server knows: the run's files, no result
+        forgotten = runner._jobs.pop(snap.id)
+    try:
+        at = open_page(PAGE, timeout=90, query={"job": snap.id})
+        headers = [h.value for h in at.header]
+        assert "5. Results" in headers and "6. What if?" in headers
+        assert not at.exception
+    finally:
+        with runner._lock:
+            runner._jobs[snap.id] = forgotten
+
+
 @pytest.mark.browser
 def test_journey_in_chromium(app_url, page, screenshot_dir):
     page.set_viewport_size({"width": 1400, "height": 1000})

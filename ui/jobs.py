@@ -9,7 +9,8 @@ from typing import Callable
 import streamlit as st
 
 from core import plots
-from core.jobs import CANCELLED, DONE, FAILED, QUEUED, JobLimitError, JobSnapshot, get_runner
+from core.jobs import CANCELLED, DONE, FAILED, MODEL_FILE, QUEUED, JobLimitError, JobSnapshot, get_runner
+from core.serialize import load_model
 from ui.session import adopt_owner, session_owner
 
 POLL_SECONDS = 0.5
@@ -17,6 +18,24 @@ POLL_SECONDS = 0.5
 
 def _key(kind: str) -> str:
     return f"job:{kind}"
+
+
+def finished_model(job_id: str, cache_key: str, from_result: Callable, from_files: Callable):
+    """What a page needs from a finished training job: `from_result(result)` while the runner still holds the
+    result in memory, else `from_files((weights, meta), snapshot)` from the run's saved model, built once per
+    session (after a server restart, or once the runner has let old results go). None if there is nothing."""
+    snap = get_runner().get(job_id)
+    if snap is None or snap.active or snap.status == FAILED:
+        return None
+    if snap.result is not None:
+        return from_result(snap.result)
+    cache = st.session_state.setdefault(cache_key, {})
+    if job_id not in cache:
+        try:
+            cache[job_id] = from_files(load_model(get_runner().runs_path / job_id / MODEL_FILE), snap)
+        except (OSError, ValueError):
+            return None
+    return cache[job_id]
 
 
 def start_job(fn: Callable, *, kind: str, title: str, config: dict | None = None) -> str | None:
