@@ -39,6 +39,7 @@ def test_default_page_starts_on_the_embedded_photos_in_the_course_order():
     code = texts(at.code)
     for piece in ("DataBlock(", "RandomSplitter(valid_pct=0.2, seed=42)", "Resize(", "vision_learner", "fine_tune("):
         assert piece in code
+    assert "dataloaders(path, bs=16)" in code                          # the batch size this CPU trains with
     assert "Train a model to see" in texts(at.info)
 
 
@@ -96,6 +97,7 @@ def test_lr_find_then_fine_tune_then_results(trained_page):
     epochs = at.dataframe[1].value if len(at.dataframe) > 1 else None
     assert epochs is not None and list(epochs["phase"]) == ["frozen", "unfrozen"]
     assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
+    assert re.search(r"Batches of 16 photos: .+ about [\d,]+ MiB", texts(at.caption))
 
 
 def test_picking_a_confusion_cell_shows_its_photos(trained_page):
