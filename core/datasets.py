@@ -202,6 +202,20 @@ register_dataset(DatasetSpec(
 ))
 
 register_dataset(DatasetSpec(
+    name="scenes",
+    title="Scenes",
+    task="segmentation",
+    teaches="Segmentation: a class for every pixel (background, animal, plant, vehicle).",
+    licence="GPL-2.0",
+    attribution="Photo cut-outs from Tux Paint's stamps (tuxpaint-stamps-default, GPL-2) pasted on scikit-image "
+                "textures; each cut-out's alpha mask labels its pixels.",
+    embedded_kind="files",
+    embedded_path="datasets/scenes",
+    embedded_description="the embedded 'Scenes' (GPL-2, Tux Paint stamps on scikit-image textures)",
+    default=True,
+))
+
+register_dataset(DatasetSpec(
     name="camvid_tiny",
     title="CamVid (tiny)",
     task="segmentation",

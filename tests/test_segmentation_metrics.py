@@ -1,0 +1,61 @@
+"""Pixel accuracy, the pixel confusion matrix and IoU, checked against scikit-learn; the overlay colours."""
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score
+
+from core.segmentation import figures
+from core.segmentation.metrics import (iou_per_class, mean_iou, per_image_accuracy, pixel_accuracy,
+                                       pixel_confusion)
+
+
+@pytest.fixture
+def scores_and_codes():
+    g = torch.Generator().manual_seed(0)
+    targets = torch.randint(0, 4, (5, 9, 11), generator=g)
+    scores = torch.randn(5, 4, 9, 11, generator=g)
+    scores += 2.0 * torch.nn.functional.one_hot(targets, 4).permute(0, 3, 1, 2)   # right more often than not
+    return scores, targets
+
+
+def test_pixel_accuracy_and_confusion_match_sklearn(scores_and_codes):
+    scores, targets = scores_and_codes
+    predicted = scores.argmax(1)
+    assert pixel_accuracy(scores, targets) == pytest.approx(accuracy_score(targets.ravel(), predicted.ravel()))
+    cm = pixel_confusion(predicted.numpy(), targets.numpy(), 4)
+    np.testing.assert_array_equal(cm, confusion_matrix(targets.ravel(), predicted.ravel(), labels=range(4)))
+
+
+def test_iou_matches_sklearn_jaccard(scores_and_codes):
+    scores, targets = scores_and_codes
+    predicted = scores.argmax(1)
+    cm = pixel_confusion(predicted.numpy(), targets.numpy(), 4)
+    reference = jaccard_score(targets.ravel(), predicted.ravel(), labels=range(4), average=None)
+    np.testing.assert_allclose(iou_per_class(cm), reference)
+    assert mean_iou(scores, targets) == pytest.approx(reference.mean())
+
+
+def test_a_class_nobody_has_or_predicts_is_left_out_of_the_mean():
+    targets = torch.tensor([[[0, 0, 1, 1]]])
+    scores = torch.nn.functional.one_hot(torch.tensor([[[0, 1, 1, 1]]]), 3).permute(0, 3, 1, 2).float()
+    iou = iou_per_class(pixel_confusion(scores.argmax(1).numpy(), targets.numpy(), 3))
+    np.testing.assert_allclose(iou[:2], [1 / 2, 2 / 3])
+    assert np.isnan(iou[2])
+    assert mean_iou(scores, targets) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    np.testing.assert_allclose(per_image_accuracy(scores.argmax(1).numpy(), targets.numpy()), [0.75])
+
+
+def test_colours_and_overlay():
+    codes = ["background", "bird", "plant"]
+    colours = figures.class_colours(codes)
+    assert tuple(colours[0]) == figures.BACKGROUND_COLOUR and tuple(colours[1]) == figures.PALETTE[0]
+    assert len({tuple(c) for c in figures.class_colours([f"c{i}" for i in range(32)])}) == 32   # CamVid: all differ
+    image = np.full((2, 3, 3), 100, np.uint8)
+    mask = np.array([[0, 1, 2], [0, 0, 1]], np.uint8)
+    out = figures.overlay(image, mask, codes, alpha=0.5)
+    np.testing.assert_array_equal(out[mask == 0], image[mask == 0])                  # background untouched
+    np.testing.assert_array_equal(out[0, 1], np.round((100 + colours[1].astype(int)) / 2).astype(np.uint8))
+    wrong = figures.mistakes(image, mask, np.zeros_like(mask))
+    assert (wrong[mask != 0] == [255, 0, 0]).all() and not (wrong[mask == 0] == [255, 0, 0]).all(axis=-1).any()
+    html = figures.legend_html(codes, np.array([6, 3, 1]))
+    assert "bird" in html and "60.0%" in html and figures.hex_colour(colours[2]) in html
