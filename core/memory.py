@@ -106,3 +106,29 @@ def jobs_per_gpu(total_bytes: int) -> int:
 def job_budget_bytes(total_bytes: int, jobs_on_gpu: int) -> int:
     """One job's share of a GPU: the usable memory split between the jobs that may run on it at once."""
     return int(USABLE_FRACTION * total_bytes / max(1, jobs_on_gpu))
+
+
+def plan_image_batches(model: nn.Module, device: torch.device, budget_bytes: int | None, image_hw: tuple[int, int],
+                       data_bytes: int, n_train: int, requested: int | str = "auto", cpu_batch_size: int = 16,
+                       **plan_options) -> BatchPlan:
+    """The batch size an image model trains with, and the memory it is expected to need. `requested` wins when it
+    is a number; "auto" is `cpu_batch_size` on a CPU and, on a GPU, the largest batch that fits `budget_bytes`.
+    The model is moved to `device` (in the layout training uses) to count its activations there."""
+    from core.device import autocast_dtype, prefers_channels_last
+    layout = torch.channels_last if prefers_channels_last(device) else torch.contiguous_format
+    model.to(device, memory_format=layout)
+    probe = torch.zeros(2, 3, *image_hw, device=device).contiguous(memory_format=layout)
+    per_item = saved_activation_bytes(model, (probe,), autocast_dtype(device)) // 2
+    fixed = training_state_bytes(model) + data_bytes
+    if requested != "auto":
+        return BatchPlan(int(requested), per_item, fixed, budget_bytes, "set in the settings")
+    if budget_bytes is None:
+        return BatchPlan(cpu_batch_size, per_item, fixed, None, "the best trade-off measured on a small CPU")
+    return plan_batch_size(per_item, fixed, budget_bytes, n_train, **plan_options)
+
+
+def plan_report(plan: BatchPlan) -> dict:
+    """What a job reports about its batch size (ctx.report(**plan_report(plan))): pages and benchmarks show it."""
+    return dict(batch_size=plan.batch_size, batch_size_reason=plan.reason,
+                estimated_peak_mib=round(plan.estimated_peak_bytes / 2**20),
+                memory_budget_mib=round(plan.budget_bytes / 2**20) if plan.budget_bytes else None)

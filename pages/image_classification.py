@@ -13,7 +13,7 @@ import torch
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
 from core.download import is_online
-from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo, list_backbones, weights_availability
+from core.models import BACKBONES, DEFAULT_BACKBONE, list_backbones, weights_availability
 from core.serialize import model_from_bytes, model_to_bytes
 from core.vision import figures
 from core.vision.data import (BadUpload, class_counts, image_from_bytes, load_embedded, load_pets, load_uploads,
@@ -23,7 +23,7 @@ from core.device import training_device
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
 from ui import jobs as ui_jobs
-from ui.notices import source_notice, weights_notice
+from ui.notices import job_notices, source_notice
 from ui.frame import require_frame
 
 require_frame()
@@ -226,18 +226,6 @@ config = dict(DEFAULTS, size=size, method=method, valid_pct=valid_pct, seed=seed
               source=source, task=task if source != "own" else "own", n_images=len(items))
 
 
-def shown_weights(snap):
-    info = snap.info if snap else {}
-    if info.get("weights_source"):
-        weights_notice(WeightsInfo(info["weights_source"], info["weights_detail"]))
-
-
-def shown_batch_size(snap):
-    info = snap.info if snap else {}
-    if info.get("batch_size"):
-        st.caption(f"Batches of {info['batch_size']} photos: {info['batch_size_reason']}. "
-                   f"Expected memory for training: about {info['estimated_peak_mib']:,} MiB.")
-
 
 # ---------------------------------------------------------------------------------------------------------------
 st.header("4 · lr_find: how big should the steps be?")
@@ -255,7 +243,7 @@ if lr_job:
     if lr_snap is not None and lr_snap.finished_ok and lr_snap.result:
         found = lr_snap.result
         suggestion = found["valley"]
-        shown_weights(lr_snap)
+        job_notices(lr_snap)
         st.plotly_chart(plots.lr_finder(found["lrs"], found["losses"], suggestion,
                                         st.session_state.get("ic_lr")), width="stretch", key="ic_lr_plot")
         if suggestion:
@@ -283,8 +271,7 @@ if fit_snap is None or not fit_snap.finished_ok or not fit_snap.result:
     st.info("Train a model to see what changed inside it, its results, and to use it.", icon=":material/info:")
     st.stop()
 result = fit_snap.result
-shown_weights(fit_snap)
-shown_batch_size(fit_snap)
+job_notices(fit_snap)
 if result.get("cancelled"):
     st.warning("Training was stopped early: the results below are for the partly trained model.")
 

@@ -11,18 +11,19 @@ import streamlit as st
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
 from core.download import is_online
-from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo, list_backbones, weights_availability
+from core.models import BACKBONES, DEFAULT_BACKBONE, list_backbones, weights_availability
 from core.segmentation import figures
 from core.segmentation.data import BadSegmentationData, load_folder, pixel_counts, resize_pair, shape_for
 from core.segmentation.metrics import per_image_accuracy
 from core.segmentation.model import count_parameters, create_unet
-from core.segmentation.train import DEFAULTS, fine_tune_job, from_export, lr_find_job
+from core.device import training_device
+from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
 from core.serialize import model_from_bytes, model_to_bytes
 from core.vision.data import image_from_bytes, random_split
 from core.vision.interpret import top_losses
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
-from ui.notices import source_notice, weights_notice
+from ui.notices import job_notices, source_notice
 
 require_frame()
 
@@ -93,9 +94,10 @@ codes = items.codes
 st.markdown("Each photo comes with a **mask**: an image of the same size where every pixel holds a number, the "
             "**code** of its class. `codes.txt` says which number means what. The label of a photo is found from "
             "its file name (`label_func`), exactly as for CamVid in the course.")
+batch_size_code = CPU_BATCH_SIZE if training_device().type == "cpu" else "bs"    # bs: sized to the GPU share
 st.code(f"""path = untar_data(URLs.CAMVID_TINY)      # here: {'datasets/scenes' if source == 'scenes' else 'CamVid'}
 dls = SegmentationDataLoaders.from_label_func(
-    path, bs={DEFAULTS['bs']}, fnames=get_image_files(path/"images"),
+    path, bs={batch_size_code}, fnames=get_image_files(path/"images"),
     label_func=lambda o: path/'labels'/f'{{o.stem}}_P.png',
     codes=np.loadtxt(path/'codes.txt', dtype=str))""", language="python")
 st.markdown(f"**{len(items)} photos, {len(codes)} codes.** Colours used everywhere on this page:")
@@ -174,11 +176,6 @@ config = dict(DEFAULTS, width=width, valid_pct=valid_pct, seed=seed, backbone=ba
               n_images=len(items))
 
 
-def shown_weights(snap):
-    info = snap.info if snap else {}
-    if info.get("weights_source"):
-        weights_notice(WeightsInfo(info["weights_source"], info["weights_detail"]))
-
 
 # ---------------------------------------------------------------------------------------------------------------
 st.header("3 · lr_find (optional)")
@@ -194,7 +191,7 @@ if lr_job:
     if lr_snap is not None and lr_snap.finished_ok and lr_snap.result:
         found = lr_snap.result
         suggestion = found["valley"]
-        shown_weights(lr_snap)
+        job_notices(lr_snap)
         st.plotly_chart(plots.lr_finder(found["lrs"], found["losses"], suggestion, st.session_state.get("seg_lr")),
                         width="stretch", key="seg_lr_plot")
         if suggestion:
@@ -225,7 +222,7 @@ if fit_snap is None or not fit_snap.finished_ok or not fit_snap.result:
     st.info("Train a model to see its results and to use it.", icon=":material/info:")
     st.stop()
 result = fit_snap.result
-shown_weights(fit_snap)
+job_notices(fit_snap)
 if result.get("cancelled"):
     st.warning("Training was stopped early: the results below are for the partly trained model.")
 

@@ -179,11 +179,13 @@ def test_batch_plan_fits_a_tight_share_of_the_gpu(small_birds):
 def test_the_gpu_recipe_bf16_and_channels_last_trains_end_to_end(small_birds, monkeypatch, tmp_path):
     """The CUDA path's precision and memory layout, run on the CPU: catches dtype and layout mistakes that would
     otherwise only show on a GPU (bf16 logits reaching numpy, channels-last weights in the export...)."""
+    import core.device
     import core.learner
     import core.vision.train as vision_train
-    monkeypatch.setattr(core.learner, "autocast_dtype", lambda device: torch.bfloat16)
-    monkeypatch.setattr(vision_train, "autocast_dtype", lambda device: torch.bfloat16)
-    monkeypatch.setattr(vision_train, "prefers_channels_last", lambda device: True)
+    for module in (core.device, core.learner):
+        monkeypatch.setattr(module, "autocast_dtype", lambda device: torch.bfloat16)
+    for module in (core.device, vision_train):
+        monkeypatch.setattr(module, "prefers_channels_last", lambda device: True)
     items = small_birds.subset(range(0, len(small_birds), 2))
     r = JobRunner(workers=1, runs_path=tmp_path)
     try:

@@ -19,3 +19,13 @@ def weights_notice(weights: WeightsInfo) -> None:
         st.info(f"Pretrained weights: {weights.detail} (embedded, works offline).", icon=":material/inventory_2:")
     else:
         st.success(f"Pretrained weights: {weights.detail}.", icon=":material/cloud_done:")
+
+
+def job_notices(snap, items: str = "photos") -> None:
+    """Under a finished job: the pretrained weights it started from and the batch size it trained with."""
+    info = snap.info if snap else {}
+    if info.get("weights_source"):
+        weights_notice(WeightsInfo(info["weights_source"], info["weights_detail"]))
+    if info.get("batch_size"):
+        st.caption(f"Batches of {info['batch_size']} {items}: {info['batch_size_reason']}. "
+                   f"Expected memory for training: about {info['estimated_peak_mib']:,} MiB.")

@@ -16,18 +16,21 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from core.device import seed_everything
+from core.device import prefers_channels_last, seed_everything
 from core.learner import Learner
-from core.segmentation.data import SegItems, make_dataloaders, pixel_counts, resize_pair
+from core.memory import plan_image_batches, plan_report
+from core.segmentation.data import SegItems, make_dataloaders, pixel_counts, resize_pair, shape_for
 from core.segmentation.metrics import iou_per_class, mean_iou, pixel_accuracy, pixel_confusion
 from core.segmentation.model import UNet, create_unet, start_from_class_frequencies, unet_splitter
+from core.vision.data import random_split
 from core.vision.transforms import normalize
 
 # 160x120 scenes, 1 frozen + 5 unfrozen epochs at fastai's base_lr: see benchmarks/bench_segmentation.py for time
 # and accuracy. lr 1e-2 ended about as well but its frozen epoch's validation loss jumped to ~50 (the decoder's
 # BatchNorm statistics lagging behind weights that move that fast): a confusing first row for a student.
-DEFAULTS = dict(width=160, valid_pct=0.2, seed=42, bs=8, backbone="efficientnet_lite0", lr=2e-3, epochs=5,
+DEFAULTS = dict(width=160, valid_pct=0.2, seed=42, bs="auto", backbone="efficientnet_lite0", lr=2e-3, epochs=5,
                 freeze_epochs=1, min_scale=0.6)
+CPU_BATCH_SIZE = 8       # bs "auto" on a CPU; on a GPU, the largest batch that fits the job's share (core/memory.py)
 TASK = "segmentation"
 
 
@@ -87,13 +90,18 @@ def make_learner(ctx, items: SegItems, cfg: dict, weight_stats: bool = False):
     ctx.report(stage="loading images", fraction=0.0)
     model, backbone = create_unet(cfg["backbone"], len(items.codes), pretrained=True)
     ctx.report(weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)
-    data = make_dataloaders(items, cfg["width"], cfg["valid_pct"], cfg["seed"], cfg["bs"], backbone.spec.mean,
+    shape = shape_for(items, cfg["width"])
+    n_train = len(random_split(items.groups, cfg["valid_pct"], cfg["seed"])[0])
+    plan = plan_image_batches(model, ctx.device, ctx.memory_budget, shape, len(items) * 11 * shape[0] * shape[1],
+                              n_train, cfg["bs"], CPU_BATCH_SIZE)       # 11 bytes a pixel: uint8 RGB + int64 code
+    ctx.report(**plan_report(plan))
+    data = make_dataloaders(items, cfg["width"], cfg["valid_pct"], cfg["seed"], plan.batch_size, backbone.spec.mean,
                             backbone.spec.std, ctx.device, cfg["min_scale"])
     start_from_class_frequencies(model, pixel_counts(items, data.train_idx))
     ctx.check_cancelled()
     learn = Learner(model, data.dls, nn.CrossEntropyLoss(), metrics=(pixel_accuracy, mean_iou),
                     splitter=unet_splitter, cbs=ctx.callbacks(weight_stats=weight_stats),
-                    device=ctx.device, channels_last=ctx.device.type == "cuda")
+                    device=ctx.device, channels_last=prefers_channels_last(ctx.device))
     return learn, data, backbone
 
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.device import autocast_dtype, prefers_channels_last, seed_everything
+from core.device import prefers_channels_last, seed_everything
 from core.learner import Learner
-from core.memory import BatchPlan, plan_batch_size, saved_activation_bytes, training_state_bytes
+from core.memory import BatchPlan, plan_image_batches, plan_report
 from core.metrics import error_rate
 from core.models import create_backbone
 from core.vision.data import ImageItems, make_dataloaders, random_split
@@ -77,22 +77,11 @@ def from_export(state: dict, meta: dict) -> TrainedClassifier:
 
 
 def batch_plan(ctx, model: nn.Module, items: ImageItems, cfg: dict) -> BatchPlan:
-    """The batch size to train with, and the memory the job is expected to need (reported by every job, so the
-    runner's sharing of a GPU can be checked against benchmarks/bench_image_classification.py)."""
+    """The batch size to train with, and the memory the job is expected to need."""
     size = cfg["size"]
-    channels_last = prefers_channels_last(ctx.device)
-    model.to(ctx.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    probe = torch.zeros(2, 3, size, size, device=ctx.device)
-    if channels_last:
-        probe = probe.contiguous(memory_format=torch.channels_last)
-    per_item = saved_activation_bytes(model, (probe,), autocast_dtype(ctx.device)) // 2
-    fixed = training_state_bytes(model) + len(items) * 3 * size * size
     n_train = len(random_split(items.groups, cfg["valid_pct"], cfg["seed"])[0])
-    if cfg["bs"] != "auto":
-        return BatchPlan(int(cfg["bs"]), per_item, fixed, ctx.memory_budget, "set in the settings")
-    if ctx.memory_budget is None:
-        return BatchPlan(CPU_BATCH_SIZE, per_item, fixed, None, "the best trade-off measured on a small CPU")
-    return plan_batch_size(per_item, fixed, ctx.memory_budget, n_train)
+    return plan_image_batches(model, ctx.device, ctx.memory_budget, (size, size), len(items) * 3 * size * size,
+                              n_train, cfg["bs"], CPU_BATCH_SIZE)
 
 
 def make_learner(ctx, items: ImageItems, cfg: dict, weight_stats: bool = False):
@@ -101,9 +90,7 @@ def make_learner(ctx, items: ImageItems, cfg: dict, weight_stats: bool = False):
     backbone = create_backbone(cfg["backbone"], len(items.vocab), pretrained=True)
     ctx.report(weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)
     plan = batch_plan(ctx, backbone.model, items, cfg)
-    ctx.report(batch_size=plan.batch_size, batch_size_reason=plan.reason,
-               estimated_peak_mib=round(plan.estimated_peak_bytes / 2**20),
-               memory_budget_mib=round(plan.budget_bytes / 2**20) if plan.budget_bytes else None)
+    ctx.report(**plan_report(plan))
     data = make_dataloaders(items, cfg["size"], cfg["method"], cfg["valid_pct"], cfg["seed"], plan.batch_size,
                             backbone.spec.mean, backbone.spec.std, ctx.device, cfg["min_scale"])
     ctx.check_cancelled()
