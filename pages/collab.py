@@ -16,13 +16,13 @@ from core.collab.jobs import fit_job, lr_find_job
 from core.collab.model import count_parameters
 from core.collab.train import (COURSE_LR, COURSE_WD, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WD,
                                CollabSettings, is_dot_product, make_model, model_from_saved)
-from core.datasets import DatasetUnavailable, load_embedded_table, resolve
+from core.datasets import load_embedded_table
 from core.jobs import get_runner
 from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular.table import Limits, TableError
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
-from ui.notices import source_notice
+from ui.notices import resolved_once
 
 require_frame()
 
@@ -61,16 +61,9 @@ def choose_ratings() -> tuple[pd.DataFrame, str, bool] | None:
     """(user/item/rating table, a key naming it, whether it is MovieLens) with a notice saying which it is."""
     source = st.radio("Which ratings?", [EMBEDDED, ONLINE, UPLOAD], horizontal=True, key="col_source")
     if source in (EMBEDDED, ONLINE):
-        if ss.get("col_resolved_for") != source:             # resolve once per choice, not on every rerun
-            try:
-                with st.spinner("Looking for the data…"):
-                    ss.col_resolved = resolve("movielens", prefer_online=source == ONLINE)
-                ss.col_resolved_for = source
-            except DatasetUnavailable as e:
-                st.error(str(e))
-                return None
-        found = ss.col_resolved
-        source_notice(found.notice, found.source)
+        found = resolved_once("movielens", source == ONLINE, key="col_resolved")
+        if found is None:
+            return None
         try:
             ratings = movielens() if found.path is None else sample(str(found.path))
         except (TableError, ImportError, OSError) as e:

@@ -12,17 +12,17 @@ import torch
 
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
-from core.download import is_online
-from core.models import BACKBONES, DEFAULT_BACKBONE, list_backbones, weights_availability
+from core.device import training_device
+from core.models import BACKBONES, DEFAULT_BACKBONE
 from core.serialize import model_from_bytes, model_to_bytes
 from core.vision import figures
 from core.vision.data import (BadUpload, class_counts, image_from_bytes, load_embedded, load_pets, load_uploads,
                               load_zip, problems, random_split)
 from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
-from core.device import training_device
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
 from ui import jobs as ui_jobs
+from ui.backbones import backbone_picker
 from ui.notices import job_notices, source_notice
 from ui.frame import require_frame
 
@@ -204,23 +204,7 @@ st.header("3 · Learner: start from a pretrained model")
 st.markdown("We don't start from random numbers: we take a model already trained to recognise 1,000 kinds of "
             "things in ImageNet's photos, cut off its last layer, and put a new one for our classes. "
             "Fine-tuning then adjusts it to our photos.")
-online = is_online("https://huggingface.co")
-specs = list_backbones()
-
-
-def backbone_label(name):
-    s = BACKBONES[name]
-    where = {"embedded": "weights embedded", "cache": "weights cached", "hub": "weights downloaded",
-             "unavailable": "offline: weights unavailable"}[weights_availability(s, online)]
-    return f"{s.title} · {s.params_m:.1f}M parameters · {where}"
-
-
-backbone = st.selectbox("Pretrained model", [s.name for s in specs], format_func=backbone_label,
-                        index=[s.name for s in specs].index(DEFAULT_BACKBONE), key="ic_backbone")
-if weights_availability(BACKBONES[backbone], online) == "unavailable":
-    st.warning(f"{BACKBONES[backbone].title}'s weights would have to be downloaded, and this server is offline. "
-               f"Pick {BACKBONES[DEFAULT_BACKBONE].title}: its ImageNet weights are embedded.",
-               icon=":material/cloud_off:")
+backbone = backbone_picker("Pretrained model", key="ic_backbone")
 st.code(f"learn = vision_learner(dls, '{backbone}', metrics=error_rate)", language="python")
 config = dict(DEFAULTS, size=size, method=method, valid_pct=valid_pct, seed=seed, backbone=backbone,
               source=source, task=task if source != "own" else "own", n_images=len(items))

@@ -10,19 +10,18 @@ import streamlit as st
 
 from core import plots
 from core.datasets import DatasetUnavailable, resolve
-from core.download import is_online
-from core.models import BACKBONES, DEFAULT_BACKBONE, list_backbones, weights_availability
+from core.device import training_device
 from core.segmentation import figures
 from core.segmentation.data import BadSegmentationData, load_folder, pixel_counts, resize_pair, shape_for
 from core.segmentation.metrics import per_image_accuracy
 from core.segmentation.model import count_parameters, create_unet
-from core.device import training_device
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
 from core.serialize import model_from_bytes, model_to_bytes
 from core.vision.data import image_from_bytes, random_split
 from core.vision.interpret import top_losses
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
+from ui.backbones import backbone_picker
 from ui.notices import job_notices, source_notice
 
 require_frame()
@@ -151,23 +150,7 @@ st.markdown(
     "encoder's map of the same size (the *skip connections*, the U's horizontal bars), which still knows where "
     "the edges are. At the end each pixel gets one score per class. Like in *Is it a bird?*, `fine_tune` trains "
     "the new decoder first with the encoder **frozen**, then everything.")
-online = is_online("https://huggingface.co")
-specs = list_backbones()
-
-
-def backbone_label(name):
-    s = BACKBONES[name]
-    where = {"embedded": "weights embedded", "cache": "weights cached", "hub": "weights downloaded",
-             "unavailable": "offline: weights unavailable"}[weights_availability(s, online)]
-    return f"{s.title} · {where}"
-
-
-backbone = st.selectbox("Pretrained encoder", [s.name for s in specs], format_func=backbone_label,
-                        index=[s.name for s in specs].index(DEFAULT_BACKBONE), key="seg_backbone")
-if weights_availability(BACKBONES[backbone], online) == "unavailable":
-    st.warning(f"{BACKBONES[backbone].title}'s weights would have to be downloaded, and this server is offline. "
-               f"Pick {BACKBONES[DEFAULT_BACKBONE].title}: its ImageNet weights are embedded.",
-               icon=":material/cloud_off:")
+backbone = backbone_picker("Pretrained encoder", key="seg_backbone", show_size=False)
 n_encoder, n_decoder = model_sizes(backbone, len(codes))
 st.code(f"learn = unet_learner(dls, {backbone})", language="python")
 st.markdown(f"Encoder: **{n_encoder:,}** pretrained parameters · decoder: **{n_decoder:,}** new ones · "

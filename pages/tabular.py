@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from core import plots
-from core.datasets import DatasetUnavailable, resolve
 from core.jobs import get_runner
 from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular import plots as tplots
@@ -20,7 +19,7 @@ from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check
                                 read_csv_bytes)
 from core.tabular.train import BATCH_SIZE, DEFAULT_LR, model_from_saved, model_meta, prepare
 from ui import jobs as ui_jobs
-from ui.notices import source_notice
+from ui.notices import resolved_once
 from ui.frame import require_frame
 
 require_frame()
@@ -57,16 +56,9 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str] | None:
     """The table (and default columns) the student picked, with a notice saying which it is."""
     source = st.radio("Which table?", [EMBEDDED, ONLINE, UPLOAD], horizontal=True, key="tab_source")
     if source in (EMBEDDED, ONLINE):
-        if ss.get("tab_resolved_for") != source:           # resolve once per choice, not on every rerun
-            try:
-                with st.spinner("Looking for the data…"):
-                    ss.tab_resolved = resolve("adult", prefer_online=source == ONLINE)
-                ss.tab_resolved_for = source
-            except DatasetUnavailable as e:
-                st.error(str(e))
-                return None
-        found = ss.tab_resolved
-        source_notice(found.notice, found.source)
+        found = resolved_once("adult", source == ONLINE, key="tab_resolved")
+        if found is None:
+            return None
         try:
             df = adult_table(str(found.path))
         except TableError as e:

@@ -1,6 +1,7 @@
 """Banners that say which data and which weights a lesson is using right now."""
 import streamlit as st
 
+from core.datasets import DatasetUnavailable, resolve
 from core.models import WeightsInfo
 
 
@@ -29,3 +30,20 @@ def job_notices(snap, items: str = "photos") -> None:
     if info.get("batch_size"):
         st.caption(f"Batches of {info['batch_size']} {items}: {info['batch_size_reason']}. "
                    f"Expected memory for training: about {info['estimated_peak_mib']:,} MiB.")
+
+
+def resolved_once(dataset: str, prefer_online: bool, key: str):
+    """core.datasets.resolve(dataset), once per choice of source rather than on every rerun, and the notice saying
+    which copy is used. None, with the reason shown, when no copy can be had."""
+    ss = st.session_state
+    if ss.get(f"{key}_for") != prefer_online:
+        try:
+            with st.spinner("Looking for the data…"):
+                ss[key] = resolve(dataset, prefer_online=prefer_online)
+            ss[f"{key}_for"] = prefer_online
+        except DatasetUnavailable as e:
+            st.error(str(e))
+            return None
+    found = ss[key]
+    source_notice(found.notice, found.source)
+    return found
