@@ -14,7 +14,6 @@ from core import plots
 from core.datasets import DatasetUnavailable, resolve
 from core.device import training_device
 from core.models import BACKBONES, DEFAULT_BACKBONE
-from core.serialize import model_from_bytes, model_to_bytes
 from core.vision import figures
 from core.vision.data import (BadUpload, class_counts, image_from_bytes, load_embedded, load_pets, load_uploads,
                               load_zip, problems, random_split)
@@ -23,6 +22,7 @@ from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_expo
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
 from ui import jobs as ui_jobs
 from ui.backbones import backbone_picker
+from ui.export import export_and_load_back
 from ui.notices import job_notices, source_notice
 from ui.frame import require_frame
 
@@ -366,22 +366,5 @@ st.subheader("Export it and load it back")
 st.markdown("`learn.export()` saves the model to use later. Here it's two files: the weights as "
             "**safetensors** (just numbers, so loading can't run anyone's code, unlike a pickle) and a small "
             "**JSON** with the class names and how to resize photos.")
-weights_bytes, meta_bytes = model_to_bytes(result["classifier"].model, result["classifier"].export_meta())
-d1, d2 = st.columns(2)
-d1.download_button("Download weights (.safetensors)", weights_bytes, "image_classifier.safetensors",
-                   key="ic_dl_weights", icon=":material/download:")
-d2.download_button("Download metadata (.json)", meta_bytes, "image_classifier.json", key="ic_dl_meta",
-                   icon=":material/download:")
-u1, u2 = st.columns(2)
-up_weights = u1.file_uploader("Load weights (.safetensors)", type=["safetensors"], key="ic_up_weights")
-up_meta = u2.file_uploader("Load metadata (.json)", type=["json"], key="ic_up_meta")
-if up_weights is not None and up_meta is not None and st.button("Load this model", key="ic_load"):
-    try:
-        state, meta = model_from_bytes(up_weights.getvalue(), up_meta.getvalue())
-        st.session_state.ic_loaded = from_export(state, meta)
-    except (ValueError, KeyError) as e:
-        st.error(f"Could not load that model: {e}", icon=":material/error:")
-    else:
-        st.success(f"Loaded a {meta['backbone']} classifier for {', '.join(meta['vocab'])}. Choose it above.",
-                   icon=":material/check_circle:")
-        st.rerun()
+export_and_load_back(result["classifier"].model, result["classifier"].export_meta(), "ic", "image_classifier",
+                     from_export, lambda meta: f"Loaded a {meta['backbone']} classifier for {', '.join(meta['vocab'])}.")

@@ -16,12 +16,12 @@ from core.segmentation.data import BadSegmentationData, load_folder, pixel_count
 from core.segmentation.metrics import per_image_accuracy
 from core.segmentation.model import count_parameters, create_unet
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
-from core.serialize import model_from_bytes, model_to_bytes
 from core.vision.data import image_from_bytes, random_split
 from core.vision.interpret import top_losses
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
 from ui.backbones import backbone_picker
+from ui.export import export_and_load_back
 from ui.notices import job_notices, source_notice
 
 require_frame()
@@ -288,22 +288,5 @@ if photo is not None:
 st.subheader("Export it and load it back")
 st.markdown("Two files: the weights as **safetensors** (just numbers: loading them can't run anyone's code, unlike "
             "a pickle) and a small **JSON** with the codes, the encoder's name and the size the model expects.")
-weights_bytes, meta_bytes = model_to_bytes(result["segmenter"].model, result["segmenter"].export_meta())
-d1, d2 = st.columns(2)
-d1.download_button("Download weights (.safetensors)", weights_bytes, "segmentation.safetensors", key="seg_dl_weights",
-                   icon=":material/download:")
-d2.download_button("Download metadata (.json)", meta_bytes, "segmentation.json", key="seg_dl_meta",
-                   icon=":material/download:")
-u1, u2 = st.columns(2)
-up_weights = u1.file_uploader("Load weights (.safetensors)", type=["safetensors"], key="seg_up_weights")
-up_meta = u2.file_uploader("Load metadata (.json)", type=["json"], key="seg_up_meta")
-if up_weights is not None and up_meta is not None and st.button("Load this model", key="seg_load"):
-    try:
-        state, meta = model_from_bytes(up_weights.getvalue(), up_meta.getvalue())
-        st.session_state.seg_loaded = from_export(state, meta)
-    except (ValueError, KeyError) as e:
-        st.error(f"Could not load that model: {e}", icon=":material/error:")
-    else:
-        st.success(f"Loaded a U-Net on {meta['backbone']} for {', '.join(meta['codes'])}. Choose it above.",
-                   icon=":material/check_circle:")
-        st.rerun()
+export_and_load_back(result["segmenter"].model, result["segmenter"].export_meta(), "seg", "segmentation",
+                     from_export, lambda meta: f"Loaded a U-Net on {meta['backbone']} for {', '.join(meta['codes'])}.")
