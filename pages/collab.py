@@ -23,6 +23,7 @@ from core.tabular.table import Limits, TableError
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
 from ui.notices import resolved_once
+from ui.uploads import kept_upload
 
 require_frame()
 
@@ -75,20 +76,11 @@ def choose_ratings() -> tuple[pd.DataFrame, str, bool] | None:
 
 def choose_upload() -> tuple[pd.DataFrame, str, bool] | None:
     limits = Limits()
-    upload = st.file_uploader(f"A CSV with one rating per row: who, what, how much (up to "
-                              f"{limits.max_bytes // 2**20} MB, {limits.max_rows:,} rows)", type=["csv", "txt", "tsv"],
-                              key="col_upload")
-    if upload is not None and ss.get("col_upload_id") != upload.file_id:
-        try:
-            df = read_ratings_csv(upload.getvalue(), f"'{upload.name}'", limits)
-        except TableError as e:
-            st.error(str(e), icon=":material/error:")
-            if "col_upload_df" in ss:
-                st.caption(f"Still using your previous file, '{ss.col_upload_name}'.")
-        else:
-            ss.col_upload_df, ss.col_upload_id, ss.col_upload_name = df, upload.file_id, upload.name
-            guess = guess_spec(df)
-            ss.col_user, ss.col_item, ss.col_rating = guess.user, guess.item, guess.rating
+    label = (f"A CSV with one rating per row: who, what, how much (up to {limits.max_bytes // 2**20} MB, "
+             f"{limits.max_rows:,} rows)")
+    if kept_upload(label, "col", lambda data, name: read_ratings_csv(data, name, limits)):
+        guess = guess_spec(ss.col_upload_df)
+        ss.col_user, ss.col_item, ss.col_rating = guess.user, guess.item, guess.rating
     if "col_upload_df" not in ss:
         st.info("Upload a CSV of ratings: a column for the user, one for the item (a movie, a book, a song…) "
                 "and one for the rating, a number. Or pick MovieLens above.", icon=":material/upload_file:")

@@ -20,6 +20,7 @@ from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check
 from core.tabular.train import BATCH_SIZE, DEFAULT_LR, model_from_saved, model_meta, prepare
 from ui import jobs as ui_jobs
 from ui.notices import resolved_once
+from ui.uploads import kept_upload
 from ui.frame import require_frame
 
 require_frame()
@@ -67,19 +68,10 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str] | None:
         return df, ADULT_SPEC, f"adult:{found.path}", "adult.csv"
 
     limits = Limits()
-    upload = st.file_uploader(f"A CSV file with a header row (up to {limits.max_bytes // 2**20} MB, "
-                              f"{limits.max_rows:,} rows, {limits.max_columns} columns)", type=["csv", "txt", "tsv"],
-                              key="tab_upload")
-    if upload is not None and ss.get("tab_upload_id") != upload.file_id:
-        try:
-            df = read_csv_bytes(upload.getvalue(), f"'{upload.name}'", limits)
-        except TableError as e:
-            st.error(str(e), icon=":material/error:")
-            if "tab_upload_df" in ss:
-                st.caption(f"Still using your previous file, '{ss.tab_upload_name}'.")
-        else:
-            ss.tab_upload_df, ss.tab_upload_id, ss.tab_upload_name = df, upload.file_id, upload.name
-            ss.pop("tab_spec_for", None)
+    label = (f"A CSV file with a header row (up to {limits.max_bytes // 2**20} MB, {limits.max_rows:,} rows, "
+             f"{limits.max_columns} columns)")
+    if kept_upload(label, "tab", lambda data, name: read_csv_bytes(data, name, limits)):
+        ss.pop("tab_spec_for", None)
     if "tab_upload_df" not in ss:
         st.info("Upload a CSV to train on your own table: one row per example, one column to predict. "
                 "Or pick the Adult census above.", icon=":material/upload_file:")
