@@ -70,6 +70,21 @@ def test_an_upload_with_a_single_valued_target_is_refused_then_fixed():
     assert at.header[0].value == "1. The raw table"
 
 
+
+def test_a_broken_file_after_a_good_one_keeps_the_good_one():
+    rows = "\n".join(f"{20 + i % 10},{'a' if i % 3 else 'b'},{i % 7 * 1.5},{'yes' if i % 2 else 'no'}" for i in range(80))
+    at = fresh()
+    at.radio(key="tab_source").set_value(UPLOAD).run()
+    at.file_uploader(key="tab_upload").set_value(("good.csv", f"age,kind,score,label\n{rows}".encode(), "text/csv"))
+    at.run()
+    assert "Using your file 'good.csv' (80 rows" in texts(at.info)
+    at.file_uploader(key="tab_upload").set_value(("bad.csv", b"a,b\n1,\"never closed\n", "text/csv")).run()
+    assert not at.exception
+    assert "could not be read" in texts(at.error)
+    assert "Still using your previous file, 'good.csv'" in texts(at.caption)
+    assert "Using your file 'good.csv' (80 rows" in texts(at.info)     # nothing lost: the lesson goes on
+    assert at.header[0].value == "1. The raw table"
+
 @pytest.fixture(scope="module")
 def trained_page():
     at = fresh()
