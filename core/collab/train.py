@@ -6,8 +6,9 @@ The course's version:
 Mean squared error is the loss, RMSE the metric; weight decay (AdamW's, as fastai's) keeps the factors small.
 
 The app's defaults train the same model with batches of 512 instead of fastai's 64: every batch is a step of
-Python work, and on a shared CPU (with the page polling the job in the same process) 1,250 small steps per epoch
-took 20-35 s an epoch, 157 big ones well under 1 s. Fewer steps also mean weight decay acts fewer times, so it is
+Python work, and in the app (the page polling the job in the same process) the course's 1,250 small steps per epoch
+took 6-15 s an epoch on an idle 2-core CPU (46.5 s for the 5 epochs; 4.3 s an epoch without the app), and 20-35 s
+on a busy one; 157 big ones take about 12 s for all 5. Fewer steps also mean weight decay acts fewer times, so it is
 raised with the learning rate: fit_one_cycle(5, 1e-2, wd=0.5) reaches the same validation RMSE as the course's
 recipe (benchmarks/bench_collab.py runs both).
 """
