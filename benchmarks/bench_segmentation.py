@@ -9,9 +9,14 @@ peer: the same U-Net (same pretrained encoder, same starting biases, same split 
       torch Dataset + DataLoader (PIL resize and a torchvision v2 crop/flip of image and mask, per item,
       every epoch) and trained by a plain PyTorch loop: AdamW + OneCycleLR, encoder frozen for the
       first epoch(s), then everything with the encoder's learning rate 100x smaller.
-Both report seconds of training, pixel accuracy and mean IoU on the validation scenes (whose objects are
-stamps neither saw in training), and the IoU of each class.
+fastai (--fastai-python PY, run in that Python): fastai 2.8's `unet_learner` on the same scenes and split, from the
+      same pretrained encoder, with its own DynamicUnet decoder and fine_tune; on a GPU with its AMP + channels-last.
+All report seconds of training, pixel accuracy and mean IoU on the validation scenes (whose objects are
+stamps neither saw in training), and the IoU of each class. On a GPU the plain loop uses the same bf16 autocast
+and channels-last layout as ours.
 """
+import json
+import subprocess
 import argparse
 import functools
 import sys
@@ -37,7 +42,7 @@ def run_ours(items, cfg, runner):
     if snap.status != "done":
         raise SystemExit(f"job {snap.status}: {snap.error}")
     res = snap.result
-    return dict(seconds=res["seconds"], accuracy=res["pixel_accuracy"], iou=res["iou"],
+    return dict(seconds=res["seconds"], accuracy=res["pixel_accuracy"], iou=res["iou"], bs=snap.info["batch_size"],
                 epoch_s=[round(r["time"], 1) for r in res["epochs"]], weights=res["weights_detail"],
                 n_train=len(res["train_idx"]), n_valid=len(res["valid_idx"]))
 
@@ -54,10 +59,23 @@ def run_peer(items, cfg):
     from core.segmentation.model import create_unet, start_from_class_frequencies
     from core.vision.data import random_split
 
+    from core.device import autocast_dtype, prefers_channels_last, training_device
+
     seed_everything(cfg["seed"])
+    device = training_device()
     model, backbone = create_unet(cfg["backbone"], len(items.codes), pretrained=True)
     train_idx, valid_idx = random_split(items.groups, cfg["valid_pct"], cfg["seed"])
     start_from_class_frequencies(model, pixel_counts(items, train_idx))
+    layout = torch.channels_last if prefers_channels_last(device) else torch.contiguous_format
+    model.to(device, memory_format=layout)
+    amp = autocast_dtype(device)
+
+    def forward(x):
+        x = x.to(device, non_blocking=True).contiguous(memory_format=layout)
+        if amp is None:
+            return model(x)
+        with torch.autocast(device.type, dtype=amp):
+            return model(x).float()
     shape = shape_for(items, cfg["width"])
     norm = T.Compose([T.ToDtype(torch.float32, scale=True), T.Normalize(backbone.spec.mean, backbone.spec.std)])
     augment = T.Compose([T.RandomResizedCrop(shape, scale=(cfg["min_scale"], 1.0), ratio=(4 / 3, 4 / 3)),
@@ -80,8 +98,10 @@ def run_peer(items, cfg):
             return norm(image), mask.as_subclass(torch.Tensor)
 
     g = torch.Generator().manual_seed(cfg["seed"])
-    train = DataLoader(Scenes(train_idx, True), batch_size=cfg["bs"], shuffle=True, drop_last=True, generator=g)
-    valid = DataLoader(Scenes(valid_idx, False), batch_size=cfg["bs"] * 2)
+    bs = cfg["bs"] if cfg["bs"] != "auto" else 8
+    workers = dict(num_workers=2, persistent_workers=True) if device.type == "cuda" else {}
+    train = DataLoader(Scenes(train_idx, True), batch_size=bs, shuffle=True, drop_last=True, generator=g, **workers)
+    valid = DataLoader(Scenes(valid_idx, False), batch_size=bs * 2, **workers)
     loss_func = nn.CrossEntropyLoss()
     norm_params = {id(p) for m in model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()}
 
@@ -95,7 +115,7 @@ def run_peer(items, cfg):
         for _ in range(epochs):
             model.train()
             for x, y in train:
-                loss = loss_func(model(x), y)
+                loss = loss_func(forward(x), y.to(device))
                 loss.backward()
                 opt.step()
                 opt.zero_grad()
@@ -108,14 +128,58 @@ def run_peer(items, cfg):
     for p in model.encoder.parameters():
         p.requires_grad_(True)
     fit(cfg["epochs"], cfg["lr"] / 2 / 100, cfg["lr"] / 2, 0.3, 5.0)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
-        predicted = torch.cat([model(x).argmax(1) for x, _ in valid]).numpy()
+        predicted = torch.cat([forward(x).argmax(1).cpu() for x, _ in valid]).numpy()
     targets = torch.cat([y for _, y in valid]).numpy()
     cm = pixel_confusion(predicted, targets, len(items.codes))
     return dict(seconds=seconds, accuracy=float(np.trace(cm) / cm.sum()), iou=iou_per_class(cm), epoch_s=[],
                 weights=backbone.weights.detail, n_train=len(train_idx), n_valid=len(valid_idx))
+
+
+def run_fastai(cfg, bs):
+    """fastai 2.8's unet_learner on the same scenes and split, from the same pretrained encoder (in --fastai-python)."""
+    import timm
+    from fastai.vision.all import (DataBlock, Flip, ImageBlock, IndexSplitter, MaskBlock, Normalize,
+                                   RandomResizedCropGPU, Resize, ResizeMethod, set_seed, unet_learner)
+
+    from core.models import BACKBONES
+    from core.vision.data import random_split
+
+    items = load_folder(resolve("scenes").path, "the embedded scenes")
+    train_idx, valid_idx = random_split(items.groups, cfg["valid_pct"], cfg["seed"])
+    spec = BACKBONES[cfg["backbone"]]
+    shape = shape_for(items, cfg["width"])
+    set_seed(cfg["seed"])
+    block = DataBlock(blocks=(ImageBlock, MaskBlock(items.codes)),
+                      get_x=lambda i: np.asarray(items.images[i].convert("RGB")),
+                      get_y=lambda i: items.masks[i].astype(np.uint8), splitter=IndexSplitter(valid_idx),
+                      item_tfms=Resize(shape, method=ResizeMethod.Squish),
+                      batch_tfms=[RandomResizedCropGPU(shape, min_scale=cfg["min_scale"]), Flip(),
+                                  Normalize.from_stats(spec.mean, spec.std)])
+    dls = block.dataloaders(list(range(len(items))), bs=bs)
+
+    def encoder(pretrained=False):
+        model = timm.create_model(spec.timm_name, pretrained=False)
+        model.load_state_dict(spec.embedded())
+        return model
+
+    learn = unet_learner(dls, encoder, pretrained=False, normalize=False, n_out=len(items.codes))
+    if torch.cuda.is_available():
+        learn.to_channelslast()
+    start = time.perf_counter()
+    with learn.no_bar(), learn.no_logging():
+        learn.fine_tune(cfg["epochs"], base_lr=cfg["lr"], freeze_epochs=cfg["freeze_epochs"])
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    scores, targets = learn.get_preds()
+    cm = pixel_confusion(scores.argmax(1).numpy(), targets.numpy(), len(items.codes))
+    return dict(seconds=seconds, accuracy=float(np.trace(cm) / cm.sum()), iou=iou_per_class(cm).tolist(),
+                epoch_s=[], weights=spec.embedded_detail, n_train=len(train_idx), n_valid=len(valid_idx))
 
 
 def main():
@@ -127,11 +191,16 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--fastai-python", help="a Python with fastai installed, to run fastai's unet_learner")
+    parser.add_argument("--only-fastai", type=int, help=argparse.SUPPRESS)       # the batch size; prints JSON
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = settings({k: v for k, v in dict(width=args.width, epochs=args.epochs, lr=args.lr, bs=args.bs).items()
                     if v is not None})
+    if args.only_fastai:
+        print(json.dumps(run_fastai(dict(cfg, seed=(args.seeds or [cfg["seed"]])[0]), args.only_fastai)))
+        return
     items = load_folder(resolve("scenes").path, "the embedded scenes")
     print(f"{len(items)} scenes, codes {items.codes}; torch threads {torch.get_num_threads()}; "
           f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
@@ -142,7 +211,16 @@ def main():
         c = dict(cfg, seed=seed)
         rows.append((f"ours (job runner, Learner), seed {seed}", run_ours(items, c, runner)))
         if not args.no_peer:
-            rows.append((f"peer (Dataset+DataLoader, plain loop), seed {seed}", run_peer(items, c)))
+            rows.append((f"peer (Dataset+DataLoader, plain loop), seed {seed}",
+                         run_peer(items, dict(c, bs=rows[-1][1]["bs"]))))
+        if args.fastai_python:
+            command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--seeds", str(seed)]
+            command += [f"--{k}={v}" for k, v in dict(width=args.width, epochs=args.epochs, lr=args.lr).items() if v]
+            out = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+            if out.returncode:
+                print(f"fastai's side failed:\n{out.stderr[-2000:]}")
+            else:
+                rows.append((f"fastai 2.8 unet_learner, seed {seed}", json.loads(out.stdout.strip().splitlines()[-1])))
     runner.shutdown()
     print(f"\n{'':48s} {'train s':>8s} {'pixel acc':>9s} {'mean IoU':>9s}   IoU per class ({', '.join(items.codes)})")
     for name, r in rows:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHON = [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "artifacts" not in p.parts]
+PYTHON = [p for p in ROOT.rglob("*.py") if not any(part.startswith(".") or part == "artifacts"
+                                                 for part in p.relative_to(ROOT).parts)]
 
 
 def imports_of(path: Path) -> set[str]:

@@ -1,0 +1,316 @@
+"""The GPU check: what every lesson costs on this GPU, and how many students' jobs share it. One command,
+meant for a machine lent for minutes (benchmarks/gpu_check.sh runs it there, after the GPU-marked tests).
+
+    python benchmarks/gpu_check.py --out DIR [--quick] [--jobs 1 2 4 8] [--no-peers]
+
+Writes DIR/gpu-check.md (the table, with the GPU's name and the date) and DIR/gpu-check.json, and keeps them up to
+date after every stage, so a run cut short still leaves what it measured. Stages:
+
+1. each lesson's default training job, alone, with the share of the GPU the server gives a job
+   (core.memory.jobs_per_gpu): items per second, seconds per epoch, final metric, the batch size the job chose,
+   the memory it predicted for itself (core/memory.py) next to the peak it really allocated;
+2. the bird lesson's default job, N students at once (each in its own process, as the server's workers are,
+   each with a 1/N share): total images per second and each job's peak next to its prediction;
+3. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks.
+
+Every job runs in a fresh process so that its peak memory is its own. `--quick` shrinks everything so the script
+can be tried on a CPU before a GPU is at hand.
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LESSONS = ("image_classification", "segmentation", "tabular", "collab")
+QUICK = {"image_classification": dict(size=64, epochs=1), "segmentation": dict(width=64, epochs=1),
+         "tabular": dict(epochs=1), "collab": dict(epochs=1)}
+
+
+# ---- one job in this process -------------------------------------------------------------------------------------
+def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, index: int) -> dict:
+    """Run `lesson`'s default training job once, in this process, with a 1/`share` share of the GPU."""
+    import core  # noqa: F401  (sets OpenMP's wait policy before torch loads)
+    import torch
+
+    import core.jobs
+    from core.jobs import JobRunner
+    from core.memory import job_budget_bytes
+
+    core.jobs.job_budget_bytes = lambda total, _jobs: job_budget_bytes(total, share)
+    cuda = torch.cuda.is_available()
+    submit, count = _lesson_job(lesson, seed, QUICK[lesson] if quick else {})
+    runner = JobRunner(workers=1, runs_path=Path(os.environ.get("TMPDIR", "/tmp")) / "lesson1-gpu-check-runs")
+    if barrier:                                    # all N processes ready (imports, data loaded), then go together
+        Path(barrier, f"ready-{index}").touch()
+        while not Path(barrier, "go").exists():
+            time.sleep(0.01)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    start = time.time()
+    job = submit(runner)
+    snap = runner.wait(job, timeout=1800, poll=0.02)
+    end = time.time()
+    runner.shutdown()
+    if snap.status != "done":
+        return dict(lesson=lesson, ok=False, error=snap.error or snap.status)
+    metric_name, metric, items, epoch_s = count(snap)
+    row = dict(lesson=lesson, ok=True, share=share, seed=seed, start=start, end=end, wall_s=end - start,
+               items_trained=items, epoch_s=epoch_s, train_s=sum(epoch_s), metric=metric_name, value=metric,
+               bs=snap.info.get("batch_size"), estimated_mib=snap.info.get("estimated_peak_mib"),
+               budget_mib=snap.info.get("memory_budget_mib"))
+    if cuda:
+        row.update(peak_alloc_mib=round(torch.cuda.max_memory_allocated() / 2**20),
+                   peak_reserved_mib=round(torch.cuda.max_memory_reserved() / 2**20))
+    return row
+
+
+def _lesson_job(lesson: str, seed: int, overrides: dict):
+    """(submit(runner) -> job id, count(snapshot) -> (metric name, value, items trained, seconds per epoch))."""
+    import functools
+
+    from core.datasets import load_embedded_table, resolve
+
+    def epochs_of(snap):
+        return [r["time"] for r in snap.epoch_table]
+
+    if lesson in ("image_classification", "segmentation"):
+        if lesson == "image_classification":
+            from core.vision.data import load_embedded
+            from core.vision.train import fine_tune_job
+            items, metric = load_embedded(resolve("birds").path, "is_bird"), "error_rate"
+        else:
+            from core.segmentation.data import load_folder
+            from core.segmentation.train import fine_tune_job
+            items, metric = load_folder(resolve("scenes").path), "mean_iou"
+        config = dict(overrides, seed=seed)
+        fn = functools.partial(fine_tune_job, items=items, config=config)
+
+        def count(snap):
+            res = snap.result
+            return metric, snap.epoch_table[-1][metric], len(res["train_idx"]) * len(snap.epoch_table), epochs_of(snap)
+    elif lesson == "tabular":
+        from core.tabular.jobs import fit_job
+        from core.tabular.table import ADULT_SPEC, load_adult
+        from core.tabular.train import DEFAULT_LR
+        df = load_adult(resolve("adult").path)
+        fn = functools.partial(fit_job, df=df, spec=ADULT_SPEC, lr=DEFAULT_LR, epochs=overrides.get("epochs", 3),
+                               seed=seed, baseline=False)
+
+        def count(snap):
+            summary = snap.result.summary
+            return "accuracy", summary["accuracy"], summary["n_train"] * len(snap.epoch_table), epochs_of(snap)
+    elif lesson == "collab":
+        from core.collab.data import embedded_movielens
+        from core.collab.jobs import fit_job
+        from core.collab.train import DEFAULT_EPOCHS, DEFAULT_LR, CollabSettings
+        ratings = embedded_movielens(load_embedded_table("movielens"))
+        fn = functools.partial(fit_job, ratings=ratings, settings=CollabSettings(), lr=DEFAULT_LR,
+                               epochs=overrides.get("epochs", DEFAULT_EPOCHS), seed=seed)
+
+        def count(snap):
+            summary = snap.result.summary
+            return "rmse", summary["rmse"], summary["n_train"] * len(snap.epoch_table), epochs_of(snap)
+    else:
+        raise SystemExit(f"unknown lesson {lesson}")
+    return (lambda runner: runner.submit(fn, owner=f"gpu-check-{seed}", kind=lesson, title="gpu check")), count
+
+
+# ---- the orchestration -------------------------------------------------------------------------------------------
+def run_probes(lesson: str, n: int, quick: bool, timeout: float) -> list[dict]:
+    """N processes, each one job of `lesson` with a 1/N share, started together."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as barrier:
+        procs = [subprocess.Popen([sys.executable, __file__, "probe", lesson, "--share", str(n), "--seed", str(i),
+                                   "--barrier", barrier, "--index", str(i)] + (["--quick"] if quick else []),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                 for i in range(n)]
+        deadline = time.time() + timeout
+        while sum(Path(barrier, f"ready-{i}").exists() for i in range(n)) < n:
+            if time.time() > deadline or any(p.poll() is not None for p in procs):
+                break
+            time.sleep(0.05)
+        Path(barrier, "go").touch()
+        rows = []
+        for p in procs:
+            try:
+                out, err = p.communicate(timeout=max(1.0, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            rows.append(json.loads(lines[-1]) if lines else
+                        dict(lesson=lesson, ok=False, error=(err or out)[-600:] or f"exit {p.returncode}"))
+        return rows
+
+
+def run_peer(name: str, command: list[str], timeout: float) -> dict:
+    start = time.time()
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        text, ok = (out.stdout + ("\n" + out.stderr[-1500:] if out.returncode else "")), out.returncode == 0
+    except subprocess.TimeoutExpired as e:
+        text, ok = f"(stopped after {timeout:.0f} s)\n{(e.stdout or b'').decode()[-3000:]}", False
+    progress_bar = ("█", "|---", "% [")
+    text = "\n".join(line for line in text.splitlines() if not any(mark in line for mark in progress_bar))
+    return dict(name=name, command=" ".join(command[1:]), ok=ok, seconds=round(time.time() - start, 1),
+                output=text.strip())
+
+
+def environment() -> dict:
+    import torch
+    env = dict(date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), torch=torch.__version__,
+               python=sys.version.split()[0], cpus=os.cpu_count())
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        env.update(gpu=torch.cuda.get_device_name(0), gpu_mib=round(props.total_memory / 2**20),
+                   bf16=torch.cuda.is_bf16_supported())
+        try:
+            env["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                           capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    else:
+        env["gpu"] = "none (CPU)"
+    from core.memory import jobs_per_gpu
+    env["jobs_per_gpu_default"] = jobs_per_gpu(torch.cuda.get_device_properties(0).total_memory) \
+        if torch.cuda.is_available() else 1
+    try:
+        import fastai
+        env["fastai"] = fastai.__version__
+    except ImportError:
+        env["fastai"] = None
+    return env
+
+
+def fmt(v, spec=".1f"):
+    return "-" if v is None else format(v, spec)
+
+
+def write_report(out: Path, report: dict) -> None:
+    env = report["environment"]
+    lines = [f"# GPU check: {env['gpu']}, {env['date']}", "",
+             f"torch {env['torch']}, Python {env['python']}, {env['cpus']} CPUs"
+             + (f", driver {env['driver']}" if env.get("driver") else "")
+             + (f", {env['gpu_mib']:,} MiB" if env.get("gpu_mib") else "")
+             + f"; fastai {env['fastai'] or 'not installed'}; jobs per GPU by default: {env['jobs_per_gpu_default']}",
+             ""]
+    if report.get("tests"):
+        lines += ["## GPU-marked tests", "", "```", report["tests"].strip()[-3000:], "```", ""]
+    lines += ["## Each lesson's default job, alone (the share a job gets on this server)", "",
+              "| lesson | items/s | s/epoch | final metric | batch | predicted MiB | peak allocated MiB | "
+              "peak reserved MiB | job's share MiB |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in report["lessons"]:
+        if not row.get("ok"):
+            lines.append(f"| {row['lesson']} | failed: {row.get('error', '')[:200]} |||||||")
+            continue
+        per_epoch = ", ".join(f"{s:.2f}" for s in row["epoch_s"])
+        lines.append(f"| {row['lesson']} | {row['items_trained'] / max(row['train_s'], 1e-9):,.0f} | {per_epoch} | "
+                     f"{row['metric']} {row['value']:.4f} | {row['bs']} | {fmt(row['estimated_mib'], ',')} | "
+                     f"{fmt(row.get('peak_alloc_mib'), ',')} | {fmt(row.get('peak_reserved_mib'), ',')} | "
+                     f"{fmt(row.get('budget_mib'), ',')} |")
+    if report["together"]:
+        lines += ["", "## The bird lesson's default job, N students at once (one process each, a 1/N share each)", "",
+                  "| jobs | wall s | images/s in total | each job's train s | error rates | batch | "
+                  "predicted MiB per job | peak allocated MiB per job (max) | failed |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for n, rows in report["together"].items():
+            ok = [r for r in rows if r.get("ok")]
+            failed = len(rows) - len(ok)
+            if not ok:
+                lines.append(f"| {n} | - | - | - | - | - | - | - | {failed}: {rows[0].get('error', '')[:200]} |")
+                continue
+            wall = max(r["end"] for r in ok) - min(r["start"] for r in ok)
+            images = sum(r["items_trained"] for r in ok)
+            lines.append(f"| {n} | {wall:.1f} | {images / wall:,.0f} | "
+                         f"{min(r['train_s'] for r in ok):.1f}–{max(r['train_s'] for r in ok):.1f} | "
+                         f"{min(r['value'] for r in ok):.3f}–{max(r['value'] for r in ok):.3f} | {ok[0]['bs']} | "
+                         f"{fmt(ok[0]['estimated_mib'], ',')} | "
+                         f"{fmt(max((r.get('peak_alloc_mib') or 0) for r in ok), ',')} | {failed} |")
+    for peer in report["peers"]:
+        lines += ["", f"## {peer['name']} ({'ok' if peer['ok'] else 'FAILED'}, {peer['seconds']} s)", "",
+                  f"`{peer['command']}`", "", "```", peer["output"][-4000:], "```"]
+    (out / "gpu-check.md").write_text("\n".join(lines) + "\n")
+    (out / "gpu-check.json").write_text(json.dumps(report, indent=1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    one = sub.add_parser("probe", help=argparse.SUPPRESS)
+    one.add_argument("lesson", choices=LESSONS)
+    one.add_argument("--share", type=int, default=1)
+    one.add_argument("--seed", type=int, default=42)
+    one.add_argument("--barrier")
+    one.add_argument("--index", type=int, default=0)
+    one.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest"))
+    parser.add_argument("--quick", action="store_true", help="tiny settings, to try the script on a CPU")
+    parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2, 4, 8])
+    parser.add_argument("--lessons", nargs="*", default=list(LESSONS), choices=LESSONS)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--tests-log", help="the GPU-marked tests' output, to put in the report")
+    parser.add_argument("--budget", type=float, default=420, help="seconds for everything after the tests")
+    args = parser.parse_args()
+    if args.command == "probe":
+        print(json.dumps(probe(args.lesson, args.share, args.seed, args.quick, args.barrier, args.index)))
+        return
+
+    deadline = time.time() + args.budget
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    share = env["jobs_per_gpu_default"]
+    report = dict(environment=env, lessons=[], together={}, peers=[],
+                  tests=Path(args.tests_log).read_text() if args.tests_log and Path(args.tests_log).exists() else "")
+    write_report(out, report)
+    print(f"{env['gpu']}: lessons alone, each with a 1/{share} share", flush=True)
+    for lesson in args.lessons:
+        rows = run_probes(lesson, 1, args.quick, timeout=min(240, deadline - time.time()))
+        rows[0]["share"] = share
+        report["lessons"].extend(rows)
+        print(json.dumps(rows[0])[:400], flush=True)
+        write_report(out, report)
+    for n in args.jobs:
+        if deadline - time.time() < 30:
+            print(f"skipping {n} jobs at once: out of time", flush=True)
+            break
+        rows = run_probes("image_classification", n, args.quick, timeout=min(240, deadline - time.time()))
+        report["together"][str(n)] = rows
+        print(f"{n} at once: {sum(r.get('ok', False) for r in rows)} ok", flush=True)
+        write_report(out, report)
+    if not args.no_peers:
+        py = sys.executable
+        quick = ["--size", "64"] if args.quick else []
+        peers = [("Bird lesson vs fastai's vision_learner and a torchvision DataLoader loop",
+                  [py, "benchmarks/bench_image_classification.py", "--baseline", "--fastai-python", py, *quick]),
+                 ("Tabular vs fastai's tabular_learner",
+                  [py, "benchmarks/bench_tabular.py", "--seeds", "2", "--fastai-seeds", "1", "--fastai-python", py]
+                  + (["--epochs", "1"] if args.quick else [])),
+                 ("Collab vs fastai's collab_learner and a plain loop",
+                  [py, "benchmarks/bench_collab.py", "--seeds", "1", "--fastai-python", py]
+                  + (["--epochs", "1", "--recipes", "app"] if args.quick else [])),
+                 ("Segmentation vs fastai's unet_learner and a plain loop",
+                  [py, "benchmarks/bench_segmentation.py", "--seeds", "42", "--fastai-python", py]
+                  + (["--width", "64", "--epochs", "1"] if args.quick else []))]
+        for name, command in peers:
+            left = deadline - time.time()
+            if left < 20:
+                report["peers"].append(dict(name=name, command=" ".join(command[1:]), ok=False, seconds=0,
+                                            output="not run: out of time"))
+                continue
+            report["peers"].append(run_peer(name, command, timeout=left))
+            print(f"{name}: {'ok' if report['peers'][-1]['ok'] else 'FAILED'}", flush=True)
+            write_report(out, report)
+    write_report(out, report)
+    print((out / "gpu-check.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

