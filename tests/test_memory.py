@@ -75,10 +75,11 @@ def test_a_budget_too_small_for_any_batch_says_so():
 def test_jobs_per_gpu_splits_memory_into_shares(monkeypatch):
     monkeypatch.delenv("LESSON1_JOB_GIB", raising=False)
     monkeypatch.delenv("LESSON1_MAX_JOBS_PER_GPU", raising=False)
-    assert jobs_per_gpu(80 * GiB) == memory.DEFAULT_MAX_JOBS_PER_GPU
-    assert jobs_per_gpu(16 * GiB) == 1
-    assert jobs_per_gpu(4 * GiB) == 1                          # a small GPU still runs one job
+    assert jobs_per_gpu(80 * GiB) == memory.DEFAULT_MAX_JOBS_PER_GPU == 8     # the goal on an 80 GB GPU
+    assert jobs_per_gpu(8 * GiB) == 1                          # 7.2 usable GiB: one 4 GiB share
+    assert jobs_per_gpu(3 * GiB) == 1                          # a small GPU still runs one job
     monkeypatch.setenv("LESSON1_MAX_JOBS_PER_GPU", "16")
+    monkeypatch.setenv("LESSON1_JOB_GIB", "8")
     assert jobs_per_gpu(80 * GiB) == 9                         # 72 usable GiB in 8 GiB shares
     monkeypatch.setenv("LESSON1_JOB_GIB", "24")
     assert jobs_per_gpu(80 * GiB) == 3
