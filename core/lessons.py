@@ -1,7 +1,38 @@
-"""The lessons, registered once: the app's navigation, the welcome page's cards and the page tests read this."""
-from dataclasses import dataclass
+"""The lessons, registered once, with everything the app needs to run them: the navigation, the welcome page, the
+training service, "My runs", the comparisons and the tests read this.
+
+A lesson registers:
+- its page and how the welcome page describes it;
+- its jobs: a kind ("lr_find", "fit"...) and a function `fn(ctx, data, config) -> None`, named as "module:function"
+  so that nothing heavy is imported until a worker runs it. `data` says what to train on ({"dataset": name, ...} or
+  {"input": sha256, ...}: an upload kept in the run store), `config` the settings (JSON, seed included). The job
+  writes everything a page shows into its run through `ctx` (core/worker.py);
+- how to load one of its finished runs for its page: `load`, "module:function" taking (store, record);
+- which settings the class's limits apply to (core/classroom.py), and the metric its run lists show.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
 
 from core.registry import Registry
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    fn: str                        # "module:function": fn(ctx, data, config)
+    title: str                     # how lists name it
+    keeps_model: bool = False      # its run ends with a model to use and export
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str                       # in the run's metrics
+    label: str
+    higher_is_better: bool
+    format: str = ".3f"
 
 
 @dataclass(frozen=True)
@@ -13,6 +44,21 @@ class Lesson:
     summary: str         # one line on the welcome page
     course: str          # what it re-creates from the course
     datasets: tuple[str, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    load: str | None = None                                        # "module:function": (store, record) -> result
+    metric: Metric | None = None
+    limited: dict[str, tuple[str, ...]] = field(default_factory=dict)   # class limit -> config keys it bounds
+    listed: bool = True                                            # in the navigation and on the welcome page
+
+    def job(self, kind: str) -> Job:
+        for job in self.jobs:
+            if job.kind == kind:
+                return job
+        raise KeyError(f"lesson {self.key!r} has no job {kind!r}; it has {', '.join(j.kind for j in self.jobs)}")
+
+    @property
+    def modules(self) -> list[str]:
+        return sorted({ref.split(":")[0] for ref in [j.fn for j in self.jobs] + [self.load or ""] if ref})
 
 
 LESSONS = Registry("lesson")
@@ -23,7 +69,37 @@ def register_lesson(lesson: Lesson) -> Lesson:
 
 
 def list_lessons() -> list[Lesson]:
-    return list(LESSONS.values())
+    return [lesson for lesson in LESSONS.values() if lesson.listed]
+
+
+def get_lesson(key: str) -> Lesson:
+    return LESSONS.lookup(key)
+
+
+def resolve(ref: str) -> Callable:
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def job_function(lesson: str, kind: str) -> Callable:
+    return resolve(get_lesson(lesson).job(kind).fn)
+
+
+def run_loader(lesson: str) -> Callable | None:
+    ref = get_lesson(lesson).load
+    return resolve(ref) if ref else None
+
+
+def warm_up() -> None:
+    """Import every lesson's job modules (a worker does this once, before its first job). A module that fails to
+    import fails its own jobs, with a sentence, not the worker."""
+    import logging
+    for lesson in LESSONS.values():
+        for module in lesson.modules:
+            try:
+                importlib.import_module(module)
+            except Exception:
+                logging.getLogger(__name__).exception("could not import %s", module)
 
 
 # In the order of the course's lesson 1: a classifier, then "deep learning is not just for image classification"
@@ -31,21 +107,50 @@ def list_lessons() -> list[Lesson]:
 register_lesson(Lesson(
     "image_classification", "Is it a bird?", ":material/flutter_dash:", "pages/image_classification.py",
     "Fine-tune a pretrained CNN on real photos, then ask it about your own.",
-    "DataBlock → show_batch → lr_find → fine_tune → confusion matrix, top losses → predict", ("birds", "pets")))
+    "DataBlock → show_batch → lr_find → fine_tune → confusion matrix, top losses → predict", ("birds", "pets"),
+    jobs=(Job("lr_find", "core.vision.jobs:lr_find", "lr_find"),
+          Job("fit", "core.vision.jobs:fine_tune", "fine_tune", keeps_model=True)),
+    load="core.vision.jobs:load_run", metric=Metric("error_rate", "error rate", False, ".1%"),
+    limited={"image_size": ("size",), "epochs": ("epochs", "freeze_epochs")}))
 register_lesson(Lesson(
     "segmentation", "Colour every pixel", ":material/format_paint:", "pages/segmentation.py",
     "Segmentation: a U-Net on a pretrained encoder gives every pixel of a photo its class.",
-    "SegmentationDataLoaders.from_label_func → unet_learner → fine_tune → show_results", ("scenes", "camvid_tiny")))
+    "SegmentationDataLoaders.from_label_func → unet_learner → fine_tune → show_results", ("scenes", "camvid_tiny"),
+    jobs=(Job("lr_find", "core.segmentation.jobs:lr_find", "lr_find"),
+          Job("fit", "core.segmentation.jobs:fine_tune", "fine_tune", keeps_model=True)),
+    load="core.segmentation.jobs:load_run", metric=Metric("mean_iou", "mean IoU", True),
+    limited={"image_size": ("width",), "epochs": ("epochs", "freeze_epochs")}))
 register_lesson(Lesson(
     "tabular", "Tabular: income", ":material/table_chart:", "pages/tabular.py",
     "Predict who earns more than $50k from census rows: embeddings + an MLP.",
-    "TabularDataLoaders (Categorify, FillMissing, Normalize) → tabular_learner → fit_one_cycle", ("adult",)))
+    "TabularDataLoaders (Categorify, FillMissing, Normalize) → tabular_learner → fit_one_cycle", ("adult",),
+    jobs=(Job("lr_find", "core.tabular.jobs:lr_find", "lr_find"),
+          Job("fit", "core.tabular.jobs:fit", "fit_one_cycle", keeps_model=True)),
+    load="core.tabular.jobs:load_run", metric=Metric("accuracy", "accuracy", True, ".1%"),
+    limited={"epochs": ("epochs",)}))
 register_lesson(Lesson(
     "collab", "Collaborative filtering: movies", ":material/movie:", "pages/collab.py",
     "Learn users' tastes and movies' traits from 100,000 MovieLens ratings, then recommend movies.",
     "CollabDataLoaders → collab_learner(y_range=(0.5, 5.5)) → fit_one_cycle(5, 5e-3, wd=0.1) → biases, PCA",
-    ("movielens",)))
+    ("movielens",),
+    jobs=(Job("lr_find", "core.collab.jobs:lr_find", "lr_find"),
+          Job("fit", "core.collab.jobs:fit", "fit_one_cycle", keeps_model=True)),
+    load="core.collab.jobs:load_run", metric=Metric("rmse", "RMSE", False, ".3f"),
+    limited={"epochs": ("epochs",)}))
 register_lesson(Lesson(
     "how_training_works", "How training works", ":material/model_training:", "pages/how_training_works.py",
     "Arthur Samuel's loop by hand, then by gradient descent; ReLUs building any function.",
-    "inputs + weights → model → results → loss → update weights", ("titanic",)))
+    "inputs + weights → model → results → loss → update weights", ("titanic",),
+    jobs=(Job("titanic", "core.basics.jobs:titanic", "Titanic MLP", keeps_model=True),),
+    load="core.basics.jobs:load_titanic_run", metric=Metric("valid_loss", "validation loss", False, ".3f")))
+
+
+def _register_more() -> None:
+    """LESSON1_LESSON_MODULES: modules (comma-separated) that register more lessons, imported wherever lessons are
+    looked up, workers included (a course's own lessons, the tests' lesson)."""
+    import os
+    for module in filter(None, os.environ.get("LESSON1_LESSON_MODULES", "").split(",")):
+        importlib.import_module(module.strip())
+
+
+_register_more()

@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from core.registry import Registry
+from core.errors import StudentError
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(StudentError, RuntimeError):
     pass
 
 

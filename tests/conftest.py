@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LESSON1_LESSON_MODULES", "tests.lesson_for_tests")   # the engine tests' lesson, workers too
 import core  # noqa: E402,F401  (before anything loads torch: it sets OpenMP's wait policy, see core/__init__.py)
 
 CHROMIUM = os.environ.get("LESSON1_CHROMIUM", "/usr/bin/chromium")

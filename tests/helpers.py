@@ -48,3 +48,15 @@ def open_page(page: str, timeout: float = 120, query: dict | None = None):
 def texts(elements) -> str:
     """The text of a list of AppTest elements (markdown, errors, captions...), one per line."""
     return "\n".join(str(e.value) for e in elements)
+
+
+def wait_until(condition, timeout: float = 30, poll: float = 0.05):
+    """Poll `condition()` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"still waiting after {timeout} s")

@@ -21,12 +21,13 @@ from core.data import DataLoaders, DeviceLoader
 from core.vision.checks import check_image
 from core.vision.data import random_split
 from core.vision.transforms import normalize
+from core.errors import StudentError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 MAX_SIDE = 480                       # CamVid's 960x720 frames are halved on load: plenty for a CPU lesson
 
 
-class BadSegmentationData(Exception):
+class BadSegmentationData(StudentError):
     """The folder can't be used as segmentation data; the message is a sentence for the student."""
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from core.errors import StudentError
 
 # The course's columns (lesson 1: `TabularDataLoaders.from_csv(path/'adult.csv', ...)`).
 ADULT_TARGET = "salary"
@@ -29,7 +30,7 @@ class Limits:
     max_categories: int = 10_000     # per categorical column: an embedding table per value, Adam state on top
 
 
-class TableError(ValueError):
+class TableError(StudentError, ValueError):
     """A problem with the student's table, worded for the student."""
 
 

@@ -18,12 +18,13 @@ from PIL import Image
 from core.data import DataLoaders, DeviceLoader
 from core.vision.checks import Rejected, check_image
 from core.vision.transforms import BatchTransform, resize, to_uint8_tensor
+from core.errors import StudentError
 
 KEEP_SIDE = 384          # originals are shrunk to this on load: enough for any lesson size, small in memory
 LABELS = {"is_bird": "bird or not bird", "kind": "what kind of thing"}
 
 
-class BadUpload(Exception):
+class BadUpload(StudentError):
     """The upload as a whole can't be used; the message is a sentence for the student."""
 
 

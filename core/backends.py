@@ -1,0 +1,260 @@
+"""Where jobs run: slots that each train one run at a time. The service (core/service.py) queues runs and hands
+them to free slots; a backend only starts a run in a slot, reports when it ended or its process died, and kills a
+slot that will not stop.
+
+    thread   in the server's own process (tests, debugging): nothing to start, nothing isolated
+    local    long-lived worker processes the app starts (the default): spawn, each keeps its imports and CUDA
+             context warm between jobs, runs at a lower priority than the web server, and is replaced if it dies
+    ray      core/ray_backend.py: a Ray task per run, on whichever machine of the cluster has room
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_for
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+WORKER_NICENESS = 5      # the web server stays responsive while workers train on a shared CPU
+
+
+@dataclass
+class Ended:
+    slot: int
+    run_id: str
+    died: bool = False      # the process running it is gone (killed, crashed, out of memory)
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    device: str                      # "cpu", "cuda:0"...
+    memory_budget: int | None        # bytes of GPU memory a job may use; None on a CPU
+
+
+def plan_slots(n: int | None = None) -> list[SlotPlan]:
+    """LESSON1_WORKERS slots (or as many as fit on the GPUs, see core/memory.py; one on a CPU), spread over the
+    GPUs, each with its share of its GPU's memory."""
+    from core.device import training_device
+    from core.memory import job_budget_bytes, jobs_per_gpu
+    device = training_device()
+    if device.type != "cuda":
+        return [SlotPlan(str(device), None)] * (n or int(os.environ.get("LESSON1_WORKERS", 1)))
+    gpus = torch.cuda.device_count()
+    totals = [torch.cuda.get_device_properties(i).total_memory for i in range(gpus)]
+    if n is None:
+        n = int(os.environ["LESSON1_WORKERS"]) if "LESSON1_WORKERS" in os.environ else sum(map(jobs_per_gpu, totals))
+    plans = []
+    for slot in range(max(1, n)):
+        gpu = slot % gpus
+        on_gpu = len(range(gpu, n, gpus))
+        plans.append(SlotPlan(f"cuda:{gpu}", job_budget_bytes(totals[gpu], on_gpu)))
+    return plans
+
+
+class ThreadBackend:
+    """Runs each job on a thread of this process. For tests and debugging: a crash here is the server's crash."""
+    name = "thread"
+
+    def __init__(self, runs_root: Path, plans: list[SlotPlan]):
+        self.runs_root, self.plans = Path(runs_root), plans
+        self._ended: list[Ended] = []
+        self._cond = threading.Condition()
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.plans)
+
+    def start(self) -> None:
+        pass
+
+    def launch(self, slot: int, run_id: str, time_limit: float | None = None) -> None:
+        threading.Thread(target=self._run, args=(slot, run_id, time_limit), name=f"lesson1-job-{slot}",
+                         daemon=True).start()
+
+    def _run(self, slot: int, run_id: str, time_limit: float | None) -> None:
+        from core.runs import RunStore
+        from core.worker import execute
+        plan = self.plans[slot]
+        try:
+            execute(RunStore(self.runs_root), run_id, torch.device(plan.device), plan.memory_budget, time_limit)
+            died = False
+        except Exception:
+            log.exception("run %s: the job runner itself failed", run_id)
+            died = True
+        with self._cond:
+            self._ended.append(Ended(slot, run_id, died))
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> list[Ended]:
+        with self._cond:
+            if not self._ended:
+                self._cond.wait(timeout)
+            ended, self._ended = self._ended, []
+        return ended
+
+    def kill(self, slot: int) -> bool:
+        return False                  # a thread cannot be killed: the job stops at its next cancel check
+
+    def describe(self) -> dict:
+        return dict(backend=self.name, workers=self.n_slots, alive=self.n_slots)
+
+    def shutdown(self) -> None:
+        pass
+
+
+class ProcessBackend:
+    """One long-lived worker process per slot (spawned, so CUDA is safe to use in it)."""
+    name = "local"
+
+    def __init__(self, runs_root: Path, plans: list[SlotPlan]):
+        self.runs_root, self.plans = Path(runs_root), plans
+        self._ctx = mp.get_context("spawn")
+        self._procs: list = [None] * len(plans)
+        self._conns: list = [None] * len(plans)
+        self._running: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.plans)
+
+    def start(self) -> None:
+        for slot in range(self.n_slots):
+            self._spawn(slot)
+
+    def _spawn(self, slot: int) -> None:
+        plan = self.plans[slot]
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=worker_main, name=f"lesson1-worker-{slot}", daemon=True,
+                                 args=(child, str(self.runs_root), plan.device, plan.memory_budget, os.getpid()))
+        proc.start()
+        child.close()
+        self._procs[slot], self._conns[slot] = proc, parent
+
+    def launch(self, slot: int, run_id: str, time_limit: float | None = None) -> None:
+        with self._lock:
+            self._running[slot] = run_id
+            try:
+                self._conns[slot].send(("run", run_id, time_limit))
+            except (OSError, ValueError):       # the worker is already gone: wait() reports it
+                pass
+
+    def wait(self, timeout: float) -> list[Ended]:
+        with self._lock:
+            conns = {self._conns[s]: s for s in range(self.n_slots) if self._conns[s] is not None}
+            sentinels = {self._procs[s].sentinel: s for s in range(self.n_slots) if self._procs[s] is not None}
+        ready = wait_for(list(conns) + list(sentinels), timeout)
+        ended, dead = [], set()
+        for obj in ready:
+            if obj in conns:
+                slot = conns[obj]
+                try:
+                    message = obj.recv()
+                except (EOFError, OSError):
+                    dead.add(slot)
+                    continue
+                if message[0] == "done":
+                    with self._lock:
+                        self._running.pop(slot, None)
+                    ended.append(Ended(slot, message[1]))
+            else:
+                dead.add(sentinels[obj])
+        for slot in dead:
+            proc = self._procs[slot]
+            proc.join(timeout=1)
+            if proc.is_alive():
+                continue
+            with self._lock:
+                run_id = self._running.pop(slot, None)
+            log.warning("worker %s exited (code %s) %s", slot, proc.exitcode,
+                        f"while training run {run_id}" if run_id else "while idle")
+            if run_id:
+                ended.append(Ended(slot, run_id, died=True))
+            self._spawn(slot)                          # the next job gets a fresh worker
+        return ended
+
+    def kill(self, slot: int) -> bool:
+        proc = self._procs[slot]
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            return True
+        return False
+
+    def describe(self) -> dict:
+        alive = sum(p is not None and p.is_alive() for p in self._procs)
+        return dict(backend=self.name, workers=self.n_slots, alive=alive,
+                    pids=[p.pid for p in self._procs if p is not None])
+
+    def shutdown(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(("stop",))
+            except (OSError, ValueError, AttributeError):
+                pass
+        deadline = time.time() + 5
+        for proc in self._procs:
+            if proc is not None:
+                proc.join(max(0.1, deadline - time.time()))
+                if proc.is_alive():
+                    proc.kill()
+
+
+def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, parent_pid: int) -> None:
+    """A worker process: warm up once, then run whatever run ids the server sends, one at a time."""
+    import core  # noqa: F401  (OpenMP's wait policy, before torch's threads start)
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    _exit_with_parent(parent_pid)
+    from core.lessons import warm_up
+    from core.runs import RunStore
+    from core.worker import execute
+    warm_up()
+    store, dev = RunStore(runs_root), torch.device(device)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if message[0] != "run":
+            return
+        _, run_id, time_limit = message
+        try:
+            status = execute(store, run_id, dev, memory_budget, time_limit)
+        except Exception:                               # the store itself failed (disk full...): say so, go on
+            log.exception("run %s could not be run", run_id)
+            status = "failed"
+        try:
+            conn.send(("done", run_id, status))
+        except (OSError, ValueError):
+            return
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker whose server is gone (killed, crashed) stops too, instead of training for nobody."""
+    def watch():
+        while True:
+            time.sleep(2)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def make_backend(name: str, runs_root: Path, n: int | None = None):
+    if name == "thread":
+        return ThreadBackend(runs_root, plan_slots(n))
+    if name == "local":
+        return ProcessBackend(runs_root, plan_slots(n))
+    if name == "ray":
+        from core.ray_backend import RayBackend
+        return RayBackend(runs_root, n)
+    raise ValueError(f"LESSON1_BACKEND must be local, ray or thread, not {name!r}")

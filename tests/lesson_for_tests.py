@@ -1,0 +1,70 @@
+"""A lesson for the engine's tests: tiny jobs that train, fail, hang or die in every way a real one could.
+Registered through LESSON1_LESSON_MODULES (tests/conftest.py sets it), so worker processes know it too."""
+import os
+import signal
+import time
+
+import torch
+from torch import nn
+
+from core.errors import StudentError
+from core.lessons import Job, Lesson, Metric, register_lesson
+from core.learner import Learner
+from core.metrics import error_rate
+from tests.helpers import xor_data
+
+KEY = "engine_test"
+
+
+def train(ctx, data, config):
+    """A small XOR network: epochs, losses, a model, arrays and results, like a real lesson's fit."""
+    torch.manual_seed(config.get("seed", 0))
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    ctx.report(stage="starting", fraction=0.0, note="hello")
+    learn = Learner(model, xor_data(n=config.get("n", 512)), nn.CrossEntropyLoss(), metrics=(error_rate,),
+                    cbs=ctx.callbacks(weight_stats=True), device=ctx.device)
+    learn.fit_one_cycle(config.get("epochs", 2), config.get("lr", 3e-2))
+    preds, targets, losses = learn.get_preds()
+    ctx.save_model(learn.model, {"task": KEY, "hidden": 16})
+    ctx.save_arrays(probs=torch.softmax(preds, 1).numpy(), targets=targets.numpy(), losses=losses.numpy())
+    ctx.save_results({"vocab": ["different", "same"], "data": data})
+    ctx.set_metrics(final_error=learn.recorder.epochs[-1]["error_rate"])
+
+
+def wait(ctx, data, config):
+    """Runs until stopped (or for `seconds`), checking Stop unless told to ignore it."""
+    deadline = time.time() + config.get("seconds", 60)
+    ctx.report(stage="waiting", fraction=0.0)
+    if config.get("pid_file"):
+        with open(config["pid_file"], "w") as f:
+            f.write(str(os.getpid()))
+    while time.time() < deadline:
+        if not config.get("ignore_stop"):
+            ctx.check_cancelled()
+        time.sleep(0.05)
+    ctx.save_results({"waited": True})
+
+
+def fail(ctx, data, config):
+    how = config.get("how")
+    if how == "student":
+        raise StudentError("Your table has no rows.")
+    if how == "gpu_oom":
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    if how == "host_oom":
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 99999999999 bytes. Error code 12 (Cannot allocate memory)")
+    if how == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise ValueError("could not open /srv/lesson1/secret/path.csv")
+
+
+def load(store, record):
+    return dict(arrays=store.arrays(record.id), results=store.results(record.id))
+
+
+register_lesson(Lesson(
+    KEY, "Engine test", ":material/science:", "pages/home.py", "tests only", "tests only",
+    jobs=(Job("train", f"{__name__}:train", "train", keeps_model=True), Job("wait", f"{__name__}:wait", "wait"),
+          Job("fail", f"{__name__}:fail", "fail")),
+    load=f"{__name__}:load", metric=Metric("final_error", "error", False), limited={"epochs": ("epochs",)}, listed=False))

@@ -1,0 +1,188 @@
+"""The training service over both local backends: runs end the way they should whatever a job does, a worker
+killed mid-run is replaced, a restarted server finds its runs, only a run's owner (or an instructor) stops it, and
+the class's limits hold when the page is bypassed."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from core import service as service_module
+from core.backends import make_backend
+from core.classroom import ClassLimits, set_limits
+from core.errors import LimitError
+from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, RunStore, read_progress
+from core.service import TrainingService
+from core.worker import GPU_OUT_OF_MEMORY, HOST_OUT_OF_MEMORY, SERVER_RESTARTED, WORKER_DIED
+from tests.conftest import ROOT
+from tests.helpers import wait_until
+from tests.lesson_for_tests import KEY
+
+
+@pytest.fixture
+def threads(tmp_path):
+    svc = TrainingService(RunStore(tmp_path), make_backend("thread", tmp_path, 1))
+    yield svc
+    svc.shutdown()
+
+
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory):
+    """One local process backend for the module: starting workers costs seconds."""
+    root = tmp_path_factory.mktemp("runs")
+    svc = TrainingService(RunStore(root), make_backend("local", root, 1))
+    yield svc
+    svc.shutdown()
+
+
+def submit(svc, kind="train", owner="alice", **config):
+    return svc.submit(KEY, kind, {}, config, owner=owner)
+
+
+def test_a_run_trains_and_its_results_are_in_the_store(threads):
+    record = threads.wait(submit(threads, epochs=2).id, timeout=60)
+    assert record.status == DONE, record.error
+    assert len(record.epoch_table) == 2 and record.metrics["final_error"] < 0.3
+    assert record.started >= record.created and record.finished >= record.started
+    store = threads.store
+    assert store.arrays(record.id)["probs"].shape[1] == 2 and store.has_model(record.id)
+    assert record.info["note"] == "hello" and "worker" in record.info
+
+
+def test_results_are_the_same_for_a_new_service_on_the_same_store(threads, tmp_path):
+    record = threads.wait(submit(threads).id, timeout=60)
+    threads.shutdown()
+    again = TrainingService(RunStore(tmp_path), make_backend("thread", tmp_path, 1))
+    try:
+        reread = again.store.read(record.id)
+        assert reread.epoch_table == record.epoch_table and reread.metrics == record.metrics
+        assert (again.store.arrays(record.id)["probs"] == threads.store.arrays(record.id)["probs"]).all()
+    finally:
+        again.shutdown()
+
+
+def test_one_run_at_a_time_per_person_not_per_tab(threads):
+    first = submit(threads, "wait", seconds=30)
+    wait_until(lambda: threads.store.read(first.id).status == "running")
+    with pytest.raises(LimitError, match="already have a run"):
+        submit(threads, "wait")
+    other = submit(threads, "wait", owner="bob", seconds=30)           # someone else queues behind
+    assert threads.position(other.id) == 1
+    assert threads.cancel(first.id, by="alice") and threads.cancel(other.id, by="bob")
+    assert threads.wait(first.id, 10).status == CANCELLED
+    assert threads.wait(other.id, 10).status == CANCELLED
+
+
+def test_only_the_owner_or_an_instructor_can_stop_a_run(threads):
+    run = submit(threads, "wait", seconds=30)
+    assert not threads.cancel(run.id, by="someone-with-the-link")
+    time.sleep(0.3)
+    assert threads.store.read(run.id).active and not threads.store.cancel_requested(run.id)
+    assert threads.cancel(run.id, by="the-instructor", instructor=True)
+    assert threads.wait(run.id, 10).status == CANCELLED
+
+
+def test_limits_hold_when_the_page_is_bypassed(threads):
+    set_limits(ClassLimits(epochs=5), threads.store.root)
+    with pytest.raises(LimitError, match="at most 5 epochs"):
+        submit(threads, epochs=500)
+    with pytest.raises(LimitError, match="must be a number"):
+        submit(threads, epochs="lots")
+    with pytest.raises(LimitError, match="no dataset"):
+        threads.submit(KEY, "train", {"dataset": "../../etc"}, {}, owner="alice")
+    assert not threads.store.owner_ids("alice")          # nothing was queued
+
+
+@pytest.mark.parametrize("how, status, message", [
+    ("student", FAILED, "Your table has no rows."),
+    ("gpu_oom", FAILED, GPU_OUT_OF_MEMORY),
+    ("host_oom", FAILED, HOST_OUT_OF_MEMORY),
+    ("other", FAILED, "problem on the server"),
+])
+def test_a_failing_job_fails_with_a_sentence_and_the_next_one_runs(processes, how, status, message):
+    record = processes.wait(submit(processes, "fail", how=how).id, timeout=60)
+    assert record.status == status and message in record.error
+    assert "/srv" not in record.error and "Traceback" not in record.error     # details are for the server's log
+    if how == "other":
+        assert "secret/path.csv" in (processes.store.path(record.id) / "error.log").read_text()
+    assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
+
+
+def test_a_worker_killed_mid_run_is_replaced(processes, tmp_path):
+    pid_file = tmp_path / "pid"
+    run = submit(processes, "wait", seconds=60, pid_file=str(pid_file))
+    wait_until(pid_file.exists, timeout=30)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    record = processes.wait(run.id, timeout=30)
+    assert record.status == FAILED and record.error == WORKER_DIED
+    assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
+    assert processes.stats()["alive"] == 1
+
+
+def test_a_job_that_dies_by_itself_is_replaced_too(processes):
+    record = processes.wait(submit(processes, "fail", how="die").id, timeout=60)
+    assert record.status == FAILED and record.error == WORKER_DIED
+    assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
+
+
+def test_stop_reaches_the_worker_and_keeps_what_was_trained(processes):
+    run = submit(processes, epochs=25, n=20_000)
+    wait_until(lambda: read_progress(processes.store, run.id).epoch_table, timeout=30)
+    assert processes.cancel(run.id, by="alice")
+    record = processes.wait(run.id, timeout=30)
+    assert record.status == CANCELLED and processes.store.has_model(run.id)
+
+
+def test_the_time_limit_stops_a_run_and_kills_one_that_ignores_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(service_module, "KILL_GRACE_SECONDS", 1.0)
+    set_limits(ClassLimits(job_seconds=1), tmp_path)
+    svc = TrainingService(RunStore(tmp_path), make_backend("local", tmp_path, 1))
+    try:
+        polite = svc.wait(submit(svc, "wait", seconds=60).id, timeout=30)
+        assert polite.status == CANCELLED and "time limit" in polite.error
+        stubborn = svc.wait(submit(svc, "wait", seconds=60, ignore_stop=True).id, timeout=30)
+        assert stubborn.status == FAILED and "time limit" in stubborn.error
+    finally:
+        svc.shutdown()
+
+
+SERVER = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    os.environ["LESSON1_LESSON_MODULES"] = "tests.lesson_for_tests"
+    from core.backends import make_backend
+    from core.runs import RunStore
+    from core.service import TrainingService
+    if __name__ == "__main__":
+        store = RunStore({runs!r})
+        svc = TrainingService(store, make_backend("local", store.root, 1))
+        running = svc.submit("engine_test", "wait", {{}}, {{"seconds": 120}}, owner="a")
+        queued = svc.submit("engine_test", "train", {{}}, {{"epochs": 1}}, owner="b")
+        while svc.store.read(running.id).status != "running":
+            time.sleep(0.05)
+        print(running.id, queued.id, flush=True)
+        time.sleep(600)
+""")
+
+
+def test_a_server_killed_mid_run_is_found_out_by_the_next_one(tmp_path, monkeypatch):
+    script = tmp_path / "server.py"
+    script.write_text(SERVER.format(root=str(ROOT), runs=str(tmp_path / "runs")))
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        running, queued = server.stdout.readline().split()
+    finally:
+        server.kill()                                   # no goodbye: its worker notices and stops too
+        server.wait()
+    monkeypatch.setattr(service_module, "EXECUTOR_SILENT_SECONDS", 1.0)
+    time.sleep(1.5)
+    svc = TrainingService(RunStore(tmp_path / "runs"), make_backend("thread", tmp_path / "runs", 1))
+    try:
+        interrupted = svc.store.read(running)
+        assert interrupted.status == INTERRUPTED and interrupted.error == SERVER_RESTARTED
+        assert svc.wait(queued, timeout=60).status == DONE         # the waiting run was queued again, and ran
+    finally:
+        svc.shutdown()
