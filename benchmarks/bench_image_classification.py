@@ -85,7 +85,7 @@ def run_baseline(items, cfg, bs):
     from core.learner import Learner
     from core.metrics import error_rate
     from core.models import create_backbone
-    from core.vision.data import random_split
+    from core.splits import random_split
 
     seed_everything(cfg["seed"])
     device = training_device()
@@ -141,7 +141,7 @@ def run_fastai(cfg, bs, label):
                                    RandomResizedCropGPU, Resize, ResizeMethod, error_rate, set_seed, vision_learner)
 
     from core.models import BACKBONES
-    from core.vision.data import random_split
+    from core.splits import random_split
 
     items = load_embedded(resolve("birds").path, label)
     train_idx, valid_idx = random_split(items.groups, cfg["valid_pct"], cfg["seed"])

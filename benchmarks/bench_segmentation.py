@@ -57,7 +57,7 @@ def run_peer(items, cfg):
     from core.learner import NORM_LAYERS
     from core.segmentation.data import pixel_counts
     from core.segmentation.model import create_unet, start_from_class_frequencies
-    from core.vision.data import random_split
+    from core.splits import random_split
 
     from core.device import autocast_dtype, prefers_channels_last, training_device
 
@@ -147,7 +147,7 @@ def run_fastai(cfg, bs):
                                    RandomResizedCropGPU, Resize, ResizeMethod, set_seed, unet_learner)
 
     from core.models import BACKBONES
-    from core.vision.data import random_split
+    from core.splits import random_split
 
     items = load_folder(resolve("scenes").path, "the embedded scenes")
     train_idx, valid_idx = random_split(items.groups, cfg["valid_pct"], cfg["seed"])

@@ -103,3 +103,25 @@ def check_upload(n_bytes: int, root: Path | None = None) -> None:
     allowed = current_limits(root).upload_mb
     if n_bytes > allowed * 2**20:
         raise LimitError(f"That file is {n_bytes / 2**20:.1f} MB; this class allows uploads of up to {allowed} MB.")
+
+
+def class_secret(root: Path | None = None) -> bytes:
+    """The key that signs browsers' identity cookies: LESSON1_SECRET, else a random one kept (readable by the
+    server's user only) in the run store, so every server process sharing it agrees."""
+    import os
+    import secrets
+    if os.environ.get("LESSON1_SECRET"):
+        return os.environ["LESSON1_SECRET"].encode()
+    from core.runs import runs_root
+    path = Path(root or runs_root()) / CLASS_DIR / "secret"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:               # another process made it first
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+        return path.read_bytes()

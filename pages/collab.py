@@ -19,7 +19,7 @@ from core.collab.train import (COURSE_LR, COURSE_WD, DEFAULT_BATCH_SIZE, DEFAULT
 from core.datasets import load_embedded_table
 from core.jobs import get_runner
 from core.serialize import model_from_bytes, model_to_bytes
-from core.tabular.table import Limits, TableError
+from core.tables import Limits, TableError
 from ui import jobs as ui_jobs
 from ui.frame import require_frame
 from ui.notices import resolved_once

@@ -16,7 +16,8 @@ from core.segmentation.data import BadSegmentationData, load_folder, pixel_count
 from core.segmentation.metrics import per_image_accuracy
 from core.segmentation.model import count_parameters, create_unet
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
-from core.vision.data import image_from_bytes, random_split
+from core.splits import random_split
+from core.vision.data import image_from_bytes
 from core.vision.interpret import top_losses
 from ui import jobs as ui_jobs
 from ui.frame import require_frame

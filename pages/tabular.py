@@ -13,10 +13,11 @@ from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular import plots as tplots
 from core.tabular.interpret import predict_rows
 from core.tabular.jobs import fit_job, lr_find_job
-from core.tabular.model import build_model, emb_sz_rule
+from core.embeddings import emb_sz_rule
+from core.tabular.model import build_model
 from core.tabular.procs import NA, FillMissing
-from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check_spec, guess_spec, load_adult,
-                                read_csv_bytes)
+from core.tables import Limits, TableError, read_csv_bytes
+from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, load_adult
 from core.tabular.train import BATCH_SIZE, DEFAULT_LR, model_from_saved, model_meta, prepare
 from ui import jobs as ui_jobs
 from ui.notices import resolved_once

@@ -7,7 +7,8 @@ import torch
 from core.collab.data import (COURSE_Y_RANGE, NA, RatingsSpec, crosstab, default_y_range, embedded_movielens,
                               guess_spec, make_dls, ml_sample, movie_labels, most_rated, prepare, read_ratings_csv,
                               to_ratings, vocab_of)
-from core.tabular.table import Limits, TableError, split_indices
+from core.splits import split_indices
+from core.tables import Limits, TableError
 
 
 def tiny_ratings(n_users=20, n_items=15, n=240, seed=0) -> pd.DataFrame:

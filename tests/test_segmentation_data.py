@@ -12,7 +12,8 @@ from PIL import Image
 from core.datasets import get_dataset, resolve
 from core.segmentation.data import (BadSegmentationData, SegBatchTransform, decode, label_func, load_folder,
                                     make_dataloaders, pixel_counts, shape_for)
-from core.vision.data import image_from_bytes, random_split
+from core.splits import random_split
+from core.vision.data import image_from_bytes
 
 SCENES = resolve("scenes").path
 

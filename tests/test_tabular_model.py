@@ -11,7 +11,8 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from core.serialize import load_model, model_from_bytes, model_to_bytes, save_model
 from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline, permutation_importance,
                                     predict_proba, predict_rows)
-from core.tabular.model import TabularModel, emb_sz_rule, get_emb_szs
+from core.embeddings import emb_sz_rule
+from core.tabular.model import TabularModel, get_emb_szs
 from core.tabular.table import ADULT_SPEC, TableSpec, load_adult
 from core.device import cpu_threads
 from core.tabular.train import make_learner, model_from_saved, model_meta, prepare

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 import torch
 
-from core.tabular.table import (ADULT_SPEC, Limits, TableError, TableSpec, check_spec, guess_spec, load_adult,
-                                read_csv_bytes, split_indices)
+from core.splits import split_indices
+from core.tables import Limits, TableError, read_csv_bytes
+from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, load_adult
 
 GOOD = b"age,job,pay\n" + b"".join(f"{20 + i % 40},{'cook' if i % 3 else 'pilot'},{'hi' if i % 4 else 'lo'}\n"
                                   .encode() for i in range(60))

@@ -9,7 +9,8 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 from core.datasets import resolve
-from core.vision.data import class_counts, load_embedded, make_dataloaders, random_split
+from core.splits import random_split
+from core.vision.data import class_counts, load_embedded, make_dataloaders
 from core.vision.transforms import (BatchTransform, crop_boxes, denormalize, normalize, random_resized_crop,
                                     resize, to_uint8_tensor)
 

@@ -4,7 +4,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from core.tabular.table import TableError
+from core.tables import TableError
 
 
 def kept_upload(label: str, key: str, read: Callable[[bytes, str], pd.DataFrame]) -> bool:

@@ -15,7 +15,8 @@ import pandas as pd
 import torch
 
 from core.data import DataLoaders, DeviceLoader
-from core.tabular.table import Limits, TableError, read_csv_bytes, split_indices
+from core.splits import split_indices
+from core.tables import Limits, TableError, read_csv_bytes
 
 NA = "#na#"
 COURSE_Y_RANGE = (0.5, 5.5)       # ratings of 0.5 to 5 stars; a sigmoid never reaches its ends, so a little more

@@ -8,7 +8,7 @@ of a dot product.
 import torch
 from torch import nn
 
-from core.tabular.model import emb_sz_rule
+from core.embeddings import emb_sz_rule
 
 N_FACTORS = 50             # collab_learner's default
 NN_LAYERS = [100]          # the chapter's CollabNN: one hidden layer of 100

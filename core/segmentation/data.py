@@ -19,7 +19,7 @@ from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
 from core.vision.checks import check_image
-from core.vision.data import random_split
+from core.splits import random_split
 from core.vision.transforms import normalize
 from core.errors import StudentError
 

@@ -22,7 +22,7 @@ from core.memory import plan_image_batches, plan_report
 from core.segmentation.data import SegItems, make_dataloaders, pixel_counts, resize_pair, shape_for
 from core.segmentation.metrics import iou_per_class, mean_iou, pixel_accuracy, pixel_confusion
 from core.segmentation.model import UNet, create_unet, start_from_class_frequencies, unet_splitter
-from core.vision.data import random_split
+from core.splits import random_split
 from core.vision.transforms import normalize
 
 # 160x120 scenes, 1 frozen + 5 unfrozen epochs at fastai's base_lr: see benchmarks/bench_segmentation.py for time

@@ -3,12 +3,9 @@ all concatenated into an MLP (Linear → ReLU → BatchNorm per hidden layer), t
 import torch
 from torch import nn
 
+from core.embeddings import emb_sz_rule
+
 DEFAULT_LAYERS = [200, 100]     # tabular_learner's default
-
-
-def emb_sz_rule(n_cat: int) -> int:
-    """fastai's rule of thumb for an embedding's width, given the vocabulary size (with #na#)."""
-    return min(600, round(1.6 * n_cat ** 0.56))
 
 
 def get_emb_szs(vocab: dict[str, list[str]], cat_names: list[str]) -> list[tuple[int, int]]:

@@ -3,35 +3,18 @@
 Every problem with a file becomes a `TableError` whose message is a sentence a student can act on;
 the page shows it with st.error. Nothing here raises a bare pandas exception at the page.
 """
-import csv
-import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import torch
-from core.errors import StudentError
+
+from core.tables import Limits, TableError
 
 # The course's columns (lesson 1: `TabularDataLoaders.from_csv(path/'adult.csv', ...)`).
 ADULT_TARGET = "salary"
 ADULT_CAT_NAMES = ["workclass", "education", "marital-status", "occupation", "relationship", "race"]
 ADULT_CONT_NAMES = ["age", "fnlwgt", "education-num"]
 ADULT_FILES = ("adult.csv.gz", "adult.csv")   # embedded copy / fast.ai's ADULT_SAMPLE
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What the shared server accepts from one upload. Environment variables raise them on a laptop."""
-    max_bytes: int = int(os.environ.get("LESSON1_CSV_MAX_MB", "50")) * 2**20
-    max_rows: int = int(os.environ.get("LESSON1_CSV_MAX_ROWS", "200000"))
-    max_columns: int = int(os.environ.get("LESSON1_CSV_MAX_COLUMNS", "100"))
-    max_classes: int = 20
-    max_categories: int = 10_000     # per categorical column: an embedding table per value, Adam state on top
-
-
-class TableError(StudentError, ValueError):
-    """A problem with the student's table, worded for the student."""
 
 
 @dataclass
@@ -64,48 +47,6 @@ def load_adult(folder: str | Path) -> pd.DataFrame:
                     df[col] = df[col].str.strip()
             return df
     raise TableError(f"No adult.csv in {folder}: the dataset folder is incomplete.")
-
-
-def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits()) -> pd.DataFrame:
-    """Parse an uploaded CSV, or raise TableError saying what is wrong with it."""
-    if len(data) > limits.max_bytes:
-        raise TableError(f"{name} is {len(data) / 2**20:.1f} MB; this server accepts CSV files up to "
-                         f"{limits.max_bytes / 2**20:.0f} MB. Try a sample of the rows.")
-    if not data.strip():
-        raise TableError(f"{name} is empty: there is nothing to read.")
-    if b"\x00" in data[:4096]:
-        raise TableError(f"{name} looks like a binary file (a spreadsheet or an image?), not a CSV. "
-                         "In Excel or Sheets use File → Save as / Download → CSV.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise TableError(f"{name} is not UTF-8 text (byte {e.start} cannot be read). Save it again "
-                         "with the encoding 'UTF-8' (e.g. Excel: Save as → 'CSV UTF-8').") from None
-    try:
-        sep = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = ","
-    try:
-        # one row more than allowed, so a giant file is refused without reading all of it
-        df = pd.read_csv(io.StringIO(text), sep=sep, nrows=limits.max_rows + 1, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise TableError(f"{name} has no columns: the first line should be a header such as "
-                         "'age,workclass,salary'.") from None
-    except pd.errors.ParserError as e:
-        detail = str(e).replace("Error tokenizing data. C error: ", "").strip()
-        raise TableError(f"{name} could not be read as a table ({detail}). Usually a quote \" that is "
-                         "never closed, or a row with more commas than the header.") from None
-    if df.shape[1] > limits.max_columns:
-        raise TableError(f"{name} has {df.shape[1]} columns; this server accepts up to {limits.max_columns}.")
-    if len(df) > limits.max_rows:
-        raise TableError(f"{name} has more than {limits.max_rows:,} rows, the most this server trains on. "
-                         "Try a sample of the rows.")
-    if len(df) == 0:
-        raise TableError(f"{name} has a header but no rows of data.")
-    if df.shape[1] < 2:
-        raise TableError(f"{name} has a single column ('{df.columns[0]}'): we need one column to predict "
-                         "and at least one to predict it from. Is the separator a comma?")
-    return df
 
 
 def guess_spec(df: pd.DataFrame, target: str | None = None, max_card: int = 20) -> TableSpec:
@@ -171,10 +112,3 @@ def check_spec(df: pd.DataFrame, spec: TableSpec, limits: Limits = Limits()) -> 
         raise TableError(f"Only {len(target)} rows have a value for '{spec.target}'; we need at least 50 "
                          "to split off a validation set and learn something.")
     return warnings
-
-
-def split_indices(n: int, valid_pct: float = 0.2, seed: int = 42) -> tuple[list[int], list[int]]:
-    """fastai's RandomSplitter: the same permutation it draws, so both libraries see the same split."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    cut = int(valid_pct * n)
-    return order[cut:], order[:cut]

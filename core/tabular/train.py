@@ -21,7 +21,8 @@ from core.learner import Learner
 from core.metrics import accuracy
 from core.tabular.model import DEFAULT_LAYERS, TabularModel, build_model
 from core.tabular.procs import TabularProcs
-from core.tabular.table import TableSpec, split_indices
+from core.splits import split_indices
+from core.tabular.table import TableSpec
 
 BATCH_SIZE = 1024
 DEFAULT_LR = 1e-2

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
+from core.splits import random_split
 from core.vision.checks import Rejected, check_image
 from core.vision.transforms import BatchTransform, resize, to_uint8_tensor
 from core.errors import StudentError
@@ -147,17 +148,6 @@ def class_counts(labels) -> dict[str, int]:
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def random_split(groups: list[str], valid_pct: float = 0.2, seed: int = 42) -> tuple[list[int], list[int]]:
-    """fastai's RandomSplitter(valid_pct, seed), shuffling groups instead of items."""
-    unique = sorted(set(groups))
-    order = torch.randperm(len(unique), generator=torch.Generator().manual_seed(seed)).tolist()
-    n_valid = max(1, int(round(valid_pct * len(unique)))) if valid_pct > 0 else 0
-    valid_groups = {unique[i] for i in order[:n_valid]}
-    train = [i for i, g in enumerate(groups) if g not in valid_groups]
-    valid = [i for i, g in enumerate(groups) if g in valid_groups]
-    return train, valid
 
 
 def decode(items: ImageItems, size: int, method: str) -> torch.Tensor:

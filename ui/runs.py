@@ -1,0 +1,315 @@
+"""Training from a page, the same way in every lesson. A page never trains and never waits on a worker: it asks
+the training service (core/service.py) for a run and draws what the run store says about it.
+
+    view = ui_runs.live(run_id)                                     # the live panel, polled while it trains
+    found = ui_runs.lr_find_section("tabular", data, config, key="tab", lr_key="tab_lr")
+    ui_runs.train_button("tabular", data, config, "Train", key="tab_train")
+    view = ui_runs.current_view("tabular", "fit")                   # this person's run, or the link's ?run=
+    result = ui_runs.loaded(view)                                   # the lesson's loader, cached, from the store
+    ui_runs.run_details(view, widgets)                              # seed, settings, data, link, Train again
+
+A run's id goes in the URL (`?run=`): a reloaded tab, another tab, or anyone given the link opens the same run.
+Only its owner (or an instructor) sees its Stop button; everyone else reads it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import streamlit as st
+
+from core.errors import LimitError, StudentError
+from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, EventReader, Progress, RunError, RunRecord
+from core.service import get_service
+from ui.identity import current_user
+
+POLL_SECONDS = 1.0
+RUN_PARAM = "run"
+
+
+@dataclass
+class RunView:
+    """A run as a page draws it: its record, its live progress, its place in the queue, and whose it is."""
+    record: RunRecord
+    progress: Progress
+    position: int | None
+    mine: bool
+
+    def __getattr__(self, name):                      # id, status, config, error, seconds... from the record
+        return getattr(self.record, name)
+
+    @property
+    def epoch_table(self) -> list:
+        return self.record.epoch_table if not self.record.active and self.record.epoch_table \
+            else self.progress.epoch_table
+
+    @property
+    def info(self) -> dict:
+        return {**self.progress.info, **self.record.info}
+
+
+# ---- reading runs ------------------------------------------------------------------------------------------------
+def _progress(run_id: str, active: bool) -> Progress:
+    """The run's progress; while it trains, only the lines appended since this session's last look are read."""
+    tails = st.session_state.setdefault("_run_tails", {})
+    if run_id not in tails:
+        if len(tails) > 8:
+            tails.clear()
+        tails[run_id] = (get_service().store.events(run_id), Progress())
+    reader, progress = tails[run_id]
+    progress.apply(reader.read_new(max_bytes=None if not active else 8 * 2**20))
+    return progress
+
+
+def view(run_id: str) -> RunView:
+    """The run, read from the store. Raises RunError (a sentence) if it is unknown or damaged."""
+    service = get_service()
+    record = service.store.read(run_id)
+    user = current_user()
+    return RunView(record, _progress(run_id, record.active), service.position(run_id) if record.status == QUEUED
+                   else None, record.owner == user.id)
+
+
+def view_or_say(run_id: str) -> RunView | None:
+    try:
+        return view(run_id)
+    except RunError as e:
+        st.warning(str(e), icon=":material/help:")
+        return None
+
+
+def _session_key(lesson: str, kind: str) -> str:
+    return f"run:{lesson}:{kind}"
+
+
+def current(lesson: str, kind: str) -> str | None:
+    """The run of `kind` this page shows: the one started in this session, else the link's `?run=` if it is one,
+    else this person's latest (so their runs follow them to a new tab)."""
+    ss = st.session_state
+    if ss.get(_session_key(lesson, kind)):
+        return ss[_session_key(lesson, kind)]
+    store = get_service().store
+    wanted = st.query_params.get(RUN_PARAM)
+    if wanted:
+        try:
+            record = store.read(wanted)
+        except RunError:
+            record = None
+        if record is not None and record.lesson == lesson and record.kind == kind:
+            ss[_session_key(lesson, kind)] = wanted
+            return wanted
+    for record in reversed(store.records(store.owner_ids(current_user().id)[-30:])):
+        if record.lesson == lesson and record.kind == kind:
+            ss[_session_key(lesson, kind)] = record.id
+            return record.id
+    return None
+
+
+def current_view(lesson: str, kind: str) -> RunView | None:
+    run_id = current(lesson, kind)
+    return view_or_say(run_id) if run_id else None
+
+
+def link_opened(lesson: str) -> RunView | None:
+    """A run of this lesson named by the URL (`?run=`), whoever owns it."""
+    wanted = st.query_params.get(RUN_PARAM)
+    if not wanted:
+        return None
+    found = view_or_say(wanted)
+    return found if found is not None and found.lesson == lesson else None
+
+
+# ---- starting runs -----------------------------------------------------------------------------------------------
+def start(lesson: str, kind: str, data: dict, config: dict, title: str = "") -> str | None:
+    """Queue this person's run; says why not (one at a time, the class's limits, a full queue)."""
+    user = current_user()
+    try:
+        record = get_service().submit(lesson, kind, data, config, owner=user.id, owner_name=user.name, title=title)
+    except LimitError as e:
+        st.warning(str(e), icon=":material/hourglass_top:")
+        return None
+    st.session_state[_session_key(lesson, kind)] = record.id
+    st.query_params[RUN_PARAM] = record.id
+    return record.id
+
+
+def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str, kind: str = "fit",
+                 title: str = "", disabled: bool = False) -> str | None:
+    if st.button(label, type="primary", icon=":material/play_arrow:", key=key, disabled=disabled):
+        return start(lesson, kind, data, config, title or label)
+    return None
+
+
+# ---- the live panel ----------------------------------------------------------------------------------------------
+def live(run_id: str, *, chart: bool = True, table: bool = True,
+         extra: Callable[[RunView], None] | None = None) -> RunView | None:
+    """Show a run. While it is queued or training, a fragment redraws this panel every second from the run's
+    event log, without rerunning the page; when it ends, the page reruns once to draw the results."""
+    found = view_or_say(run_id)
+    if found is None:
+        return None
+    if found.active:
+        st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
+    else:
+        _panel(found, chart, table, extra)
+    return found
+
+
+def _poll(run_id, chart, table, extra):
+    found = view_or_say(run_id)
+    if found is None:
+        return
+    _panel(found, chart, table, extra)
+    if not found.active:
+        st.rerun(scope="app")
+
+
+def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
+    from core import plots
+    _status_line(found)
+    rows = found.epoch_table
+    if table and rows:
+        st.dataframe(plots.epoch_table(rows), width="stretch")
+    progress = found.progress
+    if chart and (progress.losses or progress.valid_losses):
+        cache = st.session_state.setdefault("_loss_charts", {})
+        key = (found.id, len(progress.losses), len(progress.valid_losses))
+        if cache.get(found.id, (None,))[0] != key:        # redrawn only when new losses came in
+            cache[found.id] = (key, plots.loss_curves(progress.losses, progress.valid_losses))
+        st.plotly_chart(cache[found.id][1], width="stretch", key=f"loss-{found.id}",
+                        config={"displayModeBar": False})
+    if extra is not None:
+        extra(found)
+
+
+def _status_line(found: RunView) -> None:
+    user = current_user()
+    if found.status == QUEUED:
+        where = f"position {found.position}" if found.position else "waiting for a free worker"
+        st.info(f"Waiting in the queue: {where}.", icon=":material/schedule:")
+    elif found.active:
+        p = found.progress
+        where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
+        if p.stage in ("frozen", "unfrozen"):
+            where += f" ({p.stage})"
+        if p.n_batches:
+            where += f" · batch {p.batch} of {p.n_batches}"
+        cols = st.columns([5, 1])
+        cols[0].progress(min(1.0, max(0.0, p.fraction)), text=f"Training — {where} · {found.seconds or 0:.0f} s")
+        if found.mine or user.instructor:
+            if get_service().store.cancel_requested(found.id):
+                cols[1].button("Stopping…", disabled=True, key=f"stop-{found.id}")
+            elif cols[1].button("Stop", key=f"stop-{found.id}", icon=":material/stop_circle:"):
+                get_service().cancel(found.id, by=user.id, instructor=user.instructor)
+        else:
+            cols[1].caption("Someone else's run: you are watching it.")
+    elif found.status == DONE:
+        st.success(f"Finished in {found.seconds or 0:.1f} s.", icon=":material/check_circle:")
+    elif found.status == CANCELLED:
+        st.info(found.error or "Stopped. Whatever was trained before Stop was pressed is kept.",
+                icon=":material/stop_circle:")
+    elif found.status == INTERRUPTED:
+        st.warning(found.error or "This run was interrupted.", icon=":material/restart_alt:")
+    elif found.status == FAILED:
+        st.error(f"Training failed: {found.error}", icon=":material/error:")
+
+
+# ---- the shared sections -----------------------------------------------------------------------------------------
+def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: str | None = None,
+                    code: str = "learn.lr_find()", title: str = "lr_find") -> dict | None:
+    """The lr_find button, its live progress, then the plot and the suggested learning rate. Returns the
+    finished run's {"lrs", "losses", "valley"}, or None."""
+    from core import plots
+    cols = st.columns([1, 3])
+    if cols[0].button("Run lr_find", icon=":material/search:", key=f"{key}_lr_find"):
+        start(lesson, "lr_find", data, config, title)
+    cols[1].code(code, language="python")
+    run_id = current(lesson, "lr_find")
+    if not run_id:
+        return None
+    found = live(run_id, chart=False, table=False)
+    if found is None or not found.finished_ok:
+        return None
+    try:
+        result = get_service().store.results(run_id)
+    except RunError as e:
+        st.warning(str(e))
+        return None
+    chosen = st.session_state.get(lr_key) if lr_key else None
+    st.plotly_chart(plots.lr_finder(result["lrs"], result["losses"], result.get("valley"), chosen),
+                    width="stretch", key=f"{key}_lr_plot", config={"displayModeBar": False})
+    if result.get("valley"):
+        st.success(f"Suggested learning rate (the valley): **{result['valley']:.1e}**", icon=":material/lightbulb:")
+    return result
+
+
+@st.cache_resource(max_entries=12, show_spinner="Loading the run…")
+def _load(lesson: str, run_id: str, finished: float | None) -> Any:
+    from core.lessons import run_loader
+    service = get_service()
+    return run_loader(lesson)(service.store, service.store.read(run_id))
+
+
+def loaded(found: RunView | None) -> Any:
+    """The finished run as its lesson's page uses it (its loader's result, shared between sessions), or None with
+    the reason shown."""
+    if found is None or not found.finished_ok and found.status != CANCELLED:
+        return None
+    try:
+        return _load(found.lesson, found.id, found.finished)
+    except StudentError as e:
+        st.warning(str(e), icon=":material/report:")
+        return None
+
+
+def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
+    """What a run is: its seed, settings, data and weights, a link to it, and "Train again with these settings"."""
+    record = found.record
+    whose = "your run" if found.mine else f"{record.owner_name or 'someone'}'s run, shared with you (read-only)"
+    with st.expander(f"About this run: {whose}, seed {record.seed}", icon=":material/info:"):
+        settings = {k: v for k, v in record.config.items() if not isinstance(v, (dict, list))}
+        st.dataframe([{"setting": k, "value": json.dumps(v)} for k, v in settings.items()], hide_index=True,
+                     width="stretch")
+        data = record.data.get("name") or record.data.get("dataset") or "?"
+        st.markdown(f"**Data:** {data} · fingerprint `{record.fingerprint or '-'}`  \n"
+                    f"**Started from:** {found.info.get('weights_detail', 'random weights')}  \n"
+                    f"**Trained:** {time.strftime('%Y-%m-%d %H:%M', time.localtime(record.created))}, "
+                    f"{record.seconds or 0:.1f} s · run `{record.id}`")
+        st.code(share_link(record.id), language=None)
+        if widgets and st.button("Train again with these settings", key=f"again-{record.id}",
+                                 icon=":material/replay:"):
+            st.session_state["_refill"] = {widgets[k]: v for k, v in record.config.items() if k in widgets}
+            st.rerun()
+
+
+def share_link(run_id: str) -> str:
+    try:
+        base = st.context.url.split("?")[0]
+    except Exception:
+        base = ""
+    return f"{base}?{RUN_PARAM}={run_id}"
+
+
+def apply_settings(widgets: dict[str, str]) -> None:
+    """Call before drawing the page's widgets: fills them from "Train again with these settings", or, the first
+    time a session opens the page, from settings in the URL (`?lr=0.01&epochs=3`)."""
+    ss = st.session_state
+    refill = ss.pop("_refill", None)
+    if refill:
+        for widget, value in refill.items():
+            ss[widget] = value
+        return
+    marker = f"_url_settings:{','.join(sorted(widgets))}"
+    if ss.get(marker):
+        return
+    ss[marker] = True
+    for name, widget in widgets.items():
+        raw = st.query_params.get(name)
+        if raw is None:
+            continue
+        try:
+            ss[widget] = json.loads(raw)
+        except ValueError:
+            ss[widget] = raw
