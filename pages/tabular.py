@@ -1,6 +1,5 @@
 """Tabular: will this person earn more than $50k? fastai's tabular_learner on the Adult census, step by step.
 Data, procs and the model's shape are computed here (milliseconds); lr_find and training run as jobs."""
-import functools
 import json
 
 import numpy as np
@@ -8,27 +7,28 @@ import pandas as pd
 import streamlit as st
 
 from core import plots
-from core.jobs import get_runner
 from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular import plots as tplots
 from core.tabular.interpret import predict_rows
-from core.tabular.jobs import fit_job, lr_find_job
+from core.tabular.jobs import DEFAULTS
 from core.embeddings import emb_sz_rule
 from core.tabular.model import build_model
 from core.tabular.procs import NA, FillMissing
 from core.tables import Limits, TableError, read_csv_bytes
 from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, load_adult
-from core.tabular.train import BATCH_SIZE, DEFAULT_LR, model_from_saved, model_meta, prepare
-from ui import jobs as ui_jobs
-from ui.notices import resolved_once
-from ui.uploads import kept_upload
+from core.tabular.train import BATCH_SIZE, model_from_saved, model_meta, prepare
+from ui import runs as ui_runs
 from ui.frame import require_frame
+from ui.notices import resolved_once
+from ui.sections import numbered
+from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
 
 ss = st.session_state
 EMBEDDED, ONLINE, UPLOAD = "Adult census, embedded (offline)", "fast.ai's ADULT_SAMPLE (download)", "My own CSV"
-LR_KIND, FIT_KIND = "tabular-lr-find", "tabular-fit"
+LESSON = "tabular"
+WIDGETS = {"lr": "tab_lr", "epochs": "tab_epochs", "seed": "tab_seed", "spec": "tab_spec_refill"}
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 CHART = {"displayModeBar": False}
 MISSING = "(missing)"
@@ -54,8 +54,9 @@ def fastai_code(spec: TableSpec, csv_name: str) -> str:
 
 
 # ---- the data ---------------------------------------------------------------------------------------------
-def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str] | None:
-    """The table (and default columns) the student picked, with a notice saying which it is."""
+def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str, dict] | None:
+    """The table (and default columns) the student picked, with a notice saying which it is: (table, columns,
+    a key for caching, its file's name, the run's data reference)."""
     source = st.radio("Which table?", [EMBEDDED, ONLINE, UPLOAD], horizontal=True, key="tab_source")
     if source in (EMBEDDED, ONLINE):
         found = resolved_once("adult", source == ONLINE, key="tab_resolved")
@@ -66,7 +67,8 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str] | None:
         except TableError as e:
             st.error(str(e))
             return None
-        return df, ADULT_SPEC, f"adult:{found.path}", "adult.csv"
+        ref = {"dataset": "adult", "source": "online" if found.source != "embedded" else "embedded"}
+        return df, ADULT_SPEC, f"adult:{found.path}", "adult.csv", ref
 
     limits = Limits()
     label = (f"A CSV file with a header row (up to {limits.max_bytes // 2**20} MB, {limits.max_rows:,} rows, "
@@ -78,14 +80,19 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str] | None:
                 "Or pick the Adult census above.", icon=":material/upload_file:")
         return None
     df = ss.tab_upload_df
-    st.info(f"Using your file '{ss.tab_upload_name}' ({len(df):,} rows, {df.shape[1]} columns). It stays in this "
-            "browser session and is not saved on the server.", icon=":material/description:")
-    return df, guess_spec(df), f"upload:{ss.tab_upload_id}", ss.tab_upload_name
+    st.info(f"Using your file '{ss.tab_upload_name}' ({len(df):,} rows, {df.shape[1]} columns).",
+            icon=":material/description:")
+    st.caption(KEPT_NOTICE)
+    return df, guess_spec(df), f"upload:{ss.tab_upload_ref['input']}", ss.tab_upload_name, ss.tab_upload_ref
 
 
 def choose_columns(df: pd.DataFrame, default: TableSpec, data_key: str) -> TableSpec:
     # widget state is dropped by streamlit while the widgets are not on screen (e.g. during an upload),
     # so the choice per table is kept in a plain dict too
+    refill = ss.pop("tab_spec_refill", None)
+    if isinstance(refill, dict):
+        ss.setdefault("tab_specs", {})[data_key] = refill
+        ss.pop("tab_spec_for", None)
     saved = ss.setdefault("tab_specs", {}).get(data_key) or default.to_dict()
     if ss.get("tab_spec_for") != data_key or any(k not in ss for k in ("tab_target", "tab_cats", "tab_conts")):
         ss.tab_spec_for = data_key
@@ -114,12 +121,11 @@ def choose_columns(df: pd.DataFrame, default: TableSpec, data_key: str) -> Table
 
 
 # ---- sections -----------------------------------------------------------------------------------------------
-def section_raw(df: pd.DataFrame, spec: TableSpec) -> None:
-    st.header("1. The raw table")
+def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str) -> None:
     st.markdown("This is what the computer gets: a spreadsheet. Each row is one person; we want to predict the "
                 f"**{spec.target}** column from the others. Before any deep learning, look at your data: how many "
                 "rows, what's missing, and how often each answer appears.")
-    st.code("df = pd.read_csv(path/'adult.csv')\ndf.head()", language="python")
+    st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
     st.dataframe(df.head(8), width="stretch")
     left, right = st.columns(2)
     left.plotly_chart(tplots.missing_per_column(df), width="stretch", config=CHART)
@@ -137,13 +143,12 @@ def demo_rows(data) -> pd.DataFrame:
     return picked.sort_index()
 
 
-def section_procs(data) -> None:
+def section_procs(data, csv_name: str) -> None:
     spec, procs = data.spec, data.procs
-    st.header("2. Procs: getting the table ready")
     st.markdown("A neural net only does arithmetic, so every cell has to become a number. fastai does it with three "
                 "*procs*, each set up on the **training rows only** and then applied, unchanged, to the validation "
                 "rows and to any new row later. Here are the same five rows before and after each one.")
-    st.code(fastai_code(spec, "adult.csv"), language="python")
+    st.code(fastai_code(spec, csv_name), language="python")
     rows = demo_rows(data)
     n_train, n_valid = len(data.train_idx), len(data.valid_idx)
     st.caption(f"RandomSplitter(valid_pct=0.2, seed=42): {n_train:,} training rows, {n_valid:,} validation rows."
@@ -203,7 +208,6 @@ def section_procs(data) -> None:
 
 def section_learner(data) -> None:
     procs = data.procs
-    st.header("3. The model: embeddings + a small neural net")
     st.markdown("Each categorical column gets an **embedding**: a little table with one row of learned numbers "
                 "per category, so the model can discover, say, which occupations behave alike. Its width follows "
                 "fastai's rule of thumb `min(600, round(1.6 * n_categories ** 0.56))`. The embeddings and the "
@@ -225,61 +229,36 @@ def section_learner(data) -> None:
                 f"BatchNorm. **{described['n_params']:,} parameters** in all.")
 
 
-def section_train(df: pd.DataFrame, data) -> None:
+def section_train(data, data_ref: dict) -> None:
     spec = data.spec
-    st.header("4. Find a learning rate, then train")
     st.markdown("`lr_find` trains for a few batches with a learning rate growing from tiny to huge and plots the "
                 "loss: pick a value where the loss is still falling steeply, before the bottom. There's no "
                 "pretrained model for tables, so it's `fit_one_cycle`, not `fine_tune`: every weight starts "
                 f"random. The whole table sits in memory as two tensors and batches are {BATCH_SIZE:,} rows, so "
                 "an epoch takes well under a second on a GPU (fastai's default batches of 64 are far slower).")
-    cols = st.columns([1, 3])
-    if cols[0].button("Run lr_find", icon=":material/search:", key="tab_lr_find"):
-        ui_jobs.start_job(functools.partial(lr_find_job, df=df, spec=spec), kind=LR_KIND,
-                          title="Tabular: lr_find", config={"spec": spec.to_dict(), "rows": len(df)})
-    cols[1].code("learn.lr_find()", language="python")
-    lr_job = ui_jobs.current_job_id(LR_KIND)
-    found = None
-    if lr_job:
-        snap = get_runner().get(lr_job)
-        if snap is not None and snap.active:
-            ui_jobs.live_job(lr_job, chart=False, table=False)
-        elif snap is not None:
-            found = snap.result or snap.info.get("lr_find")
-            if snap.error:
-                st.error(f"lr_find failed: {snap.error}")
-
+    seed = int(st.number_input("seed", 0, 10_000, DEFAULTS["seed"], key="tab_seed",
+                               help="The model's first weights and the order of the batches. The split stays "
+                                    "fastai's RandomSplitter(seed=42), so runs with two seeds can be compared."))
+    config = dict(spec=spec.to_dict(), batch_size=BATCH_SIZE, seed=seed)
+    found = ui_runs.lr_find_section(LESSON, data_ref, config, key="tab", lr_key="tab_lr")
+    if found and found.get("valley"):
+        st.caption(f"With batches of {BATCH_SIZE:,} rows there are only ~25 steps per epoch, so a somewhat bigger "
+                   "rate than the valley (1e-2) trains better in 3 epochs: try both and compare the accuracy.")
     left, right = st.columns([1, 1])
-    lr = left.select_slider("Learning rate", options=LRS, value=DEFAULT_LR, format_func=lambda v: f"{v:.0e}",
+    lr = left.select_slider("Learning rate", options=LRS, value=DEFAULTS["lr"], format_func=lambda v: f"{v:.0e}",
                             key="tab_lr")
-    epochs = right.number_input("Epochs", min_value=1, max_value=20, value=3, step=1, key="tab_epochs")
-    if found:
-        st.plotly_chart(plots.lr_finder(found["lrs"], found["losses"], found["valley"], chosen=lr),
-                        width="stretch", config=CHART)
-        if found["valley"]:
-            st.caption(f"The 'valley' suggestion is {found['valley']:.1e}. With batches of {BATCH_SIZE:,} rows there "
-                       "are only ~25 steps per epoch, so a somewhat bigger rate (1e-2) trains better in 3 epochs: "
-                       "try both and compare the accuracy.")
+    epochs = right.number_input("Epochs", min_value=1, max_value=20, value=DEFAULTS["epochs"], step=1,
+                                key="tab_epochs")
     st.code(f"learn.fit_one_cycle({epochs}, {lr:.0e})", language="python")
-    if st.button(f"Train: fit_one_cycle({epochs}, {lr:.0e})", type="primary", icon=":material/play_arrow:",
-                 key="tab_train"):
-        ui_jobs.start_job(functools.partial(fit_job, df=df, spec=spec, lr=lr, epochs=int(epochs)), kind=FIT_KIND,
-                          title=f"Tabular: fit_one_cycle({epochs}, {lr:.0e})",
-                          config={"spec": spec.to_dict(), "lr": lr, "epochs": int(epochs), "rows": len(df)})
-    fit = ui_jobs.current_job_id(FIT_KIND)
-    if fit:
-        ui_jobs.live_job(fit)
-
-
-def trained_model(job_id: str):
-    """(model, procs, spec, summary) of a finished fit job: from memory, or from its saved files after a restart."""
-    return ui_jobs.finished_model(
-        job_id, "tab_loaded_runs", from_result=lambda run: (run.model, run.procs, run.spec, run.summary),
-        from_files=lambda saved, snap: (*model_from_saved(*saved), snap.info.get("summary", {})))
+    label = f"Train: fit_one_cycle({epochs}, {lr:.0e})"
+    ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="tab_train",
+                         title=f"Tabular: fit_one_cycle({epochs}, {lr:.0e}), seed {seed}")
+    run_id = ui_runs.current(LESSON, "fit")
+    if run_id:
+        ui_runs.live(run_id)
 
 
 def section_results(model, procs, spec, summary) -> None:
-    st.header("5. Results")
     if "accuracy" not in summary:
         st.info("This run's results were not saved; train again to see them.")
         return
@@ -384,9 +363,10 @@ st.title("Tabular data: will this person earn more than $50k?")
 st.markdown("Deep learning isn't only for pictures. Here we predict from a table of census records (age, education, "
             "occupation…) whether someone earns at least $50k a year, as in lesson 1 of the course: "
             "`TabularDataLoaders` → `tabular_learner` → `fit_one_cycle`.")
+ui_runs.apply_settings(WIDGETS)
 picked = choose_table()
 if picked is not None:
-    df, default_spec, data_key, csv_name = picked
+    df, default_spec, data_key, csv_name, data_ref = picked
     spec = choose_columns(df, default_spec, data_key)
     try:
         for warning in check_spec(df, spec):
@@ -394,22 +374,30 @@ if picked is not None:
     except TableError as e:
         st.error(str(e), icon=":material/error:")
         picked = None
+trained = None
 if picked is not None:
     data = prepared(df, data_key, json.dumps(spec.to_dict()))
-    section_raw(df, spec)
-    section_procs(data)
-    section_learner(data)
-    section_train(df, data)
-    fit_id = ui_jobs.current_job_id(FIT_KIND)
-    trained = trained_model(fit_id) if fit_id else None
-    if trained is not None:
-        model, procs, run_spec, summary = trained
-        section_results(model, procs, run_spec, summary)
-        examples = summary.get("show_results", [])
-    what_if_box = st.container()               # drawn after section 7, whose upload it may use
-    what_if_box.header("6. What if?")
-    with st.container():
-        st.header("7. Export and load the model")
+    with numbered("The raw table"):
+        section_raw(df, spec, csv_name)
+    with numbered("Procs: getting the table ready"):
+        section_procs(data, csv_name)
+    with numbered("The model: embeddings + a small neural net"):
+        section_learner(data)
+    with numbered("Find a learning rate, then train"):
+        section_train(data, data_ref)
+view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
+run = ui_runs.loaded(view)
+if run is not None:
+    with numbered("Results"):
+        if picked is None:                          # a shared link opened before any table was chosen
+            ui_runs.live(view.id)
+        ui_runs.run_details(view, WIDGETS)
+        section_results(run.model, run.procs, run.spec, run.summary)
+    trained = (run.model, run.procs, run.spec, run.summary)
+    examples = run.summary.get("show_results", [])
+if picked is not None or run is not None:
+    what_if_box = numbered("What if?")             # drawn after the export section, whose upload it may use
+    with numbered("Export and load the model"):
         download_box = st.container()
         section_load()
     loaded = ss.get("tab_loaded_model")
@@ -419,7 +407,8 @@ if picked is not None:
             horizontal=True, key="tab_which_model") == "the model you loaded"
         if use_loaded:
             model, procs, run_spec = loaded
-            rows = data.valid_df.head(10).to_dict("records") if run_spec.target == spec.target else []
+            rows = data.valid_df.head(10).to_dict("records") \
+                if picked is not None and run_spec.target == spec.target else []
             examples = [{**r, f"{run_spec.target} (truth)": r.get(run_spec.target)} for r in rows]
             trained = (model, procs, run_spec, {})
     if trained is not None:
@@ -430,5 +419,5 @@ if picked is not None:
                                                                 if k in trained[3]})
     else:
         with what_if_box:
-            st.info("Train a model (section 4) or load one you exported (section 7), to see the results, ask it "
+            st.info("Train a model (above) or load one you exported (below), to see the results, ask it "
                     "what-if questions and export it.", icon=":material/arrow_upward:")

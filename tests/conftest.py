@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -18,6 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LESSON1_LESSON_MODULES", "tests.lesson_for_tests")   # the engine tests' lesson, workers too
+# AppTest runs pages in this process: their runs train on a thread, in a store of their own. Browser journeys start
+# a real server, whose runs train in worker processes (app_server).
+os.environ.setdefault("LESSON1_BACKEND", "thread")
+os.environ.setdefault("LESSON1_RUNS_DIR", tempfile.mkdtemp(prefix="lesson1-test-runs-"))
 import core  # noqa: E402,F401  (before anything loads torch: it sets OpenMP's wait policy, see core/__init__.py)
 
 CHROMIUM = os.environ.get("LESSON1_CHROMIUM", "/usr/bin/chromium")
@@ -44,7 +49,7 @@ def _browser_missing_reason():
 def app_server(log_dir: Path, runs_dir: Path):
     """`streamlit run streamlit_app.py` on a free loopback port; yields its URL."""
     port = _free_port()
-    env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), LESSON1_BACKEND="local", PYTHONUNBUFFERED="1")
     log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
@@ -71,6 +76,41 @@ def app_server(log_dir: Path, runs_dir: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextmanager
+def installed_service(root: Path, backend: str = "thread"):
+    """A training service of its own (one worker, a run store in `root`), installed as the process-wide one, so the
+    pages an AppTest runs use it too."""
+    from core.backends import make_backend
+    from core.runs import RunStore
+    from core.service import TrainingService, set_service
+    svc = TrainingService(RunStore(root), make_backend(backend, root, 1))
+    previous = set_service(svc)
+    try:
+        yield svc
+    finally:
+        set_service(previous)
+        svc.shutdown()
+
+
+@pytest.fixture
+def service(tmp_path):
+    with installed_service(tmp_path / "runs") as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def module_service(tmp_path_factory):
+    """One service for a module's page tests (a trained run is shared between them)."""
+    with installed_service(tmp_path_factory.mktemp("runs")) as svc:
+        yield svc
+
+
+def store_csv(service, df, name="table.csv", owner="tests") -> dict:
+    """A table kept in the service's store as an upload; returns the reference a run's data is."""
+    from core.inputs import InputStore
+    return InputStore(service.store.root).put(df.to_csv(index=False).encode(), kind="csv", name=name, owner=owner)
 
 
 @pytest.fixture(scope="session")

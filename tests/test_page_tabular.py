@@ -4,9 +4,11 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.jobs import get_runner
+from core.backends import make_backend
+from core.runs import RunStore
 from core.serialize import model_to_bytes
-from core.tabular.jobs import TabularRun
+from core.service import TrainingService, set_service
+from core.tabular.jobs import load_run
 from tests.conftest import wait_for_app
 from tests.helpers import open_page, texts
 
@@ -14,15 +16,20 @@ PAGE = "pages/tabular.py"
 UPLOAD = "My own CSV"
 
 
-def fresh() -> AppTest:
-    return open_page(PAGE, timeout=90)
+@pytest.fixture(autouse=True)
+def uses_the_module_service(module_service):
+    return module_service
+
+
+def fresh(query: dict | None = None) -> AppTest:
+    return open_page(PAGE, timeout=90, query=query)
 
 
 def test_default_page_shows_the_lesson_on_the_embedded_table():
     at = fresh()
     assert "embedded UCI Adult" in texts(at.info)                       # which data, said out loud
-    assert [h.value[:2] for h in at.header] == ["1.", "2.", "3.", "4.", "6.", "7."]   # 5 needs a model
-    assert "Train a model (section 4)" in texts(at.info)
+    assert [h.value[:2] for h in at.header] == ["1.", "2.", "3.", "4.", "5.", "6."]   # no gap before training
+    assert "Train a model (above)" in texts(at.info)
     assert any("Categorify" in c.value for c in at.code)
     assert any("tabular_learner" in c.value for c in at.code)
     assert "28,593 parameters" in texts(at.markdown)                    # embeddings + [200, 100] on Adult
@@ -86,21 +93,23 @@ def test_a_broken_file_after_a_good_one_keeps_the_good_one():
     assert at.header[0].value == "1. The raw table"
 
 @pytest.fixture(scope="module")
-def trained_page():
+def trained_page(module_service):
     at = fresh()
+    at.number_input(key="tab_seed").set_value(7).run()
     at.button(key="tab_train").click().run()
-    job = at.session_state["job:tabular-fit"]
-    snap = get_runner().wait(job, timeout=180)
-    assert snap.status == "done", snap.error
+    run_id = at.session_state["run:tabular:fit"]
+    record = module_service.wait(run_id, timeout=180)
+    assert record.status == "done", record.error
     at.run()
     assert not at.exception, at.exception
-    return at, snap
+    return at, record
 
 
 def test_results_what_if_and_export(trained_page):
-    at, snap = trained_page
+    at, record = trained_page
     headers = [h.value for h in at.header]
     assert headers[4:] == ["5. Results", "6. What if?", "7. Export and load the model"]
+    assert record.config["seed"] == 7 and at.query_params["run"] == record.id
     labels = [m.label for m in at.metric]
     assert "Gradient-boosted trees (scikit-learn)" in labels
     ours = float(at.metric[0].value.rstrip("%"))
@@ -118,9 +127,9 @@ def test_results_what_if_and_export(trained_page):
     assert len(at.get("download_button")) == 2
 
 
-def test_loading_an_exported_model(trained_page):
-    at, snap = trained_page
-    run: TabularRun = snap.result
+def test_loading_an_exported_model(trained_page, module_service):
+    at, record = trained_page
+    run = load_run(module_service.store, record)
     weights, meta = model_to_bytes(run.model, run.meta)
     at.file_uploader(key="tab_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
     at.file_uploader(key="tab_up_meta").set_value(("m.json", b"{not json", "application/json")).run()
@@ -130,20 +139,43 @@ def test_loading_an_exported_model(trained_page):
     assert not at.exception
 
 
-def test_a_finished_run_read_back_after_a_restart_shows_its_results(trained_page):
-    """A server restart keeps only runs/<job>/: job.json (the summary) and the model's safetensors + JSON."""
-    _, snap = trained_page
-    runner = get_runner()
-    with runner._lock:                              # what a restarted server knows: the run's files, no result
-        forgotten = runner._jobs.pop(snap.id)
+def test_a_link_opened_elsewhere_shows_the_same_results_and_no_stop(trained_page):
+    at, record = trained_page
+    other = fresh({"run": record.id})                                   # another browser: another person
+    assert "5. Results" in [h.value for h in other.header]
+    assert [m.value for m in other.metric] == [m.value for m in at.metric]
+    assert "shared with you (read-only)" in "\n".join(e.label for e in other.expander)
+    assert not [b for b in other.button if b.label == "Stop"]
+
+
+def test_a_finished_run_looks_the_same_after_a_restart(trained_page, tmp_path):
+    """A restarted server knows nothing but the run store."""
+    at, record = trained_page
+    from core.service import get_service
+    root = get_service().store.root
+    restarted = TrainingService(RunStore(root), make_backend("thread", root, 1))
+    previous = set_service(restarted)
     try:
-        at = open_page(PAGE, timeout=90, query={"job": snap.id})
-        headers = [h.value for h in at.header]
-        assert "5. Results" in headers and "6. What if?" in headers
-        assert not at.exception
+        again = fresh({"run": record.id})
+        assert [m.value for m in again.metric] == [m.value for m in at.metric]
+        assert "6. What if?" in [h.value for h in again.header] and not again.exception
     finally:
-        with runner._lock:
-            runner._jobs[snap.id] = forgotten
+        set_service(previous)
+        restarted.shutdown()
+
+
+def test_train_again_fills_the_controls_from_the_run(trained_page):
+    at, record = trained_page
+    other = fresh({"run": record.id})
+    assert other.number_input(key="tab_seed").value == 0                 # the page's default
+    next(b for b in other.button if b.label == "Train again with these settings").click().run()
+    assert other.number_input(key="tab_seed").value == 7 and not other.exception
+
+
+def test_settings_in_the_url_fill_the_controls():
+    at = fresh({"lr": "0.001", "epochs": "5", "seed": "11"})
+    assert at.select_slider(key="tab_lr").value == 0.001
+    assert at.number_input(key="tab_epochs").value == 5 and at.number_input(key="tab_seed").value == 11
 
 
 @pytest.mark.browser
@@ -165,7 +197,7 @@ def test_journey_in_chromium(app_url, page, screenshot_dir):
     wait_for_app(page)
 
     page.get_by_role("button", name="Run lr_find").click()
-    page.get_by_text("suggestion is").wait_for(timeout=90_000)
+    page.get_by_text("Suggested learning rate").wait_for(timeout=90_000)
     wait_for_app(page)
     page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).click()
     page.get_by_text("5. Results").wait_for(timeout=180_000)

@@ -1,60 +1,67 @@
-"""The lesson's jobs through the real job runner: lr_find, fit with results, Stop, and what survives a restart."""
-import functools
-import json
-import time
+"""The lesson's jobs through the training service: lr_find, fit with results, Stop, and what a reader gets back from
+the store alone."""
+import math
 
 import pytest
 
-from core.jobs import CANCELLED, DONE, JobRunner
-from core.serialize import load_model
-from core.jobs import MODEL_FILE
-from core.tabular.jobs import fit_job, lr_find_job
-from core.tabular.train import model_from_saved
+from core.runs import CANCELLED, DONE
+from core.tabular.jobs import load_run
+from tests.conftest import store_csv
+from tests.helpers import wait_until
 from tests.test_tabular_model import TOY_SPEC, toy_table
+
+SMALL = dict(spec=TOY_SPEC.to_dict(), batch_size=64)
 
 
 @pytest.fixture
-def runner(tmp_path, monkeypatch):
+def service(service, monkeypatch):
     monkeypatch.setenv("LESSON1_DEVICE", "cpu")
-    r = JobRunner(workers=1, runs_path=tmp_path)
-    yield r
-    r.shutdown()
+    return service
 
 
-def test_lr_find_job(runner):
-    job = runner.submit(functools.partial(lr_find_job, df=toy_table(600), spec=TOY_SPEC, batch_size=64),
-                        owner="t", kind="tabular-lr-find", title="lr_find")
-    snap = runner.wait(job, timeout=60)
-    assert snap.status == DONE, snap.error
-    assert len(snap.result["lrs"]) == len(snap.result["losses"]) > 10
-    assert snap.result["valley"] is not None
+def test_lr_find_job(service):
+    run = service.submit("tabular", "lr_find", store_csv(service, toy_table(600)), SMALL, owner="t")
+    record = service.wait(run.id, timeout=60)
+    assert record.status == DONE, record.error
+    found = service.store.results(run.id)
+    assert len(found["lrs"]) == len(found["losses"]) > 10 and found["valley"] is not None
 
 
-def test_fit_job_results_persist(runner, tmp_path):
-    job = runner.submit(functools.partial(fit_job, df=toy_table(), spec=TOY_SPEC, lr=1e-2, batch_size=64),
-                        owner="t", kind="tabular-fit", title="fit")
-    snap = runner.wait(job, timeout=90)
-    assert snap.status == DONE, snap.error
-    assert [row["epoch"] for row in snap.epoch_table] == [0, 1, 2]
-    summary = snap.result.summary
-    assert summary["accuracy"] > summary["majority_accuracy"]
-    assert sum(map(sum, summary["confusion"])) == summary["n_valid"]
+def test_fit_job_results_are_read_back_from_the_store(service):
+    run = service.submit("tabular", "fit", store_csv(service, toy_table()), dict(SMALL, lr=1e-2), owner="t")
+    record = service.wait(run.id, timeout=90)
+    assert record.status == DONE, record.error
+    assert [row["epoch"] for row in record.epoch_table] == [0, 1, 2]
+    loaded = load_run(service.store, record)
+    summary = loaded.summary
+    assert record.metrics["accuracy"] == summary["accuracy"] > summary["majority_accuracy"]
+    assert sum(map(sum, summary["confusion"])) == summary["n_valid"] == len(loaded.valid_df)
     assert {r["column"] for r in summary["importance"]} == {"city", "colour", "hours", "noise"}
     assert 0.5 < summary["baseline"]["accuracy"] <= 1
-    # after a restart, the JSON in the runs folder and the saved model are all that's left
-    record = json.loads((tmp_path / job / "job.json").read_text())
-    assert record["info"]["summary"]["accuracy"] == summary["accuracy"]
-    model, procs, spec = model_from_saved(*load_model(tmp_path / job / MODEL_FILE))
-    assert spec == TOY_SPEC and procs.classes == ["no", "yes"]
+    assert loaded.spec == TOY_SPEC and loaded.procs.classes == ["no", "yes"]
+    assert (loaded.valid_probs.argmax(1) == loaded.valid_targets).mean() == pytest.approx(summary["accuracy"])
+    assert len(summary["show_results"]) == 10
+    assert "show_results" not in service.store.results(run.id)["summary"]    # the student's rows are not copied
 
 
-def test_stop_keeps_the_model(runner):
-    job = runner.submit(functools.partial(fit_job, df=toy_table(3000), spec=TOY_SPEC, lr=1e-2, epochs=50,
-                                          batch_size=16), owner="t", kind="tabular-fit", title="fit")
-    deadline = time.time() + 60
-    while runner.get(job).epoch < 1 and time.time() < deadline:
-        time.sleep(0.02)
-    runner.cancel(job)
-    snap = runner.wait(job, timeout=60)
-    assert snap.status == CANCELLED
-    assert snap.result.summary["stopped_early"] and "importance" not in snap.result.summary
+def test_stop_keeps_the_model(service):
+    run = service.submit("tabular", "fit", store_csv(service, toy_table(3000)),
+                         dict(SMALL, lr=1e-2, epochs=25, batch_size=16), owner="t")
+    wait_until(lambda: service.store.events(run.id).read_new(), timeout=60)
+    wait_until(lambda: service.store.read(run.id).status == "running")
+    service.cancel(run.id, by="t")
+    record = service.wait(run.id, timeout=60)
+    assert record.status == CANCELLED
+    summary = load_run(service.store, record).summary
+    assert summary["stopped_early"] and "importance" not in summary
+
+
+def test_an_infinite_number_is_treated_as_missing_and_training_stays_finite(service):
+    from core.tabular.table import check_spec
+    table = toy_table()
+    table.loc[[3, 7], "hours"] = float("inf")                # what 1e309 in a CSV becomes
+    assert any("infinite" in w for w in check_spec(table, TOY_SPEC))
+    run = service.submit("tabular", "fit", store_csv(service, table), dict(SMALL, lr=1e-2, epochs=1), owner="t")
+    record = service.wait(run.id, timeout=60)
+    assert record.status == DONE, record.error
+    assert math.isfinite(record.epoch_table[-1]["train_loss"]) and math.isfinite(record.metrics["accuracy"])

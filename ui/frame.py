@@ -14,3 +14,5 @@ def require_frame() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+    from ui.sections import start_page
+    start_page()

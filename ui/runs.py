@@ -143,7 +143,7 @@ def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str,
 
 
 # ---- the live panel ----------------------------------------------------------------------------------------------
-def live(run_id: str, *, chart: bool = True, table: bool = True,
+def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool = True,
          extra: Callable[[RunView], None] | None = None) -> RunView | None:
     """Show a run. While it is queued or training, a fragment redraws this panel every second from the run's
     event log, without rerunning the page; when it ends, the page reruns once to draw the results."""
@@ -152,7 +152,7 @@ def live(run_id: str, *, chart: bool = True, table: bool = True,
         return None
     if found.active:
         st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
-    else:
+    elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)
     return found
 
@@ -229,7 +229,7 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
     run_id = current(lesson, "lr_find")
     if not run_id:
         return None
-    found = live(run_id, chart=False, table=False)
+    found = live(run_id, chart=False, table=False, say_done=False)
     if found is None or not found.finished_ok:
         return None
     try:

@@ -6,6 +6,7 @@ the page shows it with st.error. Nothing here raises a bare pandas exception at 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.tables import Limits, TableError
@@ -105,6 +106,11 @@ def check_spec(df: pd.DataFrame, spec: TableSpec, limits: Limits = Limits()) -> 
                              f"to {limits.max_categories:,}): is it an id? Leave it out, or make it continuous "
                              "if it is a number.")
     warnings = []
+    for col in spec.cont_names:
+        n_infinite = int(np.isinf(df[col].to_numpy(dtype="float64", na_value=np.nan)).sum())
+        if n_infinite:
+            warnings.append(f"'{col}' has {n_infinite:,} infinite value(s) (such as 1e309): they are treated as "
+                            "missing, like an empty cell.")
     n_no_target = int(df[spec.target].isna().sum())
     if n_no_target:
         warnings.append(f"{n_no_target:,} rows have no value for '{spec.target}'; they are left out.")

@@ -53,6 +53,8 @@ def prepare(df: pd.DataFrame, spec: TableSpec, valid_pct: float = 0.2, seed: int
     if not keep.all():
         notes.append(f"{int((~keep).sum()):,} rows without a '{spec.target}' were left out.")
     df = df.loc[keep, [*spec.cat_names, *spec.cont_names, spec.target]].reset_index(drop=True)
+    if spec.cont_names:                       # 1e309 reads as infinity: treated as missing (check_spec says so)
+        df[spec.cont_names] = df[spec.cont_names].replace([np.inf, -np.inf], np.nan)
     train_idx, valid_idx = (np.array(i, dtype=np.int64) for i in split_indices(len(df), valid_pct, seed))
     procs = TabularProcs(spec.cat_names, spec.cont_names, spec.target).setup(df.iloc[train_idx])
     # a target class that only appears in the validation rows cannot be predicted: leave those rows out
