@@ -86,3 +86,21 @@ def test_the_engine_sets_openmp_to_sleep_before_torch_loads():
     app = ROOT.joinpath("streamlit_app.py").read_text()
     first_project_import = min(app.index(f"from {m}") for m in ("core", "ui") if f"from {m}" in app)
     assert "torch" not in app[:first_project_import]
+
+
+LESSON_PACKAGES = sorted(p.name for p in ROOT.joinpath("core").iterdir() if (p / "__init__.py").exists())
+
+
+@pytest.mark.parametrize("package", LESSON_PACKAGES)
+def test_no_lesson_package_imports_another(package):
+    """What two lessons share lives in a shared core module (core/tables.py, core/splits.py, core/images.py...)."""
+    others = [p for p in LESSON_PACKAGES if p != package]
+    for path in ROOT.joinpath("core", package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not any(node.module == f"core.{o}" or node.module.startswith(f"core.{o}.") for o in others), \
+                    f"{path.relative_to(ROOT)} imports {node.module}"
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not any(alias.name.startswith(f"core.{o}") for o in others), \
+                        f"{path.relative_to(ROOT)} imports {alias.name}"

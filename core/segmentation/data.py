@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
-from core.vision.checks import check_image
+from core.images import check_image
 from core.splits import random_split
-from core.vision.transforms import normalize
+from core.images import normalize
 from core.errors import StudentError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")

@@ -23,7 +23,7 @@ from core.segmentation.data import SegItems, make_dataloaders, pixel_counts, res
 from core.segmentation.metrics import iou_per_class, mean_iou, pixel_accuracy, pixel_confusion
 from core.segmentation.model import UNet, create_unet, start_from_class_frequencies, unet_splitter
 from core.splits import random_split
-from core.vision.transforms import normalize
+from core.images import normalize
 
 # 160x120 scenes, 1 frozen + 5 unfrozen epochs at fastai's base_lr: see benchmarks/bench_segmentation.py for time
 # and accuracy. lr 1e-2 ended about as well but its frozen epoch's validation loss jumped to ~50 (the decoder's

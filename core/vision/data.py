@@ -17,7 +17,7 @@ from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
 from core.splits import random_split
-from core.vision.checks import Rejected, check_image
+from core.images import Rejected, check_image
 from core.vision.transforms import BatchTransform, resize, to_uint8_tensor
 from core.errors import StudentError
 

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from core.images import normalize
+
 RESIZE_METHODS = ("squish", "crop", "pad")
 
 
@@ -83,11 +85,6 @@ class BatchTransform:
         if self.augment:
             x = random_resized_crop(x, self.min_scale, generator=self.generator)
         return (x, *rest)
-
-
-def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    mean, std = mean.to(images.device), std.to(images.device)
-    return (images.float() / 255.0 - mean) / std
 
 
 def denormalize(x: torch.Tensor, mean, std) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Is this upload really an image we can use? Every file goes through `check_image`.
+"""Images every lesson shares: is this upload really an image we can use (`check_image`), and normalising a batch.
 
 A file is refused (with a sentence saying why) when it is too many bytes, is not an image PIL can
 read, is truncated or corrupt, or has too many pixels. The pixel count is read from the header,
@@ -8,6 +8,7 @@ never gets allocated. PIL's own guard (Image.MAX_IMAGE_PIXELS) is still there be
 import io
 from dataclasses import dataclass
 
+import torch
 from PIL import Image, UnidentifiedImageError
 
 MAX_FILE_BYTES = 20 * 2**20
@@ -51,3 +52,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return img.convert("RGB")
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    mean, std = mean.to(images.device), std.to(images.device)
+    return (images.float() / 255.0 - mean) / std

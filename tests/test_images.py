@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.vision.checks import check_image
+from core.images import check_image
 from core.vision.data import BadUpload, load_uploads, load_zip
 
 
