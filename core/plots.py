@@ -9,6 +9,12 @@ TRAIN_COLOR, VALID_COLOR, ACCENT, MUTED = "#1f77b4", "#ff7f0e", "#d62728", "#9aa
 PHASE_COLORS = {"frozen": "rgba(31,119,180,0.07)", "unfrozen": "rgba(44,160,44,0.07)"}
 
 
+_LIGHT_AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", zerolinecolor="#EBF0F8", automargin=True)
+_LIGHT_LAYOUT = dict(template="none", height=360, margin=dict(l=10, r=10, t=50, b=10), paper_bgcolor="white", plot_bgcolor="white",
+                     font=dict(color="#2a3f5f"),
+                     legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+
+
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
@@ -17,29 +23,37 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go
 
 
 def loss_curves(losses: Sequence[dict], valid_losses: Sequence[dict] = (), title: str = "Loss as training goes",
-                max_points: int = 2000) -> go.Figure:
+                max_points: int = 600) -> go.Figure:
     """Training loss per batch (smoothed, as fastai shows it) and validation loss at the end of each epoch,
-    with the frozen and unfrozen parts of fine_tune shaded."""
-    fig = go.Figure()
+    with the frozen and unfrozen parts of fine_tune shaded.
+
+    The live panel redraws this while a run trains, for every student watching, so it is built as one plain dict
+    (plotly validates it once) with a light template: ~5 ms instead of ~50 ms with add_vrect and plotly_white.
+    Long runs are thinned to `max_points` (the browser has nothing to gain from more)."""
+    traces, shapes, notes = [], [], []
     if losses:
-        frame = pd.DataFrame(losses)
-        if len(frame) > max_points:              # thin out long runs so the browser stays fast
-            frame = frame.iloc[np.linspace(0, len(frame) - 1, max_points).astype(int)]
-        if "phase" in frame:
-            for phase, color in PHASE_COLORS.items():
-                steps = frame.loc[frame["phase"] == phase, "step"]
-                if len(steps):
-                    fig.add_vrect(x0=steps.min() - 0.5, x1=steps.max() + 0.5, fillcolor=color, line_width=0,
-                                  annotation_text=phase, annotation_position="top left")
-        fig.add_trace(go.Scatter(x=frame["step"], y=frame["raw"], name="train loss (each batch)", mode="lines",
-                                 line=dict(color=TRAIN_COLOR, width=1), opacity=0.25))
-        fig.add_trace(go.Scatter(x=frame["step"], y=frame["train_loss"], name="train loss (smoothed)",
-                                 mode="lines", line=dict(color=TRAIN_COLOR, width=2)))
+        keep = np.unique(np.linspace(0, len(losses) - 1, min(len(losses), max_points)).astype(int))
+        rows = [losses[i] for i in keep]
+        steps = [r["step"] for r in rows]
+        for phase, color in PHASE_COLORS.items():
+            in_phase = [r["step"] for r in rows if r.get("phase") == phase]
+            if in_phase:
+                shapes.append(dict(type="rect", xref="x", yref="paper", x0=min(in_phase) - 0.5, x1=max(in_phase) + 0.5,
+                                   y0=0, y1=1, fillcolor=color, line=dict(width=0), layer="below"))
+                notes.append(dict(xref="x", yref="paper", x=min(in_phase) - 0.5, y=1, text=phase, showarrow=False,
+                                  xanchor="left", yanchor="top", font=dict(color=MUTED)))
+        traces.append(dict(type="scatter", x=steps, y=[r["raw"] for r in rows], name="train loss (each batch)",
+                           mode="lines", line=dict(color=TRAIN_COLOR, width=1), opacity=0.25))
+        traces.append(dict(type="scatter", x=steps, y=[r["train_loss"] for r in rows], name="train loss (smoothed)",
+                           mode="lines", line=dict(color=TRAIN_COLOR, width=2)))
     if valid_losses:
-        frame = pd.DataFrame(valid_losses)
-        fig.add_trace(go.Scatter(x=frame["step"], y=frame["valid_loss"], name="valid loss (end of each epoch)",
-                                 mode="lines+markers", line=dict(color=VALID_COLOR, width=2), marker=dict(size=9)))
-    return _layout(fig, title, "batches seen (optimizer steps)", "loss")
+        traces.append(dict(type="scatter", x=[r["step"] for r in valid_losses],
+                           y=[r["valid_loss"] for r in valid_losses], name="valid loss (end of each epoch)",
+                           mode="lines+markers", line=dict(color=VALID_COLOR, width=2), marker=dict(size=9)))
+    layout = dict(_LIGHT_LAYOUT, title=dict(text=title), shapes=shapes, annotations=notes,
+                  xaxis=dict(_LIGHT_AXIS, title=dict(text="batches seen (optimizer steps)")),
+                  yaxis=dict(_LIGHT_AXIS, title=dict(text="loss")))
+    return go.Figure(dict(data=traces, layout=layout))
 
 
 def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float | None = None,

@@ -10,6 +10,7 @@ for anything else, a plain apology with a reference; the details go to the serve
 """
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -38,6 +39,8 @@ WORKER_DIED = ("The process training this run stopped unexpectedly (most often: 
 SERVER_RESTARTED = ("The server restarted while this run was training, so it did not finish. Its settings are "
                     "kept: press \"Train again with these settings\".")
 TIME_LIMIT = "Stopped: this run went over the class's time limit of {minutes:g} minutes per run."
+DISK_FULL = ("The server ran out of disk space while saving this run, so it was not kept. Tell your instructor; "
+             "nothing else you did was lost.")
 
 
 def unexpected(run_id: str) -> str:
@@ -197,9 +200,14 @@ class _Heartbeat:
         self.stop.set()
 
 
-def _host_out_of_memory(e: BaseException) -> bool:
-    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and
-                                          ("can't allocate memory" in str(e) or "DefaultCPUAllocator" in str(e)))
+def _sentence_for(e: BaseException, run_id: str) -> str:
+    """What a student reads when a job fails for a reason that is not theirs."""
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and
+                                      ("can't allocate memory" in str(e) or "DefaultCPUAllocator" in str(e))):
+        return HOST_OUT_OF_MEMORY
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return DISK_FULL
+    return unexpected(run_id)
 
 
 def execute(store: RunStore, run_id: str, device: torch.device, memory_budget: int | None = None,
@@ -233,7 +241,7 @@ def execute(store: RunStore, run_id: str, device: torch.device, memory_budget: i
             status, error = FAILED, str(e)
             log.info("run %s: %s", run_id, e)
         except Exception as e:             # a job's failure never takes its worker down
-            status, error = FAILED, HOST_OUT_OF_MEMORY if _host_out_of_memory(e) else unexpected(run_id)
+            status, error = FAILED, _sentence_for(e, run_id)
             details = traceback.format_exc()
             log.error("run %s failed:\n%s", run_id, details)
             try:

@@ -56,6 +56,16 @@ def fail(ctx, data, config):
                            "you tried to allocate 99999999999 bytes. Error code 12 (Cannot allocate memory)")
     if how == "die":
         os.kill(os.getpid(), signal.SIGKILL)
+    if how == "disk_full":                      # files over 64 KB can't be written: a disk that fills up mid-run
+        import resource
+        import numpy as np
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        before = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, before[1]))
+        try:
+            ctx.save_arrays(big=np.zeros(1_000_000, dtype=np.float32))
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, before)
     raise ValueError("could not open /srv/lesson1/secret/path.csv")
 
 

@@ -16,7 +16,7 @@ from core.classroom import ClassLimits, set_limits
 from core.errors import LimitError
 from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, RunStore, read_progress
 from core.service import TrainingService
-from core.worker import GPU_OUT_OF_MEMORY, HOST_OUT_OF_MEMORY, SERVER_RESTARTED, WORKER_DIED
+from core.worker import DISK_FULL, GPU_OUT_OF_MEMORY, HOST_OUT_OF_MEMORY, SERVER_RESTARTED, WORKER_DIED
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 from tests.lesson_for_tests import KEY
@@ -101,6 +101,7 @@ def test_limits_hold_when_the_page_is_bypassed(threads):
     ("gpu_oom", FAILED, GPU_OUT_OF_MEMORY),
     ("host_oom", FAILED, HOST_OUT_OF_MEMORY),
     ("other", FAILED, "problem on the server"),
+    ("disk_full", FAILED, DISK_FULL),
 ])
 def test_a_failing_job_fails_with_a_sentence_and_the_next_one_runs(processes, how, status, message):
     record = processes.wait(submit(processes, "fail", how=how).id, timeout=60)
@@ -108,6 +109,9 @@ def test_a_failing_job_fails_with_a_sentence_and_the_next_one_runs(processes, ho
     assert "/srv" not in record.error and "Traceback" not in record.error     # details are for the server's log
     if how == "other":
         assert "secret/path.csv" in (processes.store.path(record.id) / "error.log").read_text()
+    if how == "disk_full":                                   # nothing half-written is left in the run
+        assert not [p.name for p in processes.store.path(record.id).iterdir()
+                    if p.name.startswith("arrays") or p.name.endswith(".tmp")]
     assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
 
 
