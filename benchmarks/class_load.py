@@ -1,0 +1,202 @@
+"""A class at once: N students train, M others click around, all in real headless-Chromium sessions against one
+server on 127.0.0.1. Prints what a teacher would want to know.
+
+    .venv/bin/python benchmarks/class_load.py [--trainers 10] [--idle 5] [--lesson tabular] [--minutes 10]
+
+Each trainer is its own browser (its own identity): it opens the lesson, presses Train (the tabular lesson's
+fit_one_cycle(3), the cheapest real training) and keeps watching its run's live panel, noting every queue position
+it is shown. Each idle student, meanwhile, changes a setting over and over (the number of epochs) and times how long
+the page takes to show the change. Bounded: at most `--minutes`, at most 40 sessions, loopback only.
+
+Prints: runs done / failed / still queued, the queue positions seen, p50/p95 of each run's wait and training time
+(from the run store), p50/p95 of the idle students' widget latency, the host's peak memory in use, the server's
+CPU (its own process: training runs in worker processes), the workers' CPU, and what the browsers themselves cost.
+Targets (the issue): on the 2-core machine with the default local backend, 10 trainers + 5 idle → every run
+finishes, p95 idle latency under 2 s; on a GPU server, 30 trainers → 0 failures, p95 under 1 s.
+"""
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.bench_watching import CHROMIUM_ARGS, Server, chromium_cpu, cpu_seconds, wait_idle  # noqa: E402
+
+MAX_SESSIONS = 40
+
+
+def percentile(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def host_memory_used() -> int:
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    kib = lambda k: int(info[k].split()[0]) * 1024
+    return kib("MemTotal") - kib("MemAvailable")
+
+
+def children_cpu(pid: int) -> float:
+    """CPU seconds of the server's worker processes (its direct children)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == pid:
+                total += cpu_seconds(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def gpu_memory_used() -> int | None:
+    import shutil
+    import subprocess
+    if not shutil.which("nvidia-smi"):
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True)
+    return sum(int(x) for x in out.stdout.split()) * 2**20 if out.returncode == 0 else None
+
+
+class Peaks:
+    def __init__(self):
+        self.host, self.gpu, self.stop = 0, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.wait(0.5):
+            self.host = max(self.host, host_memory_used())
+            self.gpu = max(self.gpu, gpu_memory_used() or 0)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float = 10, log=print) -> dict:
+    """The load, end to end; returns the figures (the CI test asserts on their behaviour, never on timings)."""
+    from playwright.sync_api import sync_playwright
+
+    from core.runs import RunStore
+    if trainers + idle > MAX_SESSIONS:
+        raise SystemExit(f"at most {MAX_SESSIONS} sessions")
+    deadline = time.time() + minutes * 60
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        runs = Path(tmp) / "runs"
+        runs.mkdir()
+        server = Server(runs)
+        store = RunStore(runs)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        peaks = Peaks()
+        cpu0, workers0, chrome0, t0 = cpu_seconds(server.proc.pid), children_cpu(server.proc.pid), chromium_cpu(), \
+            time.time()
+        try:
+            until = lambda: max(1000, int((deadline - time.time()) * 1000))
+            idle_pages = []
+            for _ in range(idle):                   # the idle students are there first, ready to click
+                page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+                page.goto(f"{server.url}/{lesson}")
+                page.get_by_label("Epochs").wait_for(timeout=until())
+                idle_pages.append(page)
+            pages, run_ids, positions = [], [], {}
+            for i in range(trainers):
+                page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+                page.goto(f"{server.url}/{lesson}")
+                pages.append(page)
+            for page in pages:
+                button = page.get_by_role("button", name=re.compile(r"^Train\b")).first
+                button.wait_for(timeout=until())
+                wait_idle(page, timeout=until())
+                button.click()
+            for page in pages:
+                page.wait_for_url(re.compile(r"run=\w+"), timeout=until())
+                run_ids.append(re.search(r"run=(\w+)", page.url).group(1))
+            log(f"{len(run_ids)} runs queued")
+            latencies, answered, asked = [], 0, 0
+            value = 4
+            while time.time() < deadline:
+                for tab, run_id in zip(pages, run_ids):
+                    text = tab.locator('[data-testid="stAlert"]').all_inner_texts() if not tab.is_closed() else []
+                    for seen in re.findall(r"position (\d+)", " ".join(text)):
+                        positions.setdefault(run_id, set()).add(int(seen))
+                records = store.records(run_ids)
+                if all(not r.active for r in records):
+                    break
+                for page in idle_pages:
+                    value = 4 if value >= 9 else value + 1
+                    field = page.get_by_label("Epochs")
+                    start = time.perf_counter()
+                    asked += 1
+                    try:
+                        field.fill(str(value))
+                        field.press("Enter")
+                        page.get_by_text(f"fit_one_cycle({value},").first.wait_for(timeout=60_000)
+                        latencies.append(time.perf_counter() - start)
+                        answered += 1
+                    except Exception as e:          # a change that never shows is counted, not fatal
+                        log(f"an idle session's change did not show: {type(e).__name__}")
+                time.sleep(0.5)
+            records = store.records(run_ids)
+        finally:
+            peaks.close()
+            server_cpu = cpu_seconds(server.proc.pid) - cpu0
+            workers_cpu = children_cpu(server.proc.pid) - workers0
+            chrome_cpu = chromium_cpu() - chrome0
+            wall = time.time() - t0
+            browser.close()
+            server.stop()
+    done = [r for r in records if r.status == "done"]
+    return dict(
+        trainers=trainers, idle=idle, lesson=lesson, cpus=os.cpu_count(), wall_s=wall,
+        done=len(done), failed=sum(r.status == "failed" for r in records),
+        unfinished=sum(r.active for r in records), errors=[r.error for r in records if r.error],
+        positions=sorted({n for seen in positions.values() for n in seen}),
+        wait_s=[r.started - r.created for r in records if r.started],
+        run_s=[r.finished - r.started for r in records if r.started and r.finished],
+        latency_s=latencies, changes_asked=asked, changes_shown=answered,
+        peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
+        server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
+
+
+def report(r: dict) -> str:
+    lines = [f"{r['trainers']} trainers + {r['idle']} idle students, lesson {r['lesson']}, {r['cpus']} CPUs, "
+             f"{r['wall_s']:.0f} s",
+             f"runs: {r['done']} done, {r['failed']} failed, {r['unfinished']} unfinished; queue positions seen: "
+             f"{r['positions'] or '-'}",
+             f"wait in the queue: p50 {percentile(r['wait_s'], 50):.1f} s, p95 {percentile(r['wait_s'], 95):.1f} s; "
+             f"training: p50 {percentile(r['run_s'], 50):.1f} s, p95 {percentile(r['run_s'], 95):.1f} s",
+             f"idle students' widget changes: {r['changes_shown']} of {r['changes_asked']} shown; p50 "
+             f"{percentile(r['latency_s'], 50):.2f} s, p95 {percentile(r['latency_s'], 95):.2f} s",
+             f"peak host memory in use {r['peak_host_gib']:.1f} GiB"
+             + (f", peak GPU memory {r['peak_gpu_gib']:.1f} GiB" if r["peak_gpu_gib"] else ""),
+             f"CPU: server {r['server_cores']:.2f} cores, workers {r['workers_cores']:.2f}, the browsers (the "
+             f"harness itself) {r['browsers_cores']:.2f}"]
+    if r["errors"]:
+        lines.append(f"errors: {sorted(set(r['errors']))}")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trainers", type=int, default=10)
+    parser.add_argument("--idle", type=int, default=5)
+    parser.add_argument("--lesson", default="tabular")
+    parser.add_argument("--minutes", type=float, default=10)
+    args = parser.parse_args()
+    print(report(run_load(args.trainers, args.idle, args.lesson, args.minutes)))
+
+
+if __name__ == "__main__":
+    main()
