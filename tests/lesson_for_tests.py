@@ -21,7 +21,10 @@ def train(ctx, data, config):
     torch.manual_seed(config.get("seed", 0))
     model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     ctx.report(stage="starting", fraction=0.0, note="hello")
-    learn = Learner(model, xor_data(n=config.get("n", 512)), nn.CrossEntropyLoss(), metrics=(error_rate,),
+    dls = xor_data(n=config.get("n", 512))
+    dls.train.to(ctx.device)
+    dls.valid.to(ctx.device)
+    learn = Learner(model, dls, nn.CrossEntropyLoss(), metrics=(error_rate,),
                     cbs=ctx.callbacks(weight_stats=True), device=ctx.device)
     learn.fit_one_cycle(config.get("epochs", 2), config.get("lr", 3e-2))
     preds, targets, losses = learn.get_preds()
