@@ -455,8 +455,10 @@ def section_predict(run) -> None:
     st.plotly_chart(figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES), width="stretch",
                     config=CHART, key="htw_p_layers")
     raw = passenger.iloc[0]
-    given = [raw.pclass == "1st", raw.pclass == "2nd", raw.pclass == "3rd", raw.sex == "male",
-             "unknown" if unknown else raw.age, bool(unknown), raw.sibsp, raw.parch]
+    yes_no = {True: "yes", False: "no"}
+    given = [yes_no[raw.pclass == "1st"], yes_no[raw.pclass == "2nd"], yes_no[raw.pclass == "3rd"],
+             yes_no[raw.sex == "male"], "unknown" if unknown else f"{raw.age:g}", yes_no[bool(unknown)],
+             raw.sibsp, raw.parch]
     left, middle, right = st.columns([4, 3, 3])
     left.markdown("**Inputs**")
     left.dataframe(pd.DataFrame({"input": titanic.FEATURES, "from the form": [str(v) for v in given],

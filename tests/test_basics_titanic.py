@@ -170,3 +170,15 @@ def test_saved_weights_that_are_not_this_network_are_refused(trained):
     for broken in ({}, {**state, "0.weight": torch.zeros(16, 3)}, {k: v for k, v in state.items() if k != "2.bias"}):
         with pytest.raises(ValueError, match="not those of this lesson's network"):
             titanic.mlp_from_state(broken)
+
+
+def test_the_layers_figure_draws_every_number_of_the_forward_pass(trained):
+    from core.basics import figures
+    model, data = trained
+    numbers = titanic.explain(model, data.scaling, titanic.passenger_frame("2nd", "male", 8.0, 1, 2))
+    fig = figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES)
+    inputs, before, after, outputs, probs = fig.data
+    assert list(inputs.x) == list(titanic.FEATURES) and np.allclose(inputs.y, numbers.inputs)
+    assert np.allclose(before.y, numbers.hidden) and np.allclose(after.y, numbers.relu) and len(after.x) == 16
+    assert np.allclose(outputs.y, numbers.outputs) and np.allclose(probs.y, numbers.probs)
+    assert list(probs.text) == [f"{p:.0%}" for p in numbers.probs]

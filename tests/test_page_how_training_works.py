@@ -250,7 +250,7 @@ def test_predict_for_a_new_passenger_shows_every_layer_and_probabilities(trained
     assert rich_woman > poor_man
     inputs = [d.value for d in at.dataframe if "after normalisation" in d.value.columns][0]
     assert list(inputs["input"]) == list(titanic.FEATURES)
-    assert list(inputs["from the form"][:4]) == ["True", "False", "False", "False"]      # 1st class, not male
+    assert list(inputs["from the form"][:4]) == ["yes", "no", "no", "no"]      # 1st class, not male
     hidden = [d.value for d in at.dataframe if "before ReLU" in d.value.columns][0]
     assert len(hidden) == 32
     assert (hidden["after ReLU"] == hidden["before ReLU"].clip(lower=0)).all()
@@ -369,7 +369,7 @@ def test_page_is_in_the_apps_navigation():
 
 @pytest.mark.browser
 def test_browser_journey(app_url, page, screenshot_dir):
-    page.goto(f"{app_url}/how_training_works")
+    page.goto(f"{app_url}/how_training_works?n_train=1000&epochs=150")      # long enough to watch it train
     wait_for_app(page)
     page.get_by_role("heading", name="1. The loop").wait_for(timeout=60_000)
     hand_a = page.locator(".st-key-htw_hand_a").get_by_role("slider")
@@ -395,6 +395,7 @@ def test_browser_journey(app_url, page, screenshot_dir):
     relu_button.get_by_role("button", name="Stop").click()
     relu_button.get_by_role("button", name="Train").wait_for(timeout=20_000)
     wait_for_app(page)
+    page.get_by_text("1000 training rows").wait_for(timeout=10_000)      # the settings from the URL
     page.get_by_role("button", name="Train the network").click()
     page.get_by_text("Training —").first.wait_for(timeout=90_000)    # the live panel, from the run's events
     page.get_by_text("Training —").first.scroll_into_view_if_needed()

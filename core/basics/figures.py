@@ -238,14 +238,14 @@ def layers_figure(numbers, inputs, outputs):
     """One passenger through the network, left to right: the 8 inputs (normalised), layer 1's numbers per hidden
     unit before and after the ReLU, the two outputs, and the softmax's probabilities."""
     fig = make_subplots(rows=1, cols=4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
-                        subplot_titles=["inputs (normalised)", "hidden: before → after ReLU", "outputs",
-                                        "softmax"])
-    fig.add_trace(go.Bar(x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input",
+                        subplot_titles=["inputs (normalised)", "hidden units: before ReLU (grey), after (red)",
+                                        "outputs", "softmax"])
+    fig.add_trace(go.Bar(x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input", showlegend=False,
                          hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=1)
     units = list(range(1, len(numbers.hidden) + 1))
-    fig.add_trace(go.Bar(x=units, y=numbers.hidden, marker_color="#cbd5e1", name="before ReLU",
+    fig.add_trace(go.Bar(x=units, y=numbers.hidden, marker_color="#cbd5e1", name="before ReLU", showlegend=False,
                          hovertemplate="unit %{x}: %{y:.3f}<extra>before ReLU</extra>"), row=1, col=2)
-    fig.add_trace(go.Bar(x=units, y=numbers.relu, marker_color=CURVE, name="after ReLU (negatives → 0)",
+    fig.add_trace(go.Bar(x=units, y=numbers.relu, marker_color=CURVE, name="after ReLU", showlegend=False,
                          hovertemplate="unit %{x}: %{y:.3f}<extra>after ReLU</extra>"), row=1, col=2)
     fig.add_trace(go.Bar(x=list(outputs), y=numbers.outputs, marker_color="#64748b", name="output",
                          hovertemplate="%{x}: %{y:.3f}<extra></extra>", showlegend=False), row=1, col=3)
@@ -256,4 +256,4 @@ def layers_figure(numbers, inputs, outputs):
     fig.update_xaxes(title="hidden unit", row=1, col=2)
     fig.update_xaxes(tickangle=-40, row=1, col=1)
     fig.update_layout(barmode="overlay")
-    return _layout(fig, 380, legend=dict(orientation="h", x=0.3, y=1.12))
+    return _layout(fig, 380, showlegend=False)
