@@ -409,6 +409,7 @@ class Progress:
     epoch_table: list = field(default_factory=list)
     weight_stats: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    latest: dict = field(default_factory=dict)          # a lesson's own events (weight snapshots...): the last of each
     n_events: int = 0
     last_t: float = 0.0
 
@@ -430,6 +431,8 @@ class Progress:
                 self.weight_stats.extend(ev.get("rows", []))
             elif kind == "info":
                 self.info.update({k: v for k, v in ev.items() if k not in ("e", "t")})
+            else:
+                self.latest[kind] = ev
         return self
 
 

@@ -31,41 +31,112 @@ def test_problem_is_reproducible_from_its_seed():
     assert not np.array_equal(a.y, c.y)
 
 
+def torch_sgd(weights, problem, lr, kind, n_steps):
+    """The same descent done the PyTorch way: autograd for the gradient, torch.optim.SGD for the update."""
+    w = torch.tensor(weights, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=lr)
+    x, y = torch.tensor(problem.x), torch.tensor(problem.y)
+    losses = []
+    for _ in range(n_steps):
+        err = w[0] * x**2 + w[1] * x + w[2] - y
+        loss = (err**2).mean() if kind == "MSE" else err.abs().mean()
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return w.detach().numpy(), losses
+
+
+@pytest.mark.parametrize("kind", quadratic.LOSSES)
+def test_each_step_of_the_state_object_is_torchs_sgd_step(kind):
+    problem = quadratic.make_problem(seed=3)
+    gd = quadratic.Descent(problem, (0.5, -1.0, 2.0), lr=0.01, kind=kind)
+    for _ in range(25):
+        gd.step()
+    expected, losses = torch_sgd([0.5, -1.0, 2.0], problem, 0.01, kind, 25)
+    assert gd.steps == 25 and len(gd.history) == 26
+    assert gd.weights == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    assert gd.history[:25] == pytest.approx(losses, rel=1e-10)          # the loss before each step
+
+
 def test_sgd_converges_to_the_least_squares_fit_and_near_the_true_coefficients():
     problem = quadratic.make_problem(seed=1, n=200, noise=0.3)
-    state = quadratic.run(quadratic.start((0, 0, 0)), problem, lr=0.1, n_steps=5000, max_steps=5000)
-    assert state.status == quadratic.CONVERGED
+    gd = quadratic.Descent(problem, lr=0.1).run(5000)
+    while gd.running:
+        gd.tick(100)
+    assert gd.status == quadratic.CONVERGED and "Converged after" in gd.message
     best = np.polyfit(problem.x, problem.y, 2)        # numpy's exact answer
-    assert state.weights == pytest.approx(best, abs=2e-3)
-    assert state.weights == pytest.approx(quadratic.TRUE_WEIGHTS, abs=0.15)
-    assert all(later <= earlier + 1e-12 for earlier, later in zip(state.losses, state.losses[1:]))
+    assert gd.weights == pytest.approx(best, abs=2e-3)
+    assert gd.weights == pytest.approx(quadratic.TRUE_WEIGHTS, abs=0.15)
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(gd.history, gd.history[1:]))
 
 
 def test_too_high_learning_rate_is_a_state_not_an_exception():
     problem = quadratic.make_problem(seed=42)
-    state = quadratic.run(quadratic.start((0, 0, 0)), problem, lr=0.5, n_steps=500, max_steps=500)
-    assert state.status == quadratic.DIVERGED
-    assert state.message == quadratic.DIVERGED_MESSAGE and "learning rate too high" in state.message
-    assert np.all(np.isfinite(state.weights)) and np.all(np.isfinite(state.losses))
-    assert state.losses[-1] > 10 * state.losses[0]
-    steps = state.steps
-    quadratic.sgd_step(state, problem, lr=0.5)            # stepping a diverged run does nothing, quietly
-    assert state.steps == steps and state.status == quadratic.DIVERGED
+    gd = quadratic.Descent(problem, lr=0.5).run(500)
+    while gd.running:
+        gd.tick(5)
+    assert gd.status == quadratic.DIVERGED
+    assert gd.message == quadratic.DIVERGED_MESSAGE and "learning rate too high" in gd.message
+    assert np.all(np.isfinite(gd.weights)) and np.all(np.isfinite(gd.history))
+    assert gd.history[-1] > 10 * gd.history[0]
+    steps = gd.steps
+    gd.step().next_box().run().tick()                     # a diverged descent does nothing more, quietly
+    assert gd.steps == steps and gd.status == quadratic.DIVERGED
+    gd.reset()
+    assert gd.status == quadratic.READY and gd.steps == 0 and list(gd.weights) == [0, 0, 0]
 
 
 def test_divergence_even_straight_to_infinity():
-    problem = quadratic.make_problem(seed=42)
-    state = quadratic.run(quadratic.start((0, 0, 0)), problem, lr=1e200, n_steps=10)
-    assert state.status == quadratic.DIVERGED and state.steps == 0
+    gd = quadratic.Descent(quadratic.make_problem(seed=42), lr=1e200).step()
+    assert gd.status == quadratic.DIVERGED and gd.steps == 0 and list(gd.weights) == [0, 0, 0]
 
 
-def test_too_low_learning_rate_crawls():
+def test_too_low_learning_rate_crawls_and_a_run_pauses_at_its_limit():
     problem = quadratic.make_problem(seed=42)
-    slow = quadratic.run(quadratic.start((0, 0, 0)), problem, lr=1e-4, n_steps=100, max_steps=100)
-    fast = quadratic.run(quadratic.start((0, 0, 0)), problem, lr=0.1, n_steps=100, max_steps=100)
-    assert slow.status == quadratic.MAX_STEPS
-    assert slow.losses[-1] < slow.losses[0]                    # it does go down...
-    assert slow.losses[-1] > 10 * fast.losses[-1]              # ...just very slowly
+    slow, fast = quadratic.Descent(problem, lr=1e-4).run(100), quadratic.Descent(problem, lr=0.1).run(100)
+    for gd in (slow, fast):
+        while gd.running:
+            gd.tick(7)
+    assert slow.status == quadratic.MAX_STEPS and slow.steps == 100 and "Paused after 100 steps" in slow.message
+    assert slow.history[-1] < slow.history[0]                    # it does go down...
+    assert slow.history[-1] > 10 * fast.history[-1]              # ...just very slowly
+    slow.run(10).tick(3).stop()
+    assert slow.status == quadratic.STOPPED and slow.steps == 103 and not slow.running
+
+
+def test_a_new_learning_rate_applies_from_the_next_step_and_a_new_loss_starts_again():
+    problem = quadratic.make_problem(seed=0)
+    gd = quadratic.Descent(problem, (1.0, 1.0, 1.0), lr=0.01).step().step()
+    gd.configure(0.05, "MSE").step()
+    assert gd.steps == 3 and gd.trace["lr"] == 0.05
+    gd.configure(0.05, "MAE")
+    assert gd.steps == 0 and gd.kind == "MAE" and list(gd.weights) == [1.0, 1.0, 1.0]
+    assert gd.history == [quadratic.loss((1.0, 1.0, 1.0), problem.x, problem.y, "MAE")]
+
+
+def test_walking_the_loop_box_by_box_takes_one_step_per_turn():
+    problem = quadratic.make_problem(seed=0)
+    gd = quadratic.Descent(problem, (1.0, -1.0, 0.5), lr=0.01)
+    seen = []
+    for _ in range(len(quadratic.LOOP_STAGES)):
+        gd.next_box()
+        seen.append(quadratic.LOOP_STAGES[gd.stage])
+        assert gd.steps == (1 if seen[-1] == "weights" else 0)
+    assert seen == list(quadratic.LOOP_STAGES)
+    assert gd.weights == pytest.approx(gd.trace["new_weights"])
+    gd.next_box()                                        # the next turn starts from the new weights
+    assert gd.stage == 0 and list(gd.trace["weights"]) == list(gd.weights)
+
+
+def test_slow_motion_ticks_light_one_box_each_and_count_steps_against_the_run():
+    gd = quadratic.Descent(quadratic.make_problem(seed=0), lr=0.01).run(2)
+    stages = []
+    while gd.running:
+        gd.tick(slow=True)
+        stages.append(gd.stage)
+    assert stages == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5] and gd.steps == 2
+    assert gd.status == quadratic.MAX_STEPS
 
 
 def test_step_trace_holds_every_number_of_one_turn():
@@ -75,8 +146,8 @@ def test_step_trace_holds_every_number_of_one_turn():
     assert trace["preds"] == pytest.approx(w[0] * problem.x**2 + w[1] * problem.x + w[2])
     assert trace["loss"] == pytest.approx(np.mean((trace["preds"] - problem.y) ** 2))
     assert trace["new_weights"] == pytest.approx(w - 0.01 * trace["grad"])
-    state = quadratic.sgd_step(quadratic.start(w), problem, lr=0.01)
-    assert state.weights == pytest.approx(trace["new_weights"])
+    gd = quadratic.Descent(problem, w, lr=0.01).step()
+    assert gd.weights == pytest.approx(trace["new_weights"])
 
 
 def test_the_loop_reveals_its_numbers_box_by_box():

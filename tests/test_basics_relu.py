@@ -47,36 +47,106 @@ def test_new_units_are_reproducible_and_bend_inside_the_range():
     assert np.all((hinges > relu_fit.X_RANGE[0]) & (hinges < relu_fit.X_RANGE[1]))
 
 
+def fitted(target, n_units, lr, n_steps, seed=42):
+    x, y = relu_fit.target_points(target)
+    fit = relu_fit.ReluFit(seed, n_units, lr).target(x, y)
+    for _ in range(n_steps):
+        fit.step()
+    return fit
+
+
+def test_each_step_of_the_state_object_is_torchs_sgd_step():
+    x, y = relu_fit.target_points("zig-zag", n=30)
+    fit = relu_fit.ReluFit(seed=3, n_units=5, lr=0.05).target(x, y)
+    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in fit.net.params().items()}
+    opt = torch.optim.SGD(params.values(), lr=0.05)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    for _ in range(40):
+        fit.step()
+        pred = params["c"] + (params["w"][:, None] * torch.relu(params["m"][:, None] * xt[None]
+                                                                + params["b"][:, None])).sum(0)
+        opt.zero_grad()
+        ((pred - yt) ** 2).mean().backward()
+        opt.step()
+    for name, p in params.items():
+        assert fit.net.params()[name] == pytest.approx(p.detach().numpy(), rel=1e-9, abs=1e-12), name
+    assert fit.steps == 40 and fit.history[-1] == pytest.approx(fit.loss)
+
+
 @pytest.mark.parametrize("target", list(relu_fit.TARGETS))
 def test_training_lowers_the_loss(target):
-    x, y = relu_fit.target_points(target)
-    net = some_units(42, 6)
-    trained, losses, diverged = relu_fit.train(net, x, y, lr=0.05, n_steps=1500)
-    assert not diverged
-    assert losses[-1] < 0.3 * losses[0]
-    assert relu_fit.mse(trained, x, y) == pytest.approx(losses[-1])
+    fit = fitted(target, 6, 0.05, 1500)
+    assert fit.status == relu_fit.READY
+    assert fit.history[-1] < 0.3 * fit.history[0]
+    assert relu_fit.mse(fit.net, fit.x, fit.y) == pytest.approx(fit.history[-1])
 
 
 def test_more_units_fit_a_wiggle_better():
-    x, y = relu_fit.target_points("zig-zag")
-    one, _, _ = relu_fit.train(some_units(0, 1), x, y, lr=0.05, n_steps=1500)
-    six, _, _ = relu_fit.train(some_units(0, 6), x, y, lr=0.05, n_steps=1500)
-    assert relu_fit.mse(six, x, y) < 0.5 * relu_fit.mse(one, x, y)
+    one, six = fitted("zig-zag", 1, 0.05, 1500, seed=0), fitted("zig-zag", 6, 0.05, 1500, seed=0)
+    assert six.loss < 0.5 * one.loss
 
 
-def test_training_with_a_huge_learning_rate_reports_divergence_and_keeps_a_finite_net():
+def test_a_huge_learning_rate_is_reported_as_divergence_and_keeps_a_finite_net():
+    fit = fitted("wave: sin(2x)", 6, 50.0, 200)
+    assert fit.status == relu_fit.DIVERGED and "learning rate too high" in fit.message
+    assert np.all(np.isfinite(fit.history)) and np.isfinite(fit.loss)
+    steps = fit.steps
+    fit.step()
+    assert fit.steps == steps                            # nothing more until Train is pressed again
+    fit.lr = 0.01
+    fit.run(50).tick(50)
+    assert fit.steps == steps + 50 and fit.status == relu_fit.MAX_STEPS
+
+
+def test_a_run_stops_by_itself_when_the_units_cannot_bend_any_further():
     x, y = relu_fit.target_points("wave: sin(2x)")
-    net = some_units(42, 6)
-    trained, losses, diverged = relu_fit.train(net, x, y, lr=50.0, n_steps=200)
-    assert diverged
-    assert np.all(np.isfinite(losses)) and np.isfinite(relu_fit.mse(trained, x, y))
+    fit = relu_fit.ReluFit(42, n_units=1, lr=0.1).target(x, y).run(5000)
+    while fit.running:
+        fit.tick(100)
+    assert fit.status == relu_fit.STALLED and fit.steps < 5000     # one hinge can't follow a wave
+    assert "stopped going down with 1 units" in fit.message
+    assert not relu_fit.stalled(fit.history[:50])                   # but early on it was still improving
 
 
-def test_training_stalls_when_the_units_cannot_bend_any_further():
+def test_a_run_stops_at_its_limit_and_stop_stops_it():
     x, y = relu_fit.target_points("wave: sin(2x)")
-    _, losses, _ = relu_fit.train(some_units(42, 1), x, y, lr=0.1, n_steps=3000)
-    assert relu_fit.stalled(losses)                      # one hinge can't follow a wave
-    assert not relu_fit.stalled(losses[:50])             # but early on it was still improving
+    fit = relu_fit.ReluFit(42, n_units=6, lr=0.03).target(x, y).run(250)
+    while fit.running:
+        fit.tick(100)
+    assert fit.status == relu_fit.MAX_STEPS and fit.steps == 250 and "limit" in fit.message
+    fit.run(1000).tick(100).stop()
+    assert fit.status == relu_fit.STOPPED and fit.steps == 350
+
+
+def test_a_run_on_points_it_can_fit_exactly_converges():
+    fit = relu_fit.ReluFit(0, n_units=1, lr=0.1).target([-1.0, 1.0], [0.0, 0.0]).run(5000)
+    while fit.running:
+        fit.tick(100)
+    assert fit.status == relu_fit.CONVERGED and fit.history[-1] < 1e-5
+
+
+def test_new_points_or_units_start_the_loss_curve_again_and_the_same_points_do_not():
+    x, y = relu_fit.target_points("V: |x|")
+    fit = relu_fit.ReluFit(7, n_units=2).target(x, y).step().step()
+    assert fit.steps == 2
+    fit.target(x.copy(), y.copy())
+    assert fit.steps == 2                                  # the page sets the target on every rerun
+    fit.add_unit()
+    assert fit.steps == 0 and fit.net.n_units == 3 and fit.history == [fit.loss]
+    assert fit.net.m[2] == relu_fit.ReluFit(7, n_units=3).net.m[2]     # units come from (seed, unit number)
+    fit.step().target(x, -y)
+    assert fit.steps == 0
+    fit.remove_unit().remove_unit().remove_unit().remove_unit()
+    assert fit.net.n_units == 0 and not fit.ready and "No units yet" in fit.message
+    fit.run().tick()
+    assert not fit.running and fit.steps == 0
+
+
+def test_fewer_than_two_points_ask_for_more():
+    fit = relu_fit.ReluFit(0, n_units=2).target([0.5], [1.0])
+    assert not fit.ready and "at least two" in fit.message
+    fit.step().run()
+    assert fit.steps == 0 and not fit.running
 
 
 def test_a_loss_that_turns_back_up_counts_as_rising():

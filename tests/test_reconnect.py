@@ -1,42 +1,42 @@
-"""A job outlives the tab that started it: a new session with the job id in the URL shows it, live or finished."""
-import threading
+"""A run outlives the tab that started it: a link with the run's id, or a new tab of the same browser, shows it,
+live or finished, from the run store (on the "How training works" page, whose network trains as a run)."""
+from streamlit.testing.v1 import AppTest
 
-from core.basics import titanic
-from core.jobs import get_runner
-from tests.helpers import open_page
+from tests.conftest import ROOT
+from tests.helpers import open_page, texts, wait_until
 
-KIND = "basics_titanic"
-
-
-def open_with_job(job_id: str):
-    return open_page("pages/how_training_works.py", query={"job": job_id})
+PAGE = "pages/how_training_works.py"
+LESSON, KIND, DATA = "how_training_works", "titanic", {"dataset": "titanic"}
 
 
-def test_a_new_tab_with_the_job_in_its_url_shows_the_finished_run():
-    runner = get_runner()
-    config = dict(n_train=60, epochs=3, n_hidden=8, seed=1)
-    job_id = runner.submit(titanic.make_job(config), owner="the-tab-that-was-closed", kind=KIND,
-                           title="Titanic MLP", config=config)
-    assert runner.wait(job_id, timeout=120).status == "done"
-    at = open_with_job(job_id)
-    assert any("Finished in" in s.value for s in at.success)
-    assert at.session_state[f"job:{KIND}"] == job_id
+def tab_of(browser_id: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=90)
+    at.session_state["browser_id"] = browser_id          # the browser's cookie: the same person
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
-def test_a_new_tab_adopts_a_running_job_and_its_one_job_limit():
-    runner = get_runner()
-    release = threading.Event()
-    job_id = runner.submit(lambda ctx: release.wait(30), owner="old-tab", kind=KIND, title="held")
+def test_a_new_tab_with_the_run_in_its_url_shows_the_finished_run(service):
+    run = service.submit(LESSON, KIND, DATA, dict(n_train=60, epochs=3, n_hidden=8, seed=1),
+                         owner="browser-the-tab-that-was-closed")
+    assert service.wait(run.id, timeout=120).status == "done"
+    at = open_page(PAGE, query={"run": run.id})
+    assert "Finished in" in texts(at.success)
+    assert at.session_state[f"run:{LESSON}:{KIND}"] == run.id
+
+
+def test_a_new_tab_of_the_same_browser_finds_its_running_run_with_stop_and_the_one_run_limit(service, monkeypatch):
+    monkeypatch.setenv("LESSON1_DEVICE", "cpu")
+    run = service.submit(LESSON, KIND, DATA, dict(n_train=1000, epochs=300, n_hidden=64, seed=1),
+                         owner="browser-0123abcd")
     try:
-        at = open_with_job(job_id)
-        assert at.session_state["owner"] == "old-tab"           # so this tab can't start a second job meanwhile
+        wait_until(lambda: service.store.read(run.id).status == "running", timeout=60)
+        at = tab_of("0123abcd")
+        assert at.session_state[f"run:{LESSON}:{KIND}"] == run.id
         assert any(b.label == "Stop" for b in at.button)
+        at.button(key="htw_t_train").click().run()
+        assert "You already have a run running" in texts(at.warning)
     finally:
-        release.set()
-        runner.wait(job_id)
-
-
-def test_an_unknown_or_hostile_job_id_is_ignored():
-    for job_id in ("0123456789ab", "../../etc/passwd"):
-        at = open_with_job(job_id)
-        assert f"job:{KIND}" not in at.session_state
+        service.cancel(run.id, by="browser-0123abcd")
+        service.wait(run.id, timeout=60)

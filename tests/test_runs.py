@@ -139,6 +139,18 @@ def test_progress_folds_every_kind_of_event(store):
     assert p.weight_stats[0]["layer"] == "head" and p.valid_losses[0]["valid_loss"] == 0.3
 
 
+def test_a_lessons_own_events_keep_the_latest_of_each_kind(store):
+    record = make(store)
+    writer = RunWriter(store, record.id)
+    for step in (0, 5, 10):
+        writer.event("snapshot", step=step)
+    writer.event("snapshot_start", step=0)
+    writer.flush()
+    p = read_progress(store, record.id)
+    assert p.latest["snapshot"]["step"] == 10 and p.latest["snapshot_start"]["step"] == 0
+    assert not p.info and not p.losses
+
+
 def test_a_run_from_the_job_runner_still_opens(store):
     folder = store.root / "abc123def456"
     folder.mkdir()

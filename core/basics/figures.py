@@ -16,7 +16,7 @@ LOOP_BOXES = {
 }
 LOOP_ARROWS = [("inputs", "model"), ("weights", "model"), ("model", "results"), ("results", "loss"),
                ("loss", "update"), ("update", "weights")]
-LOOP_STAGES = ("inputs", "model", "results", "loss", "update", "weights")   # the order one step visits them
+LOOP_STAGES = quadratic.LOOP_STAGES
 BOX_W, BOX_H = 1.7, 0.9
 
 
@@ -232,3 +232,28 @@ def loop_tables(trace, stage_index, n_rows=6):
 def _short(value):
     """4 significant digits: small gradients near the end of a run stay visible."""
     return float(f"{value:.4g}") if isinstance(value, (float, np.floating)) else value
+
+
+def layers_figure(numbers, inputs, outputs):
+    """One passenger through the network, left to right: the 8 inputs (normalised), layer 1's numbers per hidden
+    unit before and after the ReLU, the two outputs, and the softmax's probabilities."""
+    fig = make_subplots(rows=1, cols=4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
+                        subplot_titles=["inputs (normalised)", "hidden units: before ReLU (grey), after (red)",
+                                        "outputs", "softmax"])
+    fig.add_trace(go.Bar(x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input", showlegend=False,
+                         hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=1)
+    units = list(range(1, len(numbers.hidden) + 1))
+    fig.add_trace(go.Bar(x=units, y=numbers.hidden, marker_color="#cbd5e1", name="before ReLU", showlegend=False,
+                         hovertemplate="unit %{x}: %{y:.3f}<extra>before ReLU</extra>"), row=1, col=2)
+    fig.add_trace(go.Bar(x=units, y=numbers.relu, marker_color=CURVE, name="after ReLU", showlegend=False,
+                         hovertemplate="unit %{x}: %{y:.3f}<extra>after ReLU</extra>"), row=1, col=2)
+    fig.add_trace(go.Bar(x=list(outputs), y=numbers.outputs, marker_color="#64748b", name="output",
+                         hovertemplate="%{x}: %{y:.3f}<extra></extra>", showlegend=False), row=1, col=3)
+    fig.add_trace(go.Bar(x=list(outputs), y=numbers.probs, marker_color=["#64748b", "#16a34a"],
+                         text=[f"{p:.0%}" for p in numbers.probs], textposition="outside", showlegend=False,
+                         hovertemplate="P(%{x}) = %{y:.3f}<extra></extra>"), row=1, col=4)
+    fig.update_yaxes(range=[0, 1.15], row=1, col=4)
+    fig.update_xaxes(title="hidden unit", row=1, col=2)
+    fig.update_xaxes(tickangle=-40, row=1, col=1)
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, 380, showlegend=False)

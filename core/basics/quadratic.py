@@ -5,7 +5,7 @@ numpy on ~20 points, so one step takes microseconds and the page can redraw on
 every slider drag. The gradients are written out by hand (tests check them
 against torch autograd).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,9 +13,11 @@ TRUE_WEIGHTS = (3.0, 2.0, 1.0)   # the course's example: 3x² + 2x + 1
 WEIGHT_NAMES = ("a", "b", "c")
 LOSSES = ("MSE", "MAE")
 
-# a run stops by itself when one of these happens
-READY, RUNNING, CONVERGED, DIVERGED, MAX_STEPS = "ready", "running", "converged", "diverged", "max steps"
+# where a descent is; a run stops by itself at CONVERGED, DIVERGED or MAX_STEPS
+READY, RUNNING, CONVERGED, DIVERGED, MAX_STEPS, STOPPED = ("ready", "running", "converged", "diverged", "max steps",
+                                                            "stopped")
 DIVERGED_MESSAGE = "The loss exploded: learning rate too high. Lower it and press Reset."
+LOOP_STAGES = ("inputs", "model", "results", "loss", "update", "weights")   # the order one step visits them
 
 
 @dataclass
@@ -70,17 +72,121 @@ def exploded(losses, new_loss) -> bool:
                                        and new_loss > losses[-1] > losses[-2])
 
 
-@dataclass
 class Descent:
-    """The state of gradient descent on the quadratic, kept between reruns of the page."""
-    weights: np.ndarray
-    losses: list = field(default_factory=list)
-    steps: int = 0
-    status: str = READY
-    last: dict = None       # the latest step_trace
+    """Gradient descent on the quadratic, kept between reruns of the page, which only calls its methods:
+
+        gd = Descent(problem, lr=0.1)
+        gd.step()                 # one whole turn of the loop
+        gd.next_box()             # or one box of it (inputs, model, results, loss, update, weights)
+        gd.run(300); gd.tick(5)   # Run: up to 300 steps, 5 per frame, until it converges or explodes
+        gd.history                # the loss before the first step and after each one
+
+    A loss that explodes is a status (DIVERGED, the last finite weights kept), never an exception."""
+
+    def __init__(self, problem: Problem, weights=(0.0, 0.0, 0.0), lr: float = 0.1, kind: str = "MSE",
+                 tol: float = 1e-3):
+        self.problem, self.lr, self.kind, self.tol = problem, lr, kind, tol
+        self.reset(weights)
+
+    def reset(self, weights=None) -> "Descent":
+        """Back to the start (or to `weights`, which become the new start)."""
+        if weights is not None:
+            self.start = tuple(float(w) for w in weights)
+        self.weights = np.array(self.start, dtype=float)
+        self.history = [loss(self.weights, self.problem.x, self.problem.y, self.kind)]
+        self.steps, self.status = 0, READY
+        self.trace, self.stage = None, -1      # the turn of the loop on show, and its box lit (-1: none yet)
+        self.steps_left = 0                     # of the current Run
+        return self
+
+    def configure(self, lr: float, kind: str) -> "Descent":
+        """The page's controls: a new learning rate applies from the next step; a new loss starts again (its
+        numbers are not comparable with the old one's)."""
+        self.lr = float(lr)
+        if kind != self.kind:
+            self.kind = kind
+            self.reset()
+        return self
 
     @property
-    def message(self):
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+    @property
+    def gradient(self) -> np.ndarray:
+        return gradient(self.weights, self.problem.x, self.problem.y, self.kind)
+
+    @property
+    def loss(self) -> float:
+        return self.history[-1]
+
+    def step(self) -> "Descent":
+        """One step, w ← w − lr·gradient, unless the run exploded. Sets CONVERGED when the gradient is (almost)
+        zero; a converged run still takes a step when asked."""
+        if self.status == DIVERGED:
+            return self
+        trace = step_trace(self.weights, self.problem.x, self.problem.y, self.lr, self.kind)
+        self.trace, self.stage = trace, len(LOOP_STAGES) - 1
+        with np.errstate(over="ignore", invalid="ignore"):
+            new_loss = loss(trace["new_weights"], self.problem.x, self.problem.y, self.kind)
+        if exploded(self.history, new_loss) or not np.all(np.isfinite(trace["new_weights"])):
+            self.status, self.steps_left = DIVERGED, 0      # the last finite weights stay on screen
+            return self
+        self.weights = trace["new_weights"]
+        self.history.append(new_loss)
+        self.steps += 1
+        flat = abs(self.history[-2] - new_loss) < 1e-12 * max(new_loss, 1.0)
+        if np.max(np.abs(trace["grad"])) < self.tol or flat:
+            self.status, self.steps_left = CONVERGED, 0
+        elif self.status != RUNNING:
+            self.status = READY
+        return self
+
+    def next_box(self) -> "Descent":
+        """One box further round the loop; arriving back at 'weights' takes the step."""
+        if self.status == DIVERGED:
+            return self
+        if self.trace is None or self.stage == len(LOOP_STAGES) - 1:
+            self.trace = step_trace(self.weights, self.problem.x, self.problem.y, self.lr, self.kind)
+            self.stage = 0
+        else:
+            self.stage += 1
+            if LOOP_STAGES[self.stage] == "weights":
+                self.step()
+        return self
+
+    def run(self, max_steps: int = 300) -> "Descent":
+        """Start running: `tick` then takes steps until it converges, explodes, is stopped or has taken
+        `max_steps`."""
+        if self.status != DIVERGED:
+            self.status, self.steps_left = RUNNING, max_steps
+        return self
+
+    def tick(self, n_steps: int = 5, slow: bool = False) -> "Descent":
+        """One frame of a run: `n_steps` steps, or in slow motion one box of the loop."""
+        if not self.running:
+            return self
+        if slow:
+            before = self.steps
+            self.next_box()
+            self.steps_left -= self.steps - before
+        else:
+            for _ in range(n_steps):
+                self.step()
+                self.steps_left -= 1
+                if not self.running or self.steps_left <= 0:
+                    break
+        if self.running and self.steps_left <= 0:
+            self.status = MAX_STEPS
+        return self
+
+    def stop(self) -> "Descent":
+        if self.running:
+            self.status, self.steps_left = STOPPED, 0
+        return self
+
+    @property
+    def message(self) -> str:
         return {
             READY: "Press **One step** or **Run**.",
             RUNNING: f"Running: step {self.steps}.",
@@ -88,41 +194,5 @@ class Descent:
             DIVERGED: DIVERGED_MESSAGE,
             MAX_STEPS: f"Paused after {self.steps} steps: press Run to go on. "
                        "A larger learning rate would get there faster.",
+            STOPPED: f"Stopped after {self.steps} steps: press Run to go on.",
         }[self.status]
-
-
-def start(weights) -> Descent:
-    return Descent(weights=np.asarray(weights, dtype=float).copy())
-
-
-def sgd_step(state: Descent, problem: Problem, lr: float, kind="MSE", max_steps=1000, tol=1e-3) -> Descent:
-    """Take one step (in place) unless the run already ended; set the status. Never raises on divergence."""
-    if state.status in (DIVERGED, CONVERGED, MAX_STEPS):
-        return state
-    if not state.losses:
-        state.losses.append(loss(state.weights, problem.x, problem.y, kind))
-    trace = step_trace(state.weights, problem.x, problem.y, lr, kind)
-    with np.errstate(over="ignore", invalid="ignore"):
-        new_loss = loss(trace["new_weights"], problem.x, problem.y, kind)
-    state.last = trace
-    if exploded(state.losses, new_loss) or not np.all(np.isfinite(trace["new_weights"])):
-        state.status = DIVERGED       # keep the last finite weights on screen
-        return state
-    state.weights = trace["new_weights"]
-    state.losses.append(new_loss)
-    state.steps += 1
-    if np.max(np.abs(trace["grad"])) < tol or abs(state.losses[-2] - new_loss) < 1e-12 * max(new_loss, 1.0):
-        state.status = CONVERGED
-    elif state.steps >= max_steps:
-        state.status = MAX_STEPS
-    else:
-        state.status = RUNNING
-    return state
-
-
-def run(state: Descent, problem: Problem, lr: float, kind="MSE", n_steps=10, max_steps=1000) -> Descent:
-    for _ in range(n_steps):
-        sgd_step(state, problem, lr, kind, max_steps)
-        if state.status != RUNNING:
-            break
-    return state
