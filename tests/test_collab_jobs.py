@@ -163,3 +163,23 @@ def test_damaged_run_files_give_a_sentence(service):
     (folder / "model.json").unlink()
     with pytest.raises(RunDamaged, match="model was not saved"):
         load_run(service.store, record)
+
+
+def test_the_ml_sample_download_trains_and_reads_back_from_its_cached_copy(service, monkeypatch, tmp_path):
+    """fast.ai's ML_SAMPLE (userId, movieId, rating, timestamp), as a cached download: the run names it, and a reader
+    re-reads the same file."""
+    import core.datasets
+    from core.datasets import ResolvedDataset, get_dataset
+    ratings = taste_ratings()
+    sample = ratings.assign(userId=ratings["user"], movieId=ratings["item"].str.slice(6).astype(int) + 900_000,
+                            timestamp=0)[["userId", "movieId", "rating", "timestamp"]]
+    sample.to_csv(tmp_path / "ratings.csv", index=False)
+    found = ResolvedDataset(get_dataset("movielens"), tmp_path, "cache", "Using ML_SAMPLE downloaded earlier.")
+    monkeypatch.setattr(core.datasets, "resolve", lambda name, prefer_online=False, **kw: found)
+    run = service.submit("collab", "fit", {"dataset": "movielens", "source": "online"}, dict(SMALL, epochs=2),
+                         owner="t")
+    record = service.wait(run.id, timeout=120)
+    assert record.status == DONE, record.error
+    assert record.fingerprint.startswith("md5:")                          # fastai's checksum of the archive
+    loaded = load_run(service.store, record)
+    assert loaded.summary["n_ratings"] == len(sample) and "movie 900001" in loaded.items
