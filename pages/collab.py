@@ -97,9 +97,7 @@ def settle_controls() -> None:
     recipe = st.query_params.get("recipe")
     if recipe in RECIPES and not ss.get("col_recipe_from_url"):          # ?recipe=chapter1 in a link
         ss.col_recipe_from_url = True
-        for key, value in recipe_controls(RECIPES[recipe]).items():
-            if not any(WIDGETS.get(k) == key for k in st.query_params):
-                ss[key] = value
+        apply_recipe(RECIPES[recipe], keep={WIDGETS[k] for k in st.query_params if k in WIDGETS})
 
 
 def remember_controls() -> None:
@@ -117,12 +115,16 @@ def matching_recipe() -> str | None:
 
 
 def use_recipe() -> None:
-    """The recipe's training settings, and the data the course used it on (never replacing a student's file)."""
     recipe = RECIPES.get(ss.get("col_recipe"))
-    if recipe is None:
-        return
-    ss.update(recipe_controls(recipe))
-    if recipe.key == "chapter1" and ss.get("col_source") == EMBEDDED:
+    if recipe is not None:
+        apply_recipe(recipe)
+
+
+def apply_recipe(recipe, keep: set[str] = frozenset()) -> None:
+    """The recipe's training settings (but those in `keep`), and the data the course used it on (never replacing a
+    student's file)."""
+    ss.update({key: value for key, value in recipe_controls(recipe).items() if key not in keep})
+    if recipe.key == "chapter1" and ss.get("col_source", EMBEDDED) == EMBEDDED:
         ss.col_source = ONLINE
     elif recipe.key == "chapter8" and ss.get("col_source") == ONLINE:
         ss.col_source = EMBEDDED

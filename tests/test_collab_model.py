@@ -211,7 +211,7 @@ def test_a_prediction_is_its_parts_through_sigmoid_range(trained):
     parts = prediction_parts(model, 3, 5)
     u, i = model.u_weight.weight[3].detach(), model.i_weight.weight[5].detach()
     assert parts["dot"] == pytest.approx(float(u @ i), abs=1e-5)
-    assert parts["user_bias"] == pytest.approx(float(model.u_bias.weight[3, 0]))
+    assert parts["user_bias"] == pytest.approx(float(model.u_bias.weight[3, 0].detach()))
     assert parts["sum"] == pytest.approx(parts["dot"] + parts["user_bias"] + parts["item_bias"])
     assert parts["prediction"] == pytest.approx(predict(model, torch.tensor([[3, 5]])).item(), abs=1e-5)
     products = [abs(f["product"]) for f in parts["top_factors"]]

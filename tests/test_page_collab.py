@@ -162,6 +162,9 @@ def test_settings_in_the_url_fill_the_controls_and_bad_ones_are_dropped():
     assert bad.select_slider(key="col_lr").value == 1e-2 and bad.number_input(key="col_epochs").value == 5
     recipe = fresh({"recipe": "chapter8", "epochs": "2"})
     assert shown_code(recipe).endswith("learn.fit_one_cycle(2, 5e-3, wd=0.1)")
+    chapter1 = fresh({"recipe": "chapter1"})                          # lesson 1's call: its data and its method
+    assert chapter1.radio(key="col_source").value == ONLINE
+    assert shown_code(chapter1).endswith("learn.fine_tune(10)") and not chapter1.exception
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +308,15 @@ def test_a_damaged_run_gives_a_sentence(module_service):
     at = fresh({"run": record.id})
     assert "saved model is damaged and cannot be read" in texts(at.warning)
     assert "4. Results" not in headers(at) and not at.exception
+
+
+def test_a_loaded_model_alone_gets_the_sections_after_training(trained_page, module_service):
+    _, record = trained_page
+    run = load_run(module_service.store, record)
+    weights, meta = export_bytes(run.model, run.meta)
+    at = fresh()                                                          # someone with no run of their own
+    at.file_uploader(key="col_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
+    at.file_uploader(key="col_up_meta").set_value(("m.json", meta, "application/json")).run()
+    assert headers(at)[3:] == ["4. What did it learn?", "5. Predict one rating, part by part",
+                               "6. Use it: recommendations", "7. Export and load the model"]
+    assert "Loaded: " in texts(at.success) and not at.exception
