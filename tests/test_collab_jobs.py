@@ -1,85 +1,185 @@
-"""The collab jobs through the real job runner: lr_find, fit with results, Stop, and what survives a restart."""
-import functools
+"""The collab jobs through the training service: lr_find, fit with everything the results draw, the course's
+fine_tune, Stop, bad settings and data, and what a reader gets back from the store alone."""
 import json
-import time
 
 import numpy as np
 import pytest
-import torch
 
 from core.collab.data import prepare
 from core.collab.interpret import predict
-from core.collab.jobs import fit_job, lr_find_job
-from core.collab.train import CollabSettings, model_from_saved
-from core.jobs import CANCELLED, DONE, MODEL_FILE, JobRunner
-from core.serialize import load_model
+from core.collab.jobs import load_run
+from core.runs import CANCELLED, DONE, FAILED, RunDamaged
+from tests.conftest import store_csv
+from tests.helpers import wait_until
 from tests.test_collab_model import taste_ratings
 
-SMALL = CollabSettings(n_factors=8, wd=0.01, batch_size=64)
+SMALL = dict(n_factors=8, batch_size=64, wd=0.01, lr=3e-2)
 
 
 @pytest.fixture
-def runner(tmp_path, monkeypatch):
+def service(service, monkeypatch):
     monkeypatch.setenv("LESSON1_DEVICE", "cpu")
-    r = JobRunner(workers=1, runs_path=tmp_path)
-    yield r
-    r.shutdown()
+    return service
 
 
-def test_lr_find_job(runner):
-    job = runner.submit(functools.partial(lr_find_job, ratings=taste_ratings(), settings=SMALL),
-                        owner="t", kind="collab-lr-find", title="lr_find")
-    snap = runner.wait(job, timeout=60)
-    assert snap.status == DONE, snap.error
-    assert len(snap.result["lrs"]) == len(snap.result["losses"]) > 10 and snap.result["valley"] is not None
+def fit(service, ratings=None, **config):
+    ratings = taste_ratings() if ratings is None else ratings
+    run = service.submit("collab", "fit", store_csv(service, ratings), dict(SMALL, **config), owner="t")
+    return service.wait(run.id, timeout=120)
 
 
-def test_fit_job_results_persist(runner, tmp_path):
+def test_lr_find_job(service):
+    run = service.submit("collab", "lr_find", store_csv(service, taste_ratings()), SMALL, owner="t")
+    record = service.wait(run.id, timeout=60)
+    assert record.status == DONE, record.error
+    found = service.store.results(run.id)
+    assert len(found["lrs"]) == len(found["losses"]) > 10 and found["valley"] is not None
+
+
+def test_fit_job_results_are_read_back_from_the_store(service):
     ratings = taste_ratings()
-    job = runner.submit(functools.partial(fit_job, ratings=ratings, settings=SMALL, lr=3e-2, epochs=4),
-                        owner="t", kind="collab-fit", title="fit")
-    snap = runner.wait(job, timeout=90)
-    assert snap.status == DONE, snap.error
-    assert [row["epoch"] for row in snap.epoch_table] == [0, 1, 2, 3]
-    assert {"train_loss", "valid_loss", "rmse", "time"} <= set(snap.epoch_table[-1])
-    summary = snap.result.summary
-    assert summary["rmse"] == pytest.approx(snap.epoch_table[-1]["rmse"], rel=1e-4)
-    assert summary["rmse"] < summary["baseline"]["mean_rmse"]
-    assert len(summary["show_results"]) == 10 and summary["n_valid"] == len(snap.result.valid_preds)
-    # after a restart, the JSON in the runs folder and the saved model are all that's left
-    record = json.loads((tmp_path / job / "job.json").read_text())
-    assert record["info"]["summary"]["rmse"] == summary["rmse"]
-    model, users, items, meta = model_from_saved(*load_model(tmp_path / job / MODEL_FILE))
-    data = prepare(ratings)
-    assert users == data.users and items == data.items and meta["settings"]["n_factors"] == 8
-    x, _ = data.tensors(data.valid_idx)
-    assert np.allclose(predict(model, x).numpy(), snap.result.valid_preds)
+    record = fit(service, ratings, epochs=4, seed=3)
+    assert record.status == DONE, record.error
+    assert [row["epoch"] for row in record.epoch_table] == [0, 1, 2, 3]
+    loaded = load_run(service.store, record)
+    summary = loaded.summary
+    assert record.metrics["rmse"] == summary["rmse"] == pytest.approx(record.epoch_table[-1]["rmse"], rel=1e-4)
+    assert summary["rmse"] < summary["baseline"]["biases_rmse"] < summary["baseline"]["mean_rmse"]
+    assert summary["seed"] == 3 and summary["method"] == "fit_one_cycle" and summary["n_factors"] == 8
+    data = prepare(ratings)                                    # the same split and vocabularies, rebuilt
+    assert loaded.users == data.users and loaded.items == data.items
+    x, y = data.tensors(data.valid_idx)
+    assert np.allclose(predict(loaded.model, x).numpy(), loaded.valid_preds, atol=1e-6)
+    assert np.array_equal(loaded.valid_targets, y.numpy())
+    assert list(loaded.show_results.columns) == ["user", "movie", "rating", "prediction"]
+    assert len(loaded.show_results) == 10
+    assert len(loaded.pca) == len(data.items) - 1 and loaded.pca["ratings"].is_monotonic_decreasing
+    folder = service.store.path(record.id)
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["users"] == data.users and meta["items"] == data.items          # vocabularies as JSON
+    results = (folder / "results.json").read_text()
+    assert "show_results" not in results and "movie 1" not in results         # the student's rows are not copied
 
 
-def test_most_rated_only_trains_on_fewer_items(runner):
-    job = runner.submit(functools.partial(fit_job, ratings=taste_ratings(), settings=SMALL, lr=3e-2, epochs=1,
-                                          top_items=10), owner="t", kind="collab-fit", title="fit")
-    snap = runner.wait(job, timeout=60)
-    assert snap.status == DONE, snap.error
-    assert len(snap.result.items) == 11 and snap.result.summary["top_items"] == 10
+def test_the_chapter_1_recipe_is_fine_tune_as_fastai_runs_it_on_collab(service):
+    record = fit(service, method="fine_tune", epochs=2, lr=2e-3, wd=0.01)
+    assert record.status == DONE, record.error
+    assert [(row["epoch"], row["phase"]) for row in record.epoch_table] == [(0, "cycle 1"), (1, "cycle 2"),
+                                                                            (2, "cycle 2")]
+    assert load_run(service.store, record).summary["method"] == "fine_tune"
 
 
-def test_the_neural_net_version_trains_too(runner):
-    job = runner.submit(functools.partial(fit_job, ratings=taste_ratings(), settings=CollabSettings(use_nn=True,
-                                          layers=(16,), batch_size=64), lr=1e-2, epochs=2), owner="t", kind="collab-fit", title="nn")
-    snap = runner.wait(job, timeout=60)
-    assert snap.status == DONE, snap.error
-    assert snap.result.summary["rmse"] < snap.result.summary["baseline"]["mean_rmse"]
+def test_most_rated_only_trains_on_fewer_items(service):
+    record = fit(service, epochs=1, top_items=10)
+    assert record.status == DONE, record.error
+    loaded = load_run(service.store, record)
+    assert len(loaded.items) == 11 and loaded.summary["top_items"] == 10
+    assert any("10 most-rated" in n for n in loaded.summary["notes"])
 
 
-def test_stop_keeps_the_model(runner):
-    job = runner.submit(functools.partial(fit_job, ratings=taste_ratings(200, 100), settings=SMALL, lr=1e-2,
-                                          epochs=200), owner="t", kind="collab-fit", title="fit")
-    deadline = time.time() + 60
-    while runner.get(job).epoch < 2 and time.time() < deadline:
-        time.sleep(0.02)
-    runner.cancel(job)
-    snap = runner.wait(job, timeout=60)
-    assert snap.status == CANCELLED
-    assert snap.result.summary["stopped_early"] and len(snap.epoch_table) < 200
-    assert isinstance(snap.result.model, torch.nn.Module)
+def test_the_neural_net_version_trains_too(service):
+    record = fit(service, use_nn=True, layers=[16], lr=1e-2, epochs=2)
+    assert record.status == DONE, record.error
+    loaded = load_run(service.store, record)
+    assert loaded.summary["rmse"] < loaded.summary["baseline"]["mean_rmse"] and loaded.pca is not None
+
+
+def test_stop_keeps_the_model(service):
+    run = service.submit("collab", "fit", store_csv(service, taste_ratings(200, 100)),
+                         dict(SMALL, lr=1e-2, epochs=30, batch_size=16), owner="t")
+    wait_until(lambda: service.store.read(run.id).status == "running", timeout=60)
+    wait_until(lambda: [e for e in service.store.events(run.id).read_new() if e["e"] == "epoch"], timeout=60)
+    service.cancel(run.id, by="t")
+    record = service.wait(run.id, timeout=60)
+    assert record.status == CANCELLED
+    loaded = load_run(service.store, record)
+    assert loaded.summary["stopped_early"] and loaded.summary["epochs_done"] < 30
+
+
+@pytest.mark.parametrize("config, words", [
+    (dict(lr=-1), "'lr' must be a number"),
+    (dict(n_factors="50"), "'n_factors' must be a whole number"),
+    (dict(n_factors=10_000), "'n_factors'"),
+    (dict(y_range=[5, 1]), "high end"),
+    (dict(method="fit_flat_cos"), "training method"),
+    (dict(columns={"user": "user"}), "columns"),
+])
+def test_bad_settings_fail_with_a_sentence(service, config, words):
+    record = fit(service, **config)
+    assert record.status == FAILED and words in record.error
+
+
+def test_a_missing_column_and_an_infinite_rating_fail_with_a_sentence(service):
+    record = fit(service, columns={"user": "user", "item": "title", "rating": "rating"})
+    assert record.status == FAILED and "'title' are not in the table" in record.error
+    ratings = taste_ratings()
+    ratings.loc[5, "rating"] = np.inf
+    record = fit(service, ratings)
+    assert record.status == FAILED and "infinite number (row 7 of the file" in record.error
+
+
+def test_nan_ratings_are_left_out_and_said(service):
+    ratings = taste_ratings()
+    ratings.loc[[4, 9], "rating"] = np.nan
+    record = fit(service, ratings, epochs=1)
+    assert record.status == DONE, record.error
+    assert any("2 rows with a blank or missing" in n for n in load_run(service.store, record).summary["notes"])
+
+
+def test_a_model_too_big_for_the_server_is_refused_before_training(service, monkeypatch):
+    from core.collab import jobs
+    monkeypatch.setattr(jobs, "MAX_PARAMETERS", 500)
+    record = fit(service)
+    assert record.status == FAILED and "trains up to 500" in record.error
+
+
+def test_the_download_asked_for_offline_is_never_replaced_by_other_ratings(service, monkeypatch):
+    monkeypatch.setenv("LESSON1_OFFLINE", "1")
+    run = service.submit("collab", "fit", {"dataset": "movielens", "source": "online"}, SMALL, owner="t")
+    record = service.wait(run.id, timeout=60)
+    assert record.status == FAILED and "ML_SAMPLE could not be downloaded" in record.error
+
+
+def test_damaged_run_files_give_a_sentence(service):
+    record = fit(service, epochs=1)
+    assert record.status == DONE, record.error
+    folder = service.store.path(record.id)
+    weights = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[:100])
+    with pytest.raises(RunDamaged, match="saved model is damaged"):
+        load_run(service.store, record)
+    (folder / "model.safetensors").write_bytes(weights)
+    meta = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps(dict(meta, items=meta["items"][:-1])))
+    with pytest.raises(RunDamaged, match="saved model is damaged"):
+        load_run(service.store, record)
+    (folder / "model.json").write_text(json.dumps(meta))
+    arrays = (folder / "arrays.safetensors").read_bytes()
+    (folder / "arrays.safetensors").write_bytes(b"\x00" * 50)
+    with pytest.raises(RunDamaged, match="results file is damaged"):
+        load_run(service.store, record)
+    (folder / "arrays.safetensors").write_bytes(arrays)
+    assert load_run(service.store, record).summary["rmse"] == record.metrics["rmse"]       # all put back
+    (folder / "model.json").unlink()
+    with pytest.raises(RunDamaged, match="model was not saved"):
+        load_run(service.store, record)
+
+
+def test_the_ml_sample_download_trains_and_reads_back_from_its_cached_copy(service, monkeypatch, tmp_path):
+    """fast.ai's ML_SAMPLE (userId, movieId, rating, timestamp), as a cached download: the run names it, and a reader
+    re-reads the same file."""
+    import core.datasets
+    from core.datasets import ResolvedDataset, get_dataset
+    ratings = taste_ratings()
+    sample = ratings.assign(userId=ratings["user"], movieId=ratings["item"].str.slice(6).astype(int) + 900_000,
+                            timestamp=0)[["userId", "movieId", "rating", "timestamp"]]
+    sample.to_csv(tmp_path / "ratings.csv", index=False)
+    found = ResolvedDataset(get_dataset("movielens"), tmp_path, "cache", "Using ML_SAMPLE downloaded earlier.")
+    monkeypatch.setattr(core.datasets, "resolve", lambda name, prefer_online=False, **kw: found)
+    run = service.submit("collab", "fit", {"dataset": "movielens", "source": "online"}, dict(SMALL, epochs=2),
+                         owner="t")
+    record = service.wait(run.id, timeout=120)
+    assert record.status == DONE, record.error
+    assert record.fingerprint.startswith("md5:")                          # fastai's checksum of the archive
+    loaded = load_run(service.store, record)
+    assert loaded.summary["n_ratings"] == len(sample) and "movie 900001" in loaded.items

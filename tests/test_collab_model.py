@@ -6,11 +6,14 @@ import torch
 from torch import nn
 
 from core.collab.data import prepare
-from core.collab.interpret import (bias_baseline, factor_pca, fit_new_user, item_biases, pca, predict, recommend,
-                                   recommend_for_factors, show_results, similar_items, valid_rmse)
-from core.collab.model import CollabNN, DotProductBias, build_model, count_parameters, sigmoid_range
-from core.collab.train import CollabSettings, make_learner, model_from_saved, model_meta
-from core.serialize import load_model, model_from_bytes, model_to_bytes, save_model
+from core.collab.interpret import (bias_baseline, factor_pca, fit_new_user, item_biases, pca, predict,
+                                   prediction_parts, recommend, recommend_for_factors, show_results, similar_items,
+                                   valid_rmse)
+from core.collab.model import (CollabNN, DotProductBias, build_model, count_parameters, expected_shapes,
+                               sigmoid_range)
+from core.collab.saved import export_bytes, load_exported, load_files
+from core.collab.train import CollabSettings, fine_tune, make_learner, model_meta
+from core.serialize import save_model
 
 
 def test_sigmoid_range_is_the_formula():
@@ -25,18 +28,18 @@ def test_dot_product_bias_is_an_einsum_plus_biases():
     for p in model.parameters():
         nn.init.normal_(p)
     x = torch.tensor([[1, 2], [6, 8], [0, 0], [3, 2]])
-    u, i = model.user_factors.weight[x[:, 0]], model.item_factors.weight[x[:, 1]]
-    logits = torch.einsum("nf,nf->n", u, i) + model.user_bias.weight[x[:, 0], 0] + model.item_bias.weight[x[:, 1], 0]
+    u, i = model.u_weight.weight[x[:, 0]], model.i_weight.weight[x[:, 1]]
+    logits = torch.einsum("nf,nf->n", u, i) + model.u_bias.weight[x[:, 0], 0] + model.i_bias.weight[x[:, 1], 0]
     assert torch.allclose(model(x), 5 * torch.sigmoid(logits), atol=1e-6)
 
 
 def test_dot_product_bias_on_a_hand_built_case():
     model = DotProductBias(2, 2, n_factors=2, y_range=(0, 4))
     with torch.no_grad():
-        model.user_factors.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
-        model.item_factors.weight.copy_(torch.tensor([[3.0, 1.0], [0.5, -1.0]]))
-        model.user_bias.weight.copy_(torch.tensor([[0.0], [1.0]]))
-        model.item_bias.weight.copy_(torch.tensor([[-1.0], [0.0]]))
+        model.u_weight.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
+        model.i_weight.weight.copy_(torch.tensor([[3.0, 1.0], [0.5, -1.0]]))
+        model.u_bias.weight.copy_(torch.tensor([[0.0], [1.0]]))
+        model.i_bias.weight.copy_(torch.tensor([[-1.0], [0.0]]))
     # user 1 · item 1 = 0*0.5 + 2*(-1) = -2; + 1 + 0 = -1 → 4 * sigmoid(-1)
     # user 0 · item 0 = 3;  + 0 - 1 = 2 → 4 * sigmoid(2)
     out = model(torch.tensor([[1, 1], [0, 0]]))
@@ -92,7 +95,7 @@ def test_weight_decay_reaches_the_embeddings():
     learn = make_learner(data, CollabSettings(n_factors=4, wd=0.3), torch.device("cpu"))
     learn.fit(1, 1e-3)
     decays = {id(p): g["weight_decay"] for g in learn.opt.param_groups for p in g["params"]}
-    assert decays[id(learn.model.user_factors.weight)] == 0.3 == decays[id(learn.model.item_bias.weight)]
+    assert decays[id(learn.model.u_weight.weight)] == 0.3 == decays[id(learn.model.i_bias.weight)]
 
 
 def test_export_round_trip_gives_identical_predictions(trained, tmp_path):
@@ -102,15 +105,21 @@ def test_export_round_trip_gives_identical_predictions(trained, tmp_path):
     meta = model_meta(data, settings, {"rmse": 0.5})
     x, _ = data.tensors(data.valid_idx)
     save_model(tmp_path / "m", model, meta)
-    again, users, items, _ = model_from_saved(*load_model(tmp_path / "m"))
+    again, users, items, _ = load_files(tmp_path / "m.safetensors", tmp_path / "m.json")
     assert torch.equal(predict(again, x), predict(model, x)) and users == data.users and items == data.items
-    weights, meta_bytes = model_to_bytes(model, meta)
-    from_bytes, *_ = model_from_saved(*model_from_bytes(weights, meta_bytes))
+    weights, meta_bytes = export_bytes(model, meta)
+    from_bytes, *_ = load_exported(weights, meta_bytes)
     assert torch.equal(predict(from_bytes, x), predict(model, x))
-    with pytest.raises(ValueError, match="not a collaborative"):
-        model_from_saved(load_model(tmp_path / "m")[0], {"kind": "tabular"})
-    with pytest.raises(ValueError, match="do not match"):
-        model_from_saved(load_model(tmp_path / "m")[0], {**meta, "items": meta["items"][:5]})
+
+
+def test_the_state_dict_has_fastais_names_and_expected_shapes_are_right():
+    """collab_learner's EmbeddingDotBias keys (u_weight, i_weight, u_bias, i_bias), and the shapes worked out
+    without building a model are the ones building it gives."""
+    dot = build_model(7, 9, 4)
+    assert list(dot.state_dict()) == ["u_weight.weight", "i_weight.weight", "u_bias.weight", "i_bias.weight"]
+    for model, args in ((dot, (7, 9, 4, False, [100])), (build_model(30, 500, use_nn=True, layers=[16, 8]),
+                                                        (30, 500, 50, True, [16, 8]))):
+        assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == expected_shapes(*args)
 
 
 def test_recommendations_exclude_what_the_user_rated(trained):
@@ -156,10 +165,54 @@ def test_a_new_user_is_fitted_by_ridge_regression():
         nn.init.normal_(p, std=0.7)
     items = ["#na#"] + [f"m{i}" for i in range(1, 30)]
     truth, bias = torch.tensor([0.5, -0.3, 0.8]), 0.2
-    logits = model.item_factors.weight[1:] @ truth + bias + model.item_bias.weight[1:, 0]
+    logits = model.i_weight.weight[1:] @ truth + bias + model.i_bias.weight[1:, 0]
     ratings = dict(zip(items[1:], sigmoid_range(logits, 0.5, 5.5).tolist()))
     factors, b = fit_new_user(model, items, ratings, wd=0.0)
     assert torch.allclose(factors, truth, atol=1e-3) and b == pytest.approx(bias, abs=1e-3)
     table = pd.DataFrame({"user": 0, "item": items[1:], "rating": 3.0})
     recs = recommend_for_factors(model, items, factors, b, table, exclude={"m1", "m2"}, n=5, min_count=1)
     assert not {"m1", "m2"} & set(recs["movie"]) and recs["predicted rating"].is_monotonic_decreasing
+
+
+def test_fine_tune_on_a_collab_model_is_two_one_cycle_fits_of_every_weight():
+    """fastai's fine_tune on collab_learner: freeze() has nothing to freeze (one parameter group), so it is
+    fit_one_cycle(1, base_lr, pct_start=0.99) then fit_one_cycle(epochs, base_lr/2, pct_start=0.3, div=5), every
+    weight training in both, Adam's state cleared in between."""
+    from core.callbacks import Callback
+
+    class Watch(Callback):
+        def __init__(self):
+            self.frozen, self.optimizers = [], []
+
+        def before_fit(self):
+            self.optimizers.append(self.learn.opt)
+
+        def after_batch(self):
+            if self.learn.training:
+                self.frozen.append(any(not p.requires_grad for p in self.learn.model.parameters()))
+
+    data = prepare(taste_ratings(), seed=42)
+    watch = Watch()
+    learn = make_learner(data, CollabSettings(n_factors=4, batch_size=64), torch.device("cpu"), cbs=[watch])
+    fine_tune(learn, 2, base_lr=1e-2)
+    assert [(row["epoch"], row["phase"]) for row in learn.recorder.epochs] == [(0, "cycle 1"), (1, "cycle 2"),
+                                                                               (2, "cycle 2")]
+    assert not any(watch.frozen) and learn.phase is None
+    assert watch.optimizers[0] is not watch.optimizers[1]           # the second cycle starts with a fresh Adam
+    lrs = {phase: [r["lr"] for r in learn.recorder.losses if r["phase"] == phase] for phase in ("cycle 1", "cycle 2")}
+    assert max(lrs["cycle 1"]) == pytest.approx(1e-2, rel=0.02) and lrs["cycle 1"][0] == pytest.approx(1e-2 / 25)
+    assert max(lrs["cycle 2"]) == pytest.approx(5e-3, rel=0.02) and lrs["cycle 2"][0] == pytest.approx(5e-3 / 5)
+    assert lrs["cycle 1"].index(max(lrs["cycle 1"])) > 0.9 * len(lrs["cycle 1"])     # pct_start=0.99
+
+
+def test_a_prediction_is_its_parts_through_sigmoid_range(trained):
+    data, learn, _ = trained
+    model = learn.model.cpu().eval()
+    parts = prediction_parts(model, 3, 5)
+    u, i = model.u_weight.weight[3].detach(), model.i_weight.weight[5].detach()
+    assert parts["dot"] == pytest.approx(float(u @ i), abs=1e-5)
+    assert parts["user_bias"] == pytest.approx(float(model.u_bias.weight[3, 0].detach()))
+    assert parts["sum"] == pytest.approx(parts["dot"] + parts["user_bias"] + parts["item_bias"])
+    assert parts["prediction"] == pytest.approx(predict(model, torch.tensor([[3, 5]])).item(), abs=1e-5)
+    products = [abs(f["product"]) for f in parts["top_factors"]]
+    assert products == sorted(products, reverse=True) and len(products) == 5

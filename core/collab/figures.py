@@ -1,4 +1,5 @@
 """The collab lesson's plotly figures (no streamlit here)."""
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -37,3 +38,26 @@ def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: in
     return _layout(fig, f"Movies by two directions of their learned factors ({x} and {y} of a PCA)", x, y,
                    height=640)
 
+
+
+def predictions_by_rating(preds, targets) -> go.Figure:
+    """The validation ratings' predictions, one box per real rating: a good model's boxes climb with the rating."""
+    frame = pd.DataFrame({"rating": np.asarray(targets, dtype=float), "prediction": np.asarray(preds, dtype=float)})
+    fig = go.Figure()
+    for rating, group in frame.groupby("rating"):
+        fig.add_trace(go.Box(y=group["prediction"], name=f"{rating:g}", marker_color=TRAIN_COLOR, boxpoints=False,
+                             hovertemplate=f"real rating {rating:g}: {len(group):,} ratings<extra></extra>"))
+    fig.update_layout(showlegend=False)
+    return _layout(fig, "What the model predicts for each real rating (validation)", "real rating",
+                   "predicted rating", height=360)
+
+
+def prediction_parts(parts: dict) -> go.Figure:
+    """One prediction as a waterfall: user bias + item bias + dot product = the sum, which sigmoid_range squashes."""
+    names = ["user's bias (u_bias)", "movie's bias (i_bias)", "dot product of factors", "sum"]
+    values = [parts["user_bias"], parts["item_bias"], parts["dot"], parts["sum"]]
+    fig = go.Figure(go.Waterfall(x=names, y=values, measure=["relative", "relative", "relative", "total"],
+                                 text=[f"{v:+.3f}" for v in values[:3]] + [f"{values[3]:.3f}"], textposition="outside",
+                                 increasing=dict(marker_color=TRAIN_COLOR), decreasing=dict(marker_color=ACCENT),
+                                 totals=dict(marker_color=MUTED), connector=dict(line=dict(color=MUTED))))
+    return _layout(fig, "The sum before sigmoid_range", "", "activation", height=340)

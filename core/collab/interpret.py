@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from core.collab.data import CollabData
-from core.collab.model import DotProductBias, sigmoid_range
+from core.collab.model import DotProductBias, item_factors, sigmoid_range
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ def item_biases(model: DotProductBias, items: list[str], ratings: pd.DataFrame, 
                 min_count: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The course's `learn.model.i_bias.weight.squeeze().argsort()`: the movies people rate low (or high)
     even when they should like them given their taste. Only items with at least `min_count` ratings."""
-    bias = model.item_bias.weight[:, 0].detach().float().cpu().numpy()
+    bias = model.i_bias.weight[:, 0].detach().float().cpu().numpy()
     stats = ratings.assign(item=ratings["item"].astype(str)).groupby("item")["rating"].agg(["mean", "count"])
     table = pd.DataFrame({"movie": items, "bias": bias}).iloc[1:]          # not '#na#'
     table = table.join(stats, on="movie").rename(columns={"mean": "average rating", "count": "ratings"})
@@ -60,11 +60,12 @@ def factor_pca(model: DotProductBias, items: list[str], ratings: pd.DataFrame, n
     counts = item_counts(ratings, items)
     counts[0] = 0
     top = np.argsort(-counts, kind="stable")[:min(n_top, int((counts > 0).sum()))]
-    weights = model.item_factors.weight.detach().float().cpu()[torch.from_numpy(top)]
+    weights = item_factors(model).detach().float().cpu()[torch.from_numpy(top)]
     comps = pca(weights, k).numpy()
     table = pd.DataFrame(comps, columns=[f"PC{i + 1}" for i in range(comps.shape[1])])
     table.insert(0, "movie", [items[i] for i in top])
     table["ratings"] = counts[top]
+    table["position"] = top                     # in the vocabulary: what a run stores, names come back from it
     return table
 
 
@@ -72,7 +73,7 @@ def similar_items(model: nn.Module, items: list[str], item: str, ratings: pd.Dat
                   min_count: int = 20) -> pd.DataFrame:
     """Movies whose factor vectors point the same way (cosine similarity), as the chapter finds
     'Silence of the Lambs'' neighbours. Only movies with at least `min_count` ratings."""
-    factors = model.item_factors.weight.detach().float().cpu()
+    factors = item_factors(model).detach().float().cpu()
     idx = items.index(item)
     similarity = nn.functional.cosine_similarity(factors, factors[idx][None], dim=1).numpy()
     counts = item_counts(ratings, items)
@@ -105,17 +106,40 @@ def user_history(ratings: pd.DataFrame, user: str, n: int = 10) -> pd.DataFrame:
     return rows[["item", "rating"]].head(n).rename(columns={"item": "movie"}).reset_index(drop=True)
 
 
+def predict_one(model: nn.Module, user: int, item: int) -> float:
+    """learn.predict for one (user, item), given as positions in the vocabularies."""
+    return float(predict(model, torch.tensor([[user, item]]))[0])
+
+
+# ---- one prediction, part by part ------------------------------------------------------------------------------
+@torch.no_grad()
+def prediction_parts(model: DotProductBias, user: int, item: int) -> dict:
+    """What the dot-product model adds up for one (user, item): the dot product of their factors, the user's bias
+    and the item's bias, then sigmoid_range squashes the sum into y_range. Positions in the vocabularies."""
+    u, i = model.u_weight.weight[user].float().cpu(), model.i_weight.weight[item].float().cpu()
+    products = u * i
+    parts = {"dot": float(products.sum()), "user_bias": float(model.u_bias.weight[user, 0]),
+             "item_bias": float(model.i_bias.weight[item, 0])}
+    total = parts["dot"] + parts["user_bias"] + parts["item_bias"]
+    low, high = model.y_range
+    prediction = float(sigmoid_range(torch.tensor(total, dtype=torch.float64), low, high))
+    order = torch.argsort(products.abs(), descending=True)[:5]
+    return {**parts, "sum": total, "prediction": prediction, "y_range": (low, high),
+            "top_factors": [{"factor": int(k), "user": float(u[k]), "item": float(i[k]),
+                             "product": float(products[k])} for k in order]}
+
+
 # ---- a new user ------------------------------------------------------------------------------------------------
 def fit_new_user(model: DotProductBias, items: list[str], my_ratings: dict[str, float], wd: float = 0.1
                  ) -> tuple[torch.Tensor, float]:
     """Factors and bias for someone who isn't in the training data, from a few ratings, with the movies' factors
-    fixed. Undo the sigmoid_range, then it is ridge regression: item_factors @ u + b ≈ logit - item_bias."""
+    fixed. Undo the sigmoid_range, then it is ridge regression: i_weight @ u + b ≈ logit - i_bias."""
     low, high = model.y_range
     idx = torch.tensor([items.index(m) for m in my_ratings])
     r = torch.tensor(list(my_ratings.values()), dtype=torch.float64)
     p = ((r - low) / (high - low)).clamp(0.02, 0.98)            # a rating at an end of y_range is not infinite
-    target = torch.log(p / (1 - p)) - model.item_bias.weight[idx, 0].detach().double()
-    f = model.item_factors.weight[idx].detach().double()
+    target = torch.log(p / (1 - p)) - model.i_bias.weight[idx, 0].detach().double()
+    f = model.i_weight.weight[idx].detach().double()
     design = torch.cat([f, torch.ones(len(idx), 1, dtype=torch.float64)], dim=1)
     penalty = torch.eye(design.shape[1], dtype=torch.float64) * wd * len(idx)
     penalty[-1, -1] = 0.0                                       # the bias is not shrunk
@@ -128,8 +152,8 @@ def recommend_for_factors(model: DotProductBias, items: list[str], factors: torc
                           ratings: pd.DataFrame, exclude: set[str], n: int = 10, min_count: int = 20) -> pd.DataFrame:
     """Recommendations for a user given as a factor vector and a bias (e.g. from fit_new_user)."""
     counts = item_counts(ratings, items)
-    all_factors = model.item_factors.weight.detach().float().cpu()
-    preds = sigmoid_range(all_factors @ factors + bias + model.item_bias.weight[:, 0].detach().float().cpu(),
+    all_factors = model.i_weight.weight.detach().float().cpu()
+    preds = sigmoid_range(all_factors @ factors + bias + model.i_bias.weight[:, 0].detach().float().cpu(),
                           *model.y_range).numpy()
     keep = np.array([i and name not in exclude and counts[i] >= min_count for i, name in enumerate(items)])
     order = [i for i in np.argsort(-preds, kind="stable") if keep[i]][:n]

@@ -1,16 +1,14 @@
-"""From ratings to a trained model: the Learner, and saving / re-loading the model with its vocabularies.
+"""From ratings to a trained model: the Learner, the course's recipes, and what a saved model keeps.
 
-The course's version:
-    learn = collab_learner(dls, n_factors=50, y_range=(0.5, 5.5))
-    learn.fit_one_cycle(5, 5e-3, wd=0.1)
+The course's two calls:
+    learn = collab_learner(dls, y_range=(0.5, 5.5)); learn.fine_tune(10)          # chapter 1, on ML_SAMPLE
+    learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5)); learn.fit_one_cycle(5, 5e-3, wd=0.1)   # chapter 8
 Mean squared error is the loss, RMSE the metric; weight decay (AdamW's, as fastai's) keeps the factors small.
 
-The app's defaults train the same model with batches of 512 instead of fastai's 64: every batch is a step of
-Python work, and in the app (the page polling the job in the same process) the course's 1,250 small steps per epoch
-took 6-15 s an epoch on an idle 2-core CPU (46.5 s for the 5 epochs; 4.3 s an epoch without the app), and 20-35 s
-on a busy one; 157 big ones take about 12 s for all 5. Fewer steps also mean weight decay acts fewer times, so it is
-raised with the learning rate: fit_one_cycle(5, 1e-2, wd=0.5) reaches the same validation RMSE as the course's
-recipe (benchmarks/bench_collab.py runs both).
+The app's default trains the same model with batches of 512 instead of fastai's 64: every batch is a step of Python
+work, and the course's 1,250 small steps per epoch take 4-15 s an epoch on a 2-core CPU; 157 big ones take about
+12 s for all 5 epochs. Fewer steps also mean weight decay acts fewer times, so it is raised with the learning rate:
+fit_one_cycle(5, 1e-2, wd=0.5) reaches the same validation RMSE as chapter 8's recipe (benchmarks/bench_collab.py).
 """
 from dataclasses import dataclass
 
@@ -18,13 +16,43 @@ import torch
 from torch import nn
 
 from core.collab.data import COURSE_Y_RANGE, FASTAI_BATCH_SIZE, CollabData, make_dls
-from core.collab.model import N_FACTORS, NN_LAYERS, CollabNN, build_model
+from core.collab.model import N_FACTORS, NN_LAYERS, build_model
 from core.device import seed_everything, training_device
 from core.learner import Learner
 from core.metrics import rmse
 
-DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_WD, DEFAULT_EPOCHS = 512, 1e-2, 0.5, 5
-COURSE_LR, COURSE_WD = 5e-3, 0.1             # with FASTAI_BATCH_SIZE: learn.fit_one_cycle(5, 5e-3, wd=0.1)
+FASTAI_WD = 0.01                      # what collab_learner trains with when no wd is given (fastai's Adam default)
+FINE_TUNE_LR = 2e-3                   # fastai's fine_tune(base_lr=2e-3)
+METHODS = ("fit_one_cycle", "fine_tune")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    key: str
+    label: str
+    method: str
+    epochs: int
+    lr: float
+    wd: float
+    batch_size: int
+    why: str
+
+
+RECIPES = {r.key: r for r in (
+    Recipe("chapter1", "Chapter 1: fine_tune(10)", "fine_tune", 10, FINE_TUNE_LR, FASTAI_WD, FASTAI_BATCH_SIZE,
+           "lesson 1's own call, on fast.ai's ML_SAMPLE: collab_learner(dls, y_range=(0.5, 5.5)).fine_tune(10), "
+           "fastai's defaults everywhere (batches of 64, base_lr 2e-3, wd 0.01). Seconds on ML_SAMPLE's few "
+           "thousand ratings; on the full MovieLens, 11 epochs of 1,250 steps: about a minute on an idle CPU"),
+    Recipe("chapter8", "Chapter 8: fit_one_cycle(5, 5e-3, wd=0.1)", "fit_one_cycle", 5, 5e-3, 0.1,
+           FASTAI_BATCH_SIZE, "the collaborative-filtering chapter's collab_learner on the full MovieLens: "
+                              "batches of 64, fit_one_cycle(5, 5e-3, wd=0.1). Under a minute on an idle CPU"),
+    Recipe("app", "The app's fast default", "fit_one_cycle", 5, 1e-2, 0.5, 512,
+           "the same model in batches of 512 (8 times fewer steps), so a higher learning rate and more weight decay: "
+           "fit_one_cycle(5, 1e-2, wd=0.5) reaches chapter 8's RMSE (0.870 against 0.873) in seconds"),
+)}
+DEFAULT_RECIPE = RECIPES["app"]
+DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_WD, DEFAULT_EPOCHS = (DEFAULT_RECIPE.batch_size, DEFAULT_RECIPE.lr,
+                                                              DEFAULT_RECIPE.wd, DEFAULT_RECIPE.epochs)
 
 
 @dataclass(frozen=True)
@@ -56,28 +84,40 @@ def make_learner(data: CollabData, settings: CollabSettings = CollabSettings(), 
                    wd=settings.wd, cbs=cbs, device=device)
 
 
+def fine_tune(learn: Learner, epochs: int, base_lr: float = FINE_TUNE_LR, freeze_epochs: int = 1,
+              pct_start: float = 0.3, div: float = 5.0) -> None:
+    """fastai's `learn.fine_tune(epochs)` as it really plays out on a collab_learner.
+
+    fastai's fine_tune is: freeze(); fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99); unfreeze();
+    fit_one_cycle(epochs, slice(base_lr/2/lr_mult, base_lr/2), pct_start=0.3, div=5). freeze() freezes every
+    parameter group but the last, and a collab_learner's model is a single group (nothing in it is pretrained), so
+    nothing is ever frozen, and a slice gives that one group its top value. So fine_tune(10) is two one-cycle fits of
+    every weight: 1 epoch at base_lr, then 10 at base_lr / 2, with Adam's state cleared in between (fastai's
+    freeze and unfreeze both clear it). That is what this does, and the epoch table names the two cycles instead of
+    calling the first one 'frozen'."""
+    assert len(learn.param_groups()) == 1, "the collab models have a single parameter group"
+    learn.planned_epochs, learn.epochs_done = freeze_epochs + epochs, 0      # one progress bar for both cycles
+    try:
+        learn.phase = "cycle 1"
+        learn.fit_one_cycle(freeze_epochs, base_lr, pct_start=0.99)
+        if learn.cancelled:
+            return
+        learn.opt = None                    # a fresh optimizer: unfreeze() clears Adam's moments
+        learn.phase = "cycle 2"
+        learn.fit_one_cycle(epochs, base_lr / 2, pct_start=pct_start, div=div)
+    finally:
+        learn.phase, learn.planned_epochs = None, 0
+
+
+def train(learn: Learner, method: str, epochs: int, lr: float) -> None:
+    """The recipe's call: learn.fit_one_cycle(epochs, lr) or learn.fine_tune(epochs, base_lr=lr)."""
+    if method == "fine_tune":
+        fine_tune(learn, epochs, base_lr=lr)
+    else:
+        learn.fit_one_cycle(epochs, lr)
+
+
 def model_meta(data: CollabData, settings: CollabSettings, extra: dict | None = None) -> dict:
     """What, besides the weights, rebuilds the model and names its rows: settings and both vocabularies (JSON)."""
     return {"kind": "collab", "settings": settings.to_dict(), "users": data.users, "items": data.items,
             **(extra or {})}
-
-
-def model_from_saved(state: dict[str, torch.Tensor], meta: dict) -> tuple[nn.Module, list[str], list[str], dict]:
-    """(model, users, items, meta) from saved files. Raises ValueError when they don't describe a collab model."""
-    if meta.get("kind") != "collab":
-        raise ValueError("this metadata is not a collaborative-filtering model's (its 'kind' is not 'collab')")
-    try:
-        s = meta["settings"]
-        settings = CollabSettings(int(s["n_factors"]), tuple(s["y_range"]), float(s["wd"]), bool(s["use_nn"]),
-                                  tuple(s["layers"]), int(s.get("batch_size", FASTAI_BATCH_SIZE)))
-        users, items = list(map(str, meta["users"])), list(map(str, meta["items"]))
-        model = build_model(len(users), len(items), settings.n_factors, settings.y_range, settings.use_nn,
-                            list(settings.layers))
-        model.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"the weights and the metadata do not match ({str(e)[:200]})") from None
-    return model.eval(), users, items, meta
-
-
-def is_dot_product(model: nn.Module) -> bool:
-    return not isinstance(model, CollabNN)
