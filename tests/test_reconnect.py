@@ -1,42 +1,68 @@
-"""A job outlives the tab that started it: a new session with the job id in the URL shows it, live or finished."""
-import threading
+"""A run outlives the tab that started it: a new tab (or another person) opening the run's link while it is still
+training, in a worker of another process, sees it live; only its owner can stop it. (The finished case, a restart
+and a damaged run: tests/test_page_image_classification.py.)"""
+import time
 
-from core.basics import titanic
-from core.jobs import get_runner
-from tests.helpers import open_page
+import pytest
 
-KIND = "basics_titanic"
+from core.runs import RUNNING, RunWriter
+from tests.helpers import open_page, texts
+from ui.identity import User
 
-
-def open_with_job(job_id: str):
-    return open_page("pages/how_training_works.py", query={"job": job_id})
-
-
-def test_a_new_tab_with_the_job_in_its_url_shows_the_finished_run():
-    runner = get_runner()
-    config = dict(n_train=60, epochs=3, n_hidden=8, seed=1)
-    job_id = runner.submit(titanic.make_job(config), owner="the-tab-that-was-closed", kind=KIND,
-                           title="Titanic MLP", config=config)
-    assert runner.wait(job_id, timeout=120).status == "done"
-    at = open_with_job(job_id)
-    assert any("Finished in" in s.value for s in at.success)
-    assert at.session_state[f"job:{KIND}"] == job_id
+PAGE = "pages/image_classification.py"
 
 
-def test_a_new_tab_adopts_a_running_job_and_its_one_job_limit():
-    runner = get_runner()
-    release = threading.Event()
-    job_id = runner.submit(lambda ctx: release.wait(30), owner="old-tab", kind=KIND, title="held")
-    try:
-        at = open_with_job(job_id)
-        assert at.session_state["owner"] == "old-tab"           # so this tab can't start a second job meanwhile
-        assert any(b.label == "Stop" for b in at.button)
-    finally:
-        release.set()
-        runner.wait(job_id)
+@pytest.fixture
+def training_elsewhere(service, monkeypatch):
+    """A bird run that a worker of another process is training: its record says running, its events say where."""
+    monkeypatch.setenv("LESSON1_OFFLINE", "1")
+    store = service.store
+    record = store.create("image_classification", "fit", "browser-ann", dict(size=64, seed=5, epochs=2),
+                          {"dataset": "birds", "label": "is_bird"}, title="fine_tune(2)", owner_name="Ann",
+                          executor=service.id)
+    store.update(record.id, status=RUNNING, started=time.time())
+    store.beat(record.id)
+    writer = RunWriter(store, record.id)
+    writer.event("progress", stage="frozen", epoch=1, n_epochs=3, batch=4, n_batches=11, fraction=0.12)
+    writer.event("losses", rows=[dict(step=i, epoch=0, phase="frozen", train_loss=0.9 - i / 20, raw=0.9, lr=1e-3)
+                                 for i in range(4)])
+    writer.flush()
+    return record
 
 
-def test_an_unknown_or_hostile_job_id_is_ignored():
-    for job_id in ("0123456789ab", "../../etc/passwd"):
-        at = open_with_job(job_id)
-        assert f"job:{KIND}" not in at.session_state
+def open_as(run_id: str, user: User | None):
+    from streamlit.testing.v1 import AppTest
+    from tests.conftest import ROOT
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.query_params["run"] = run_id
+    if user is not None:
+        at.session_state["user"] = user
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_owner_reopening_the_link_sees_it_training_and_can_stop_it(training_elsewhere, service):
+    at = open_as(training_elsewhere.id, User("browser-ann", "Ann"))
+    progress = [p.value for p in at.get("progress")]
+    assert progress, "the live panel shows the run's progress"
+    assert "epoch 1 of 3 (frozen) · batch 4 of 11" in "\n".join(str(p.proto.text) for p in at.get("progress"))
+    assert at.session_state["run:image_classification:fit"] == training_elsewhere.id
+    stop = next(b for b in at.button if b.label == "Stop")
+    stop.click().run()
+    assert service.store.cancel_requested(training_elsewhere.id)          # the worker stops at its next batch
+
+
+def test_someone_else_with_the_link_watches_without_a_stop_button(training_elsewhere, service):
+    at = open_as(training_elsewhere.id, None)                              # a new browser: someone else
+    assert "Someone else's run: you are watching it." in texts(at.caption)
+    assert not [b for b in at.button if b.label == "Stop"]
+    assert not service.store.cancel_requested(training_elsewhere.id)
+    assert "7. Results" not in "\n".join(h.value for h in at.header)       # nothing to show until it ends
+
+
+def test_a_run_of_another_lesson_is_not_taken_for_this_one(service):
+    other = service.store.create("tabular", "fit", "bob", {}, {"dataset": "adult"})
+    at = open_as(other.id, None)
+    assert "run:image_classification:fit" not in at.session_state
+    assert "Train a model to see" in texts(at.info)
