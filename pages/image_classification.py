@@ -32,7 +32,7 @@ from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.sections import numbered
-from ui.uploads import store_upload
+from ui.uploads import read_upload, store_upload
 
 require_frame()
 
@@ -87,9 +87,7 @@ def dataset_items(data_key: str, _data: dict):
 
 @st.cache_resource(show_spinner="Reading your photos…", max_entries=16)
 def stored_items(sha: str, _ref: dict):
-    from core.inputs import InputStore
-    from core.service import get_service
-    return read_items(_ref, InputStore(get_service().store.root))
+    return load_zip(read_upload(_ref))
 
 
 def adopt_linked_data() -> None:
@@ -320,7 +318,7 @@ def section_datablock(items, data: dict) -> dict:
     splitter={splitter}
     get_y={get_y},
     item_tfms=[Resize({size}, method='{method}')],
-    # a random crop and a mirror flip, nothing else: not aug_transforms() (no rotation, zoom, warp or lighting)
+    # a random crop and a flip only, not aug_transforms() (no rotation, zoom, warp, lighting)
     batch_tfms=[RandomResizedCropGPU({size}, min_scale={DEFAULTS['min_scale']}), Flip()],
 ).{loader}""", language="python")
     if grouped:
@@ -331,11 +329,11 @@ def section_datablock(items, data: dict) -> dict:
         "squish": "stretch the whole photo into a square: nothing is lost, shapes get a little distorted.",
         "crop": "cut the middle square out: no distortion, but the edges of the photo are lost.",
         "pad": "fit the whole photo in, with black bars: nothing lost, nothing distorted, some pixels wasted."}[method])
-    preview = [int(i) for i in np.linspace(0, len(items) - 1, 6)]
+    preview = sorted({int(i) for i in np.linspace(0, len(items) - 1, 6)})
     st.caption("The same photos, before and after Resize:")
     image_grid([items.images[i] for i in preview],
                [f"original {items.images[i].width}×{items.images[i].height}" for i in preview])
-    image_grid([resize(items.images[i], size, method) for i in preview], [f"{method} → {size}×{size}"] * 6)
+    image_grid([resize(items.images[i], size, method) for i in preview], [f"{method} → {size}×{size}"] * len(preview))
     return dict(valid_pct=float(valid_pct), seed=seed, size=int(size), method=method)
 
 
