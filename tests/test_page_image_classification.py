@@ -154,6 +154,29 @@ def test_the_web_search_says_why_it_is_unavailable_offline():
     assert not [b for b in at.button if b.key == "ic_web_go"]
 
 
+def test_photos_found_on_the_web_become_the_lessons_photos(monkeypatch):
+    """Online, as the course's notebook: search each class, download, verify. The search is stood in for and the
+    'web' is a local server (tests/test_vision_web.py has the download and verification cases)."""
+    from core.vision import web
+    from tests.test_vision_web import FakeWeb
+    site = FakeWeb({"red.jpg": jpeg((250, 0, 0)), "red2.jpg": jpeg((240, 10, 0)), "blue.jpg": jpeg((0, 0, 250)),
+                    "blue2.jpg": jpeg((0, 10, 240)), "fake.jpg": b"<html>"})
+    found = {"bird photo": ["red.jpg", "red2.jpg", "fake.jpg"], "forest photo": ["blue.jpg", "blue2.jpg"]}
+    monkeypatch.setattr(web, "unavailable", lambda: None)
+    monkeypatch.setattr(web, "search_images", lambda term, n: [f"{site.url}/img/{f}" for f in found[term]][:n])
+    monkeypatch.setattr(web, "_public", lambda url, allow_private: None)      # the local server counts as public
+    try:
+        at = fresh()
+        at.radio(key="ic_source").set_value("own").run()
+        assert "search_images(f'{o} photo', max_images=30)" in texts(at.code)
+        at.button(key="ic_web_go").click().run()
+    finally:
+        site.close()
+    assert not at.exception
+    assert "1 file(s) were left out" in texts(at.warning)
+    assert "4 images in 2 classes" in texts(at.info) and r"(web photos\.zip)" in texts(at.info)   # as text
+
+
 def test_photos_taken_with_the_camera_become_a_class(module_service):
     at = fresh()
     at.radio(key="ic_source").set_value("own").run()
@@ -347,11 +370,15 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
     page.locator('[data-testid="stCode"]').filter(has_text="Resize(64, method='squish')").wait_for(timeout=30_000)
     page.screenshot(path=str(screenshot_dir / "image_classification_datablock.png"))
     page.get_by_role("button", name=re.compile("Train: fine_tune")).click()
-    page.get_by_text("Training").first.wait_for(timeout=60_000)             # the live panel
-    page.wait_for_timeout(3000)
+    page.get_by_text(re.compile(r"Training — epoch \d of 2")).wait_for(timeout=300_000)     # the live panel
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=300_000)          # losses as they come
+    page.get_by_text(re.compile(r"Training — epoch")).scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "image_classification_training.png"))
     page.get_by_text("7. Results").wait_for(timeout=600_000)
     wait_for_app(page, timeout=60_000)
+    page.get_by_text("6. What changed inside").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(screenshot_dir / "image_classification_inside.png"))
     matrix = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="actual").filter(has_text="predicted")
     matrix.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)
@@ -379,6 +406,10 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
         them.get_by_text("the photo as the model sees it").first.wait_for(timeout=60_000)
         them.wait_for_timeout(1500)
         them.get_by_text("8. What the model looks at").scroll_into_view_if_needed()
-        them.screenshot(path=str(screenshot_dir / "image_classification_looks_at.png"))
+        them.screenshot(path=str(screenshot_dir / "image_classification_looks_at_layers.png"))
+        them.get_by_text("the photo as the model sees it").first.scroll_into_view_if_needed()
+        them.mouse.wheel(0, 250)
+        them.wait_for_timeout(1000)
+        them.screenshot(path=str(screenshot_dir / "image_classification_looks_at_cam.png"))
     finally:
         other.close()

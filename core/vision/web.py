@@ -90,12 +90,13 @@ def download_images(urls: list[str], *, max_bytes: int = MAX_IMAGE_BYTES, timeou
     return kept, rejected
 
 
-def photos_of(terms: dict[str, str], per_class: int = PER_CLASS, search: Callable[[str, int], list[str]] = search_images,
+def photos_of(terms: dict[str, str], per_class: int = PER_CLASS, search: Callable[[str, int], list[str]] | None = None,
               progress: Callable[[str, int, int], None] | None = None, **download) -> tuple[dict, list[Rejected]]:
-    """For each class, the photos found by searching for its term: ({class: [(file name, bytes)]}, [left out])."""
+    """For each class, the photos found by searching for its term (`search`, search_images unless given):
+    ({class: [(file name, bytes)]}, [left out])."""
     by_class, rejected = {}, []
     for label, term in terms.items():
-        urls = search(term, per_class)
+        urls = (search or search_images)(term, per_class)
         tick = (lambda done, total, label=label: progress(label, done, total)) if progress else None
         kept, left_out = download_images(urls, progress=tick, **download)
         by_class[label] = kept
