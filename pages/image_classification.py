@@ -108,12 +108,14 @@ def adopt_linked_data() -> None:
 
 def keep_checked_settings() -> None:
     """Settings from a link or an old run fill the widgets only when they are values the widgets offer."""
-    checks = {"ic_size": lambda v: v in SIZES, "ic_method": lambda v: v in RESIZE_METHODS,
+    def whole(low, high):
+        return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+    checks = {"ic_size": lambda v: v in SIZES and not isinstance(v, bool), "ic_method": lambda v: v in RESIZE_METHODS,
               "ic_valid_pct": lambda v: isinstance(v, float) and 0.1 <= v <= 0.5,
-              "ic_seed": lambda v: isinstance(v, int) and 0 <= v <= 10_000,
+              "ic_seed": whole(0, 10_000), "ic_epochs": whole(1, 10),
               "ic_backbone": lambda v: v in BACKBONES, "ic_recipe": lambda v: v in RECIPES,
               "ic_lr": lambda v: isinstance(v, float) and 1e-6 <= v <= 1,
-              "ic_epochs": lambda v: isinstance(v, int) and 1 <= v <= 10,
               "ic_pretrained": lambda v: isinstance(v, bool)}
     if isinstance(ss.get("ic_valid_pct"), int) and not isinstance(ss.get("ic_valid_pct"), bool):
         ss.ic_valid_pct = float(ss.ic_valid_pct)
@@ -129,7 +131,7 @@ def keep_checked_settings() -> None:
 
 
 def choose_photos():
-    """The photos the student picked: (items, the run's data reference, how the data is described), or None."""
+    """The photos the student picked, said out loud: (items, the run's data reference), or None."""
     source = st.radio("Which photos?", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="ic_source")
     if source == "birds":
         label = st.radio("What should the model say?", list(LABELS["birds"]), horizontal=True, key="ic_label",
