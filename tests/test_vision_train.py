@@ -307,3 +307,13 @@ def test_the_gpu_recipe_bf16_and_channels_last_trains_end_to_end(service, monkey
     assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
     meta = json.loads((service.store.path(run.id) / "model.json").read_text())
     assert meta["vocab"] == loaded.vocab and meta["size"] == 32
+
+
+def test_runs_on_the_same_photos_share_one_copy_of_them(service, half_birds):
+    """A class of 30 looking at runs on the embedded photos holds them in memory once, not once per run."""
+    from core.vision.jobs import read_items
+    inputs = InputStore(service.store.root)
+    birds = {"dataset": "birds", "label": "is_bird"}
+    assert read_items(birds, None) is read_items(dict(birds), None)
+    assert read_items(half_birds, inputs) is read_items(dict(half_birds), inputs)
+    assert read_items({"dataset": "birds", "label": "kind"}, None).vocab != read_items(birds, None).vocab

@@ -12,6 +12,8 @@ data: {"dataset": "birds", "label": "is_bird" | "kind"}
 config: core/vision/train.py's settings: size, method, valid_pct, seed, bs, backbone, lr, epochs, freeze_epochs,
         min_scale, recipe ("fine_tune" | "fit_one_cycle"), pretrained (False: random weights, said loudly).
 """
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,13 +53,14 @@ class VisionRun:
 
 
 def read_items(data: dict, inputs) -> ImageItems:
-    """The photos a run trains on, from its data reference (a StudentError when they cannot be had)."""
+    """The photos a run trains on, from its data reference (a StudentError when they cannot be had). The last few
+    sets read are kept: every run on the same photos, and every page showing one, shares one copy."""
     if not isinstance(data, dict):
         raise StudentError("This run's data reference is not what the app writes.")
     if "input" in data:
         if data.get("kind") != "image_zip":
             raise StudentError("This run's upload is not a zip of photos.")
-        return load_zip(inputs.read(data))
+        return _kept(("input", data["input"]), lambda: load_zip(inputs.read(data)))
     dataset, label = data.get("dataset"), data.get("label")
     if dataset not in DATASETS:
         raise StudentError(f"There is no photo collection called {str(dataset)[:40]!r} in this lesson.")
@@ -67,11 +70,32 @@ def read_items(data: dict, inputs) -> ImageItems:
                            f"not {str(label)[:40]!r}.")
     from core.datasets import resolve
     if dataset == "birds":
-        return load_embedded(resolve("birds").path, label)
+        folder = resolve("birds").path
+        return _kept(("birds", label, str(folder)), lambda: load_embedded(folder, label))
     limit = data.get("limit", 0)
     if not isinstance(limit, int) or isinstance(limit, bool) or not PETS_LIMIT[0] <= limit <= PETS_LIMIT[1]:
         raise StudentError(f"The number of Pets photos must be a whole number up to {PETS_LIMIT[1]:,}.")
-    return load_pets(resolve("pets", prefer_online=True).path, label, limit=limit)
+    folder = resolve("pets", prefer_online=True).path
+    return _kept(("pets", label, limit, str(folder)), lambda: load_pets(folder, label, limit=limit))
+
+
+_KEPT: "OrderedDict[tuple, ImageItems]" = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+KEPT_SETS = 4            # the embedded birds take ~100 MB in memory; Pets on a CPU (2,000 photos) ~600 MB
+
+
+def _kept(key: tuple, load) -> ImageItems:
+    """Photos are read-only once loaded, so sets are shared by key (uploads by their sha256: content-addressed)."""
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    items = load()
+    with _KEPT_LOCK:
+        _KEPT[key] = items
+        while len(_KEPT) > KEPT_SETS:
+            _KEPT.popitem(last=False)
+    return items
 
 
 def _items(ctx) -> ImageItems:
