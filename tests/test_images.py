@@ -72,7 +72,7 @@ def test_a_zip_with_class_folders_keeps_the_good_files_and_lists_the_bad(tmp_pat
     data = make_zip({"bird/a.jpg": jpeg_bytes(), "bird/b.jpg": jpeg_bytes(color=(1, 2, 3)),
                      "forest/c.jpg": jpeg_bytes(color=(0, 200, 0)), "forest/fake.jpg": b"not an image",
                      "loose.jpg": jpeg_bytes(), "__MACOSX/bird/._a.jpg": b"junk"})
-    items = load_zip(data, tmp_path)
+    items = load_zip(data)
     assert sorted(items.names) == ["bird/a.jpg", "bird/b.jpg", "forest/c.jpg"]
     assert items.labels == ["bird", "bird", "forest"] and items.vocab == ["bird", "forest"]
     reasons = {r.name: r.reason for r in items.rejected}
@@ -81,7 +81,7 @@ def test_a_zip_with_class_folders_keeps_the_good_files_and_lists_the_bad(tmp_pat
 
 
 def test_a_zip_wrapped_in_one_top_folder_still_finds_the_classes(tmp_path):
-    items = load_zip(make_zip({"photos/cat/1.jpg": jpeg_bytes(), "photos/dog/2.jpg": jpeg_bytes()}), tmp_path)
+    items = load_zip(make_zip({"photos/cat/1.jpg": jpeg_bytes(), "photos/dog/2.jpg": jpeg_bytes()}))
     assert items.labels == ["cat", "dog"]
 
 
@@ -90,14 +90,14 @@ def test_a_zip_with_path_traversal_is_refused_and_writes_nothing_outside(tmp_pat
     work = tmp_path / "work"
     work.mkdir()
     with pytest.raises(BadUpload, match="refused"):
-        load_zip(make_zip({"bird/a.jpg": jpeg_bytes(), name: jpeg_bytes()}), work)
+        load_zip(make_zip({"bird/a.jpg": jpeg_bytes(), name: jpeg_bytes()}))
     assert not (tmp_path / "evil.jpg").exists()
     assert not (work / "extracted").exists()
 
 
 def test_something_that_is_not_a_zip_gets_a_sentence(tmp_path):
     with pytest.raises(BadUpload):
-        load_zip(b"PK but not really a zip", tmp_path)
+        load_zip(b"PK but not really a zip")
 
 
 def test_class_by_class_uploads_check_every_file():

@@ -1,6 +1,6 @@
 """The DataBlock of the lesson: which images, which labels, which split, which Resize.
 
-get_items  -> `load_embedded`, `load_folder`, `load_zip`, `load_uploads` (every uploaded file checked)
+get_items  -> `load_embedded`, `load_pets`, `load_zip` (in memory), `load_uploads` (every uploaded file checked)
 get_y      -> a column of labels.csv, or the name of the folder the file is in (fastai's parent_label)
 splitter   -> `random_split(groups, valid_pct, seed)`: fastai's RandomSplitter, by group, so the
               variants of one embedded stamp never sit on both sides
@@ -17,7 +17,7 @@ from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
 from core.splits import random_split
-from core.images import Rejected, check_image
+from core.images import BadArchive, Rejected, check_image, zip_members, zip_of_files
 from core.vision.transforms import BatchTransform, resize, to_uint8_tensor
 from core.errors import StudentError
 
@@ -72,63 +72,75 @@ def load_embedded(root: Path, label: str = "is_bird") -> ImageItems:
                       [r["group"] for r in rows], [], f"embedded 'Is it a bird?' photos, label: {LABELS[label]}")
 
 
-def load_folder(root: Path) -> ImageItems:
-    """One folder per class (fastai's get_image_files + parent_label). Every file is checked."""
-    root = Path(root)
-    children = [p for p in root.iterdir() if not _ignored(p)]
-    if len(children) == 1 and children[0].is_dir() and any(p.is_dir() for p in children[0].iterdir()):
-        root = children[0]              # a zip of one folder that holds the class folders
-    images, labels, names, groups, rejected = [], [], [], [], []
-    for path in sorted(root.rglob("*")):
-        if path.is_dir() or _ignored(path):
-            continue
-        rel = path.relative_to(root)
-        if len(rel.parts) < 2:
-            rejected.append(Rejected(rel.as_posix(),
-                                     "not inside a class folder (put it in a folder named after its class)"))
-            continue
-        img, reason = check_image(path.read_bytes(), path.name)
-        if img is None:
-            rejected.append(Rejected(rel.as_posix(), reason))
-            continue
-        images.append(_shrink(img))
-        labels.append(rel.parts[0])
-        names.append(rel.as_posix())
-        groups.append(rel.as_posix())
-    return ImageItems(images, labels, names, groups, rejected, "your images, one folder per class")
+MAX_CLASSES = 50
+MAX_CLASS_NAME = 60
 
 
-def _ignored(path: Path) -> bool:
-    return path.name.startswith(".") or path.name == "__MACOSX" or "__MACOSX" in path.parts
-
-
-def load_zip(data: bytes, workdir: Path) -> ImageItems:
-    """A zip with one folder per class, extracted safely (no paths outside, bounded size) then loaded."""
-    from core.download import UPLOAD_LIMITS, DownloadError, safe_extract
-    target = Path(workdir) / "extracted"
+def load_zip(data: bytes) -> ImageItems:
+    """A zip with one folder per class (fastai's get_image_files + parent_label), read in memory one file at a time:
+    nothing is extracted to disk. Every file is checked; a zip unsafe as a whole is refused (BadUpload)."""
+    checked = []                      # (path inside the zip, shrunk image or None, why not)
     try:
-        safe_extract(data, target, **UPLOAD_LIMITS)
-    except DownloadError as e:
-        raise BadUpload(f"The zip file was refused: {e}") from e
-    except Exception as e:  # not a zip at all, or a corrupt one
-        raise BadUpload(f"This file could not be opened as a zip archive ({e}).") from e
-    return load_folder(target)
+        for name, content in zip_members(data):
+            name = "/".join(p for p in name.replace("\\", "/").split("/") if p)
+            if _ignored(name):
+                continue
+            img, reason = check_image(content, name.rsplit("/", 1)[-1])
+            checked.append((name, _shrink(img) if img is not None else None, reason))
+    except BadArchive as e:
+        raise BadUpload(str(e)) from None
+    tops = {name.split("/", 1)[0] for name, _, _ in checked}
+    if len(tops) == 1 and all(name.count("/") >= 2 for name, _, _ in checked):
+        checked = [(name.split("/", 1)[1], img, reason) for name, img, reason in checked]   # photos/cat/1.jpg
+    images, labels, names, rejected = [], [], [], []
+    for name, img, reason in sorted(checked, key=lambda c: c[0]):
+        if "/" not in name:
+            rejected.append(Rejected(name, "not inside a class folder (put it in a folder named after its class)"))
+        elif img is None:
+            rejected.append(Rejected(name, reason))
+        else:
+            images.append(img)
+            labels.append(name.split("/", 1)[0])
+            names.append(name)
+    check_class_names(labels)
+    return ImageItems(images, labels, names, list(names), rejected, "your images, one folder per class")
+
+
+def _ignored(name: str) -> bool:
+    parts = name.split("/")
+    return parts[-1].startswith(".") or "__MACOSX" in parts
+
+
+def check_class_names(labels: list[str]) -> None:
+    """BadUpload unless the classes are few enough and their names short and printable."""
+    classes = set(labels)
+    if len(classes) > MAX_CLASSES:
+        raise BadUpload(f"There are {len(classes)} class folders; a lesson model takes at most {MAX_CLASSES}.")
+    for name in classes:
+        if len(name) > MAX_CLASS_NAME or not name.isprintable() or not name.strip() or set(name) & set("/\\"):
+            raise BadUpload(f"Class names must be printable, without slashes, and at most {MAX_CLASS_NAME} "
+                            f"characters long; one is {len(name)} characters.")
+
+
+def bundle_classes(files_by_class: dict[str, list[tuple[str, bytes]]]) -> bytes:
+    """Photos uploaded or taken class by class ({class: [(file name, bytes), ...]}) as the zip a run trains on, one
+    folder per class: the same kind of stored input as a student's own zip."""
+    check_class_names(list(files_by_class))
+    files = {}
+    for label, photos in files_by_class.items():
+        for i, (name, data) in enumerate(photos):
+            stem = "".join(c for c in str(name).replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())[:80]
+            stem = stem.lstrip(".") or f"photo{i}.jpg"
+            path = f"{label}/{stem}"
+            files[path if path not in files else f"{label}/{i}_{stem}"] = data
+    return zip_of_files(files)
 
 
 def load_uploads(files_by_class: dict[str, list[tuple[str, bytes]]]) -> ImageItems:
-    """Images uploaded class by class in the page: {class name: [(file name, bytes), ...]}."""
-    images, labels, names, groups, rejected = [], [], [], [], []
-    for label, files in files_by_class.items():
-        for name, data in files:
-            img, reason = check_image(data, name)
-            if img is None:
-                rejected.append(Rejected(f"{label}/{name}", reason))
-                continue
-            images.append(_shrink(img))
-            labels.append(label)
-            names.append(f"{label}/{name}")
-            groups.append(f"{label}/{name}")
-    return ImageItems(images, labels, names, groups, rejected, "your images, uploaded class by class")
+    """Images uploaded class by class: {class name: [(file name, bytes), ...]}, checked like a zip's."""
+    items = load_zip(bundle_classes(files_by_class))
+    items.description = "your images, uploaded class by class"
+    return items
 
 
 def problems(items: ImageItems) -> list[str]:

@@ -1,12 +1,22 @@
-"""The lesson's own plotly figures (the generic ones -- loss curves, lr_find -- live in core/plots.py)."""
+"""The lesson's own plotly figures (the generic ones -- loss curves, lr_find -- live in core/plots.py).
+
+Class names come from students' folders: plotly reads a little HTML in its labels (links, bold), so every name is
+escaped with `safe_labels` before it reaches a figure, and shown as the text it is."""
+import html
+
 import numpy as np
 import plotly.graph_objects as go
+
+
+def safe_labels(names) -> list[str]:
+    """Names as plotly shows them literally: '<b>x</b>' stays those characters, never markup."""
+    return [html.escape(str(n), quote=False) for n in names]
 
 
 def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
     """A confusion matrix made of square markers rather than a heatmap, so that clicking a cell selects it
     (plotly reports selections on scatter points; customdata = (actual index, predicted index))."""
-    n = len(vocab)
+    vocab, n = safe_labels(vocab), len(vocab)
     actual, predicted = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     actual, predicted, counts = actual.ravel(), predicted.ravel(), cm.ravel()
     share = counts / np.maximum(cm.sum(axis=1, keepdims=True), 1).repeat(n, axis=1).ravel()
@@ -53,7 +63,7 @@ def layer_change_figure(stats: list[dict], value: str = "weight_change", log_y: 
         fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer,
                                  line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
     unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
-    if unfrozen:
+    if unfrozen and any(r.get("phase") == "frozen" for r in stats):
         fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray",
                       annotation_text="unfreeze", annotation_position="top left")
     title = {"weight_change": "how far each layer's weights moved from the pretrained ones (relative)",
@@ -65,17 +75,20 @@ def layer_change_figure(stats: list[dict], value: str = "weight_change", log_y: 
 
 
 def layer_change_bars(stats: list[dict]) -> go.Figure:
-    """Per layer: weight change at the end of the frozen phase vs at the end of training."""
+    """Per layer: weight change at the end of the frozen phase vs at the end of training (or, for a run trained
+    without a frozen phase, at the end of training only)."""
     layers = _layer_order(stats)
     fig = go.Figure()
-    for phase, color in (("frozen", "#9ecae1"), ("unfrozen", "#08519c")):
+    phases = [("frozen", "#9ecae1", "after the frozen epoch"), ("unfrozen", "#08519c", "after the unfrozen epochs")]
+    if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
+        phases = [(stats[-1].get("phase") if stats else "", "#08519c", "after training")]
+    for phase, color, name in phases:
         rows = [r for r in stats if r.get("phase") == phase]
         if not rows:
             continue
         last_step = max(r["step"] for r in rows)
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        fig.add_trace(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color,
-                             name=f"after the {phase} epoch{'s' if phase == 'unfrozen' else ''}"))
+        fig.add_trace(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color, name=name))
     # log scale: the head moves ~100x more than the body, and the body's small moves are the point
     fig.update_layout(barmode="group", yaxis_title="relative weight change (log scale)", yaxis_type="log", height=340,
                       margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-45)
