@@ -20,6 +20,11 @@ def store_upload(data: bytes, kind: str, name: str) -> dict:
     return InputStore(get_service().store.root).put(data, kind=kind, name=name, owner=current_user().id)
 
 
+def read_upload(ref: dict) -> bytes:
+    """The bytes of an upload kept in the run store (InputMissing, a sentence, if it is gone)."""
+    return InputStore(get_service().store.root).read(ref)
+
+
 def kept_upload(label: str, key: str, read: Callable[[bytes, str], pd.DataFrame], kind: str = "csv") -> bool:
     """A CSV uploader whose last good table stays in st.session_state[f"{key}_upload_df"] (with `_upload_id`,
     `_upload_name` and `_upload_ref`, the stored file's reference). A file `read` refuses gets its message, and the
