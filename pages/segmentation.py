@@ -490,6 +490,8 @@ if picked is not None:
     with numbered("fine_tune: train it"):
         section_train(items, data_ref, config)
 view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
+if picked is not None and st.query_params.get(ui_runs.RUN_PARAM) not in (None, getattr(view, "id", None)):
+    ui_runs.link_opened(LESSON)                     # a link to a run that can't be read: say why
 run = ui_runs.loaded(view)
 if run is not None:
     with numbered("What changed inside"):
