@@ -284,14 +284,15 @@ def section_inside(run) -> None:
         return
     st.plotly_chart(figures.layer_change_bars(stats), width="stretch", key="seg_change_bars", config=CHART)
     left, right = st.columns(2)
-    left.plotly_chart(plots.layer_heatmap(stats, "weight_change", "weights moved from the start (relative)"),
+    logged = [dict(r, weight_change=float(np.log10(max(r["weight_change"], 1e-5))),
+                   grad_norm=float(np.log10(max(r["grad_norm"], 1e-12)))) for r in stats]   # both span decades
+    left.plotly_chart(plots.layer_heatmap(logged, "weight_change", "weights moved from the start (log10, relative)"),
                       width="stretch", key="seg_change_map", config=CHART)
-    logged = [dict(r, grad_norm=float(np.log10(max(r["grad_norm"], 1e-12)))) for r in stats]
     right.plotly_chart(plots.layer_heatmap(logged, "grad_norm", "gradient size (log10)"), width="stretch",
                        key="seg_grad_map", config=CHART)
-    st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. "
-               "Gradients reach the frozen encoder too (they flow through it to the decoder's skip connections) "
-               "but nothing is done with them until it is unfrozen.")
+    st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. While "
+               "the encoder is frozen its only gradients are its BatchNorm layers' (they keep training, as in "
+               "fastai); once it is unfrozen every layer gets them, and the encoder's weights start to move.")
 
 
 def section_results(run, found) -> None:
@@ -445,9 +446,9 @@ def section_use(run) -> None:
     right.html(figures.confidence_scale_html(len(codes)))
     legend(codes, np.bincount(found_codes.ravel(), minlength=len(codes)), where=right)
     c, d = right.columns(2)
-    c.image(figures.unsure_pixels(shown, confidence, ss.get("seg_unsure", UNSURE_BELOW)),
-            caption=f"unsure pixels (below {ss.get('seg_unsure', UNSURE_BELOW):.0%}): "
-                    f"{(confidence < ss.get('seg_unsure', UNSURE_BELOW)).mean():.0%}", width="stretch")
+    threshold = ss.get("seg_unsure", UNSURE_BELOW)                # the slider of "How sure is it?"
+    c.image(figures.unsure_pixels(shown, confidence, threshold),
+            caption=f"unsure pixels (below {threshold:.0%}): {(confidence < threshold).mean():.0%}", width="stretch")
     which_class = d.selectbox("Probability of one class", range(len(codes)), format_func=lambda i: codes[i],
                               index=min(1, len(codes) - 1), key="seg_prob_class")
     d.image(figures.probability_image(probs[which_class], figures.class_colours(codes)[which_class]),
@@ -461,11 +462,19 @@ def section_export(run) -> None:
                 "unlike a pickle) and a small **JSON** with the codes, the encoder's name and the size the model "
                 "expects. Loading checks the JSON and the weights' shapes before building anything.")
     segmenter = run.segmenter
-    export_and_load_back(segmenter.model, segmenter.export_meta(), "seg", "segmentation", None,
-                         lambda meta: f"Loaded a U-Net on {plain(meta['backbone'])} for "
-                                      f"{', '.join(plain(c) for c in meta['codes'][:12])}"
-                                      f"{' …' if len(meta['codes']) > 12 else ''}.",
-                         load=lambda w, m: (lambda s: (s, s.export_meta()))(segmenter_from_bytes(w, m)))
+    export_and_load_back(segmenter.model, segmenter.export_meta(), "seg", "segmentation", None, describe_model,
+                         load=load_back)
+
+
+def load_back(weights: bytes, meta: bytes):
+    """The two uploaded files, checked before anything is built (core/segmentation/saved.py)."""
+    loaded = segmenter_from_bytes(weights, meta)
+    return loaded, loaded.export_meta()
+
+
+def describe_model(meta: dict) -> str:
+    codes = ", ".join(plain(c) for c in meta["codes"][:12]) + (" …" if len(meta["codes"]) > 12 else "")
+    return f"Loaded a U-Net on {plain(meta['backbone'])} for {codes}."
 
 
 # ---- page ---------------------------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def test_confidence_bins_count_pixels_and_how_often_they_are_right():
     rows = confidence_bins(confidence, correct, edges=(0.0, 0.5, 0.9, 1.0))
     assert [r["share"] for r in rows] == pytest.approx([1 / 6, 2 / 6, 3 / 6])
     assert [r["accuracy"] for r in rows] == pytest.approx([0.0, 0.5, 2 / 3])
+    assert [r["claimed"] for r in rows] == pytest.approx([0.35, 0.565, 0.97])
     assert confidence_bins(np.array([1.0]), np.array([True]), edges=(0.0, 0.5, 1.0))[-1]["accuracy"] == 1.0
 
 
@@ -97,7 +98,7 @@ def test_class_names_from_a_student_are_text_in_html_and_charts():
     codes = ["background", "<img src=x onerror=alert(1)>", "a&b"]
     html = figures.legend_html(codes)
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html and "a&amp;b" in html
-    assert "<img" not in str(figures.iou_bars(np.array([0.9, 0.5, 0.1]), codes).data[0].x)
+    assert all("<img" not in str(trace.x) for trace in figures.iou_bars(np.array([0.9, 0.5, 0.1]), codes).data)
     assert "<img" not in str(figures.pixel_share_bars({"train": np.array([5, 3, 1])}, codes).data[0].x)
     from ui.text import plain
     assert plain("[x](javascript:alert(1)) *b*") == r"\[x\]\(javascript\:alert\(1\)\) \*b\*"

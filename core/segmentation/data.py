@@ -120,7 +120,10 @@ def read_mask(data: bytes, mask_name: str, image: Image.Image, n_codes: int) -> 
             mask = np.asarray(m, dtype=np.uint8)
     except BadSegmentationData:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise BadSegmentationData(f"{mask_name} claims far more pixels than any photo here (it looks like a "
+                                  "decompression bomb).") from None
+    except (OSError, SyntaxError, ValueError):
         raise BadSegmentationData(f"{mask_name} is not an image this server can read (a mask is a PNG).") from None
     if mask.shape != (image.height, image.width):
         raise BadSegmentationData(f"{mask_name} is {mask.shape[1]}x{mask.shape[0]} but its image is "

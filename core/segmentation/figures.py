@@ -92,15 +92,20 @@ def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -
 
 
 def iou_bars(iou: np.ndarray, codes: list[str]) -> go.Figure:
-    """Intersection over union per class (absent classes left out). A click selects a bar: its customdata is the
+    """Intersection over union per class (absent classes left out). A click anywhere in a class's column selects
+    it (an invisible full-height bar behind each one, so a class at IoU 0 can be clicked too); customdata is the
     class's code, so the page can show the photos where that class is worst."""
     keep = [i for i in range(len(codes)) if not np.isnan(iou[i])]
     colours = [hex_colour(c) for c in class_colours(codes)]
-    fig = go.Figure(go.Bar(x=[label(codes[i]) for i in keep], y=[iou[i] for i in keep], customdata=keep,
-                           marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
-                           textposition="outside", unselected=dict(marker=dict(opacity=0.35)),
-                           hovertemplate="%{x}: IoU %{y:.2f}<extra>click to see its worst photos</extra>"))
-    fig.update_layout(yaxis_range=[0, 1.1], yaxis_title="IoU (1 = perfect overlap)", height=330,
+    names = [label(codes[i]) for i in keep]
+    hover = "%{x}: IoU %{customdata[1]:.2f}<extra>click to see its worst photos</extra>"
+    fig = go.Figure([
+        go.Bar(x=names, y=[1.05] * len(keep), customdata=[[i, iou[i]] for i in keep], hovertemplate=hover,
+               marker_color="rgba(0,0,0,0.02)", showlegend=False, name="click"),
+        go.Bar(x=names, y=[iou[i] for i in keep], customdata=[[i, iou[i]] for i in keep], hovertemplate=hover,
+               marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
+               textposition="outside", showlegend=False, name="IoU")])
+    fig.update_layout(barmode="overlay", yaxis_range=[0, 1.1], yaxis_title="IoU (1 = perfect overlap)", height=330,
                       margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", clickmode="event+select",
                       dragmode=False)
     return fig
@@ -144,16 +149,16 @@ def probability_image(probability: np.ndarray, colour) -> np.ndarray:
 
 
 def reliability_bars(rows: list[dict]) -> go.Figure:
-    """Per band of confidence: how often the model was right there (bars) against what it claimed (the
-    diagonal), and, as the text on each bar, the share of all pixels in that band."""
+    """Per band of confidence: how often the model was right there (bars) against what it claimed (the mean
+    confidence of those pixels), and, as the text on each bar, the share of all pixels in that band."""
     shown = [r for r in rows if r["accuracy"] is not None]
     names = [f"{r['low']:.0%}–{r['high']:.0%}" for r in shown]
     fig = go.Figure(go.Bar(x=names, y=[r["accuracy"] for r in shown], marker_color="#21918c",
                            text=[f"{r['share']:.1%} of pixels" for r in shown], textposition="outside",
                            name="right this often"))
-    fig.add_trace(go.Scatter(x=names, y=[(r["low"] + r["high"]) / 2 for r in shown], mode="lines+markers",
-                             line=dict(color="#d62728", dash="dash"), name="what it claimed (middle of the band)"))
-    fig.update_layout(yaxis_range=[0, 1.15], yaxis_tickformat=".0%", yaxis_title="pixels labelled right",
+    fig.add_trace(go.Scatter(x=names, y=[r["claimed"] for r in shown], mode="lines+markers",
+                             line=dict(color="#d62728", dash="dash"), name="what it claimed (its mean confidence)"))
+    fig.update_layout(yaxis_range=[0, 1.2], yaxis_tickformat=".0%", yaxis_title="pixels labelled right",
                       xaxis_title="the model's confidence (probability of the class it chose)", height=340,
                       margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))

@@ -68,6 +68,8 @@ def confidence_bins(confidence: np.ndarray, correct: np.ndarray, edges=(0.0, 0.5
     which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, len(edges) - 2)
     counts = np.bincount(which, minlength=len(edges) - 1)
     right = np.bincount(which, weights=correct.astype(np.float64), minlength=len(edges) - 1)
+    claimed = np.bincount(which, weights=confidence, minlength=len(edges) - 1)
     total = max(1, len(confidence))
     return [dict(low=edges[i], high=edges[i + 1], share=counts[i] / total,
-                 accuracy=right[i] / counts[i] if counts[i] else None) for i in range(len(edges) - 1)]
+                 accuracy=right[i] / counts[i] if counts[i] else None,
+                 claimed=claimed[i] / counts[i] if counts[i] else None) for i in range(len(edges) - 1)]
