@@ -84,7 +84,7 @@ def own_zip():
     if upload is not None and ss.get("seg_zip_id") != upload.file_id:
         try:
             data = upload.getvalue()
-            items = zip_items(hashlib.sha256(data).hexdigest(), upload.name, data)
+            zip_items(hashlib.sha256(data).hexdigest(), upload.name, data)      # checked, and kept parsed
             ref = store_upload(data, UPLOAD_KIND, upload.name)
         except StudentError as e:
             st.error(str(e), icon=":material/folder_off:")
@@ -195,7 +195,7 @@ dls = SegmentationDataLoaders.from_label_func(
     shown = []
     for i in picked:
         img, mask = resize_pair(items.images[i], items.masks[i], shape)
-        shown.append((figures.overlay(np.asarray(img), mask, codes), items.names[i]))
+        shown.append((figures.overlay(np.asarray(img), mask, codes), plain(items.names[i])))
     pairs_grid([shown[:3], shown[3:]])
     if len(picked):
         i = int(picked[0])
@@ -314,7 +314,7 @@ def section_results(run, found) -> None:
     rows = []
     for k in range(min(6, len(run.targets))):
         right = per_image_accuracy(run.predicted[k:k + 1], run.targets[k:k + 1])[0]
-        rows.append([(figures.overlay(run.x_valid[k], run.targets[k], codes), f"truth · {res['names'][k]}"),
+        rows.append([(figures.overlay(run.x_valid[k], run.targets[k], codes), f"truth · {plain(res['names'][k])}"),
                      (figures.overlay(run.x_valid[k], run.predicted[k], codes), f"prediction · {right:.0%} right"),
                      (figures.confidence_image(run.confidence[k], len(codes)),
                       f"confidence · {run.confidence[k].mean():.0%} on average")])
@@ -329,7 +329,7 @@ def section_results(run, found) -> None:
     st.caption("For each: the truth, the prediction, and the wrong pixels in red.")
     for k in top_losses(run.losses, 3):
         wrong = 1 - per_image_accuracy(run.predicted[k:k + 1], run.targets[k:k + 1])[0]
-        pairs_grid([[(figures.overlay(run.x_valid[k], run.targets[k], codes), f"truth · {res['names'][k]}"),
+        pairs_grid([[(figures.overlay(run.x_valid[k], run.targets[k], codes), f"truth · {plain(res['names'][k])}"),
                      (figures.overlay(run.x_valid[k], run.predicted[k], codes), f"prediction · loss {run.losses[k]:.2f}"),
                      (figures.mistakes(run.x_valid[k], run.targets[k], run.predicted[k]), f"wrong pixels: {wrong:.0%}")]])
 
@@ -355,7 +355,7 @@ def section_confidence(run) -> None:
     st.caption("The validation photos with the most unsure pixels: the prediction, the confidence map, the unsure "
                "pixels (magenta) and the wrong ones (red).")
     for k in order:
-        pairs_grid([[(figures.overlay(run.x_valid[k], run.predicted[k], codes), f"prediction · {run.results['names'][k]}"),
+        pairs_grid([[(figures.overlay(run.x_valid[k], run.predicted[k], codes), f"prediction · {plain(run.results['names'][k])}"),
                      (figures.confidence_image(run.confidence[k], len(codes)), "confidence"),
                      (figures.unsure_pixels(run.x_valid[k], run.confidence[k], threshold),
                       f"unsure: {unsure[k].mean():.0%} of the pixels"),
@@ -393,9 +393,9 @@ def section_iou(run) -> None:
         return
     st.caption(f"The validation photos where **{plain(codes[choice])}** is worst, lowest IoU first: the truth, then "
                "the prediction.")
-    rows = [[(figures.overlay(run.x_valid[k], run.targets[k], codes), f"truth · {run.results['names'][k]}"),
+    rows = [[(figures.overlay(run.x_valid[k], run.targets[k], codes), f"truth · {plain(run.results['names'][k])}"),
              (figures.overlay(run.x_valid[k], run.predicted[k], codes),
-              f"prediction · IoU of {codes[choice]}: {run.image_iou[k, choice]:.2f}")] for k in worst]
+              f"prediction · IoU of {plain(codes[choice])}: {run.image_iou[k, choice]:.2f}")] for k in worst]
     pairs_grid([rows[j] + rows[j + 1] if j + 1 < len(rows) else rows[j] for j in range(0, len(rows), 2)])
 
 
@@ -452,7 +452,7 @@ def section_use(run) -> None:
     which_class = d.selectbox("Probability of one class", range(len(codes)), format_func=lambda i: codes[i],
                               index=min(1, len(codes) - 1), key="seg_prob_class")
     d.image(figures.probability_image(probs[which_class], figures.class_colours(codes)[which_class]),
-            caption=f"probability of {codes[which_class]}: black 0, bright 1", width="stretch")
+            caption=f"probability of {plain(codes[which_class])}: black 0, bright 1", width="stretch")
     right.code("pred_mask, _, probs = learn.predict(PILImage.create('photo.jpg'))\n"
                f"probs.shape   # {tuple(probs.shape)}: a probability per class for every pixel", language="python")
 
