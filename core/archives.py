@@ -31,7 +31,7 @@ class ArchiveRefused(StudentError):
 class ZipLimits:
     max_members: int = 3_000
     max_member_bytes: int = 30 * MiB
-    max_total_bytes: int = 400 * MiB
+    max_total_bytes: int = 256 * MiB
     max_ratio: int = 200            # uncompressed / compressed: photos and PNG masks compress far less than this
 
 

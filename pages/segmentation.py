@@ -12,6 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from core import plots
+from core.classroom import check_upload
 from core.datasets import DatasetUnavailable, resolve
 from core.device import training_device
 from core.errors import StudentError
@@ -82,11 +83,16 @@ def own_zip():
             "└── labels/cat_01_P.png", language=None)
     upload = st.file_uploader("Your zip of photos, masks and codes.txt", type=["zip"], key="seg_zip")
     if upload is not None and ss.get("seg_zip_id") != upload.file_id:
+        refused = ss.get("seg_zip_refused")
         try:
+            if refused and refused[0] == upload.file_id:                    # said already: not read again
+                raise StudentError(refused[1])
             data = upload.getvalue()
+            check_upload(len(data))                                          # the class's limit, before reading
             zip_items(hashlib.sha256(data).hexdigest(), upload.name, data)      # checked, and kept parsed
             ref = store_upload(data, UPLOAD_KIND, upload.name)
         except StudentError as e:
+            ss.seg_zip_refused = (upload.file_id, str(e))
             st.error(str(e), icon=":material/folder_off:")
             if "seg_zip_ref" in ss:
                 st.caption(f"Still using your previous zip, '{plain(ss.seg_zip_ref['name'])}'.")

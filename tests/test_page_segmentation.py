@@ -96,7 +96,7 @@ def test_a_bad_zip_gets_a_sentence_and_trains_nothing(data, words):
     assert not at.header                                                   # nothing to train on
 
 
-def test_an_own_zip_is_used_and_a_bad_one_after_it_keeps_it():
+def test_an_own_zip_is_used_and_a_bad_one_after_it_keeps_it(monkeypatch):
     at = fresh()
     at.radio(key="seg_source").set_value(OWN).run()
     assert "Upload a zip" in texts(at.info)
@@ -107,6 +107,10 @@ def test_an_own_zip_is_used_and_a_bad_one_after_it_keeps_it():
     assert "not a zip archive" in texts(at.error)
     assert f"Still using your previous zip, '{plain('squares.zip')}'" in texts(at.caption)
     assert headers(at) == BEFORE_TRAINING
+    from core import archives
+    monkeypatch.setattr(archives, "read_zip", lambda *a, **k: pytest.fail("a refused zip was read again"))
+    at.run()                                                              # any rerun: the sentence, not a re-read
+    assert "not a zip archive" in texts(at.error) and headers(at) == BEFORE_TRAINING
 
 
 def test_class_names_from_a_zip_are_shown_as_text():
@@ -267,3 +271,23 @@ def test_settings_in_the_url_fill_the_controls_and_nonsense_is_ignored():
     at = fresh({"width": "99999", "epochs": "\"many\"", "lr": "-1"})
     assert not at.exception
     assert at.radio(key="seg_width").value == 160 and at.number_input(key="seg_epochs").value == 5
+
+
+def test_a_zip_over_the_class_s_upload_limit_is_refused_before_it_is_read(monkeypatch):
+    import os
+
+    from core import archives
+    from core.classroom import ClassLimits, limits_path, set_limits
+    from core.runs import runs_root
+    monkeypatch.setattr(archives, "read_zip", lambda *a, **k: pytest.fail("the zip was read"))
+    set_limits(ClassLimits(upload_mb=1), runs_root())                   # the class's limits, as the app reads them
+    try:
+        at = fresh()
+        at.radio(key="seg_source").set_value(OWN).run()
+        big = mutate(GOOD, {"images/noise.bin": os.urandom(3 * 2**20)})
+        at.file_uploader(key="seg_zip").set_value(("big.zip", big, "application/zip")).run()
+        assert "this class allows uploads of up to 1 MB" in texts(at.error) and not at.exception
+        at.run()                                                          # a rerun says it again, without reading
+        assert "this class allows uploads of up to 1 MB" in texts(at.error)
+    finally:
+        limits_path(runs_root()).unlink()
