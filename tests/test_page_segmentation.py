@@ -291,3 +291,18 @@ def test_a_zip_over_the_class_s_upload_limit_is_refused_before_it_is_read(monkey
         assert "this class allows uploads of up to 1 MB" in texts(at.error)
     finally:
         limits_path(runs_root()).unlink()
+
+
+def test_lr_find_on_an_own_zip_suggests_a_rate_the_slider_offers(module_service):
+    at = fresh()
+    at.radio(key="seg_source").set_value(OWN).run()
+    at.file_uploader(key="seg_zip").set_value(("squares.zip", squares_zip(16), "application/zip")).run()
+    at.radio(key="seg_width").set_value(64).run()
+    at.button(key="seg_lr_find").click().run()
+    record = module_service.wait(at.session_state["run:segmentation:lr_find"], timeout=300)
+    assert record.status == DONE, record.error
+    assert record.data["kind"] == "segmentation_zip" and record.config["width"] == 64
+    at.run()
+    assert "Suggested learning rate (the valley)" in texts(at.success) and not at.exception
+    valley = module_service.store.results(record.id)["valley"]
+    assert f"{float(f'{valley:.1e}'):.0e}" in at.select_slider(key="seg_lr").options      # the suggestion is offered

@@ -181,3 +181,24 @@ def test_arrays_that_disagree_with_the_model_are_refused(trained, tmp_path):
     save_file(arrays, str(path))
     with pytest.raises(RunDamaged, match="do not agree"):
         load_run(store, store.read(record.id))
+
+
+def test_camvid_from_its_download_cache_trains_like_the_scenes(service, tmp_path, monkeypatch):
+    """CamVid (tiny) online: resolved to its download (here a small folder in CamVid's layout), then the same job."""
+    from core import datasets
+    from tests.test_segmentation_upload import squares_files
+    folder = tmp_path / "camvid_tiny"
+    for name, data in squares_files(16).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    asked = []
+
+    def resolve(name, prefer_online=False, **kwargs):
+        asked.append((name, prefer_online))
+        return datasets.ResolvedDataset(datasets.get_dataset(name), folder, "cache", "cached")
+    monkeypatch.setattr(datasets, "resolve", resolve)
+    run = service.submit("segmentation", "fit", {"dataset": "camvid_tiny", "source": "online"}, TINY, owner="t")
+    record = service.wait(run.id, timeout=300)
+    assert record.status == DONE, record.error
+    assert asked == [("camvid_tiny", True)] and record.fingerprint.startswith("md5:")
+    assert load_run(service.store, record).results["description"] == "CamVid (tiny)"
