@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_segmentation.py [--width 160] [--epochs 6] [--seeds 42 0] [--no-peer]
                                                       [--threads 2]
 
-ours: the lesson exactly as the page runs it (the job runner, the embedded scenes, the default settings):
-      images and masks resized once into uint8 tensors, augmented per batch, our Learner's fine_tune.
+ours: the lesson exactly as the page runs it: a run submitted to the training service (a thread worker here),
+      the embedded scenes, the default settings; images and masks resized once into uint8 tensors, augmented per
+      batch, our Learner's fine_tune; its numbers read back from the run store with the lesson's load_run.
 peer: the same U-Net (same pretrained encoder, same starting biases, same split by stamp set), fed by a
       torch Dataset + DataLoader (PIL resize and a torchvision v2 crop/flip of image and mask, per item,
       every epoch) and trained by a plain PyTorch loop: AdamW + OneCycleLR, encoder frozen for the
@@ -15,11 +16,11 @@ All report seconds of training, pixel accuracy and mean IoU on the validation sc
 stamps neither saw in training), and the IoU of each class. On a GPU the plain loop uses the same bf16 autocast
 and channels-last layout as ours.
 """
+import argparse
 import json
 import subprocess
-import argparse
-import functools
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,22 +30,31 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.datasets import resolve  # noqa: E402
-from core.jobs import JobRunner  # noqa: E402
 from core.segmentation.data import load_folder, shape_for  # noqa: E402
 from core.segmentation.metrics import iou_per_class, pixel_confusion  # noqa: E402
-from core.segmentation.train import fine_tune_job, settings  # noqa: E402
+from core.segmentation.train import settings  # noqa: E402
 
 
-def run_ours(items, cfg, runner):
-    job = runner.submit(functools.partial(fine_tune_job, items=items, config=cfg), owner="bench",
-                        kind="segmentation", title="bench")
-    snap = runner.wait(job, timeout=3600)
-    if snap.status != "done":
-        raise SystemExit(f"job {snap.status}: {snap.error}")
-    res = snap.result
-    return dict(seconds=res["seconds"], accuracy=res["pixel_accuracy"], iou=res["iou"], bs=snap.info["batch_size"],
-                epoch_s=[round(r["time"], 1) for r in res["epochs"]], weights=res["weights_detail"],
-                n_train=len(res["train_idx"]), n_valid=len(res["valid_idx"]))
+def run_ours(cfg, service):
+    """One fine_tune run through the training service, as the page submits it; its results from the store."""
+    from core.runs import DONE
+    from core.segmentation.jobs import load_run
+    run = service.submit("segmentation", "fit", {"dataset": "scenes"}, cfg, owner="bench", title="bench")
+    record = service.wait(run.id, timeout=3600)
+    if record.status != DONE:
+        raise SystemExit(f"run {record.status}: {record.error}")
+    res = load_run(service.store, record)
+    return dict(seconds=res.results["seconds"], accuracy=res.results["pixel_accuracy"], iou=res.iou,
+                bs=record.info["batch_size"], epoch_s=[round(r["time"], 1) for r in record.epoch_table],
+                weights=res.results["weights_detail"], n_train=res.results["n_train"], n_valid=res.results["n_valid"])
+
+
+def make_service(root: Path):
+    """A training service of its own, with one thread worker, over a run store in `root`."""
+    from core.backends import make_backend
+    from core.runs import RunStore
+    from core.service import TrainingService
+    return TrainingService(RunStore(root), make_backend("thread", root, 1))
 
 
 def run_peer(items, cfg):
@@ -205,11 +215,12 @@ def main():
     print(f"{len(items)} scenes, codes {items.codes}; torch threads {torch.get_num_threads()}; "
           f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
     print(f"settings: {cfg}")
-    runner = JobRunner(workers=1, runs_path=Path("/tmp/lesson1-bench-runs"))
+    runs_dir = tempfile.TemporaryDirectory(prefix="lesson1-bench-runs-")
+    service = make_service(Path(runs_dir.name))
     rows = []
     for seed in args.seeds or [cfg["seed"]]:
         c = dict(cfg, seed=seed)
-        rows.append((f"ours (job runner, Learner), seed {seed}", run_ours(items, c, runner)))
+        rows.append((f"ours (training service, Learner), seed {seed}", run_ours(c, service)))
         if not args.no_peer:
             rows.append((f"peer (Dataset+DataLoader, plain loop), seed {seed}",
                          run_peer(items, dict(c, bs=rows[-1][1]["bs"]))))
@@ -221,7 +232,8 @@ def main():
                 print(f"fastai's side failed:\n{out.stderr[-2000:]}")
             else:
                 rows.append((f"fastai 2.8 unet_learner, seed {seed}", json.loads(out.stdout.strip().splitlines()[-1])))
-    runner.shutdown()
+    service.shutdown()
+    runs_dir.cleanup()
     print(f"\n{'':48s} {'train s':>8s} {'pixel acc':>9s} {'mean IoU':>9s}   IoU per class ({', '.join(items.codes)})")
     for name, r in rows:
         print(f"{name:48s} {r['seconds']:8.1f} {r['accuracy']:9.3f} {np.nanmean(r['iou']):9.3f}   "

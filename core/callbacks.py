@@ -90,15 +90,16 @@ class WeightStats(Callback):
     the gradient is. Shows that a frozen body stays still while the new head moves."""
     order = 5
 
-    def __init__(self, every: int | None = None, max_records: int = 4000):
+    def __init__(self, every: int | None = None, max_records: int = 4000, layer_of=None):
         self.every, self.max_records = every, max_records
+        self.layer_of = layer_of or layer_name          # parameter name -> the layer it is counted in
         self.records: list[dict] = []
         self.start: dict[str, torch.Tensor] | None = None
 
     def _layers(self):
         layers: dict[str, list[tuple[str, torch.nn.Parameter]]] = {}
         for name, p in self.learn.model.named_parameters():
-            layers.setdefault(layer_name(name), []).append((name, p))
+            layers.setdefault(self.layer_of(name), []).append((name, p))
         return layers
 
     def before_fit(self):

@@ -100,9 +100,10 @@ class RunContext:
         """The run's final numbers (accuracy, error rate, RMSE...), kept in its record for lists and comparisons."""
         self.metrics.update(metrics)
 
-    def callbacks(self, weight_stats: bool = False) -> list[Callback]:
-        """Give these to a Learner: live progress, loss curves, epoch table, Stop, optional per-layer statistics."""
-        stats = WeightStats() if weight_stats else None
+    def callbacks(self, weight_stats: bool = False, layer_of=None) -> list[Callback]:
+        """Give these to a Learner: live progress, loss curves, epoch table, Stop, optional per-layer statistics
+        (`layer_of` names the layer of a parameter, by default core.callbacks.layer_name)."""
+        stats = WeightStats(layer_of=layer_of) if weight_stats else None
         return [RunProgress(self, stats), CancelCheck(self)] + ([stats] if stats else [])
 
     def save_model(self, model, meta: dict):

@@ -5,6 +5,7 @@ training service (ui/runs.py), and everything after training is drawn from the r
 the same results to anyone, after a restart too.
 """
 import hashlib
+import json
 import re
 import secrets
 import time
@@ -621,7 +622,7 @@ if run is not None:
         export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier", None,
                              lambda meta: f"Loaded a {meta['backbone']} classifier for "
                                           f"{', '.join(as_text(v) for v in meta['vocab'])}.",
-                             from_bytes=classifier_from_files)
+                             load=lambda weights, meta: (classifier_from_files(weights, meta), json.loads(meta)))
     classifier, model_key = run.classifier, f"run:{view.id}"
     if ss.get("ic_loaded") is not None:
         if ss.get("_ic_loaded_was") is not ss.ic_loaded:          # a new model loaded: its own cache entries

@@ -1,56 +1,90 @@
-"""The segmentation lesson in a real browser: look at the data, train on the embedded scenes, see truth next to
-prediction, refuse a bad photo and paint a good one. Screenshots go to artifacts/segmentation_*.png."""
+"""The segmentation lesson in a real browser: look at the data, refuse a bad zip, train on the embedded scenes in a
+worker process, see truth next to prediction and the confidence map, click a class in the IoU chart, paint a photo
+of your own, and open the run's link as someone else. Screenshots go to artifacts/segmentation_*.png."""
 import pytest
 
 from tests.conftest import ROOT, wait_for_app
+from tests.test_segmentation_upload import GOOD, mutate
 
 pytestmark = pytest.mark.browser
 
 
-def test_journey_in_chromium(app_url, page, screenshot_dir):
+def shot(page, screenshot_dir, text: str, name: str, wait: int = 1500) -> None:
+    page.get_by_text(text).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(wait)                         # let images and plotly draw
+    page.screenshot(path=str(screenshot_dir / f"segmentation_{name}.png"))
+
+
+def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     page.goto(f"{app_url}/segmentation")
     wait_for_app(page, timeout=90_000)
-    page.get_by_text("1 · The data: photos and their masks").wait_for(timeout=60_000)
+    page.get_by_text("1. The data: photos and their masks").wait_for(timeout=60_000)
     page.get_by_text("embedded 'Scenes'").first.wait_for(timeout=30_000)
-    page.get_by_text("show_batch").first.scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(screenshot_dir / "segmentation_data.png"))
+    shot(page, screenshot_dir, "show_batch", "data")
+
+    page.get_by_text("My own photos and masks (a zip)").click()                   # a zip with a missing mask
+    page.get_by_text("Upload a zip to train").wait_for(timeout=30_000)
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+        files=[{"name": "mine.zip", "mimeType": "application/zip",
+                "buffer": mutate(GOOD, {"labels/f02_P.png": None})}])
+    page.get_by_text("f02.png has no mask").wait_for(timeout=30_000)
+    page.screenshot(path=str(screenshot_dir / "segmentation_bad_zip.png"))
+    page.get_by_text("Scenes (embedded photos, works offline)").click()
+    page.get_by_text("2. The model: a U-Net").wait_for(timeout=60_000)
+    wait_for_app(page)
+    shot(page, screenshot_dir, "2. The model: a U-Net", "model")
 
     # small settings so the journey stays short on a shared CPU; the defaults are measured by the benchmark
-    page.locator('[data-testid="stRadio"]').filter(has_text="Resize to").get_by_text("96", exact=True).click()
+    page.locator('[data-testid="stRadio"]').filter(has_text="Resize to").get_by_text("64", exact=True).click()
     wait_for_app(page)
     epochs = page.get_by_role("spinbutton", name="Epochs after unfreezing")
     epochs.fill("2")
     epochs.press("Enter")
     wait_for_app(page)
     page.get_by_text("learn.fine_tune(2").first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Train").click()
-    page.get_by_text("Training —").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(4000)
-    page.get_by_text("Training —").first.scroll_into_view_if_needed()
-    page.screenshot(path=str(screenshot_dir / "segmentation_training.png"))
+    page.get_by_role("button", name="Train: fine_tune(2").click()
+    page.get_by_text("Training —").first.wait_for(timeout=90_000)
+    page.wait_for_timeout(3000)
+    shot(page, screenshot_dir, "Training —", "training", wait=500)
 
-    page.get_by_text("5 · Results: truth vs prediction").wait_for(timeout=400_000)
+    page.get_by_text("5. What changed inside").wait_for(timeout=400_000)
     wait_for_app(page, timeout=60_000)
     assert page.get_by_text("ImageNet weights").count() >= 1
-    page.get_by_text("5 · Results: truth vs prediction").scroll_into_view_if_needed()
-    page.wait_for_timeout(2000)
-    page.screenshot(path=str(screenshot_dir / "segmentation_results.png"))
-    page.get_by_text("Top losses: the photos it got most wrong").scroll_into_view_if_needed()
+    shot(page, screenshot_dir, "5. What changed inside", "inside")
+    shot(page, screenshot_dir, "6. Results: truth vs prediction", "results")
+    shot(page, screenshot_dir, "7. How sure is it?", "confidence")
+    shot(page, screenshot_dir, "Can we trust its confidence?", "calibration")
+
+    page.get_by_text("8. Each class on its own: IoU").first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(screenshot_dir / "segmentation_top_losses.png"))
+    columns = page.locator(".st-key-lesson-section-8 .js-plotly-plot .barlayer .trace").first.locator(".point path")
+    box = columns.nth(1).bounding_box()                             # the second class's column (animal), whatever its IoU
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)   # plotly listens on the whole plot
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("is worst, lowest IoU first").wait_for(timeout=30_000)
+    wait_for_app(page)
+    shot(page, screenshot_dir, "is worst, lowest IoU first", "iou_click")
 
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Your photo")
     uploader.locator('input[type="file"]').set_input_files(
         files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"this is not a photo"}])
     page.get_by_text("That file can't be used").wait_for(timeout=60_000)
-    page.get_by_text("That file can't be used").scroll_into_view_if_needed()
-    page.screenshot(path=str(screenshot_dir / "segmentation_bad_upload.png"))
-    uploader.locator('input[type="file"]').set_input_files(
-        files=[str(ROOT / "datasets/birds/images/birds_crow_0.jpg")])
-    page.get_by_text("the model's classes over the photo").wait_for(timeout=60_000)
+    uploader.locator('input[type="file"]').set_input_files(files=[str(ROOT / "datasets/birds/images/birds_crow_0.jpg")])
+    page.get_by_text("its confidence, pixel by pixel").wait_for(timeout=60_000)
     wait_for_app(page)
-    page.get_by_text("6 · Use it").scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(screenshot_dir / "segmentation_use_it.png"))
+    shot(page, screenshot_dir, "9. Use it", "use_it")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+    link = page.url                                                                # ?run=<id>
+    assert "run=" in link
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()   # someone else
+    other.goto(link)
+    wait_for_app(other, timeout=90_000)
+    other.get_by_text("6. Results: truth vs prediction").wait_for(timeout=90_000)
+    wait_for_app(other, timeout=90_000)                  # (while a script runs, Streamlit's own header has a Stop)
+    shot(other, screenshot_dir, "6. Results: truth vs prediction", "shared_link")
+    assert other.get_by_text("shared with you (read-only)").count() == 1
+    assert other.locator('[data-testid="stMain"]').get_by_role("button", name="Stop", exact=True).count() == 0
+    other.context.close()

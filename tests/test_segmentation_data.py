@@ -13,7 +13,7 @@ from core.datasets import get_dataset, resolve
 from core.segmentation.data import (BadSegmentationData, SegBatchTransform, decode, label_func, load_folder,
                                     make_dataloaders, pixel_counts, shape_for)
 from core.splits import random_split
-from core.vision.data import image_from_bytes
+from core.images import check_image
 
 SCENES = resolve("scenes").path
 
@@ -98,7 +98,7 @@ def test_broken_data_gets_a_sentence(tmp_path, break_it, words):
 
 
 def test_a_bad_upload_is_refused_with_a_reason():
-    img, reason = image_from_bytes(b"%PDF-1.4 this is no photo", "holiday.jpg")
+    img, reason = check_image(b"%PDF-1.4 this is no photo", "holiday.jpg")
     assert img is None and "not an image" in reason
 
 

@@ -5,8 +5,8 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score
 
 from core.segmentation import figures
-from core.segmentation.metrics import (iou_per_class, mean_iou, per_image_accuracy, pixel_accuracy,
-                                       pixel_confusion)
+from core.segmentation.metrics import (confidence_bins, iou_per_class, mean_iou, per_image_accuracy,
+                                       per_image_iou, pixel_accuracy, pixel_confusion, worst_images)
 
 
 @pytest.fixture
@@ -59,3 +59,46 @@ def test_colours_and_overlay():
     assert (wrong[mask != 0] == [255, 0, 0]).all() and not (wrong[mask == 0] == [255, 0, 0]).all(axis=-1).any()
     html = figures.legend_html(codes, np.array([6, 3, 1]))
     assert "bird" in html and "60.0%" in html and figures.hex_colour(colours[2]) in html
+
+
+def test_iou_per_photo_matches_sklearn_and_finds_the_worst_photos(scores_and_codes):
+    scores, targets = scores_and_codes
+    predicted = scores.argmax(1).numpy()
+    per_image = per_image_iou(predicted, targets.numpy(), 4)
+    for k in range(len(targets)):
+        np.testing.assert_allclose(per_image[k], jaccard_score(targets[k].ravel(), predicted[k].ravel(),
+                                                              labels=range(4), average=None, zero_division=0))
+    worst = worst_images(per_image, 2, k=3)
+    assert list(worst) == list(np.argsort(per_image[:, 2])[:3])
+    absent = np.array([[1.0, np.nan], [0.2, np.nan], [0.5, 0.3]])
+    assert list(worst_images(absent, 1)) == [2] and list(worst_images(absent, 0)) == [1, 2, 0]
+
+
+def test_confidence_bins_count_pixels_and_how_often_they_are_right():
+    confidence = np.array([0.55, 0.58, 0.95, 0.97, 0.99, 0.35])
+    correct = np.array([True, False, True, True, False, False])
+    rows = confidence_bins(confidence, correct, edges=(0.0, 0.5, 0.9, 1.0))
+    assert [r["share"] for r in rows] == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    assert [r["accuracy"] for r in rows] == pytest.approx([0.0, 0.5, 2 / 3])
+    assert [r["claimed"] for r in rows] == pytest.approx([0.35, 0.565, 0.97])
+    assert confidence_bins(np.array([1.0]), np.array([True]), edges=(0.0, 0.5, 1.0))[-1]["accuracy"] == 1.0
+
+
+def test_confidence_and_unsure_pixels():
+    image = np.full((1, 3, 3), 100, np.uint8)
+    conf = np.array([[0.25, 0.6, 1.0]])
+    coloured = figures.confidence_image(conf, 4)
+    np.testing.assert_array_equal(coloured[0, 0], figures.CONFIDENCE_STOPS[0])        # a blind guess: the bottom
+    np.testing.assert_array_equal(coloured[0, 2], figures.CONFIDENCE_STOPS[-1])       # certain: the top
+    unsure = figures.unsure_pixels(image, conf, 0.7)
+    assert (unsure[0, :2] == figures.UNSURE_COLOUR).all() and not (unsure[0, 2] == figures.UNSURE_COLOUR).all()
+
+
+def test_class_names_from_a_student_are_text_in_html_and_charts():
+    codes = ["background", "<img src=x onerror=alert(1)>", "a&b"]
+    html = figures.legend_html(codes)
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html and "a&amp;b" in html
+    assert all("<img" not in str(trace.x) for trace in figures.iou_bars(np.array([0.9, 0.5, 0.1]), codes).data)
+    assert "<img" not in str(figures.pixel_share_bars({"train": np.array([5, 3, 1])}, codes).data[0].x)
+    from ui.text import plain
+    assert plain("[x](javascript:alert(1)) *b*") == r"\[x\]\(javascript\:alert\(1\)\) \*b\*"

@@ -7,8 +7,8 @@ from torch import nn
 
 from core.data import DataLoaders, DeviceLoader
 from core.learner import Learner
-from core.segmentation.model import (Encoder, UNet, count_parameters, create_unet, start_from_class_frequencies,
-                                     unet_splitter)
+from core.segmentation.model import (Encoder, UNet, count_parameters, create_unet, fastai_code,
+                                     start_from_class_frequencies, unet_layer, unet_splitter)
 
 
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "resnet18"])
@@ -114,3 +114,21 @@ def test_encoder_forward_gives_every_stage():
     feats = model.encoder(torch.randn(1, 3, 64, 96))
     assert [f.shape[1] for f in feats] == model.encoder.channels
     assert [f.shape[-1] for f in feats] == [96 // r for r in model.encoder.reductions]
+
+
+@pytest.mark.parametrize("backbone, first, stages", [("efficientnet_lite0", "encoder.stem", 7),
+                                                      ("resnet18", "encoder.stem", 4)])
+def test_what_changed_inside_groups_parameters_by_stage(backbone, first, stages):
+    model, _ = create_unet(backbone, 3, pretrained=False)
+    layers = list(dict.fromkeys(unet_layer(n) for n, _ in model.named_parameters()))
+    assert layers[0] == first and len([x for x in layers if x.startswith("encoder.")]) == stages + 1
+    assert layers[-4:] == ["decoder.blocks.2", "decoder.blocks.3", "decoder.cross", "decoder.head"]
+    assert layers[len(layers) - 7] == "decoder.middle"
+
+
+def test_the_fastai_call_shown_is_one_fastai_can_run():
+    assert fastai_code("resnet34", 32) == "learn = unet_learner(dls, resnet34)"
+    code = fastai_code("efficientnet_lite0", 4)
+    assert "timm.create_model('tf_efficientnet_lite0.in1k', pretrained=pretrained)" in code
+    assert "learn = unet_learner(dls, efficientnet_lite0, n_out=4, normalize=False)" in code
+    compile(code, "<fastai>", "exec")

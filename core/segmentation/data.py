@@ -1,16 +1,20 @@
 """fastai's `SegmentationDataLoaders.from_label_func`, for data laid out like CAMVID_TINY:
 
     path/images/<name>.<jpg|png>     the photos
-    path/labels/<name>_P.png         one class code per pixel (a palette or greyscale PNG)
+    path/labels/<name>_P.png         one class code per pixel (a palette or greyscale PNG); or masks/<name>.png
     path/codes.txt                   the class names, one per line: line i is code i
     path/scenes.csv (optional)       name, group: items of one group stay on one side of the split
+
+The embedded scenes, the CamVid download and a student's zip (read in memory) go through the same checks: a
+missing mask, a mask of another size than its photo, a code that codes.txt does not name, each get a sentence.
 
 Images are resized once (bilinear) and their masks with them (nearest: a code is never averaged); the
 training batches are augmented on the device, the image and its mask moved together.
 """
 import csv
+import io
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -18,17 +22,20 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
-from core.images import check_image
-from core.splits import random_split
-from core.images import normalize
 from core.errors import StudentError
+from core.images import MAX_PIXELS, check_image, normalize
+from core.splits import random_split
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 MAX_SIDE = 480                       # CamVid's 960x720 frames are halved on load: plenty for a CPU lesson
+MAX_CODES = 256                      # a mask holds one byte per pixel
+MAX_CODE_CHARS = 60
+MAX_ITEMS = 400                      # photos in a student's zip (about 0.7 MB each once loaded)
+MASK_FOLDERS = ("labels", "masks")
 
 
 class BadSegmentationData(StudentError):
-    """The folder can't be used as segmentation data; the message is a sentence for the student."""
+    """The data can't be used for segmentation; the message is a sentence for the student."""
 
 
 @dataclass
@@ -58,54 +65,155 @@ def label_func(image_file: Path) -> Path:
     return image_file.parent.parent / "labels" / f"{image_file.stem}_P.png"
 
 
+def parse_codes(text: bytes | str, where: str = "codes.txt") -> list[str]:
+    """np.loadtxt(path/'codes.txt', dtype=str), without numpy's surprises on names with spaces: one class name a
+    line, line i naming code i. Refused with a sentence: not text, fewer than two names, more than a mask can
+    hold, a name twice or a very long one."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadSegmentationData(f"{where} is not a UTF-8 text file: it must list the class names, one a "
+                                      "line.") from None
+    codes = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(codes) < 2:
+        raise BadSegmentationData(f"{where} names {len(codes)} class(es); segmentation needs at least two "
+                                  "(say, background and the thing to find), one name a line.")
+    if len(codes) > MAX_CODES:
+        raise BadSegmentationData(f"{where} names {len(codes)} classes; a mask holds codes 0 to 255, so at most "
+                                  f"{MAX_CODES}.")
+    long = next((c for c in codes if len(c) > MAX_CODE_CHARS), None)
+    if long is not None:
+        raise BadSegmentationData(f"A class name in {where} is {len(long)} characters long; keep names under "
+                                  f"{MAX_CODE_CHARS}.")
+    twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
+    if twice is not None:
+        raise BadSegmentationData(f"{where} names the class “{twice}” twice; each line must name a different "
+                                  "class.")
+    return codes
+
+
 def read_codes(path: Path) -> list[str]:
-    """np.loadtxt(path/'codes.txt', dtype=str), without numpy's surprises on names with spaces."""
-    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    return parse_codes(Path(path).read_bytes(), Path(path).name)
 
 
-def read_groups(path: Path) -> dict[str, str]:
-    table = Path(path) / "scenes.csv"
-    if not table.exists():
+def read_groups(text: str) -> dict[str, str]:
+    """scenes.csv (name, group): items of one group stay on one side of the split."""
+    try:
+        return {row["name"]: row["group"] for row in csv.DictReader(io.StringIO(text))
+                if row.get("name") and row.get("group")}
+    except (csv.Error, KeyError, AttributeError):
         return {}
-    with open(table, newline="") as f:
-        return {row["name"]: row["group"] for row in csv.DictReader(f)}
+
+
+def read_mask(data: bytes, mask_name: str, image: Image.Image, n_codes: int) -> np.ndarray:
+    """A mask's codes, checked against its photo and codes.txt; its size is read from the header first, so a
+    mask claiming billions of pixels is never decoded."""
+    try:
+        with Image.open(io.BytesIO(data)) as m:
+            if m.width * m.height > MAX_PIXELS:
+                raise BadSegmentationData(f"{mask_name} claims {m.width} x {m.height} pixels, far more than any "
+                                          "photo here.")
+            if m.mode not in ("P", "L"):
+                raise BadSegmentationData(f"{mask_name} is a {m.mode} image; a mask holds one code per pixel "
+                                          "(a palette or greyscale PNG).")
+            mask = np.asarray(m, dtype=np.uint8)
+    except BadSegmentationData:
+        raise
+    except Image.DecompressionBombError:
+        raise BadSegmentationData(f"{mask_name} claims far more pixels than any photo here (it looks like a "
+                                  "decompression bomb).") from None
+    except (OSError, SyntaxError, ValueError):
+        raise BadSegmentationData(f"{mask_name} is not an image this server can read (a mask is a PNG).") from None
+    if mask.shape != (image.height, image.width):
+        raise BadSegmentationData(f"{mask_name} is {mask.shape[1]}x{mask.shape[0]} but its image is "
+                                  f"{image.width}x{image.height}: a mask must be the same size as its photo.")
+    if mask.size and int(mask.max()) >= n_codes:
+        raise BadSegmentationData(f"{mask_name} uses code {int(mask.max())}, but codes.txt names only {n_codes} "
+                                  f"classes (codes 0 to {n_codes - 1}).")
+    return mask
+
+
+def items_from_files(files: dict[str, bytes], description: str, where: str = "The data") -> SegItems:
+    """Segmentation items from files by path, as in CamVid's layout, inside an optional top folder:
+
+        codes.txt                                   the class names, one a line (line i is code i)
+        images/<stem>.<jpg|png|...>                 the photos
+        labels/<stem>_P.png  or  masks/<stem>.png   one code per pixel, the same size as its photo
+        scenes.csv (optional)                       name, group: a group stays on one side of the split
+    """
+    files = _without_top_folder(files)
+    if "codes.txt" not in files:
+        raise BadSegmentationData(f"{where} has no codes.txt: segmentation data needs images/, labels/ (or masks/) "
+                                  "and codes.txt listing the class names, one a line (CamVid's layout).")
+    codes = parse_codes(files["codes.txt"])
+    photos = sorted(p for p in files if p.startswith("images/") and PurePosixPath(p).suffix.lower() in IMAGE_SUFFIXES)
+    if not photos:
+        raise BadSegmentationData(f"{where} has no photos in an images/ folder.")
+    if len(photos) > MAX_ITEMS:
+        raise BadSegmentationData(f"{where} holds {len(photos)} photos; at most {MAX_ITEMS} can be used here.")
+    masks = {p: _mask_of(p, files) for p in photos}
+    missing = [PurePosixPath(p).name for p, m in masks.items() if m is None]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise BadSegmentationData(f"{', '.join(missing[:3])}{more} has no mask: expected "
+                                  f"labels/{PurePosixPath(photos[0]).stem}_P.png or masks/"
+                                  f"{PurePosixPath(photos[0]).stem}.png for {PurePosixPath(photos[0]).name}, "
+                                  "and the same for every photo.")
+    groups = read_groups(files["scenes.csv"].decode("utf-8", "replace")) if "scenes.csv" in files else {}
+    items = SegItems([], [], [], [], codes, description)
+    for photo in photos:
+        name = PurePosixPath(photo).name
+        img, reason = check_image(files[photo], name)
+        if img is None:
+            raise BadSegmentationData(f"{name} can't be used: {reason}.")
+        mask = read_mask(files[masks[photo]], PurePosixPath(masks[photo]).name, img, len(codes))
+        img, mask = _shrink(img, mask)
+        items.images.append(img)
+        items.masks.append(mask)
+        items.names.append(name)
+        items.groups.append(groups.get(PurePosixPath(photo).stem, PurePosixPath(photo).stem))
+    if len(items) < 2:
+        raise BadSegmentationData(f"{where} holds one photo; at least two are needed (one is kept aside to "
+                                  "check the model).")
+    return items
+
+
+def _without_top_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A zip made by compressing a folder holds everything under that folder's name."""
+    tops = {p.split("/", 1)[0] for p in files}
+    if len(tops) == 1 and all("/" in p for p in files):
+        return {p.split("/", 1)[1]: data for p, data in files.items()}
+    return files
+
+
+def _mask_of(photo: str, files: dict[str, bytes]) -> str | None:
+    stem = PurePosixPath(photo).stem
+    for folder in MASK_FOLDERS:
+        for name in (f"{stem}_P.png", f"{stem}.png"):
+            if f"{folder}/{name}" in files:
+                return f"{folder}/{name}"
+    return None
 
 
 def load_folder(path: Path, description: str = "") -> SegItems:
+    """A folder in CamVid's layout (the embedded scenes, the CamVid download), checked as an upload is."""
     path = Path(path)
-    for needed in ("images", "labels", "codes.txt"):
-        if not (path / needed).exists():
-            raise BadSegmentationData(f"{path.name} has no {needed}: segmentation data needs images/, labels/ "
-                                      "and codes.txt (CamVid's layout).")
-    codes = read_codes(path / "codes.txt")
-    groups = read_groups(path)
-    images, masks, names, item_groups = [], [], [], []
-    for file in get_image_files(path / "images"):
-        mask_file = label_func(file)
-        if not mask_file.exists():
-            raise BadSegmentationData(f"{file.name} has no mask: expected labels/{mask_file.name}.")
-        img, reason = check_image(file.read_bytes(), file.name)
-        if img is None:
-            raise BadSegmentationData(f"{file.name} can't be used: {reason}.")
-        with Image.open(mask_file) as m:
-            if m.mode not in ("P", "L"):
-                raise BadSegmentationData(f"{mask_file.name} is a {m.mode} image; a mask holds one code per pixel "
-                                          "(a palette or greyscale PNG).")
-            mask = np.asarray(m, dtype=np.uint8)
-        if mask.shape != (img.height, img.width):
-            raise BadSegmentationData(f"{mask_file.name} is {mask.shape[1]}x{mask.shape[0]} but its image is "
-                                      f"{img.width}x{img.height}.")
-        if mask.max() >= len(codes):
-            raise BadSegmentationData(f"{mask_file.name} uses code {mask.max()}, but codes.txt names only "
-                                      f"{len(codes)} classes.")
-        img, mask = _shrink(img, mask)
-        images.append(img)
-        masks.append(mask)
-        names.append(file.name)
-        item_groups.append(groups.get(file.stem, file.stem))
-    if not images:
-        raise BadSegmentationData(f"{path.name}/images holds no images.")
-    return SegItems(images, masks, names, item_groups, codes, description or path.name)
+    files = {}
+    for sub in ("images", *MASK_FOLDERS):
+        if (path / sub).is_dir():
+            files.update({f"{sub}/{p.name}": p.read_bytes() for p in sorted((path / sub).iterdir())
+                          if p.is_file() and not p.name.startswith(".")})
+    for name in ("codes.txt", "scenes.csv"):
+        if (path / name).is_file():
+            files[name] = (path / name).read_bytes()
+    return items_from_files(files, description or path.name, where=path.name)
+
+
+def items_from_zip(data: bytes, name: str = "your zip") -> SegItems:
+    """A student's zip of photos, masks and codes.txt, read in memory (core/archives.py) and checked."""
+    from core.archives import read_zip
+    return items_from_files(read_zip(data), f"your zip '{name}'", where="Your zip")
 
 
 def _shrink(img: Image.Image, mask: np.ndarray) -> tuple[Image.Image, np.ndarray]:

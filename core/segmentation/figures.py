@@ -1,4 +1,10 @@
-"""Colours for the classes, masks drawn over photos, and the lesson's plotly figures."""
+"""Colours for the classes, masks drawn over photos, confidence maps, and the lesson's plotly figures.
+
+Class names may come from a student's codes.txt: they are escaped wherever they reach HTML (the legend, plotly's
+labels, which understand a few tags), so a name is always shown as text.
+"""
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -28,6 +34,11 @@ def class_colours(codes: list[str]) -> np.ndarray:
             colours.append(PALETTE[k % len(PALETTE)])
             k += 1
     return np.array(colours, dtype=np.uint8)
+
+
+def label(code: str) -> str:
+    """A class name as text inside HTML or a plotly label."""
+    return escape(str(code), quote=True)
 
 
 def hex_colour(rgb) -> str:
@@ -62,7 +73,7 @@ def legend_html(codes: list[str], counts: np.ndarray | None = None) -> str:
         extra = f" · {counts[i] / max(1, counts.sum()):.1%}" if counts is not None else ""
         spans.append(f'<span style="white-space:nowrap;margin-right:14px"><span style="display:inline-block;'
                      f'width:14px;height:14px;border-radius:3px;vertical-align:-2px;background:{hex_colour(rgb)};'
-                     f'border:1px solid #888"></span> {i}&nbsp;{code}{extra}</span>')
+                     f'border:1px solid #888"></span> {i}&nbsp;{label(code)}{extra}</span>')
     return " ".join(spans)
 
 
@@ -72,7 +83,7 @@ def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -
     fig = go.Figure()
     for (split, counts), opacity in zip(counts_by_split.items(), (1.0, 0.5)):
         share = counts / max(1, counts.sum())
-        fig.add_trace(go.Bar(x=list(codes), y=share, name=split, marker_color=colours, opacity=opacity,
+        fig.add_trace(go.Bar(x=[label(c) for c in codes], y=share, name=split, marker_color=colours, opacity=opacity,
                              text=[f"{s:.1%}" for s in share], textposition="outside"))
     fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of the pixels", height=330,
                       margin=dict(l=10, r=10, t=30, b=10), showlegend=len(counts_by_split) > 1, template="plotly_white",
@@ -81,12 +92,93 @@ def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -
 
 
 def iou_bars(iou: np.ndarray, codes: list[str]) -> go.Figure:
-    """Intersection over union per class (absent classes left out)."""
+    """Intersection over union per class (absent classes left out). A click anywhere in a class's column selects
+    it (an invisible full-height bar behind each one, so a class at IoU 0 can be clicked too); customdata is the
+    class's code, so the page can show the photos where that class is worst."""
     keep = [i for i in range(len(codes)) if not np.isnan(iou[i])]
     colours = [hex_colour(c) for c in class_colours(codes)]
-    fig = go.Figure(go.Bar(x=[codes[i] for i in keep], y=[iou[i] for i in keep],
-                           marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
-                           textposition="outside"))
-    fig.update_layout(yaxis_range=[0, 1.1], yaxis_title="IoU (1 = perfect overlap)", height=330,
-                      margin=dict(l=10, r=10, t=30, b=10), template="plotly_white")
+    names = [label(codes[i]) for i in keep]
+    hover = "%{x}: IoU %{customdata[1]:.2f}<extra>click to see its worst photos</extra>"
+    fig = go.Figure([
+        go.Bar(x=names, y=[1.05] * len(keep), customdata=[[i, iou[i]] for i in keep], hovertemplate=hover,
+               marker_color="rgba(0,0,0,0.02)", showlegend=False, name="click"),
+        go.Bar(x=names, y=[iou[i] for i in keep], customdata=[[i, iou[i]] for i in keep], hovertemplate=hover,
+               marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
+               textposition="outside", showlegend=False, name="IoU")])
+    fig.update_layout(barmode="overlay", yaxis_range=[0, 1.1], yaxis_title="IoU (1 = perfect overlap)", height=330,
+                      margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", clickmode="event+select",
+                      dragmode=False)
+    return fig
+
+
+# sure (1.0) bright yellow-green, unsure dark purple: viridis' ends, readable by colour-blind students
+CONFIDENCE_STOPS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], np.float32)
+UNSURE_COLOUR = (255, 0, 255)
+
+
+def confidence_image(confidence: np.ndarray, n_classes: int) -> np.ndarray:
+    """(H, W) probability of the chosen class -> (H, W, 3) uint8. The scale runs from 1/n_classes (a blind guess,
+    the least a winning class can have) to 1 (certain)."""
+    floor = 1.0 / max(2, n_classes)
+    t = np.clip((np.asarray(confidence, np.float32) - floor) / (1 - floor), 0, 1) * (len(CONFIDENCE_STOPS) - 1)
+    low = np.minimum(t.astype(int), len(CONFIDENCE_STOPS) - 2)
+    frac = (t - low)[..., None]
+    return (CONFIDENCE_STOPS[low] * (1 - frac) + CONFIDENCE_STOPS[low + 1] * frac).round().astype(np.uint8)
+
+
+def confidence_scale_html(n_classes: int) -> str:
+    """The colour scale of `confidence_image`, as a line of HTML."""
+    floor = 1.0 / max(2, n_classes)
+    stops = ", ".join(hex_colour(c) for c in CONFIDENCE_STOPS)
+    return (f'<div style="display:flex;align-items:center;gap:8px;font-size:0.85em">unsure ({floor:.0%})'
+            f'<span style="display:inline-block;width:220px;height:12px;border-radius:3px;'
+            f'background:linear-gradient(to right, {stops})"></span>certain (100%)</div>')
+
+
+def unsure_pixels(image: np.ndarray, confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """The photo greyed out, with every pixel whose chosen class has a probability under `threshold` in magenta."""
+    grey = np.asarray(image, dtype=np.float32).mean(axis=-1, keepdims=True).repeat(3, axis=-1) * 0.6 + 60
+    unsure = (np.asarray(confidence) < threshold)[..., None]
+    return np.where(unsure, np.array(UNSURE_COLOUR, dtype=np.float32), grey).astype(np.uint8)
+
+
+def probability_image(probability: np.ndarray, colour) -> np.ndarray:
+    """(H, W) probability of one class -> (H, W, 3): black where 0, the class's colour where 1."""
+    p = np.clip(np.asarray(probability, np.float32), 0, 1)[..., None]
+    return (p * np.asarray(colour, np.float32)).round().astype(np.uint8)
+
+
+def reliability_bars(rows: list[dict]) -> go.Figure:
+    """Per band of confidence: how often the model was right there (bars) against what it claimed (the mean
+    confidence of those pixels), and, as the text on each bar, the share of all pixels in that band."""
+    shown = [r for r in rows if r["accuracy"] is not None]
+    names = [f"{r['low']:.0%}–{r['high']:.0%}" for r in shown]
+    fig = go.Figure(go.Bar(x=names, y=[r["accuracy"] for r in shown], marker_color="#21918c",
+                           text=[f"{r['share']:.1%} of pixels" for r in shown], textposition="outside",
+                           name="right this often"))
+    fig.add_trace(go.Scatter(x=names, y=[r["claimed"] for r in shown], mode="lines+markers",
+                             line=dict(color="#d62728", dash="dash"), name="what it claimed (its mean confidence)"))
+    fig.update_layout(yaxis_range=[0, 1.2], yaxis_tickformat=".0%", yaxis_title="pixels labelled right",
+                      xaxis_title="the model's confidence (probability of the class it chose)", height=340,
+                      margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    return fig
+
+
+def layer_change_bars(stats: list[dict]) -> go.Figure:
+    """Per layer, how far its weights had moved from where they started at the end of the frozen epochs and at
+    the end of training (log scale: the new decoder moves orders of magnitude more than the encoder)."""
+    layers = list(dict.fromkeys(r["layer"] for r in stats))
+    fig = go.Figure()
+    for phase, colour in (("frozen", "#9ecae1"), ("unfrozen", "#08519c")):
+        rows = [r for r in stats if r.get("phase") == phase]
+        if not rows:
+            continue
+        last_step = max(r["step"] for r in rows)
+        last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
+        fig.add_trace(go.Bar(x=layers, y=[max(last.get(layer, 0.0), 1e-9) for layer in layers], marker_color=colour,
+                             name="after the frozen epoch(s)" if phase == "frozen" else "at the end of training"))
+    fig.update_layout(barmode="group", yaxis_title="weights moved (relative, log scale)", yaxis_type="log", height=360,
+                      margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-40, template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
     return fig

@@ -116,3 +116,48 @@ def start_from_class_frequencies(model: UNet, pixel_counts) -> None:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def unet_layer(param_name: str) -> str:
+    """The layer a U-Net parameter belongs to, for "What changed inside": each stage of the encoder
+    ("encoder.blocks.3", "encoder.layer2", "encoder.stem") and each step of the decoder ("decoder.middle",
+    "decoder.blocks.0", "decoder.cross", "decoder.head")."""
+    parts = param_name.split(".")[:-1]
+    if parts[:2] == ["encoder", "model"]:
+        rest = parts[2:]
+        if len(rest) > 1 and rest[0] in ("blocks", "stages") and rest[1].isdigit():
+            return f"encoder.{rest[0]}.{rest[1]}"
+        if rest and rest[0].startswith("layer"):
+            return f"encoder.{rest[0]}"
+        return "encoder.stem"
+    if parts[:1] == ["decoder"] and len(parts) > 1:
+        if parts[1] == "blocks" and len(parts) > 2:
+            return f"decoder.blocks.{parts[2]}"
+        return f"decoder.{parts[1]}"
+    return parts[0] if parts else param_name
+
+
+# torchvision's ImageNet weights, as fastai's `resnet34` is; the other backbones come from timm
+FASTAI_ARCHS = {"resnet18", "resnet34"}
+
+
+def fastai_code(backbone: str, n_classes: int) -> str:
+    """The fastai call that builds the same thing from the same pretrained weights: `unet_learner` takes a
+    function returning a model (it has no timm names), and only normalises with statistics it knows."""
+    from core.models import get_backbone_spec
+    if backbone in FASTAI_ARCHS:
+        return f"learn = unet_learner(dls, {backbone})"
+    spec = get_backbone_spec(backbone)
+    where = ("  # here: its ImageNet weights from an embedded package, offline"
+             if spec.embedded else "")
+    stats = f"mean={list(spec.mean)}, std={list(spec.std)}"
+    return (f"import timm\n\ndef {backbone}(pretrained=True):{where}\n"
+            f"    return timm.create_model({spec.timm_name!r}, pretrained=pretrained)\n\n"
+            f"# its own statistics: SegmentationDataLoaders(..., batch_tfms=Normalize.from_stats({stats}))\n"
+            f"learn = unet_learner(dls, {backbone}, n_out={n_classes}, normalize=False)")
+
+
+DIFFERS_FROM_FASTAI = ("Unlike fastai's `DynamicUnet`, which enlarges with PixelShuffle (ICNR) to sizes fixed by a "
+                       "dummy batch and ends with a residual block, this U-Net enlarges by bilinear interpolation to "
+                       "each skip connection's size (any photo size works) and keeps the encoder's ImageNet "
+                       "BatchNorm statistics while it trains.")

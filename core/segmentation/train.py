@@ -1,13 +1,8 @@
-"""The lesson's model after training, its export, and the two jobs the job runner runs (never a page's script):
+"""The lesson's Learner and its trained model.
 
-    lr_find_job(ctx, items, config)    -> {"lrs", "losses", "valley"}
-    fine_tune_job(ctx, items, config)  -> a TrainedSegmenter plus what the Results section needs
-
-Bind the data and settings with functools.partial and hand the result to `runner.submit`.
-`config` is plain JSON (shown by the runner and saved with the run):
+`config` is plain JSON (kept with the run, shown by "About this run", put back by "Train again"):
     width, valid_pct, seed, bs, backbone, lr, epochs, freeze_epochs, min_scale
 """
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,13 +12,13 @@ from PIL import Image
 from torch import nn
 
 from core.device import prefers_channels_last, seed_everything
+from core.images import normalize
 from core.learner import Learner
 from core.memory import plan_image_batches, plan_report
-from core.segmentation.data import SegItems, make_dataloaders, pixel_counts, resize_pair, shape_for
-from core.segmentation.metrics import iou_per_class, mean_iou, pixel_accuracy, pixel_confusion
-from core.segmentation.model import UNet, create_unet, start_from_class_frequencies, unet_splitter
+from core.segmentation.data import MAX_SIDE, SegItems, make_dataloaders, pixel_counts, resize_pair, shape_for
+from core.segmentation.metrics import mean_iou, pixel_accuracy
+from core.segmentation.model import UNet, create_unet, start_from_class_frequencies, unet_layer, unet_splitter
 from core.splits import random_split
-from core.images import normalize
 
 # 160x120 scenes, 1 frozen + 5 unfrozen epochs at fastai's base_lr: see benchmarks/bench_segmentation.py for time
 # and accuracy. lr 1e-2 ended about as well but its frozen epoch's validation loss jumped to ~50 (the decoder's
@@ -49,10 +44,14 @@ class TrainedSegmenter:
     backbone: str
     meta: dict = field(default_factory=dict)
 
-    def predict(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-        """A PIL image -> (its codes, the probability of the chosen code), both (H, W) at the photo's own size:
-        the scores are computed at the training size, then enlarged smoothly before picking a class per pixel."""
-        small, _ = resize_pair(image.convert("RGB"), None, self.shape)
+    def predict_proba(self, image: Image.Image) -> np.ndarray:
+        """fastai's `learn.predict(img)[2]`: (n_classes, H, W) probabilities at the photo's own size (at most
+        MAX_SIDE on its longer side): scored at the training size, then enlarged smoothly."""
+        image = image.convert("RGB")
+        if max(image.size) > MAX_SIDE:
+            image = image.copy()
+            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.BILINEAR)
+        small, _ = resize_pair(image, None, self.shape)
         x = torch.from_numpy(np.asarray(small, dtype=np.uint8).copy()).permute(2, 0, 1)[None]
         x = normalize(x, torch.tensor(self.mean).view(1, 3, 1, 1), torch.tensor(self.std).view(1, 3, 1, 1))
         device = next(self.model.parameters()).device
@@ -60,34 +59,23 @@ class TrainedSegmenter:
         with torch.no_grad():
             scores = self.model(x.to(device)).float()
             scores = F.interpolate(scores, size=(image.height, image.width), mode="bilinear", align_corners=False)
-            probs = torch.softmax(scores, dim=1)[0].cpu()
-        confidence, codes = probs.max(dim=0)
-        return codes.numpy().astype(np.uint8), confidence.numpy()
+            return torch.softmax(scores, dim=1)[0].cpu().numpy()
+
+    def predict(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        """(its codes, the probability of the chosen code): both (H, W), the second is the confidence map."""
+        probs = self.predict_proba(image)
+        return probs.argmax(0).astype(np.uint8), probs.max(0)
 
     def export_meta(self) -> dict:
         return dict(task=TASK, backbone=self.backbone, codes=list(self.codes), shape=list(self.shape),
                     mean=list(self.mean), std=list(self.std), **self.meta)
 
 
-def from_export(state: dict, meta: dict) -> TrainedSegmenter:
-    """Rebuild a segmenter from `export_meta()` + safetensors weights (no pretrained weights needed)."""
-    needed = ("backbone", "codes", "shape", "mean", "std")
-    missing = [k for k in needed if k not in meta]
-    if missing or meta.get("task") != TASK:
-        raise ValueError("this is not a segmentation model exported by this lesson "
-                         f"(missing: {', '.join(missing) or 'task'})")
-    model, _ = create_unet(meta["backbone"], len(meta["codes"]), pretrained=False)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise ValueError(f"the weights do not fit a U-Net on {meta['backbone']} with {len(meta['codes'])} classes") from e
-    return TrainedSegmenter(model.eval(), list(meta["codes"]), tuple(meta["shape"]), tuple(meta["mean"]),
-                            tuple(meta["std"]), meta["backbone"])
-
-
 def make_learner(ctx, items: SegItems, cfg: dict, weight_stats: bool = False):
+    """unet_learner(dls, backbone): the data on the training device, the U-Net on the registry's pretrained
+    encoder (its weights reported), a batch size that fits (core/memory.py), the run's callbacks."""
     seed_everything(cfg["seed"])
-    ctx.report(stage="loading images", fraction=0.0)
+    ctx.report(stage="loading the pretrained encoder", fraction=0.0)
     model, backbone = create_unet(cfg["backbone"], len(items.codes), pretrained=True)
     ctx.report(weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)
     shape = shape_for(items, cfg["width"])
@@ -95,43 +83,12 @@ def make_learner(ctx, items: SegItems, cfg: dict, weight_stats: bool = False):
     plan = plan_image_batches(model, ctx.device, ctx.memory_budget, shape, len(items) * 11 * shape[0] * shape[1],
                               n_train, cfg["bs"], CPU_BATCH_SIZE)       # 11 bytes a pixel: uint8 RGB + int64 code
     ctx.report(**plan_report(plan))
+    ctx.report(stage="resizing the photos and masks")
     data = make_dataloaders(items, cfg["width"], cfg["valid_pct"], cfg["seed"], plan.batch_size, backbone.spec.mean,
                             backbone.spec.std, ctx.device, cfg["min_scale"])
     start_from_class_frequencies(model, pixel_counts(items, data.train_idx))
     ctx.check_cancelled()
     learn = Learner(model, data.dls, nn.CrossEntropyLoss(), metrics=(pixel_accuracy, mean_iou),
-                    splitter=unet_splitter, cbs=ctx.callbacks(weight_stats=weight_stats),
+                    splitter=unet_splitter, cbs=ctx.callbacks(weight_stats=weight_stats, layer_of=unet_layer),
                     device=ctx.device, channels_last=prefers_channels_last(ctx.device))
     return learn, data, backbone
-
-
-def lr_find_job(ctx, items: SegItems, config: dict | None = None) -> dict:
-    cfg = settings(config)
-    learn, _, backbone = make_learner(ctx, items, cfg)
-    learn.freeze()                         # as fastai: lr_find on the new decoder, encoder frozen
-    ctx.report(stage="lr_find")
-    found = learn.lr_find(num_it=min(100, max(30, 3 * len(learn.dls.train))))
-    return dict(lrs=found.lrs, losses=found.losses, valley=found.valley, cancelled=found.cancelled,
-                weights=backbone.weights.detail)
-
-
-def fine_tune_job(ctx, items: SegItems, config: dict | None = None) -> dict:
-    cfg = settings(config)
-    learn, data, backbone = make_learner(ctx, items, cfg)
-    start = time.perf_counter()
-    learn.fine_tune(cfg["epochs"], base_lr=cfg["lr"], freeze_epochs=cfg["freeze_epochs"])
-    seconds = time.perf_counter() - start
-    ctx.report(stage="interpreting")
-    scores, targets, losses = learn.get_preds()
-    predicted = scores.argmax(dim=1)
-    model = learn.model.float().to(memory_format=torch.contiguous_format).cpu().eval()
-    segmenter = TrainedSegmenter(model, data.codes, data.shape, backbone.spec.mean, backbone.spec.std,
-                                 cfg["backbone"], meta=dict(weights=backbone.weights.detail, trained_on=items.description))
-    ctx.save_model(model, segmenter.export_meta())
-    cm = pixel_confusion(predicted.numpy(), targets.numpy(), len(data.codes))
-    return dict(segmenter=segmenter, items=items, valid_idx=data.valid_idx, train_idx=data.train_idx,
-                x_valid=data.x_valid.permute(0, 2, 3, 1).numpy(), y_valid=targets.numpy().astype(np.uint8),
-                predicted=predicted.numpy().astype(np.uint8), losses=losses.mean(dim=(1, 2)).numpy(),
-                confusion=cm, iou=iou_per_class(cm), pixel_accuracy=float(np.trace(cm) / max(1, cm.sum())),
-                epochs=[dict(r) for r in learn.recorder.epochs], cancelled=learn.cancelled, seconds=seconds,
-                weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)
