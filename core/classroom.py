@@ -324,7 +324,7 @@ def sign_token(identity: Identity, auth: ClassAuth, *, days: float = 7, root: Pa
                now: float | None = None) -> str:
     """A signed, expiring token of a sign-in, kept by the browser so another tab or a reload stays signed in."""
     payload = dict(id=identity.id, name=identity.name, role=identity.role, v=auth.version,
-                   exp=int((now or time.time()) + days * 86400))
+                   exp=int((time.time() if now is None else now) + days * 86400))
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
     return f"{body}.{_b64(hmac.new(class_secret(root), body.encode(), hashlib.sha256).digest()[:18])}"
 
@@ -343,7 +343,7 @@ def read_token(token: str | None, auth: ClassAuth, *, root: Path | None = None, 
         identity = Identity(str(payload["id"]), str(payload["name"]), str(payload["role"]))
     except (ValueError, KeyError, TypeError):
         return None
-    if payload.get("v") != auth.version or payload.get("exp", 0) < (now or time.time()):
+    if payload.get("v") != auth.version or payload.get("exp", 0) < (time.time() if now is None else now):
         return None
     if identity.role not in ("student", "instructor"):
         return None

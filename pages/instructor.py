@@ -64,7 +64,7 @@ def queue_panel() -> None:
     table = pd.DataFrame([{
         "who": r["owner_name"] or r["owner"][:14], "lesson": LESSONS[r["lesson"]].title if r["lesson"] in LESSONS
         else r["lesson"], "run": r["title"], "status": r["status"],
-        "position": r["position"] if r["position"] else "", "waited": ago(r["waiting_s"]),
+        "position": str(r["position"]) if r["position"] else "", "waited": ago(r["waiting_s"]),
         "running for": ago(r["running_s"]),
         "memory": f"{r['memory_mib'] / 1024:.1f} GiB" if r.get("memory_mib") else "",
         "server": "this one" if r["here"] else "another"} for r in rows])
@@ -120,7 +120,7 @@ for lesson in list_lessons():
         cols[0].caption(f"Opens with {now}.")
         labels = {r.id: f"{r.owner_name or r.owner[:12]} · {r.title} · "
                         f"{time.strftime('%d %b %H:%M', time.localtime(r.created))}" for r in reversed(finished)}
-        choice = cols[1].selectbox("Pin a run", [""] + list(labels), format_func=lambda i: labels.get(i, "—"),
+        choice = cols[1].selectbox("Pin a run", [""] + list(labels), format_func=lambda i, labels=labels: labels.get(i, "—"),
                                    key=f"pin_{lesson.key}", label_visibility="collapsed",
                                    placeholder="Pick a finished run of this lesson")
         if cols[2].button("Pin", key=f"pin_btn_{lesson.key}", disabled=not choice, icon=":material/push_pin:"):

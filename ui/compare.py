@@ -88,7 +88,7 @@ def train_preset(lesson: Lesson, preset: Comparison) -> list[str] | None:
 
 def comparison(lesson: Lesson, run_ids: list[str]) -> None:
     """The comparison of runs (2 to 4): live while any trains, then final numbers, curves, tables, settings."""
-    views = [v for v in (ui_runs.view_or_say(r) for r in run_ids) if v is not None]
+    views = [v for v in (ui_runs.view_or_say(r, replay=False) for r in run_ids) if v is not None]
     views = [v for v in views if v.lesson == lesson.key]
     if len(views) < 2:
         st.info("Pick at least two runs of this lesson to compare.", icon=":material/compare_arrows:")

@@ -92,19 +92,23 @@ def _sign_in(name: str, password: str) -> None:
 
 
 def sign_in_form(key: str, *, instructor_only: bool = False) -> None:
-    """A display name and a password (the class's, or the instructor's)."""
+    """A display name and a password (the class's, or the instructor's). Checked in the form's callback, before
+    the script runs again, so the page that follows is already the signed-in one."""
     with st.form(key, border=not instructor_only):
-        name = st.text_input("Your name", max_chars=40, key=f"{key}_name",
-                             help="What your instructor sees next to your runs.")
+        st.text_input("Your name", max_chars=40, key=f"{key}_name",
+                      help="What your instructor sees next to your runs.")
         label = "Instructor password" if instructor_only else "Class password"
-        password = st.text_input(label, type="password", key=f"{key}_password",
-                                 help=None if instructor_only else "Given by your instructor. Instructors: yours.")
-        if st.form_submit_button("Sign in", type="primary", icon=":material/login:"):
-            _sign_in(name, password)
-            if "user" in st.session_state:
-                st.rerun()
+        st.text_input(label, type="password", key=f"{key}_password",
+                      help=None if instructor_only else "Given by your instructor. Instructors: yours.")
+        st.form_submit_button("Sign in", type="primary", icon=":material/login:", on_click=_submitted, args=(key,))
     if st.session_state.get("_sign_in_error"):
         st.error(st.session_state["_sign_in_error"], icon=":material/lock:")
+
+
+def _submitted(key: str) -> None:
+    ss = st.session_state
+    _sign_in(ss.get(f"{key}_name", ""), ss.get(f"{key}_password", ""))
+    ss[f"{key}_password"] = ""
 
 
 def sign_in_page() -> None:
@@ -129,6 +133,7 @@ def sign_in_page() -> None:
 
 
 def sign_out() -> None:
+    """Forget this session's sign-in and the browser's (a callback: it runs before the next script run)."""
     user = current_user()
     st.session_state.pop("user", None)
     st.session_state["_sign_in_looked_for"] = True      # not signed in again from the cookie this session
@@ -145,9 +150,7 @@ def account_box() -> None:
         role = " (instructor)" if user.instructor else ""
         cols = st.columns([3, 2], vertical_alignment="center")
         cols[0].markdown(f":material/person: **{user.name}**{role}")
-        if cols[1].button("Sign out", key="sign_out", icon=":material/logout:"):
-            sign_out()
-            st.rerun()
+        cols[1].button("Sign out", key="sign_out", icon=":material/logout:", on_click=sign_out)
     elif auth.instructor_password and not auth.login_required:
         with st.popover("Instructor sign-in", icon=":material/school:"):
             sign_in_form("instructor_sign_in", instructor_only=True)

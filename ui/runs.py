@@ -79,8 +79,9 @@ def _progress(run_id: str, active: bool) -> Progress:
     return progress
 
 
-def view(run_id: str) -> RunView:
-    """The run, read from the store. Raises RunError (a sentence) if it is unknown or damaged."""
+def view(run_id: str, replay: bool = True) -> RunView:
+    """The run, read from the store. Raises RunError (a sentence) if it is unknown or damaged. A ready-made run is
+    where this session's replay of it stands, unless `replay` is False (then: as it ended)."""
     service = get_service()
     store = store_of(run_id)
     record = store.read(run_id)
@@ -88,16 +89,16 @@ def view(run_id: str) -> RunView:
     mine = record.owner == user.id
     found = RunView(record, None, service.position(run_id) if record.status == QUEUED else None, mine,
                     ready_made=not mine and not record.active and readymade.is_ready_made(record, service.store))
-    if found.ready_made:
+    if found.ready_made and replay:
         found.progress, found.replaying = _replayed(record)
     else:
         found.progress = _progress(run_id, record.active)
     return found
 
 
-def view_or_say(run_id: str) -> RunView | None:
+def view_or_say(run_id: str, replay: bool = True) -> RunView | None:
     try:
-        return view(run_id)
+        return view(run_id, replay)
     except RunError as e:
         st.warning(str(e), icon=":material/help:")
         return None
