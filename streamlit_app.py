@@ -1,8 +1,8 @@
 """Lesson 1 of Practical Deep Learning for Coders, one page per lesson. Run: streamlit run streamlit_app.py
 
 The frame every page runs in: who is signing in (ui/login.py), the navigation (the instructor's page for
-instructors only), the sidebar, presentation mode. Nothing here imports torch: the welcome page comes up at once,
-and the training service starts in the background after it (ui/sidebar.py)."""
+instructors only), the sidebar, presentation mode. Nothing here loads the deep-learning libraries: the welcome page
+comes up at once, and the training service starts in the background after it (ui/sidebar.py)."""
 import logging
 
 import streamlit as st
@@ -18,19 +18,23 @@ def main() -> None:
     st.set_page_config(page_title="Lesson 1 · Practical Deep Learning", page_icon="🐦", layout="wide",
                        initial_sidebar_state="collapsed" if present.is_on() else "auto")
 
+    user = identity.current_user()
+    welcome = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
+    mine = st.Page("pages/my_runs.py", title="My runs", icon=":material/folder_open:")
+    compare = st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:")
+    # Each page keeps the URL Streamlit derives from its file name. Streamlit first announces the files in pages/
+    # by those names, so any other url_path makes a link opened directly flash a "Page not found" dialog.
+    lessons = [st.Page(lesson.page, title=lesson.title, icon=lesson.icon) for lesson in list_lessons()]
+    instructor = st.Page("pages/instructor.py", title="Instructor", icon=":material/school:")
+    sections = {"Start here": [welcome, mine, compare], "Lessons": lessons}
+    if user.instructor:
+        sections["Class"] = [instructor]
     if login.needs_sign_in():
-        page = st.navigation([st.Page(login.sign_in_page, title="Sign in", icon=":material/login:")])
+        # Every page's URL shows the sign-in form, and, once signed in, the page it names (a shared ?run= link too).
+        page = st.navigation([st.Page(login.sign_in_page, title="Sign in", icon=":material/login:", url_path=p.url_path,
+                                      default=p is welcome) for p in [welcome, mine, compare, *lessons, instructor]],
+                             position="hidden")
     else:
-        user = identity.current_user()
-        welcome = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
-        mine = st.Page("pages/my_runs.py", title="My runs", icon=":material/folder_open:")
-        compare = st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:")
-        # Each page keeps the URL Streamlit derives from its file name. Streamlit first announces the files in pages/
-        # by those names, so any other url_path makes a link opened directly flash a "Page not found" dialog.
-        lessons = [st.Page(lesson.page, title=lesson.title, icon=lesson.icon) for lesson in list_lessons()]
-        sections = {"Start here": [welcome, mine, compare], "Lessons": lessons}
-        if user.instructor:
-            sections["Class"] = [st.Page("pages/instructor.py", title="Instructor", icon=":material/school:")]
         page = st.navigation(sections)
         render_sidebar()
     bar = present.begin()

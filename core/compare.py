@@ -31,8 +31,12 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def label(index: int, record: RunRecord) -> str:
-    return f"{LETTERS[index]}: {record.title or record.kind}"
+def label(index: int, record: RunRecord, differ: Sequence[str] = ()) -> str:
+    """"A: lr=0.001" when the runs' settings differ (what tells them apart), else "A: <its title>"."""
+    flat = flatten(record.config)
+    shown = [f"{k.rsplit('.', 1)[-1]}={flat[k]}" for k in differ if k in flat]
+    text = ", ".join(shown)
+    return f"{LETTERS[index]}: {text if shown and len(text) <= 48 else record.title or record.kind}"
 
 
 def settings_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]:

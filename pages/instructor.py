@@ -3,7 +3,6 @@ workers and the GPU, the class's limits (enforced in core/, whatever a page send
 opens with, and what presentation mode hides. Only in an instructor's navigation, and it checks again itself."""
 import time
 
-import pandas as pd
 import streamlit as st
 
 from core import readymade
@@ -53,28 +52,32 @@ def queue_panel() -> None:
         used = sum(g["used_mib"] for g in gpus) / 1024
         total = sum(g["total_mib"] for g in gpus) / 1024
         cols[3].metric("GPU", f"{busy:.0f}% busy", f"{used:.1f} of {total:.0f} GiB used", delta_color="off",
+                       delta_arrow="off",
                        border=True, help=", ".join(g["name"] for g in gpus))
     else:
-        cols[3].metric("GPU", "none", "training on the CPU", delta_color="off", border=True)
+        cols[3].metric("GPU", "none", "training on the CPU", delta_color="off", delta_arrow="off", border=True)
 
     rows = service.queue()
     if not rows:
         st.info("Nobody is training right now.", icon=":material/check_circle:")
         return
-    table = pd.DataFrame([{
-        "who": r["owner_name"] or r["owner"][:14], "lesson": LESSONS[r["lesson"]].title if r["lesson"] in LESSONS
-        else r["lesson"], "run": r["title"], "status": r["status"],
-        "position": str(r["position"]) if r["position"] else "", "waited": ago(r["waiting_s"]),
-        "running for": ago(r["running_s"]),
-        "memory": f"{r['memory_mib'] / 1024:.1f} GiB" if r.get("memory_mib") else "",
-        "server": "this one" if r["here"] else "another"} for r in rows])
-    st.dataframe(table, hide_index=True, width="stretch", key="queue_table")
+    widths = [2, 3, 4, 2, 2, 2, 2]
+    header = st.columns(widths)
+    for column, name in zip(header, ["**Who**", "**Lesson**", "**Run**", "**Status**", "**Time**", "**Memory**", ""]):
+        column.markdown(name)
     for r in rows:
-        cols = st.columns([5, 1], vertical_alignment="center")
-        cols[0].caption(f"{r['owner_name'] or r['owner'][:14]} · {r['title']} · {r['status']}")
+        cols = st.container(key=f"queue-row-{r['id']}").columns(widths, vertical_alignment="center")
+        cols[0].markdown(r["owner_name"] or r["owner"][:14])
+        cols[1].markdown(LESSONS[r["lesson"]].title if r["lesson"] in LESSONS else r["lesson"])
+        cols[2].markdown(r["title"] + ("" if r["here"] else " *(another server)*"))
+        cols[3].markdown("training" if r["status"] == "running" else f"waiting, #{r['position'] or '?'}")
+        cols[4].markdown(f"{ago(r['running_s'])} training" if r["running_s"] is not None else
+                         f"{ago(r['waiting_s'])} waiting")
+        cols[5].markdown(f"{r['memory_mib'] / 1024:.1f} GiB" if r.get("memory_mib") else "–",
+                         help="The GPU memory the job planned for its batch size (GPU runs only).")
         if store.cancel_requested(r["id"]):
-            cols[1].button("Stopping…", disabled=True, key=f"inst_stopping_{r['id']}")
-        elif cols[1].button("Stop", key=f"inst_stop_{r['id']}", icon=":material/stop_circle:"):
+            cols[6].button("Stopping…", disabled=True, key=f"inst_stopping_{r['id']}")
+        elif cols[6].button("Stop", key=f"inst_stop_{r['id']}", icon=":material/stop_circle:"):
             service.cancel(r["id"], by=user.id, instructor=True)
             st.rerun(scope="fragment")
 

@@ -101,7 +101,8 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
                 ui_runs.live(found.id, table=False)
         return
     records = [v.record for v in views]
-    labels = [compare.label(i, r) for i, r in enumerate(records)]
+    table, differ = compare.settings_table(records)
+    labels = [compare.label(i, r, differ) for i, r in enumerate(records)]
     if lesson.metric is not None:
         values = compare.final_numbers(records, lesson.metric.key, lesson.metric.higher_is_better)
         winner = compare.best(values, lesson.metric.higher_is_better)
@@ -119,7 +120,6 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
         column.markdown(f"**{labels[i]}**")
         column.dataframe(plots.epoch_table(found.epoch_table), width="stretch")
     st.subheader("Settings")
-    table, differ = compare.settings_table(records)
     st.dataframe(table.style.apply(lambda row: ["background-color: #fff3cd; font-weight: bold"
                                                 if row.name in differ else "" for _ in row], axis=1),
                  width="stretch")

@@ -148,9 +148,9 @@ def account_box() -> None:
     user = current_user()
     if user.signed_in:
         role = " (instructor)" if user.instructor else ""
-        cols = st.columns([3, 2], vertical_alignment="center")
+        cols = st.columns([1, 1], vertical_alignment="center")
         cols[0].markdown(f":material/person: **{user.name}**{role}")
-        cols[1].button("Sign out", key="sign_out", icon=":material/logout:", on_click=sign_out)
+        cols[1].button("Sign out", key="sign_out", icon=":material/logout:", on_click=sign_out, type="tertiary")
     elif auth.instructor_password and not auth.login_required:
         with st.popover("Instructor sign-in", icon=":material/school:"):
             sign_in_form("instructor_sign_in", instructor_only=True)

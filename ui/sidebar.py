@@ -116,5 +116,5 @@ def render_sidebar() -> None:
     with st.sidebar:
         login.account_box()
         # Polled: the queue changes, and the first time round the service is still starting.
-        st.fragment(run_every=2 if not _warmup().done.is_set() else 10)(_live_part)()
+        st.fragment(run_every=2 if not _warmup().done.is_set() else 5)(_live_part)()
         present.toggle()
