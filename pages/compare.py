@@ -16,9 +16,8 @@ st.markdown("Change one thing, train again, and compare: that is how you learn w
 lessons = [lesson for lesson in list_lessons() if lesson.jobs]
 keys = [lesson.key for lesson in lessons]
 wanted = st.query_params.get("lesson")
-if wanted in keys and "cmp_lesson" not in ss:
-    ss.cmp_lesson = wanted
-lesson = get_lesson(st.selectbox("Lesson", keys, format_func=lambda k: get_lesson(k).title, key="cmp_lesson"))
+lesson = get_lesson(st.selectbox("Lesson", keys, index=keys.index(wanted) if wanted in keys else 0,
+                                 format_func=lambda k: get_lesson(k).title, key="cmp_lesson"))
 st.query_params["lesson"] = lesson.key
 
 if ss.get("_cmp_for") != lesson.key:                  # a new lesson: its own selection

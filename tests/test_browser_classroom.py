@@ -92,14 +92,19 @@ def test_the_instructors_page_during_two_students_jobs(browser, class_url, scree
     students = [signed_in(browser, class_url, name, CLASS_PW) for name in ("Ada", "Alan")]
     assert "Instructor" not in students[0].locator('[data-testid="stSidebarNav"]').inner_text()
     for page in students:
-        page.goto(f"{class_url}/tabular?epochs=20")
-    for page in students:
+        page.goto(f"{class_url}/tabular")
+    for page in students:                                       # 20 epochs each: one trains, one waits
         page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).wait_for(timeout=120_000)
         wait_for_app(page, timeout=90_000)
-    for page in students:                                       # 20 epochs each: one trains, one waits
-        page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).click()
+        epochs = page.get_by_role("spinbutton", name="Epochs")
+        epochs.fill("20")
+        epochs.press("Enter")
+        page.get_by_role("button", name=re.compile(r"Train: fit_one_cycle\(20,")).wait_for(timeout=60_000)
+        wait_for_app(page, timeout=90_000)
     for page in students:
-        page.get_by_text(re.compile("Training —|Waiting in the queue")).first.wait_for(timeout=60_000)
+        page.get_by_role("button", name=re.compile(r"Train: fit_one_cycle\(20,")).click()
+    for page in students:
+        page.get_by_text(re.compile("Training —|Waiting in the queue")).first.wait_for(timeout=120_000)
     stops = teacher.locator('[class*="st-key-inst_stop_"] button')    # the page polls the queue by itself
     stops.nth(1).wait_for(timeout=30_000)
     teacher.wait_for_timeout(1500)
