@@ -1,19 +1,53 @@
-"""Lesson 1 of Practical Deep Learning for Coders, one page per lesson. Run: streamlit run streamlit_app.py"""
+"""Lesson 1 of Practical Deep Learning for Coders, one page per lesson. Run: streamlit run streamlit_app.py
+
+The frame every page runs in: who is signing in (ui/login.py), the navigation (the instructor's page for
+instructors only), the sidebar, presentation mode. Nothing here loads the deep-learning libraries: the welcome page
+comes up at once, and the training service starts in the background after it (ui/sidebar.py)."""
 import logging
 
 import streamlit as st
 
 from core.lessons import list_lessons
-from ui.sidebar import render_sidebar
+from ui import identity, login, present
+from ui.sections import start_page
+from ui.sidebar import render_sidebar, warm_up
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Lesson 1 · Practical Deep Learning", page_icon="🐦", layout="wide")
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    st.set_page_config(page_title="Lesson 1 · Practical Deep Learning", page_icon="🐦", layout="wide",
+                       initial_sidebar_state="collapsed" if present.is_on() else "auto")
 
-welcome = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
-# Each page keeps the URL Streamlit derives from its file name. Streamlit first announces the files in pages/ by
-# those names, so any other url_path makes a link opened directly flash a "Page not found" dialog.
-lessons = [st.Page(lesson.page, title=lesson.title, icon=lesson.icon) for lesson in list_lessons()]
-page = st.navigation({"Start here": [welcome], "Lessons": lessons})
-render_sidebar()
-page.run()
+    user = identity.current_user()
+    welcome = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
+    mine = st.Page("pages/my_runs.py", title="My runs", icon=":material/folder_open:")
+    compare = st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:")
+    # Each page keeps the URL Streamlit derives from its file name. Streamlit first announces the files in pages/
+    # by those names, so any other url_path makes a link opened directly flash a "Page not found" dialog.
+    lessons = [st.Page(lesson.page, title=lesson.title, icon=lesson.icon) for lesson in list_lessons()]
+    instructor = st.Page("pages/instructor.py", title="Instructor", icon=":material/school:")
+    sections = {"Start here": [welcome, mine, compare], "Lessons": lessons}
+    if user.instructor:
+        sections["Class"] = [instructor]
+    if login.needs_sign_in():
+        # Every page's URL shows the sign-in form, and, once signed in, the page it names (a shared ?run= link too).
+        page = st.navigation([st.Page(login.sign_in_page, title="Sign in", icon=":material/login:", url_path=p.url_path,
+                                      default=p is welcome) for p in [welcome, mine, compare, *lessons, instructor]],
+                             position="hidden")
+    else:
+        page = st.navigation(sections)
+        render_sidebar()
+    bar = present.begin()
+    start_page()
+    try:
+        page.run()
+    finally:
+        present.end(bar)
+        identity.write_cookies()
+        warm_up()
+
+
+# Streamlit runs this file as a module named __main__, so worker processes started with multiprocessing's "spawn"
+# (core/backends.py) import it as their main module, named __mp_main__: there it must define things, not run the app.
+if __name__ != "__mp_main__":
+    main()

@@ -8,7 +8,10 @@ A lesson registers:
   {"input": sha256, ...}: an upload kept in the run store), `config` the settings (JSON, seed included). The job
   writes everything a page shows into its run through `ctx` (core/worker.py);
 - how to load one of its finished runs for its page: `load`, "module:function" taking (store, record);
-- which settings the class's limits apply to (core/classroom.py), and the metric its run lists show.
+- which settings the class's limits apply to (core/classroom.py), and the metric its run lists show;
+- the run it opens with (`default_run`: core/readymade.py makes it and ships it, so a fresh install shows a finished
+  run before the student trains) and the course's comparisons as presets (`comparisons`: the default run with each
+  change in turn, see pages/compare.py).
 """
 from __future__ import annotations
 
@@ -36,6 +39,23 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class DefaultRun:
+    """The run a lesson opens with: which job, on which data (embedded, so it works offline), which settings."""
+    kind: str
+    data: dict
+    config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One of the course's comparisons, as a one-click preset: the lesson's default run once per change."""
+    key: str
+    title: str
+    changes: tuple[dict, ...]      # two to four config changes, one run each
+    question: str = ""             # what it shows, in a sentence
+
+
+@dataclass(frozen=True)
 class Lesson:
     key: str             # the page file's stem, which is also its URL path (see streamlit_app.py)
     title: str
@@ -49,6 +69,8 @@ class Lesson:
     metric: Metric | None = None
     limited: dict[str, tuple[str, ...]] = field(default_factory=dict)   # class limit -> config keys it bounds
     listed: bool = True                                            # in the navigation and on the welcome page
+    default_run: DefaultRun | None = None    # None: its first job that keeps a model, on its first dataset
+    comparisons: tuple[Comparison, ...] = ()
 
     def job(self, kind: str) -> Job:
         for job in self.jobs:
@@ -111,7 +133,16 @@ register_lesson(Lesson(
     jobs=(Job("lr_find", "core.vision.jobs:lr_find", "lr_find"),
           Job("fit", "core.vision.jobs:fine_tune", "fine_tune", keeps_model=True)),
     load="core.vision.jobs:load_run", metric=Metric("error_rate", "error rate", False, ".1%"),
-    limited={"image_size": ("size",), "epochs": ("epochs", "freeze_epochs")}))
+    limited={"image_size": ("size",), "epochs": ("epochs", "freeze_epochs")},
+    comparisons=(
+        Comparison("recipe", "fine_tune vs fit_one_cycle", ({"recipe": "fine_tune"}, {"recipe": "fit_one_cycle"}),
+                   "Does training the new head first, then everything, beat training everything at once?"),
+        Comparison("pretrained", "pretrained vs random weights", ({"pretrained": True}, {"pretrained": False}),
+                   "How much does starting from a model that has seen ImageNet help?"),
+        Comparison("lr", "two learning rates", ({"lr": 1e-3}, {"lr": 1e-2}),
+                   "Too small a learning rate learns slowly; is ten times more better?"),
+        Comparison("size", "two image sizes", ({"size": 128}, {"size": 224}),
+                   "Do bigger photos give a better model, and what do they cost in time?"))))
 register_lesson(Lesson(
     "segmentation", "Colour every pixel", ":material/format_paint:", "pages/segmentation.py",
     "Segmentation: a U-Net on a pretrained encoder gives every pixel of a photo its class.",
@@ -127,7 +158,17 @@ register_lesson(Lesson(
     jobs=(Job("lr_find", "core.tabular.jobs:lr_find", "lr_find"),
           Job("fit", "core.tabular.jobs:fit", "fit_one_cycle", keeps_model=True)),
     load="core.tabular.jobs:load_run", metric=Metric("accuracy", "accuracy", True, ".1%"),
-    limited={"epochs": ("epochs",)}))
+    limited={"epochs": ("epochs",)},
+    default_run=DefaultRun("fit", {"dataset": "adult", "source": "embedded"}, dict(
+        spec={"target": "salary", "cat_names": ["workclass", "education", "marital-status", "occupation",
+                                                "relationship", "race"],
+              "cont_names": ["age", "fnlwgt", "education-num"]},
+        lr=1e-2, epochs=3, batch_size=1024, seed=0)),
+    comparisons=(
+        Comparison("lr", "two learning rates", ({"lr": 1e-3}, {"lr": 1e-2}),
+                   "With only ~25 steps an epoch, does a ten times bigger learning rate train better?"),
+        Comparison("seed", "two seeds", ({"seed": 0}, {"seed": 1}),
+                   "How much of the accuracy is luck: the first weights and the order of the batches?"))))
 register_lesson(Lesson(
     "collab", "Collaborative filtering: movies", ":material/movie:", "pages/collab.py",
     "Learn users' tastes and movies' traits from 100,000 MovieLens ratings, then recommend movies.",

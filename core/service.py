@@ -2,6 +2,7 @@
 
     service = get_service()
     record = service.submit("tabular", "fit", data, config, owner="…")       # -> the run's record, queued
+    records = service.submit_comparison("tabular", "fit", data, [config_a, config_b], owner="…")   # a pair
     service.cancel(run_id, by="…")                                           # only its owner, or an instructor
     service.position(run_id); service.queue(); service.stats()
 
@@ -40,6 +41,7 @@ EXECUTOR_BEAT_SECONDS = 5.0
 EXECUTOR_SILENT_SECONDS = 30.0
 RECONCILE_SECONDS = 30.0
 KILL_GRACE_SECONDS = 30.0
+MAX_COMPARED = 4                 # runs in one comparison
 
 
 class TrainingService:
@@ -66,25 +68,44 @@ class TrainingService:
     def submit(self, lesson: str, kind: str, data: dict, config: dict, *, owner: str, owner_name: str = "",
                title: str = "") -> RunRecord:
         """Queue a run; raises LimitError (a sentence) when the class's limits or the queue refuse it."""
+        return self._submit(lesson, kind, data, [config], owner=owner, owner_name=owner_name, titles=[title])[0]
+
+    def submit_comparison(self, lesson: str, kind: str, data: dict, configs: list[dict], *, owner: str,
+                          owner_name: str = "", titles: list[str] | None = None) -> list[RunRecord]:
+        """Queue two to four runs to compare (the same job and data, different settings) one after the other.
+        Together they count as one towards a person's one-at-a-time limit; each is checked against the class's
+        limits, and if one is refused none is queued."""
+        if not 2 <= len(configs) <= MAX_COMPARED:
+            raise LimitError(f"A comparison trains two to {MAX_COMPARED} runs.")
+        return self._submit(lesson, kind, data, configs, owner=owner, owner_name=owner_name,
+                            titles=list(titles or [""] * len(configs)), group=secrets.token_hex(6))
+
+    def _submit(self, lesson, kind, data, configs, *, owner, owner_name, titles, group=None) -> list[RunRecord]:
         from core.classroom import check_run
         from core.lessons import get_lesson
         job = get_lesson(lesson).job(kind)
-        config = check_run(lesson, kind, config, data, self.store.root)
+        configs = [check_run(lesson, kind, config, data, self.store.root) for config in configs]
+        fingerprint = _fingerprint(self.store, data)
         with self._lock:
-            mine = [r for r in self.active_runs(owner)]
-            if len(mine) >= self.runs_per_owner:
-                raise LimitError(f"You already have a run {mine[0].status}: “{mine[0].title}”. Stop it or wait "
+            mine = self.active_runs(owner)
+            if len({r.info.get("comparison") or r.id for r in mine}) >= self.runs_per_owner:
+                what = "comparison" if mine[0].info.get("comparison") else "run"
+                raise LimitError(f"You already have a {what} {mine[0].status}: “{mine[0].title}”. Stop it or wait "
                                  "for it to finish before starting another.")
-            if len(self._queue) >= self.max_queue:
+            if len(self._queue) + len(configs) > self.max_queue:
                 raise LimitError("The server's queue is full; please try again in a minute.")
-            record = self.store.create(lesson, kind, owner, config, data, title=title or job.title,
-                                       owner_name=owner_name, fingerprint=_fingerprint(self.store, data),
-                                       executor=self.id)
-            self._mark_active(record.id)
-            self._queue.append(record.id)
-            self._owners[record.id] = owner
+            records = []
+            for config, title in zip(configs, titles):
+                record = self.store.create(lesson, kind, owner, config, data, title=title or job.title,
+                                           owner_name=owner_name, fingerprint=fingerprint, executor=self.id)
+                if group:
+                    record = self.store.update(record.id, info={"comparison": group})
+                self._mark_active(record.id)
+                self._queue.append(record.id)
+                self._owners[record.id] = owner
+                records.append(record)
             self._lock.notify_all()
-        return record
+        return records
 
     def cancel(self, run_id: str, by: str, instructor: bool = False) -> bool:
         """Stop a run: only its owner or an instructor may. A queued run ends at once; a running one at its next

@@ -23,6 +23,9 @@ os.environ.setdefault("LESSON1_LESSON_MODULES", "tests.lesson_for_tests")   # th
 # a real server, whose runs train in worker processes (app_server).
 os.environ.setdefault("LESSON1_BACKEND", "thread")
 os.environ.setdefault("LESSON1_RUNS_DIR", tempfile.mkdtemp(prefix="lesson1-test-runs-"))
+# Lesson pages open on their ready-made run (core/readymade.py) when one is shipped; their tests start from a page
+# without one. The ready-made runs' own tests point this at the shipped folder (tests/test_readymade.py).
+os.environ.setdefault("LESSON1_READYMADE_DIR", tempfile.mkdtemp(prefix="lesson1-test-readymade-"))
 import core  # noqa: E402,F401  (before anything loads torch: it sets OpenMP's wait policy, see core/__init__.py)
 
 CHROMIUM = os.environ.get("LESSON1_CHROMIUM", "/usr/bin/chromium")
@@ -46,16 +49,18 @@ def _browser_missing_reason():
 
 
 @contextmanager
-def app_server(log_dir: Path, runs_dir: Path):
-    """`streamlit run streamlit_app.py` on a free loopback port; yields its URL."""
+def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict | None = None):
+    """`streamlit run streamlit_app.py` on a free loopback port (with `extra_args`, e.g. a secrets file, and more
+    environment `env`); yields its URL."""
     port = _free_port()
-    env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), LESSON1_BACKEND="local", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), LESSON1_BACKEND="local", PYTHONUNBUFFERED="1",
+               **(env or {}))
     log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
          "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
+         "--browser.gatherUsageStats", "false", *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -15,6 +15,13 @@ def run_app() -> AppTest:
     return open_page("streamlit_app.py", timeout=TIMEOUT)
 
 
+def test_every_page_of_the_frame_opens():
+    at = run_app()
+    for page in ("pages/my_runs.py", "pages/compare.py"):
+        at.switch_page(page).run()
+        assert not at.exception and at.title, page
+
+
 def test_welcome_page_explains_the_game_and_links_every_lesson():
     at = run_app()
     assert at.title[0].value.startswith("Lesson 1")
@@ -25,12 +32,61 @@ def test_welcome_page_explains_the_game_and_links_every_lesson():
 
 
 def test_sidebar_says_where_training_runs_and_what_is_queued():
+    from ui.sidebar import _warmup
     at = run_app()
+    assert _warmup().done.wait(120)                # found in the background after the first page
+    at.run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "Training runs on" in sidebar and "waiting" in sidebar
     notes = [w.value for w in at.sidebar.warning] + [s.value for s in at.sidebar.success]
     assert any("CPU" in n or "GiB free" in n for n in notes)
     assert "Pretrained weights" in sidebar and "embedded" in sidebar
+
+
+def test_the_sidebar_shows_the_training_services_stats(service):
+    from ui.sidebar import _warmup
+    from tests.lesson_for_tests import KEY
+    run = service.submit(KEY, "wait", {}, {"seconds": 30}, owner="someone")
+    at = run_app()
+    assert _warmup().done.wait(120)
+    at.run()
+    assert "**Jobs:** 1 training · 0 waiting · 1 worker(s)" in [m.value for m in at.sidebar.markdown] or \
+        "**Jobs:** 0 training · 1 waiting · 1 worker(s)" in [m.value for m in at.sidebar.markdown]
+    service.cancel(run.id, by="someone")
+    service.wait(run.id, 30)
+
+
+def test_the_welcome_page_does_not_import_torch():
+    """The first page must come up fast: torch and timm load in the background, after it (ui/sidebar.py)."""
+    import subprocess
+    import sys
+    script = ("import sys, os; sys.path.insert(0, os.getcwd());"
+              "import ui.sidebar; ui.sidebar.warm_up = lambda: None;"     # the background warm-up, not run here
+              "from streamlit.testing.v1 import AppTest;"
+              "at = AppTest.from_file('streamlit_app.py', default_timeout=60); at.run();"
+              "assert not at.exception, at.exception; assert at.title[0].value.startswith('Lesson 1');"
+              "print('torch' in sys.modules, 'timm' in sys.modules)")
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "LESSON1_LESSON_MODULES"}   # the tests' lesson uses torch
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_presentation_mode_steps_through_a_lessons_sections(service, monkeypatch):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params["present"] = "1"
+    at.run()
+    at.switch_page("pages/tabular.py").run()
+    assert not at.exception
+    bar = " ".join(m.value for m in at.markdown)
+    assert "**Start** · step 0 of 6" in bar
+    assert at.button(key="present-back").disabled
+    at.button(key="present-next").click().run()
+    assert "**1. The raw table** · step 1 of 6" in " ".join(m.value for m in at.markdown)
+    at.button(key="present-exit").click().run()
+    assert not at.session_state["present"] and not [b for b in at.button if b.key == "present-next"]
 
 
 @pytest.mark.parametrize("lesson", list_lessons(), ids=lambda lesson: lesson.key)

@@ -13,6 +13,7 @@ def test_a_newcomer_opens_the_app_and_reaches_every_lesson(page, app_url, screen
     page.get_by_role("heading", name="Lesson 1: play the whole game").wait_for(timeout=30_000)
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Training runs on").wait_for()
+    sidebar.get_by_text("Jobs:").wait_for(timeout=120_000)    # the service starts in the background (ui/sidebar.py)
     assert "CPU" in sidebar.inner_text() or "GiB free" in sidebar.inner_text()
     page.wait_for_timeout(1000)                       # let plotly draw before the picture
     page.screenshot(path=str(screenshot_dir / "home.png"), full_page=True)

@@ -7,9 +7,15 @@ the training service (core/service.py) for a run and draws what the run store sa
     view = ui_runs.current_view("tabular", "fit")                   # this person's run, or the link's ?run=
     result = ui_runs.loaded(view)                                   # the lesson's loader, cached, from the store
     ui_runs.run_details(view, widgets)                              # seed, settings, data, link, Train again
+    view = ui_runs.ready_made("tabular")                            # the run the lesson opens with
 
 A run's id goes in the URL (`?run=`): a reloaded tab, another tab, or anyone given the link opens the same run.
 Only its owner (or an instructor) sees its Stop button; everyone else reads it.
+
+Ready-made runs (core/readymade.py): until a person has a run of the lesson's default kind, `current` returns the
+lesson's ready-made run (the class's pinned one, else the shipped one), so every page opens with a finished run and
+pages need no code of their own for it. `live` replays it from its events at the speed the student picks (as it
+trained, 10x, instant), and `loaded` gives its results once the replay has reached its end, as for a real run.
 """
 from __future__ import annotations
 
@@ -20,13 +26,16 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from core import readymade
 from core.errors import LimitError, StudentError
-from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, EventReader, Progress, RunError, RunRecord
+from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, EventReader, Progress, RunError, RunRecord,
+                       RunStore)
 from core.service import get_service
 from ui.identity import current_user
 
 POLL_SECONDS = 1.0
 RUN_PARAM = "run"
+SPEEDS = {"as it trained": 1.0, "10×": 10.0, "instant": float("inf")}
 
 
 @dataclass
@@ -36,6 +45,8 @@ class RunView:
     progress: Progress
     position: int | None
     mine: bool
+    ready_made: bool = False          # the lesson's ready-made run (shipped, or pinned by the instructor)
+    replaying: bool = False           # its replay has not reached the end yet: `progress` is where it stands
 
     def __getattr__(self, name):                      # id, status, config, error, seconds... from the record
         return getattr(self.record, name)
@@ -43,7 +54,7 @@ class RunView:
     @property
     def epoch_table(self) -> list:
         return self.record.epoch_table if not self.record.active and self.record.epoch_table \
-            else self.progress.epoch_table
+            and not self.replaying else self.progress.epoch_table
 
     @property
     def info(self) -> dict:
@@ -51,30 +62,43 @@ class RunView:
 
 
 # ---- reading runs ------------------------------------------------------------------------------------------------
+def store_of(run_id: str) -> RunStore:
+    """The store holding a run: the class's, or the shipped ready-made runs."""
+    return readymade.locate(run_id, get_service().store)
+
+
 def _progress(run_id: str, active: bool) -> Progress:
     """The run's progress; while it trains, only the lines appended since this session's last look are read."""
     tails = st.session_state.setdefault("_run_tails", {})
     if run_id not in tails:
         if len(tails) > 8:
             tails.clear()
-        tails[run_id] = (get_service().store.events(run_id), Progress())
+        tails[run_id] = (store_of(run_id).events(run_id), Progress())
     reader, progress = tails[run_id]
     progress.apply(reader.read_new(max_bytes=None if not active else 8 * 2**20))
     return progress
 
 
-def view(run_id: str) -> RunView:
-    """The run, read from the store. Raises RunError (a sentence) if it is unknown or damaged."""
+def view(run_id: str, replay: bool = True) -> RunView:
+    """The run, read from the store. Raises RunError (a sentence) if it is unknown or damaged. A ready-made run is
+    where this session's replay of it stands, unless `replay` is False (then: as it ended)."""
     service = get_service()
-    record = service.store.read(run_id)
+    store = store_of(run_id)
+    record = store.read(run_id)
     user = current_user()
-    return RunView(record, _progress(run_id, record.active), service.position(run_id) if record.status == QUEUED
-                   else None, record.owner == user.id)
+    mine = record.owner == user.id
+    found = RunView(record, None, service.position(run_id) if record.status == QUEUED else None, mine,
+                    ready_made=not mine and not record.active and readymade.is_ready_made(record, service.store))
+    if found.ready_made and replay:
+        found.progress, found.replaying = _replayed(record)
+    else:
+        found.progress = _progress(run_id, record.active)
+    return found
 
 
-def view_or_say(run_id: str) -> RunView | None:
+def view_or_say(run_id: str, replay: bool = True) -> RunView | None:
     try:
-        return view(run_id)
+        return view(run_id, replay)
     except RunError as e:
         st.warning(str(e), icon=":material/help:")
         return None
@@ -94,7 +118,7 @@ def current(lesson: str, kind: str) -> str | None:
     wanted = st.query_params.get(RUN_PARAM)
     if wanted:
         try:
-            record = store.read(wanted)
+            record = store_of(wanted).read(wanted)
         except RunError:
             record = None
         if record is not None and record.lesson == lesson and record.kind == kind:
@@ -104,7 +128,24 @@ def current(lesson: str, kind: str) -> str | None:
         if record.lesson == lesson and record.kind == kind:
             ss[_session_key(lesson, kind)] = record.id
             return record.id
-    return None
+    return _ready_made_id(lesson, kind)
+
+
+def _ready_made_id(lesson: str, kind: str) -> str | None:
+    """The lesson's ready-made run, if it is of this kind (not remembered: once the person trains, theirs shows)."""
+    from core.lessons import get_lesson
+    spec = readymade.default_run(get_lesson(lesson))
+    if spec is None or spec.kind != kind:
+        return None
+    found = readymade.ready_made(lesson, get_service().store)
+    return found[1].id if found else None
+
+
+def ready_made(lesson: str) -> RunView | None:
+    """The run the lesson opens with (the class's pinned one, else the shipped one), or None if it has none.
+    `live(view.id)` replays it; `loaded(view)` is its results once the replay is over."""
+    found = readymade.ready_made(lesson, get_service().store)
+    return view_or_say(found[1].id) if found else None
 
 
 def current_view(lesson: str, kind: str) -> RunView | None:
@@ -150,7 +191,13 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
     found = view_or_say(run_id)
     if found is None:
         return None
-    if found.active:
+    if found.ready_made:
+        _replay_controls(found)
+        if found.replaying:
+            st.fragment(run_every=POLL_SECONDS / 2)(_poll)(run_id, chart, table, extra)
+            return found
+        _panel(found, chart, table, extra)
+    elif found.active:
         st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
     elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)
@@ -162,8 +209,61 @@ def _poll(run_id, chart, table, extra):
     if found is None:
         return
     _panel(found, chart, table, extra)
-    if not found.active:
+    if not found.active and not found.replaying:
         st.rerun(scope="app")
+
+
+# ---- replaying a ready-made run ----------------------------------------------------------------------------------
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _events(run_id: str, finished: float | None) -> list[dict]:
+    """A finished run's whole event log (it never changes again), shared by every session replaying it."""
+    return store_of(run_id).events(run_id).read_new(max_bytes=None)
+
+
+def _replay_state(record: RunRecord) -> dict:
+    """Where this session's replay of a run stands: {"speed", "from" (run seconds), "at" (wall clock)}."""
+    replays = st.session_state.setdefault("_replays", {})
+    if record.id not in replays:
+        default = "as it trained" if (record.seconds or 0) <= 20 else "10×"
+        replays[record.id] = dict(speed=default, at=time.time(), **{"from": 0.0})
+    return replays[record.id]
+
+
+def _replay_position(state: dict) -> float:
+    speed = SPEEDS[state["speed"]]
+    return float("inf") if speed == float("inf") else state["from"] + (time.time() - state["at"]) * speed
+
+
+def _replayed(record: RunRecord) -> tuple[Progress, bool]:
+    events = _events(record.id, record.finished)
+    state = _replay_state(record)
+    position = _replay_position(state)
+    return readymade.replay(record, events, position), position < readymade.duration(record, events)
+
+
+def _set_speed(record: RunRecord, key: str) -> None:
+    state = _replay_state(record)
+    speed = st.session_state.get(key) or state["speed"]
+    state.update(speed=speed, at=time.time(), **{"from": min(_replay_position(state), 1e12)})
+
+
+def _replay_again(record: RunRecord) -> None:
+    _replay_state(record).update(at=time.time(), **{"from": 0.0})
+
+
+def _replay_controls(found: RunView) -> None:
+    record = found.record
+    whose = "the class's ready-made run" if record.owner != readymade.OWNER else "the course's ready-made run"
+    state = _replay_state(record)
+    cols = st.columns([3, 2, 1], vertical_alignment="center")
+    cols[0].markdown(f":material/play_circle: **This is {whose}**, trained before you came; train your own "
+                     "to see yours here instead.")
+    key = f"replay-speed-{record.id}"
+    st.session_state.setdefault(key, state["speed"])
+    cols[1].segmented_control("Replay speed", list(SPEEDS), key=key, required=True, on_change=_set_speed,
+                              args=(record, key), label_visibility="collapsed")
+    cols[2].button("Replay", icon=":material/replay:", key=f"replay-again-{record.id}", on_click=_replay_again,
+                   args=(record,), disabled=found.replaying)
 
 
 def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
@@ -186,7 +286,19 @@ def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
 
 def _status_line(found: RunView) -> None:
     user = current_user()
-    if found.status == QUEUED:
+    if found.replaying:
+        p = found.progress
+        where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
+        if p.n_batches:
+            where += f" · batch {p.batch} of {p.n_batches}"
+        total = found.seconds or 0
+        st.progress(min(1.0, max(0.0, p.fraction)), text=f"Replaying — {where} · "
+                    f"{min(total, _replay_position(_replay_state(found.record))):.0f} s of {total:.0f} s")
+    elif found.ready_made and found.status == DONE:
+        device = found.info.get("device", "")
+        st.success(f"Trained in {found.seconds or 0:.1f} s{' on ' + device if device else ''}.",
+                   icon=":material/check_circle:")
+    elif found.status == QUEUED:
         where = f"position {found.position}" if found.position else "waiting for a free worker"
         st.info(f"Waiting in the queue: {where}.", icon=":material/schedule:")
     elif found.active:
@@ -233,7 +345,7 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
     if found is None or not found.finished_ok:
         return None
     try:
-        result = get_service().store.results(run_id)
+        result = store_of(run_id).results(run_id)
     except RunError as e:
         st.warning(str(e))
         return None
@@ -248,14 +360,14 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
 @st.cache_resource(max_entries=12, show_spinner="Loading the run…")
 def _load(lesson: str, run_id: str, finished: float | None) -> Any:
     from core.lessons import run_loader
-    service = get_service()
-    return run_loader(lesson)(service.store, service.store.read(run_id))
+    store = store_of(run_id)
+    return run_loader(lesson)(store, store.read(run_id))
 
 
 def loaded(found: RunView | None) -> Any:
     """The finished run as its lesson's page uses it (its loader's result, shared between sessions), or None with
     the reason shown."""
-    if found is None or not found.finished_ok and found.status != CANCELLED:
+    if found is None or not found.finished_ok and found.status != CANCELLED or found.replaying:
         return None
     try:
         return _load(found.lesson, found.id, found.finished)
@@ -267,7 +379,9 @@ def loaded(found: RunView | None) -> Any:
 def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
     """What a run is: its seed, settings, data and weights, a link to it, and "Train again with these settings"."""
     record = found.record
-    whose = "your run" if found.mine else f"{record.owner_name or 'someone'}'s run, shared with you (read-only)"
+    whose = ("the course's ready-made run" if record.owner == readymade.OWNER else
+             "the class's ready-made run" if found.ready_made else "your run" if found.mine else
+             f"{record.owner_name or 'someone'}'s run, shared with you (read-only)")
     with st.expander(f"About this run: {whose}, seed {record.seed}", icon=":material/info:"):
         settings = {k: v for k, v in record.config.items() if not isinstance(v, (dict, list))}
         st.dataframe([{"setting": k, "value": json.dumps(v)} for k, v in settings.items()], hide_index=True,

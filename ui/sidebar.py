@@ -1,19 +1,66 @@
-"""The sidebar every page shares: where training runs, the job queue, which data and weights are here."""
+"""The sidebar every page shares: who you are, where training runs and how busy it is (the training service's
+stats), presentation mode, which data and weights are here.
+
+The first page must come up fast, so nothing here imports torch in the script: the training service, the device
+and the weights' availability are found by a background thread started after the first page has drawn
+(`warm_up`), and the sidebar polls for them until they are known.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
 import streamlit as st
 
-from core import datasets, download, models
-from core.device import describe_device
-from core.jobs import get_runner
+log = logging.getLogger(__name__)
+
+
+class _Warmup:
+    """What the sidebar shows that needs torch: found once per server process, off the script thread."""
+
+    def __init__(self):
+        self.started, self.done = False, threading.Event()
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            self.started = True
+        threading.Thread(target=self._run, name="lesson1-warmup", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            from core.service import get_service
+            get_service()                     # the workers start now, not when the first student presses Train
+            _device_summary()
+            _sources()
+        except Exception:
+            log.exception("warming up the training service failed")
+        finally:
+            self.done.set()
+
+
+@st.cache_resource(show_spinner=False)
+def _warmup() -> _Warmup:
+    return _Warmup()
+
+
+def warm_up() -> None:
+    """Start the service and find the device in the background (streamlit_app.py calls it after the page)."""
+    _warmup().start()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _device_summary() -> tuple[str, str]:
+    from core.device import describe_device
     info = describe_device()
     return info.kind, info.summary
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _sources() -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
+    from core import datasets, download, models
     online = download.is_online() or download.is_online("https://huggingface.co")
     data_rows = []
     for spec in datasets.list_datasets():
@@ -29,21 +76,45 @@ def _sources() -> tuple[list[tuple[str, str]], list[tuple[str, str]], bool]:
     return data_rows, weight_rows, online
 
 
-def render_sidebar() -> None:
-    with st.sidebar:
-        kind, summary = _device_summary()
+def _training_status() -> None:
+    if not _warmup().done.is_set():
         st.markdown("**Training runs on**")
-        if kind == "cuda":
-            st.success(summary, icon=":material/memory:")
-        else:
-            st.warning(summary, icon=":material/memory:")
-        stats = get_runner().stats()
-        st.markdown(f"**Jobs:** {stats['running']} training · {stats['queued']} waiting "
-                    f"· {stats['workers']} worker(s)")
-        data_rows, weight_rows, online = _sources()
-        st.caption("**Online**: the course's real datasets and weights can be downloaded." if online else
-                   "**Offline**: every lesson uses its embedded data and weights.")
-        with st.expander("Data and weights on this server", icon=":material/inventory_2:"):
-            st.markdown("\n".join(f"- {title}: *{where}*" for title, where in data_rows))
-            st.markdown("**Pretrained weights**")
-            st.markdown("\n".join(f"- {title}: *{where}*" for title, where in weight_rows))
+        st.info("Starting the training service…", icon=":material/hourglass_top:")
+        return
+    from core.service import get_service
+    kind, summary = _device_summary()
+    st.markdown("**Training runs on**")
+    if kind == "cuda":
+        st.success(summary, icon=":material/memory:")
+    else:
+        st.warning(summary, icon=":material/memory:")
+    stats = get_service().stats()
+    alive = f" ({stats['alive']} ready)" if stats.get("alive", stats["workers"]) != stats["workers"] else ""
+    st.markdown(f"**Jobs:** {stats['running']} training · {stats['queued']} waiting "
+                f"· {stats['workers']} worker(s){alive}")
+
+
+def _sources_box() -> None:
+    if not _warmup().done.is_set():
+        return
+    data_rows, weight_rows, online = _sources()
+    st.caption("**Online**: the course's real datasets and weights can be downloaded." if online else
+               "**Offline**: every lesson uses its embedded data and weights.")
+    with st.expander("Data and weights on this server", icon=":material/inventory_2:"):
+        st.markdown("\n".join(f"- {title}: *{where}*" for title, where in data_rows))
+        st.markdown("**Pretrained weights**")
+        st.markdown("\n".join(f"- {title}: *{where}*" for title, where in weight_rows))
+
+
+def _live_part() -> None:
+    _training_status()
+    _sources_box()
+
+
+def render_sidebar() -> None:
+    from ui import login, present
+    with st.sidebar:
+        login.account_box()
+        # Polled: the queue changes, and the first time round the service is still starting.
+        st.fragment(run_every=2 if not _warmup().done.is_set() else 5)(_live_part)()
+        present.toggle()

@@ -1,0 +1,95 @@
+"""Comparing two to four runs of one lesson: their loss curves on one chart, the settings that differ, their final
+numbers. Plain functions over run records and their progress (core/runs.py); pages/compare.py draws them.
+
+Runs with different batch sizes or image sizes take different numbers of steps an epoch, so the curves are drawn
+against epochs (a batch's position in its epoch), where every run's axis means the same thing.
+"""
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.runs import Progress, RunRecord
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+LETTERS = "ABCD"
+MAX_RUNS = 4
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    """Nested settings as one level (`spec.target`), every value as the text a table shows."""
+    out = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def label(index: int, record: RunRecord, differ: Sequence[str] = ()) -> str:
+    """"A: lr=0.001" when the runs' settings differ (what tells them apart), else "A: <its title>"."""
+    flat = flatten(record.config)
+    shown = [f"{k.rsplit('.', 1)[-1]}={flat[k]}" for k in differ if k in flat]
+    text = ", ".join(shown)
+    return f"{LETTERS[index]}: {text if shown and len(text) <= 48 else record.title or record.kind}"
+
+
+def settings_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per setting (the data first), one column per run; and the settings whose values differ."""
+    rows = {"data": [r.data.get("name") or r.data.get("dataset") or "?" for r in records]}
+    flat = [flatten(r.config) for r in records]
+    for key in sorted({k for f in flat for k in f}):
+        rows[key] = [f.get(key, "–") for f in flat]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[LETTERS[i] for i in range(len(records))])
+    differ = [key for key, values in rows.items() if len(set(values)) > 1]
+    return table, differ
+
+
+def _in_epochs(losses: Sequence[dict]) -> list[float]:
+    """Each batch's x in epochs: its epoch (counted across fine_tune's phases) plus its place in that epoch."""
+    groups: dict[tuple, list[int]] = {}
+    for i, row in enumerate(losses):
+        groups.setdefault((row.get("phase"), row.get("epoch")), []).append(i)
+    x = [0.0] * len(losses)
+    for g, members in enumerate(groups.values()):
+        for k, i in enumerate(members):
+            x[i] = g + (k + 1) / len(members)
+    return x
+
+
+def loss_figure(runs: Sequence[tuple[str, Progress]], title: str = "Loss as training goes") -> go.Figure:
+    """Every run's smoothed training loss (solid) and validation loss at each epoch's end (dashed), one colour
+    per run."""
+    fig = go.Figure()
+    for i, (name, progress) in enumerate(runs):
+        color = COLORS[i % len(COLORS)]
+        if progress.losses:
+            fig.add_trace(go.Scatter(x=_in_epochs(progress.losses), y=[r["train_loss"] for r in progress.losses],
+                                     mode="lines", name=f"{name} · train", legendgroup=name,
+                                     line=dict(color=color, width=2)))
+        if progress.valid_losses:
+            fig.add_trace(go.Scatter(x=list(range(1, len(progress.valid_losses) + 1)),
+                                     y=[r["valid_loss"] for r in progress.valid_losses], mode="lines+markers",
+                                     name=f"{name} · valid", legendgroup=name,
+                                     line=dict(color=color, width=2, dash="dash"), marker=dict(size=9)))
+    fig.update_layout(title=title, xaxis_title="epochs", yaxis_title="loss", height=420, template="plotly_white",
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
+    return fig
+
+
+def final_numbers(records: Sequence[RunRecord], key: str, higher_is_better: bool) -> list[float | None]:
+    return [r.metrics.get(key) if isinstance(r.metrics.get(key), (int, float)) else None for r in records]
+
+
+def best(values: Sequence[float | None], higher_is_better: bool) -> int | None:
+    """Which run has the best value (None if none has one, or they tie)."""
+    known = [(v, i) for i, v in enumerate(values) if v is not None]
+    if len(known) < 2 or len({v for v, _ in known}) == 1:
+        return None
+    return (max if higher_is_better else min)(known)[1]

@@ -1,0 +1,79 @@
+"""Compare runs: two runs' curves on one chart, their epoch tables and differing settings; the course's comparisons
+as presets, shown from the shipped runs or trained as the person's own pair; a classmate's run by its link."""
+import json
+
+import pytest
+
+from core import readymade
+from tests.conftest import ROOT
+from tests.helpers import texts
+from tests.page_users import ALICE, BOB, open_as
+
+PAGE = "pages/compare.py"
+
+
+@pytest.fixture
+def shipped(monkeypatch):
+    monkeypatch.setenv("LESSON1_READYMADE_DIR", str(ROOT / "readymade"))
+
+
+def curves(at) -> list[str]:
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return [trace["name"] for trace in spec["data"]]
+
+
+def test_a_comparison_of_two_runs_draws_both_curves(service, shipped):
+    pair = readymade.preset_runs("tabular", "lr")
+    assert len(pair) == 2
+    at = open_as(PAGE, ALICE, query={"lesson": "tabular", "runs": ",".join(r.id for r in pair)})
+    names = curves(at)
+    for letter in "AB":
+        assert any(n.startswith(f"{letter}:") and n.endswith("train") for n in names)
+        assert any(n.startswith(f"{letter}:") and n.endswith("valid") for n in names)
+    assert len([m for m in at.metric]) == 2 and any(m.delta == "best" for m in at.metric)
+    tables = [d.value for d in at.dataframe if "train_loss" in d.value.columns]
+    assert [t["train_loss"].round(6).tolist() for t in tables] == \
+        [[round(row["train_loss"], 6) for row in r.epoch_table] for r in pair]
+    assert "Here: lr." in texts(at.caption)                       # the one setting that differs
+    settings = next(d.value for d in at.dataframe if "A" in d.value.columns and "lr" in d.value.index)
+    assert settings.loc["lr"].tolist() == ["0.001", "0.01"]
+
+
+def test_a_preset_shows_the_shipped_pair(service, shipped):
+    at = open_as(PAGE, ALICE, query={"lesson": "tabular"})
+    at.button(key="cmp-show-lr").click().run()
+    assert not at.exception and len(curves(at)) == 4
+    assert at.query_params["runs"] == ",".join(r.id for r in readymade.preset_runs("tabular", "lr"))
+
+
+def test_a_preset_trains_the_pair_as_the_persons_runs(service, tmp_path, monkeypatch):
+    monkeypatch.setenv("LESSON1_READYMADE_DIR", str(tmp_path / "none"))
+    at = open_as(PAGE, ALICE, query={"lesson": "tabular"})
+    assert "cmp-show-seed" not in [b.key for b in at.button]      # nothing shipped here: train them
+    at.button(key="cmp-train-seed").click().run()
+    runs = at.query_params["runs"].split(",")
+    records = [service.store.read(r) for r in runs]
+    assert [r.owner for r in records] == [ALICE.id] * 2 and [r.config["seed"] for r in records] == [0, 1]
+    assert "Training" in texts(at.markdown)
+    again = open_as(PAGE, ALICE, query={"lesson": "tabular"})
+    again.button(key="cmp-train-lr").click().run()                # one pair at a time, like one run
+    assert "already have a comparison" in texts(again.warning)
+    for run in runs:
+        assert service.wait(run, 240).status == "done"
+    at.run()
+    assert len(curves(at)) == 4 and "Here: seed." in texts(at.caption)
+
+
+def test_a_classmates_run_comes_in_by_its_link_only(service, shipped):
+    data = {"dataset": "adult", "source": "embedded"}
+    from core.lessons import get_lesson
+    config = dict(get_lesson("tabular").default_run.config, epochs=1, baseline=False)
+    bobs = service.wait(service.submit("tabular", "fit", data, config, owner=BOB.id, owner_name="Bob").id, 180)
+    at = open_as(PAGE, ALICE, query={"lesson": "tabular"})
+    assert bobs.id not in at.multiselect(key="cmp_runs").options       # not offered to anyone else...
+    at.text_input(key="cmp_link").input(f"http://server/tabular?run={bobs.id}")
+    at.button(key="cmp_add").click().run()
+    assert bobs.id in at.multiselect(key="cmp_runs").value             # ...until they are given its link
+    at.text_input(key="cmp_link").input("no-such-run")
+    at.button(key="cmp_add").click().run()
+    assert "There is no run with that id" in texts(at.warning)

@@ -1,0 +1,113 @@
+"""Ready-made runs: the command that makes them, the shipped tabular run, its replay, pinning, and the lesson page
+opening on it."""
+import json
+from pathlib import Path
+
+import pytest
+
+from core import readymade
+from core.lessons import LESSONS, DefaultRun, Job, Lesson, get_lesson, register_lesson
+from core.runs import DONE, RunError, RunStore
+from tests.conftest import ROOT
+from tests.helpers import open_page, texts
+
+SHIPPED = ROOT / "readymade"
+GOOD, BROKEN = "readymade_test", "readymade_broken"
+if GOOD not in LESSONS:
+    register_lesson(Lesson(GOOD, "Ready-made test", ":material/science:", "pages/home.py", "tests", "tests",
+                           jobs=(Job("train", "tests.lesson_for_tests:train", "train", keeps_model=True),),
+                           load="tests.lesson_for_tests:load", default_run=DefaultRun("train", {}, {"epochs": 1}),
+                           listed=False))
+    register_lesson(Lesson(BROKEN, "Not migrated yet", ":material/science:", "pages/home.py", "tests", "tests",
+                           jobs=(Job("fit", "tests.no_such_module:fit", "fit", keeps_model=True),),
+                           default_run=DefaultRun("fit", {}, {}), listed=False))
+
+
+@pytest.fixture
+def shipped(monkeypatch):
+    """The ready-made runs the repository ships."""
+    monkeypatch.setenv("LESSON1_READYMADE_DIR", str(SHIPPED))
+    return RunStore(SHIPPED)
+
+
+def test_the_command_ships_runs_and_skips_lessons_whose_job_is_missing(tmp_path):
+    said = []
+    made = readymade.make([GOOD, BROKEN], tmp_path, say=said.append)
+    assert [m["lesson"] for m in made] == [GOOD]
+    assert any(line.startswith(f"{BROKEN}: skipped") for line in said)
+    folder = tmp_path / made[0]["run"]
+    assert {p.name for p in folder.iterdir()} >= {"run.json", "events.jsonl", "model.safetensors", "model.json",
+                                                  "arrays.safetensors", "results.json"}
+    assert not (folder / "heartbeat").exists() and made[0]["bytes"] > 0
+    record = RunStore(tmp_path).read(made[0]["run"])
+    assert record.status == DONE and record.owner == readymade.OWNER and record.config["epochs"] == 1
+    again = readymade.make([GOOD], tmp_path, say=said.append)             # made again: replaces the old one
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [again[0]["run"]]
+
+
+def test_every_listed_lesson_knows_its_default_run():
+    for lesson in LESSONS.values():
+        if lesson.listed and lesson.jobs:
+            spec = readymade.default_run(lesson)
+            assert spec is not None and lesson.job(spec.kind).keeps_model, lesson.key
+
+
+def test_the_tabular_lesson_ships_a_ready_made_run_that_works_offline(shipped):
+    record = readymade.shipped_run("tabular")
+    assert record is not None and record.status == DONE and record.data == {"dataset": "adult",
+                                                                          "source": "embedded"}
+    assert record.config == get_lesson("tabular").default_run.config        # what the registry says it is
+    assert shipped.has_model(record.id) and record.metrics["accuracy"] > 0.8
+    total = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
+    assert total < 40 * 2**20
+
+
+def test_the_replay_of_a_shipped_run_draws_the_same_epoch_table(shipped):
+    record = readymade.shipped_run("tabular")
+    events = shipped.events(record.id).read_new(max_bytes=None)
+    end = readymade.duration(record, events)
+    assert readymade.replay(record, events, end).epoch_table == record.epoch_table
+    assert readymade.replay(record, events, float("inf")).epoch_table == record.epoch_table
+    assert readymade.replay(record, events, -1).epoch_table == []
+    seen = []
+    start = readymade.start_time(record, events)
+    for moment in [0.0] + [e["t"] - start for e in events]:          # as it trained: rows appear one by one
+        rows = readymade.replay(record, events, moment).epoch_table
+        assert rows == record.epoch_table[:len(rows)]
+        seen.append(len(rows))
+    assert seen == sorted(seen)
+    assert len(set(seen)) == len(record.epoch_table) + 1             # every epoch showed up on its own
+
+
+def test_a_pinned_run_replaces_the_shipped_one(service, shipped):
+    from tests.lesson_for_tests import KEY
+    assert readymade.ready_made(KEY, service.store) is None
+    run = service.wait(service.submit(KEY, "train", {}, {"epochs": 1}, owner="teacher").id, 60)
+    readymade.pin(service.store, KEY, run.id)
+    store, record = readymade.ready_made(KEY, service.store)
+    assert record.id == run.id and store is service.store and readymade.is_ready_made(record, service.store)
+    readymade.pin(service.store, KEY, None)
+    assert readymade.ready_made(KEY, service.store) is None
+    with pytest.raises(RunError, match="finished run of this lesson"):
+        readymade.pin(service.store, "tabular", run.id)
+    tabular = readymade.ready_made("tabular", service.store)
+    assert tabular[1].owner == readymade.OWNER and readymade.locate(tabular[1].id, service.store).root == SHIPPED
+
+
+def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped):
+    record = readymade.shipped_run("tabular")
+    at = open_page("pages/tabular.py", timeout=120)
+    assert "This is the course's ready-made run" in texts(at.markdown)
+    speed = at.button_group(key=f"replay-speed-{record.id}")
+    if record.seconds > 1:                                           # as it trained: the results wait for the end
+        assert "5. Results" not in [h.value for h in at.header]
+    speed.set_value("instant").run()
+    assert not at.exception
+    headers = [h.value for h in at.header]
+    assert "5. Results" in headers
+    table = next(d.value for d in at.dataframe if "train_loss" in d.value.columns)
+    assert table["train_loss"].round(6).tolist() == [round(r["train_loss"], 6) for r in record.epoch_table]
+    assert "the course's ready-made run, seed 0" in "\n".join(e.label for e in at.expander)
+    assert at.metric[0].value == f"{record.metrics['accuracy']:.1%}"
+    next(b for b in at.button if b.label == "Train again with these settings").click().run()
+    assert at.select_slider(key="tab_lr").value == record.config["lr"] and not at.exception

@@ -1,0 +1,155 @@
+"""Presentation mode, for a projector: larger text, no sidebar, the controls the instructor chose hidden, and the
+lesson's numbered sections as slides to step through (the course's notebooks are presented as slides).
+
+On with the sidebar's toggle or `?present=1`; off with the bar's Exit (or `?present=0`). Each numbered section is a
+container keyed `lesson-section-N` (ui/sections.py): step 0 shows what comes before the first section (the title,
+the data to choose), step N shows section N alone. The arrow keys (and a clicker's Page Up/Down) step too.
+
+    streamlit_app.py:   bar = present.begin()  ->  page.run()  ->  present.end(bar)
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.identity import class_root
+
+PARAM, STEP_PARAM = "present", "step"
+
+# What an instructor may hide on the projector (the instructor's page chooses), and how to find it on a page.
+HIDEABLE = {
+    "code": ("Code cells", '[data-testid="stCode"]'),
+    "uploads": ("Upload boxes", '[data-testid="stFileUploader"]'),
+    "downloads": ("Download buttons", '[data-testid="stDownloadButton"]'),
+    "details": ("Expanders (column choices, run details)", '[data-testid="stExpander"]'),
+    "captions": ("Small print (captions)", '[data-testid="stCaptionContainer"]'),
+}
+
+BASE_CSS = """
+<style>
+html { font-size: 19px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding: 0.6rem 2.2rem 2rem 2.2rem; max-width: 100%; }
+[data-testid="stMain"] h1 { font-size: 2.0rem; padding-top: 0.2rem; }
+[data-testid="stMain"] h2 { font-size: 1.7rem; }
+.st-key-present-bar { position: sticky; top: 0; z-index: 999; background: var(--background-color, white);
+                      border-bottom: 1px solid rgba(49, 51, 63, 0.15); padding: 0.3rem 0; }
+.st-key-present-bar p { font-size: 0.95rem; margin: 0; }
+</style>
+"""
+
+KEYS_JS = """
+<script>
+(() => {
+  const root = window.parent && window.parent.document ? window.parent : window;
+  if (root.__lesson1PresentKeys) return;
+  root.__lesson1PresentKeys = true;
+  root.document.addEventListener("keydown", (event) => {
+    const tag = (event.target && event.target.tagName || "").toLowerCase();
+    if (["input", "textarea", "select"].includes(tag) || event.target.isContentEditable) return;
+    const next = ["ArrowRight", "PageDown"].includes(event.key), back = ["ArrowLeft", "PageUp"].includes(event.key);
+    if (!next && !back) return;
+    const button = root.document.querySelector(next ? ".st-key-present-next button" : ".st-key-present-back button");
+    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+  });
+})();
+</script>
+"""
+
+
+def is_on() -> bool:
+    """Presentation mode for this session: `?present=1` (kept for the session), or the sidebar's toggle."""
+    ss = st.session_state
+    wanted = st.query_params.get(PARAM)
+    if wanted is not None and ss.get("_present_param") != wanted:
+        ss["_present_param"] = wanted
+        ss["present"] = wanted not in ("0", "false", "off", "")
+    return bool(ss.get("present"))
+
+
+def toggle() -> None:
+    """The sidebar's switch."""
+    st.toggle("Presentation mode", key="present", on_change=_toggled,
+              help="For a projector: larger text, no sidebar, one numbered section at a time (← and → step). "
+                   "Or open any page with ?present=1.")
+
+
+def _toggled() -> None:
+    st.session_state["_present_param"] = "1" if st.session_state.get("present") else "0"
+    st.query_params[PARAM] = st.session_state["_present_param"]
+
+
+def _step_key() -> str:
+    try:
+        page = st.context.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    except Exception:
+        page = ""
+    return f"_present_step:{page}"
+
+
+def step() -> int:
+    return int(st.session_state.get(_step_key(), 0))
+
+
+def _go(key: str, to: int) -> None:
+    st.session_state[key] = max(0, to)
+
+
+def _exit() -> None:
+    st.session_state["present"] = False
+    st.session_state["_present_param"] = "0"
+    st.query_params[PARAM] = "0"
+
+
+def begin():
+    """Before the page: its style, and a place for the step bar (filled by `end`, once the page has drawn its
+    sections). None when presentation mode is off."""
+    if not is_on():
+        return None
+    from core.classroom import presentation_settings
+    hidden = [HIDEABLE[h][1] for h in presentation_settings(class_root()).get("hide", []) if h in HIDEABLE]
+    css = BASE_CSS
+    if hidden:
+        css += "<style>" + ", ".join(f'[data-testid="stMain"] {s}' for s in hidden) + \
+               " { display: none !important; }</style>"
+    st.html(css)
+    return st.container(key="present-bar")
+
+
+def end(bar) -> None:
+    """After the page: the step bar, and the CSS that shows only the current step."""
+    if bar is None:
+        return
+    from ui.sections import titles
+    sections = titles()
+    key = _step_key()
+    current = min(step(), len(sections))
+    st.session_state[key] = current
+    with bar:
+        cols = st.columns([1, 6, 1, 1], vertical_alignment="center")
+        cols[0].button("Back", icon=":material/arrow_back:", key="present-back", disabled=current == 0,
+                       on_click=_go, args=(key, current - 1), width="stretch")
+        if sections:
+            where = "Start" if current == 0 else f"{current}. {sections[current - 1]}"
+            cols[1].markdown(f"**{where}** · step {current} of {len(sections)}")
+        cols[2].button("Next", icon=":material/arrow_forward:", key="present-next",
+                       disabled=current >= len(sections), on_click=_go, args=(key, current + 1), width="stretch")
+        cols[3].button("Exit", icon=":material/close_fullscreen:", key="present-exit", on_click=_exit,
+                       width="stretch", help="Leave presentation mode")
+    st.html(_step_css(current, len(sections)) + KEYS_JS, unsafe_allow_javascript=True, width="content")
+
+
+def _step_css(current: int, n: int) -> str:
+    """Show one step: before the first section (0), or section `current` alone."""
+    if n == 0:
+        return ""
+    main = '[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"]'
+    others = f'div[class*="st-key-lesson-section-"]:not(.st-key-lesson-section-{current})'
+    if current == 0:
+        return f"<style>{main} {others} {{ display: none !important; }}</style>"
+    # Everything at the page's top level that neither is nor holds the current section (its title stays).
+    top = '[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"] > *'
+    keep = (f":not(:has(.st-key-lesson-section-{current})):not(.st-key-lesson-section-{current})"
+            f":not(:has(.st-key-present-bar)):not(.st-key-present-bar):not(:has(h1))")
+    return f"<style>{top}{keep} {{ display: none !important; }} {main} {others} {{ display: none !important; }}</style>"
+
