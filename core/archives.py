@@ -1,6 +1,7 @@
 """A student's zip, read in memory: nothing is written to disk, so nothing is left behind in a temp folder.
 
     files = read_zip(upload_bytes)            # {"images/a.jpg": b"...", "codes.txt": b"..."}
+    data = zip_of_files(files)                # and back: the same bytes for the same files
 
 Refused, with a sentence naming the member, before a byte of it is kept: a file that is not a zip, too many
 members, a path that climbs out ("../x") or starts at the root ("/etc/x", "C:\\x"), a symbolic link or a device,
@@ -108,3 +109,13 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, lim
         raise ArchiveRefused(f"“{_shown(path)}” in the zip is damaged or uses a compression this server cannot "
                              "read.") from None
     return bytes(out)
+
+
+def zip_of_files(files: dict[str, bytes]) -> bytes:
+    """A zip of {path inside: bytes}, the same bytes for the same files (no timestamps), so the same photos make
+    the same upload."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), files[name])
+    return buffer.getvalue()

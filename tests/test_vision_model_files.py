@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save
 
 import core.vision.train as train
-from core.images import check_state_shapes, parse_meta, safetensors_shapes
+from core.serialize import check_state_shapes, parse_meta, safetensors_shapes
 from core.models import create_backbone
 from core.runs import RunDamaged
 from core.vision.train import TrainedClassifier, classifier_from_files, expected_shapes, from_export
@@ -75,8 +75,8 @@ def test_deeply_nested_or_huge_or_non_object_json_gets_a_sentence(exported, noth
 def test_weights_that_do_not_fit_are_refused_from_the_header_before_a_tensor_is_read(exported, nothing_is_built,
                                                                                      monkeypatch):
     weights, meta, _ = exported
-    import core.images as images
-    monkeypatch.setattr(images, "load_state", lambda source: pytest.fail("tensors read before the check"))
+    import core.vision.train as train
+    monkeypatch.setattr(train, "load_state", lambda source: pytest.fail("tensors read before the check"))
     three = json.dumps(dict(META, vocab=["a", "b", "c"])).encode()
     with pytest.raises(ValueError, match="do not fit a efficientnet_lite0 with 3 classes: 'classifier.weight'"):
         classifier_from_files(weights, three)

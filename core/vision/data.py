@@ -17,7 +17,8 @@ from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
 from core.splits import random_split
-from core.images import BadArchive, Rejected, check_image, zip_members, zip_of_files
+from core.archives import ArchiveRefused, ZipLimits, read_zip, zip_of_files
+from core.images import MAX_FILE_BYTES, Rejected, check_image
 from core.vision.transforms import BatchTransform, resize, to_uint8_tensor
 from core.errors import StudentError
 
@@ -73,6 +74,7 @@ def load_embedded(root: Path, label: str = "is_bird") -> ImageItems:
 
 
 MAX_CLASSES = 50
+PHOTO_ZIP = ZipLimits(max_members=2_000, max_member_bytes=MAX_FILE_BYTES, max_total_bytes=300 * 2**20)
 MAX_CLASS_NAME = 60
 
 
@@ -81,13 +83,13 @@ def load_zip(data: bytes) -> ImageItems:
     nothing is extracted to disk. Every file is checked; a zip unsafe as a whole is refused (BadUpload)."""
     checked = []                      # (path inside the zip, shrunk image or None, why not)
     try:
-        for name, content in zip_members(data):
+        for name, content in read_zip(data, PHOTO_ZIP).items():
             name = "/".join(p for p in name.replace("\\", "/").split("/") if p)
             if _ignored(name):
                 continue
             img, reason = check_image(content, name.rsplit("/", 1)[-1])
             checked.append((name, _shrink(img) if img is not None else None, reason))
-    except BadArchive as e:
+    except ArchiveRefused as e:
         raise BadUpload(str(e)) from None
     tops = {name.split("/", 1)[0] for name, _, _ in checked}
     if len(tops) == 1 and all(name.count("/") >= 2 for name, _, _ in checked):

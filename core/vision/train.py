@@ -19,7 +19,7 @@ from torch import nn
 
 from core.device import prefers_channels_last, seed_everything
 from core.errors import StudentError
-from core.images import check_state_shapes, load_state, parse_meta, safetensors_shapes
+from core.serialize import check_state_shapes, load_state, parse_meta, safetensors_shapes
 from core.learner import Learner
 from core.memory import BatchPlan, plan_image_batches, plan_report
 from core.metrics import error_rate
