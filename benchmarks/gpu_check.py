@@ -35,91 +35,50 @@ QUICK = {"image_classification": dict(size=64, epochs=1), "segmentation": dict(w
 
 # ---- one job in this process -------------------------------------------------------------------------------------
 def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, index: int) -> dict:
-    """Run `lesson`'s default training job once, in this process, with a 1/`share` share of the GPU."""
+    """Run `lesson`'s default run (core/readymade.default_run) once, through the training service with one worker
+    thread in this process, with a 1/`share` share of the GPU, as a server's worker would have."""
     import core  # noqa: F401  (sets OpenMP's wait policy before torch loads)
+    import tempfile
+
     import torch
 
-    import core.jobs
-    from core.jobs import JobRunner
+    from core.backends import SlotPlan, ThreadBackend
+    from core.lessons import get_lesson
     from core.memory import job_budget_bytes
+    from core.readymade import default_run
+    from core.runs import RunStore, read_progress
+    from core.service import TrainingService
 
-    core.jobs.job_budget_bytes = lambda total, _jobs: job_budget_bytes(total, share)
     cuda = torch.cuda.is_available()
-    submit, count = _lesson_job(lesson, seed, QUICK[lesson] if quick else {})
-    runner = JobRunner(workers=1, runs_path=Path(os.environ.get("TMPDIR", "/tmp")) / "lesson1-gpu-check-runs")
-    if barrier:                                    # all N processes ready (imports, data loaded), then go together
+    spec = default_run(get_lesson(lesson))
+    config = dict(spec.config, seed=seed, **(QUICK[lesson] if quick else {}))
+    root = Path(tempfile.mkdtemp(prefix="lesson1-gpu-check-"))
+    budget = job_budget_bytes(torch.cuda.get_device_properties(0).total_memory, share) if cuda else None
+    service = TrainingService(RunStore(root), ThreadBackend(root, [SlotPlan("cuda:0" if cuda else "cpu", budget)]))
+    if barrier:                                    # all N processes ready (imports, service), then go together
         Path(barrier, f"ready-{index}").touch()
         while not Path(barrier, "go").exists():
             time.sleep(0.01)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.time()
-    job = submit(runner)
-    snap = runner.wait(job, timeout=1800, poll=0.02)
+    record = service.wait(service.submit(lesson, spec.kind, spec.data, config, owner=f"gpu-check-{seed}").id,
+                          timeout=1800, poll=0.02)
     end = time.time()
-    runner.shutdown()
-    if snap.status != "done":
-        return dict(lesson=lesson, ok=False, error=snap.error or snap.status)
-    metric_name, metric, items, epoch_s = count(snap)
+    service.shutdown()
+    if record.status != "done":
+        return dict(lesson=lesson, ok=False, error=record.error or record.status)
+    info = {**read_progress(service.store, record.id).info, **record.info}
+    metric = get_lesson(lesson).metric
+    epoch_s = [r["time"] for r in record.epoch_table]
     row = dict(lesson=lesson, ok=True, share=share, seed=seed, start=start, end=end, wall_s=end - start,
-               items_trained=items, epoch_s=epoch_s, train_s=sum(epoch_s), metric=metric_name, value=metric,
-               bs=snap.info.get("batch_size"), estimated_mib=snap.info.get("estimated_peak_mib"),
-               budget_mib=snap.info.get("memory_budget_mib"))
+               items_trained=info.get("train_items", 0) * len(epoch_s), epoch_s=epoch_s, train_s=sum(epoch_s),
+               metric=metric.key, value=record.metrics.get(metric.key, float("nan")), bs=info.get("batch_size"),
+               estimated_mib=info.get("estimated_peak_mib"), budget_mib=info.get("memory_budget_mib"))
     if cuda:
         row.update(peak_alloc_mib=round(torch.cuda.max_memory_allocated() / 2**20),
                    peak_reserved_mib=round(torch.cuda.max_memory_reserved() / 2**20))
     return row
-
-
-def _lesson_job(lesson: str, seed: int, overrides: dict):
-    """(submit(runner) -> job id, count(snapshot) -> (metric name, value, items trained, seconds per epoch))."""
-    import functools
-
-    from core.datasets import load_embedded_table, resolve
-
-    def epochs_of(snap):
-        return [r["time"] for r in snap.epoch_table]
-
-    if lesson in ("image_classification", "segmentation"):
-        if lesson == "image_classification":
-            from core.vision.data import load_embedded
-            from core.vision.train import fine_tune_job
-            items, metric = load_embedded(resolve("birds").path, "is_bird"), "error_rate"
-        else:
-            from core.segmentation.data import load_folder
-            from core.segmentation.train import fine_tune_job
-            items, metric = load_folder(resolve("scenes").path), "mean_iou"
-        config = dict(overrides, seed=seed)
-        fn = functools.partial(fine_tune_job, items=items, config=config)
-
-        def count(snap):
-            res = snap.result
-            return metric, snap.epoch_table[-1][metric], len(res["train_idx"]) * len(snap.epoch_table), epochs_of(snap)
-    elif lesson == "tabular":
-        from core.tabular.jobs import fit_job
-        from core.tabular.table import ADULT_SPEC, load_adult
-        from core.tabular.train import DEFAULT_LR
-        df = load_adult(resolve("adult").path)
-        fn = functools.partial(fit_job, df=df, spec=ADULT_SPEC, lr=DEFAULT_LR, epochs=overrides.get("epochs", 3),
-                               seed=seed, baseline=False)
-
-        def count(snap):
-            summary = snap.result.summary
-            return "accuracy", summary["accuracy"], summary["n_train"] * len(snap.epoch_table), epochs_of(snap)
-    elif lesson == "collab":
-        from core.collab.data import embedded_movielens
-        from core.collab.jobs import fit_job
-        from core.collab.train import DEFAULT_EPOCHS, DEFAULT_LR, CollabSettings
-        ratings = embedded_movielens(load_embedded_table("movielens"))
-        fn = functools.partial(fit_job, ratings=ratings, settings=CollabSettings(), lr=DEFAULT_LR,
-                               epochs=overrides.get("epochs", DEFAULT_EPOCHS), seed=seed)
-
-        def count(snap):
-            summary = snap.result.summary
-            return "rmse", summary["rmse"], summary["n_train"] * len(snap.epoch_table), epochs_of(snap)
-    else:
-        raise SystemExit(f"unknown lesson {lesson}")
-    return (lambda runner: runner.submit(fn, owner=f"gpu-check-{seed}", kind=lesson, title="gpu check")), count
 
 
 # ---- the orchestration -------------------------------------------------------------------------------------------
@@ -288,17 +247,19 @@ def main():
     if not args.no_peers:
         py = sys.executable
         quick = ["--size", "64"] if args.quick else []
-        peers = [("Bird lesson vs fastai's vision_learner and a torchvision DataLoader loop",
-                  [py, "benchmarks/bench_image_classification.py", "--baseline", "--fastai-python", py, *quick]),
+        peers = [("Bird lesson (twice in one process: cold, then warm) vs fastai's vision_learner and a torchvision "
+                  "DataLoader loop",
+                  [py, "benchmarks/bench_image_classification.py", "--baseline", "--seeds", "0", "42",
+                   "--fastai-python", py, *quick]),
+                 ("Segmentation vs fastai's unet_learner and a plain loop",
+                  [py, "benchmarks/bench_segmentation.py", "--seeds", "42", "--fastai-python", py]
+                  + (["--width", "64", "--epochs", "1"] if args.quick else [])),
                  ("Tabular vs fastai's tabular_learner",
                   [py, "benchmarks/bench_tabular.py", "--seeds", "2", "--fastai-seeds", "1", "--fastai-python", py]
                   + (["--epochs", "1"] if args.quick else [])),
                  ("Collab vs fastai's collab_learner and a plain loop",
                   [py, "benchmarks/bench_collab.py", "--seeds", "1", "--fastai-python", py]
-                  + (["--epochs", "1", "--recipes", "app"] if args.quick else [])),
-                 ("Segmentation vs fastai's unet_learner and a plain loop",
-                  [py, "benchmarks/bench_segmentation.py", "--seeds", "42", "--fastai-python", py]
-                  + (["--width", "64", "--epochs", "1"] if args.quick else []))]
+                  + (["--epochs", "1", "--recipes", "app"] if args.quick else []))]
         for name, command in peers:
             left = deadline - time.time()
             if left < 20:

@@ -16,6 +16,7 @@ export PYTHONPATH=/tmp/site:$PWD/.gpudata/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 echo "--- GPU-marked tests"
 timeout ${GPU_TESTS_SECONDS:-110} python3 -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider -o addopts="-ra" \
+  ${GPU_TESTS_K:+-k "$GPU_TESTS_K"} \
   2>&1 | tee "$out/gpu-tests.log"
 echo "--- measurements"
 python3 benchmarks/gpu_check.py --out "$out" --tests-log "$out/gpu-tests.log" --budget ${GPU_CHECK_SECONDS:-250} "${@:2}"

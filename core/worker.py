@@ -139,6 +139,11 @@ class RunProgress(Callback):
         self._losses_sent = self._stats_sent = 0
         self._last = 0.0
 
+    def before_fit(self):
+        n = getattr(self.learn.dls.train, "n", None)
+        if n is not None and self.learn.phase != "lr_find":
+            self.ctx.writer.event("info", train_items=int(n))        # what benchmarks count items per second by
+
     def after_batch(self):
         learn = self.learn
         if not learn.training:

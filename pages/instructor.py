@@ -10,7 +10,7 @@ from core.classroom import (ClassLimits, current_limits, gpu_usage, presentation
                             set_presentation_settings)
 from core.lessons import LESSONS, list_lessons
 from core.runs import DONE
-from core.service import get_service
+from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.identity import current_user
 from ui.login import class_auth
@@ -29,8 +29,7 @@ if not user.instructor:
                    icon=":material/lock:")
     st.stop()
 
-service = get_service()
-store = service.store
+store = ui_runs.store()
 
 
 def ago(seconds) -> str:
@@ -40,7 +39,7 @@ def ago(seconds) -> str:
 
 
 def queue_panel() -> None:
-    stats = service.stats()
+    stats = ui_runs.stats()
     gpus = gpu_usage()
     cols = st.columns(4)
     cols[0].metric("Training now", stats["running"], border=True)
@@ -57,7 +56,7 @@ def queue_panel() -> None:
     else:
         cols[3].metric("GPU", "none", "training on the CPU", delta_color="off", delta_arrow="off", border=True)
 
-    rows = service.queue()
+    rows = ui_runs.queue()
     if not rows:
         st.info("Nobody is training right now.", icon=":material/check_circle:")
         return
@@ -78,7 +77,7 @@ def queue_panel() -> None:
         if store.cancel_requested(r["id"]):
             cols[6].button("Stopping…", disabled=True, key=f"inst_stopping_{r['id']}")
         elif cols[6].button("Stop", key=f"inst_stop_{r['id']}", icon=":material/stop_circle:"):
-            service.cancel(r["id"], by=user.id, instructor=True)
+            ui_runs.stop(r["id"])
             st.rerun(scope="fragment")
 
 

@@ -8,14 +8,14 @@ import streamlit as st
 from core.classroom import delete_runs, delete_upload, legacy_runs, runs_of, uploads_of
 from core.lessons import LESSONS
 from core.runs import RunRecord
-from core.service import get_service
+from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.identity import current_user
 from ui.login import class_auth
 
 require_frame()
 ss = st.session_state
-store = get_service().store
+store = ui_runs.store()
 user = current_user()
 
 st.title("My runs")
@@ -74,7 +74,7 @@ else:
                    icon=":material/hourglass_top:")
         for record in active:
             if st.button(f"Stop “{record.title}”", key=f"my_stop_{record.id}", icon=":material/stop_circle:"):
-                get_service().cancel(record.id, by=user.id, instructor=user.instructor)
+                ui_runs.stop(record.id)
                 st.rerun()
     if chosen and st.button(f"Delete {len(chosen)} run(s)", key="my_delete", icon=":material/delete:",
                             disabled=len(active) == len(chosen)):

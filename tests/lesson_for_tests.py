@@ -52,6 +52,9 @@ def fail(ctx, data, config):
     how = config.get("how")
     if how == "student":
         raise StudentError("Your table has no rows.")
+    if how == "real_gpu_oom":                 # really ask the GPU for twice what it has
+        torch.empty(2 * torch.cuda.get_device_properties(ctx.device).total_memory, dtype=torch.uint8,
+                    device=ctx.device)
     if how == "gpu_oom":
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
     if how == "host_oom":

@@ -80,7 +80,7 @@ def test_the_engine_sets_openmp_to_sleep_before_torch_loads():
     import subprocess
     import sys
     env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
-    code = "import core.jobs, os, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    code = "import core.worker, os, torch; print(os.environ['OMP_WAIT_POLICY'])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "PASSIVE"
     app = ROOT.joinpath("streamlit_app.py").read_text()
@@ -104,3 +104,16 @@ def test_no_lesson_package_imports_another(package):
                 for alias in node.names:
                     assert not any(alias.name.startswith(f"core.{o}") for o in others), \
                         f"{path.relative_to(ROOT)} imports {alias.name}"
+
+
+ENGINE_INTERNALS = ("core.serialize", "core.service", "core.worker", "core.backends", "core.ray_backend")
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.joinpath("pages").glob("*.py")), ids=lambda p: p.name)
+def test_pages_reach_training_only_through_ui(path):
+    """Runs, their files and the service are reached through ui/ (ui/runs.py, ui/export.py...), never from a page."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        for name in names:
+            assert not name.startswith(ENGINE_INTERNALS), f"{path.name} imports {name}"

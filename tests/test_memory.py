@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import jobs, memory
+from core import memory
 from core.memory import (BatchPlan, job_budget_bytes, jobs_per_gpu, plan_batch_size, saved_activation_bytes,
                          training_state_bytes)
 
@@ -86,21 +86,28 @@ def test_jobs_per_gpu_splits_memory_into_shares(monkeypatch):
     assert job_budget_bytes(80 * GiB, 3) == int(0.9 * 80 * GiB / 3)
 
 
-def test_the_runner_starts_as_many_workers_as_jobs_fit_on_the_gpus(monkeypatch):
+def test_the_workers_are_as_many_jobs_as_fit_on_the_gpus_each_with_its_share(monkeypatch):
+    import core.device
+    from core.backends import plan_slots
+
     class Properties:
         total_memory = 80 * GiB
-    monkeypatch.delenv("LESSON1_WORKERS", raising=False)
-    monkeypatch.delenv("LESSON1_JOB_GIB", raising=False)
-    monkeypatch.delenv("LESSON1_MAX_JOBS_PER_GPU", raising=False)
-    monkeypatch.setattr(jobs, "training_device", lambda: torch.device("cuda"))
+    for name in ("LESSON1_WORKERS", "LESSON1_JOB_GIB", "LESSON1_MAX_JOBS_PER_GPU"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(core.device, "training_device", lambda: torch.device("cuda"))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: Properties())
-    assert jobs.default_workers() == 2 * memory.DEFAULT_MAX_JOBS_PER_GPU
+    slots = plan_slots()
+    assert len(slots) == 2 * memory.DEFAULT_MAX_JOBS_PER_GPU
+    assert [s.device for s in slots[:3]] == ["cuda:0", "cuda:1", "cuda:0"]           # spread over the GPUs
+    assert {s.memory_budget for s in slots} == {job_budget_bytes(80 * GiB, memory.DEFAULT_MAX_JOBS_PER_GPU)}
     monkeypatch.setenv("LESSON1_WORKERS", "3")
-    assert jobs.default_workers() == 3
+    slots = plan_slots()
+    assert [s.device for s in slots] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert slots[0].memory_budget == job_budget_bytes(80 * GiB, 2) and slots[1].memory_budget == job_budget_bytes(80 * GiB, 1)
     monkeypatch.delenv("LESSON1_WORKERS")
-    monkeypatch.setattr(jobs, "training_device", lambda: torch.device("cpu"))
-    assert jobs.default_workers() == 1
+    monkeypatch.setattr(core.device, "training_device", lambda: torch.device("cpu"))
+    assert [(s.device, s.memory_budget) for s in plan_slots()] == [("cpu", None)]
 
 
 def test_a_batch_plan_reports_its_peak():

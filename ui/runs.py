@@ -28,7 +28,7 @@ import streamlit as st
 
 from core import readymade
 from core.errors import LimitError, StudentError
-from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, EventReader, Progress, RunError, RunRecord,
+from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
 from core.service import get_service
 from ui.identity import current_user
@@ -427,3 +427,23 @@ def apply_settings(widgets: dict[str, str]) -> None:
             ss[widget] = json.loads(raw)
         except ValueError:
             ss[widget] = raw
+
+
+# ---- the class's runs, for the instructor's page and My runs --------------------------------------------------------
+def store():
+    """The run store the training service writes to."""
+    return get_service().store
+
+
+def queue() -> list[dict]:
+    return get_service().queue()
+
+
+def stats() -> dict:
+    return get_service().stats()
+
+
+def stop(run_id: str) -> bool:
+    """Stop a run as the person using this session (only their own, or any if they are the instructor)."""
+    user = current_user()
+    return get_service().cancel(run_id, by=user.id, instructor=user.instructor)
