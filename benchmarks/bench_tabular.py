@@ -117,8 +117,11 @@ def main():
         if args.fastai_python:
             out = subprocess.run([args.fastai_python, __file__, "--only", "fastai", "--epochs", str(args.epochs),
                                   "--fastai-seeds", str(args.fastai_seeds), "--threads", str(args.threads)],
-                                 capture_output=True, text=True, check=True, cwd=ROOT)
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                                 capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:                    # ours is still printed: the peer's failure is said, not fatal
+                print(f"fastai's side failed:\n{out.stderr[-1500:]}\n")
+            else:
+                results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         else:
             print("fastai is not importable here (pass --fastai-python); fastai's published accuracy on these "
                   "columns is about 0.846 (on ADULT_SAMPLE, another sample and split).\n")
