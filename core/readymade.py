@@ -157,12 +157,26 @@ def _ship(source: RunStore, run_id: str, out: Path, whole: bool = True) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     if whole:
         shutil.copytree(source.path(run_id), target, ignore=shutil.ignore_patterns(*LEFT_BEHIND))
+        halve_weights(target / "model.safetensors")
     else:
         target.mkdir(parents=True)
         for name in ("run.json", "events.jsonl"):
             if (source.path(run_id) / name).exists():
                 shutil.copy2(source.path(run_id) / name, target / name)
     return target
+
+
+def halve_weights(path: Path) -> None:
+    """Ship float32 weights as float16: half the repository's size, and the predictions of a model this small do
+    not change (loaders build the model in float32 and copy the weights in; tests/test_readymade.py checks every
+    shipped run loads). Integer tensors (BatchNorm's step count) are kept as they are."""
+    if not path.exists():
+        return
+    from safetensors.torch import load_file, save_file
+    import torch
+    state = load_file(str(path))
+    halved = {k: v.half() if v.dtype == torch.float32 else v for k, v in state.items()}
+    save_file(halved, str(path))
 
 
 def _size(folder: Path) -> int:
