@@ -8,7 +8,6 @@ import struct
 
 import pytest
 import torch
-from safetensors.torch import save
 
 from core.errors import StudentError
 from core.modelfiles import (MAX_META_DEPTH, ModelFileError, check_header, check_size, depth, header_of,
