@@ -16,7 +16,7 @@ from core.collab.interpret import (factor_pca, fit_new_user, item_biases, predic
                                    recommend, recommend_for_factors, similar_items, user_history)
 from core.collab.jobs import DEFAULTS
 from core.collab.model import expected_shapes, is_dot_product
-from core.collab.saved import ModelFileError, export_bytes, load_exported
+from core.collab.saved import ModelFileError, collab_from_files, export_bytes
 from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
 from core.tables import Limits, TableError
@@ -581,7 +581,7 @@ def section_export(use: InUse | None) -> None:
         if weights is not None and meta is not None and ss.get("col_loaded_ids") != (weights.file_id, meta.file_id):
             ss.col_loaded_ids = (weights.file_id, meta.file_id)
             try:
-                loaded = load_exported(weights.getvalue(), meta.getvalue())
+                loaded = collab_from_files(weights.getvalue(), meta.getvalue())
             except ModelFileError as e:
                 ss.pop("col_loaded_model", None)
                 ss.col_load_error = f"Could not load this model: {e}"

@@ -619,10 +619,10 @@ if run is not None:
                     "**safetensors** (just numbers, so loading can't run anyone's code, unlike a pickle) and a "
                     "small **JSON** with the class names and how to resize photos. A file loaded back is checked "
                     "before anything is built from it.")
-        export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier", None,
-                             lambda meta: f"Loaded a {meta['backbone']} classifier for "
-                                          f"{', '.join(as_text(v) for v in meta['vocab'])}.",
-                             load=lambda weights, meta: (classifier_from_files(weights, meta), json.loads(meta)))
+        export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier",
+                             load=lambda weights, meta: (classifier_from_files(weights, meta), json.loads(meta)),
+                             describe=lambda meta: f"Loaded a {meta['backbone']} classifier for "
+                                                   f"{', '.join(as_text(v) for v in meta['vocab'])}.")
     classifier, model_key = run.classifier, f"run:{view.id}"
     if ss.get("ic_loaded") is not None:
         if ss.get("_ic_loaded_was") is not ss.ic_loaded:          # a new model loaded: its own cache entries

@@ -23,7 +23,7 @@ from core.segmentation.data import MAX_ITEMS, MAX_SIDE, items_from_zip, load_fol
 from core.segmentation.jobs import UPLOAD_KIND
 from core.segmentation.metrics import confidence_bins, per_image_accuracy, top_losses, worst_images
 from core.segmentation.model import DIFFERS_FROM_FASTAI, count_parameters, create_unet, fastai_code
-from core.segmentation.saved import segmenter_from_bytes
+from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS
 from core.splits import random_split
 from ui import runs as ui_runs
@@ -468,13 +468,13 @@ def section_export(run) -> None:
                 "unlike a pickle) and a small **JSON** with the codes, the encoder's name and the size the model "
                 "expects. Loading checks the JSON and the weights' shapes before building anything.")
     segmenter = run.segmenter
-    export_and_load_back(segmenter.model, segmenter.export_meta(), "seg", "segmentation", None, describe_model,
-                         load=load_back)
+    export_and_load_back(segmenter.model, segmenter.export_meta(), "seg", "segmentation", load=load_back,
+                         describe=describe_model)
 
 
 def load_back(weights: bytes, meta: bytes):
     """The two uploaded files, checked before anything is built (core/segmentation/saved.py)."""
-    loaded = segmenter_from_bytes(weights, meta)
+    loaded = segmenter_from_files(weights, meta)
     return loaded, loaded.export_meta()
 
 

@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from core import plots
-from core.serialize import model_from_bytes, model_to_bytes
 from core.tabular import plots as tplots
 from core.tabular.interpret import predict_rows
 from core.tabular.jobs import DEFAULTS
@@ -16,11 +15,13 @@ from core.tabular.model import build_model
 from core.tabular.procs import NA, FillMissing
 from core.tables import Limits, TableError, read_csv_bytes
 from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, load_adult
-from core.tabular.train import BATCH_SIZE, model_from_saved, model_meta, prepare
-from ui import runs as ui_runs
+from core.tabular.saved import tabular_from_files
+from core.tabular.train import BATCH_SIZE, model_meta, prepare
+from ui import export, runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.text import plain
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -331,31 +332,27 @@ def section_export(model, procs, spec, meta_extra: dict) -> None:
                 "(numbers only, it cannot run code) and the procs' vocabularies, medians, means and stds in a "
                 "**JSON** file. Both are needed to use the model on new rows.")
     st.code("learn.export('adult.pkl')   # fastai\nlearn = load_learner('adult.pkl')", language="python")
-    meta = model_meta(spec, procs, model, meta_extra)
-    weights, meta_bytes = model_to_bytes(model, meta)
-    left, right = st.columns(2)
-    left.download_button("Download the weights (.safetensors)", weights, "tabular.safetensors",
-                         "application/octet-stream", key="tab_dl_weights", icon=":material/download:")
-    right.download_button("Download the procs and settings (.json)", meta_bytes, "tabular.json", "application/json",
-                          key="tab_dl_meta", icon=":material/download:")
+    export.download_buttons(model, model_meta(spec, procs, model, meta_extra), "tab", "tabular")
+
+
+def load_exported(weights: bytes, meta: bytes):
+    """The two uploaded files, every field checked before anything is built (core/tabular/saved.py)."""
+    saved = tabular_from_files(weights, meta)
+    return (saved.model, saved.procs, saved.spec), saved.meta
+
+
+def describe_loaded(meta: dict) -> str:
+    spec = meta["spec"]
+    return (f"Loaded: predicts '{plain(spec['target'])}' from {len(spec['cat_names']) + len(spec['cont_names'])} "
+            "columns. The What-if section above uses it.")
 
 
 def section_load() -> None:
     with st.expander("Load a model you exported earlier"):
-        left, right = st.columns(2)
-        weights = left.file_uploader("Weights (.safetensors)", type=["safetensors"], key="tab_up_weights")
-        meta = right.file_uploader("Procs and settings (.json)", type=["json"], key="tab_up_meta")
-        st.caption("Both files from 'Download' below: the weights and the procs. Only safetensors and JSON are "
-                   "read, never pickles, so a file from someone else cannot run code here.")
-        if weights is not None and meta is not None:
-            try:
-                ss.tab_loaded_model = model_from_saved(*model_from_bytes(weights.getvalue(), meta.getvalue()))
-                st.success(f"Loaded: predicts '{ss.tab_loaded_model[2].target}' from "
-                           f"{len(ss.tab_loaded_model[2].cat_names) + len(ss.tab_loaded_model[2].cont_names)} "
-                           "columns. The What-if section below uses it.", icon=":material/check_circle:")
-            except ValueError as e:
-                ss.pop("tab_loaded_model", None)
-                st.error(f"Could not load this model: {e}.")
+        st.caption("The two files the 'Download' buttons give: the weights and the procs. Only safetensors and "
+                   "JSON are read, never pickles, and every number in them is checked first, so a file from someone "
+                   "else cannot run code here.")
+        export.load_back("tab", load_exported, describe_loaded)
 
 
 # ---- page -----------------------------------------------------------------------------------------------------
@@ -400,7 +397,7 @@ if picked is not None or run is not None:
     with numbered("Export and load the model"):
         download_box = st.container()
         section_load()
-    loaded = ss.get("tab_loaded_model")
+    loaded = ss.get("tab_loaded")
     if loaded is not None:
         use_loaded = trained is None or what_if_box.radio(
             "Model for the What-if", ["the model trained above", "the model you loaded"], index=1,

@@ -107,7 +107,7 @@ def test_a_damaged_model_or_results_give_a_sentence(service):
     folder = service.store.path(run.id)
     meta = json.loads((folder / "model.json").read_text())
     (folder / "model.json").write_text(json.dumps(dict(meta, scaling={"age_median": "old"})))
-    with pytest.raises(StudentError, match="model cannot be used: the scaling"):
+    with pytest.raises(StudentError, match="model cannot be used: The metadata.s scaling"):
         load_titanic_run(service.store, record)
     (folder / "model.json").write_text(json.dumps(meta))
     (folder / "results.json").write_text(json.dumps({"summary": {}}))

@@ -11,7 +11,7 @@ from core.collab.interpret import (bias_baseline, factor_pca, fit_new_user, item
                                    valid_rmse)
 from core.collab.model import (CollabNN, DotProductBias, build_model, count_parameters, expected_shapes,
                                sigmoid_range)
-from core.collab.saved import export_bytes, load_exported, load_files
+from core.collab.saved import collab_from_files, export_bytes
 from core.collab.train import CollabSettings, fine_tune, make_learner, model_meta
 from core.serialize import save_model
 
@@ -105,10 +105,10 @@ def test_export_round_trip_gives_identical_predictions(trained, tmp_path):
     meta = model_meta(data, settings, {"rmse": 0.5})
     x, _ = data.tensors(data.valid_idx)
     save_model(tmp_path / "m", model, meta)
-    again, users, items, _ = load_files(tmp_path / "m.safetensors", tmp_path / "m.json")
+    again, users, items, _ = collab_from_files(tmp_path / "m.safetensors", tmp_path / "m.json")
     assert torch.equal(predict(again, x), predict(model, x)) and users == data.users and items == data.items
     weights, meta_bytes = export_bytes(model, meta)
-    from_bytes, *_ = load_exported(weights, meta_bytes)
+    from_bytes, *_ = collab_from_files(weights, meta_bytes)
     assert torch.equal(predict(from_bytes, x), predict(model, x))
 
 

@@ -278,7 +278,7 @@ def test_export_and_load_back_in_the_page_and_bad_model_files(trained_page, modu
         assert not at.exception
 
     load(weights, b"[" * 100_000 + b"]" * 100_000)                       # nested JSON
-    assert "Could not load that model: the metadata" in texts(at.error)
+    assert "Could not load that model: The metadata file is nested" in texts(at.error)
     load(b"\x80\x04\x95pickle posing as weights", meta)
     assert "not a safetensors file" in texts(at.error)
     huge = meta.replace(b'"vocab": [', b'"vocab": [' + b'"x", ' * 200_000)

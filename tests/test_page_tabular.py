@@ -1,4 +1,6 @@
 """The tabular lesson page: AppTest for every section and the bad-file messages, plus one Chromium journey."""
+import json
+import pickle
 import re
 
 import pytest
@@ -127,16 +129,52 @@ def test_results_what_if_and_export(trained_page):
     assert len(at.get("download_button")) == 2
 
 
+def load_files(at, weights: bytes, meta: bytes) -> None:
+    at.file_uploader(key="tab_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
+    at.file_uploader(key="tab_up_meta").set_value(("m.json", meta, "application/json")).run()
+    at.button(key="tab_load").click().run()
+    assert not at.exception
+
+
+def tiny_json_claiming_huge_layers(meta: bytes) -> bytes:
+    """The issue's case: the same columns, but three hidden layers of 16k units (about 1 GB if built)."""
+    return json.dumps(dict(json.loads(meta), layers=[16384] * 3)).encode()
+
+
 def test_loading_an_exported_model(trained_page, module_service):
     at, record = trained_page
     run = load_run(module_service.store, record)
     weights, meta = model_to_bytes(run.model, run.meta)
-    at.file_uploader(key="tab_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
-    at.file_uploader(key="tab_up_meta").set_value(("m.json", b"{not json", "application/json")).run()
-    assert "Could not load this model" in texts(at.error)
-    at.file_uploader(key="tab_up_meta").set_value(("m.json", meta, "application/json")).run()
+    for bad_weights, bad_meta, words in [
+            (weights, b"{not json", "The metadata file is not valid JSON"),
+            (weights, b"[" * 10_000 + b"]" * 10_000, "nested far too deeply"),
+            (weights, tiny_json_claiming_huge_layers(meta), "'layers' must be a list of up to 8 layer widths"),
+            (weights, meta.replace(b'"salary"', b'7', 1), "'spec.target' must be"),
+            (pickle.dumps({"layers.0.weight": [1.0]}), meta, "not a safetensors file"),
+            (weights[: len(weights) // 2], meta, "cut short")]:
+        load_files(at, bad_weights, bad_meta)
+        assert "Could not load that model: " in texts(at.error) and words in texts(at.error)
+        assert "tab_loaded" not in at.session_state                    # nothing half-loaded
+    load_files(at, weights, meta)
+    assert "Loaded: predicts 'salary' from 9 columns" in texts(at.success)
+    at.radio(key="tab_which_model").set_value("the model you loaded").run()
+    assert re.search(r"The model says \*\*", texts(at.markdown)) and not at.exception
+    load_files(at, weights, b"[1, 2]")                                  # a bad file later loses nothing
+    assert "must hold a JSON object" in texts(at.error)
+    assert "Loaded: predicts 'salary'" in texts(at.success) and at.session_state["tab_loaded"] is not None
+    at.radio(key="tab_which_model").set_value("the model trained above").run()
+
+
+def test_a_model_loaded_back_without_training_is_used_for_the_what_if(trained_page, module_service):
+    _, record = trained_page
+    run = load_run(module_service.store, record)
+    weights, meta = model_to_bytes(run.model, run.meta)
+    at = fresh()
+    assert "Train a model (above)" in texts(at.info)
+    load_files(at, weights, meta)
     assert "Loaded: predicts 'salary'" in texts(at.success)
-    assert not at.exception
+    assert re.search(r"The model says \*\*", texts(at.markdown))          # the What-if uses the loaded model
+    assert len(at.get("download_button")) == 2                          # and it can be exported again
 
 
 def test_a_link_opened_elsewhere_shows_the_same_results_and_no_stop(trained_page):

@@ -11,7 +11,8 @@ from PIL import Image
 
 from core.segmentation import saved
 from core.segmentation.model import create_unet
-from core.segmentation.saved import BadModel, segmenter_from_bytes, segmenter_from_files
+from core.modelfiles import ModelFileError
+from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import TrainedSegmenter
 from core.serialize import model_to_bytes, save_model
 
@@ -36,7 +37,7 @@ def photo(seed=0, size=(90, 70)):
 
 
 def test_an_exported_model_loads_back_and_predicts_the_same(segmenter, exported, tmp_path):
-    loaded = segmenter_from_bytes(*exported)
+    loaded = segmenter_from_files(*exported)
     assert loaded.codes == CODES and loaded.shape == (48, 64) and loaded.meta["trained_on"] == "tests"
     save_model(tmp_path / "model", segmenter.model, segmenter.export_meta())
     from_files = segmenter_from_files(tmp_path / "model.safetensors", tmp_path / "model.json")
@@ -78,8 +79,8 @@ def test_metadata_that_lies_is_refused_before_a_model_is_built(exported, monkeyp
     def must_not_build(*args, **kwargs):
         raise AssertionError("a model was built from metadata that should have been refused")
     monkeypatch.setattr(saved, "create_unet", must_not_build)
-    with pytest.raises(BadModel, match=words):
-        segmenter_from_bytes(exported[0], meta_with(exported, **change))
+    with pytest.raises(ModelFileError, match=words):
+        segmenter_from_files(exported[0], meta_with(exported, **change))
 
 
 @pytest.mark.parametrize("meta, words", [
@@ -88,10 +89,11 @@ def test_metadata_that_lies_is_refused_before_a_model_is_built(exported, monkeyp
     (b"{not json", "not valid JSON"),
     (b"[1, 2, 3]", "must hold a JSON object"),
     (b" " * (2 * 2**20), "far larger"),
+    (b'{"task": "segmentation", "x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested far too deeply"),
 ])
 def test_metadata_that_is_not_metadata_gets_a_sentence(exported, meta, words):
-    with pytest.raises(BadModel, match=words):
-        segmenter_from_bytes(exported[0], meta)
+    with pytest.raises(ModelFileError, match=words):
+        segmenter_from_files(exported[0], meta)
 
 
 def test_weights_that_do_not_fit_the_metadata_are_refused_before_they_are_read(exported, monkeypatch):
@@ -99,11 +101,16 @@ def test_weights_that_do_not_fit_the_metadata_are_refused_before_they_are_read(e
 
     def must_not_load(*args, **kwargs):
         raise AssertionError("tensors were read before the header was checked")
+
+    def only_on_the_meta_device(*args, **kwargs):                       # shapes only: nothing allocated
+        assert torch.get_default_device().type == "meta", "a model was built before the header was checked"
+        return create_unet(*args, **kwargs)
     monkeypatch.setattr(safetensors.torch, "load", must_not_load)
-    with pytest.raises(BadModel, match="do not fit the metadata"):               # 5 classes, weights for 3
-        segmenter_from_bytes(exported[0], meta_with(exported, codes=["a", "b", "c", "d", "e"]))
-    with pytest.raises(BadModel, match="not a U-Net on the encoder"):            # another encoder
-        segmenter_from_bytes(exported[0], meta_with(exported, backbone="resnet18"))
+    monkeypatch.setattr(saved, "create_unet", only_on_the_meta_device)
+    with pytest.raises(ModelFileError, match="do not fit the metadata"):               # 5 classes, weights for 3
+        segmenter_from_files(exported[0], meta_with(exported, codes=["a", "b", "c", "d", "e"]))
+    with pytest.raises(ModelFileError, match="not those of a U-Net on resnet18"):      # another encoder
+        segmenter_from_files(exported[0], meta_with(exported, backbone="resnet18"))
 
 
 def test_a_pickle_posing_as_weights_is_refused_and_never_unpickled(exported, monkeypatch):
@@ -112,13 +119,13 @@ def test_a_pickle_posing_as_weights_is_refused_and_never_unpickled(exported, mon
             return (exec, ("raise SystemExit('unpickled!')",))
     monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("pickle.loads was called"))
     for weights in (pickle.dumps(Boom()), pickle.dumps({"w": torch.zeros(3)}), b"", exported[0][:1000]):
-        with pytest.raises(BadModel):
-            segmenter_from_bytes(weights, exported[1])
+        with pytest.raises(ModelFileError):
+            segmenter_from_files(weights, exported[1])
 
 
 def test_a_damaged_weights_file_on_disk_gets_a_sentence(segmenter, tmp_path):
     save_model(tmp_path / "model", segmenter.model, segmenter.export_meta())
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:5000])
-    with pytest.raises(BadModel, match="damaged"):
+    with pytest.raises(ModelFileError, match="damaged"):
         segmenter_from_files(weights, tmp_path / "model.json")

@@ -8,14 +8,16 @@ import torch
 from sklearn.inspection import permutation_importance as sk_permutation_importance
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from core.serialize import load_model, model_from_bytes, model_to_bytes, save_model
+from core.modelfiles import ModelFileError
+from core.serialize import model_to_bytes, save_model
 from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline, permutation_importance,
                                     predict_proba, predict_rows)
 from core.embeddings import emb_sz_rule
 from core.tabular.model import TabularModel, get_emb_szs
 from core.tabular.table import ADULT_SPEC, TableSpec, load_adult
 from core.device import cpu_threads
-from core.tabular.train import make_learner, model_from_saved, model_meta, prepare
+from core.tabular.saved import tabular_from_files
+from core.tabular.train import make_learner, model_meta, prepare
 
 CPU = torch.device("cpu")
 
@@ -72,13 +74,14 @@ def test_save_and_load_give_the_same_predictions(trained, tmp_path):
     rows = data.valid_df.head(20)
     before = predict_rows(model, data.procs, rows)
     save_model(tmp_path / "m", model, model_meta(data.spec, data.procs, model))
-    again, procs, spec = model_from_saved(*load_model(tmp_path / "m"))
-    pd.testing.assert_frame_equal(predict_rows(again, procs, rows), before)
-    assert spec == TOY_SPEC
+    again = tabular_from_files(tmp_path / "m.safetensors", tmp_path / "m.json")
+    pd.testing.assert_frame_equal(predict_rows(again.model, again.procs, rows), before)
+    assert again.spec == TOY_SPEC
     weights, meta = model_to_bytes(model, model_meta(data.spec, data.procs, model))
     assert json.loads(meta)["kind"] == "tabular"
-    with pytest.raises(ValueError, match="not a tabular"):
-        model_from_saved(*model_from_bytes(weights, json.dumps({"kind": "image"}).encode()))
+    pd.testing.assert_frame_equal(predict_rows(tabular_from_files(weights, meta).model, again.procs, rows), before)
+    with pytest.raises(ModelFileError, match="not a tabular"):
+        tabular_from_files(weights, json.dumps({"kind": "image"}).encode())
 
 
 def test_a_single_what_if_row_with_an_unseen_category_and_a_gap(trained):

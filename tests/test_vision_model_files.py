@@ -1,5 +1,6 @@
-"""A model someone else made (an upload, or a run's files on disk) is checked before anything is built from it:
-its metadata's fields and depth, and its weights' shapes read from the safetensors header. Never a pickle."""
+"""A classifier someone else made (an upload, or a run's files on disk) is checked before anything is built from it:
+its metadata's fields, then its weights' shapes read from the safetensors header (core/modelfiles.py, tested in
+tests/test_modelfiles.py). Never a pickle."""
 import json
 import pickle
 from pathlib import Path
@@ -9,7 +10,7 @@ import torch
 from safetensors.torch import save
 
 import core.vision.train as train
-from core.serialize import check_state_shapes, parse_meta, safetensors_shapes
+from core.modelfiles import ModelFileError
 from core.models import create_backbone
 from core.runs import RunDamaged
 from core.vision.train import TrainedClassifier, classifier_from_files, expected_shapes, from_export
@@ -59,7 +60,7 @@ def test_a_good_export_loads_and_predicts_like_the_original(exported):
 def test_metadata_of_the_wrong_type_or_range_is_refused_before_anything_is_built(exported, nothing_is_built,
                                                                                  change, words):
     weights, _, _ = exported
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(ModelFileError, match=words):
         classifier_from_files(weights, json.dumps(dict(META, **change)).encode())
 
 
@@ -68,23 +69,23 @@ def test_deeply_nested_or_huge_or_non_object_json_gets_a_sentence(exported, noth
     for raw, words in [(b"[" * 200_000 + b"]" * 200_000, "not valid JSON|nested|larger"),
                        (json.dumps(dict(META, notes={"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}})).encode(), "nested"),
                        (b"x" * (2**20 + 1), "larger"), (b"[1, 2]", "JSON object"), (b"\xff\xfe", "not valid JSON")]:
-        with pytest.raises(ValueError, match=words):
+        with pytest.raises(ModelFileError, match=words):
             classifier_from_files(weights, raw)
 
 
 def test_weights_that_do_not_fit_are_refused_from_the_header_before_a_tensor_is_read(exported, nothing_is_built,
                                                                                      monkeypatch):
     weights, meta, _ = exported
-    import core.vision.train as train
-    monkeypatch.setattr(train, "load_state", lambda source: pytest.fail("tensors read before the check"))
+    monkeypatch.setattr(train, "read_tensors", lambda source: pytest.fail("tensors read before the check"))
     three = json.dumps(dict(META, vocab=["a", "b", "c"])).encode()
-    with pytest.raises(ValueError, match="do not fit a efficientnet_lite0 with 3 classes: 'classifier.weight'"):
+    with pytest.raises(ModelFileError, match="do not fit the metadata: 'classifier.weight' is 2 × 1,280, but a "
+                                             "efficientnet_lite0 with 3 classes needs 3 × 1,280"):
         classifier_from_files(weights, three)
     other = json.dumps(dict(META, backbone="resnet18")).encode()
-    with pytest.raises(ValueError, match="not those of a resnet18"):
+    with pytest.raises(ModelFileError, match="not those of a resnet18"):
         classifier_from_files(weights, other)
     ints = save({k: torch.zeros(v, dtype=torch.int8) for k, v in expected_shapes("efficientnet_lite0", 2).items()})
-    with pytest.raises(ValueError, match="holds I8, not floats"):
+    with pytest.raises(ModelFileError, match="holds I8 numbers, not floating-point"):
         classifier_from_files(ints, meta)
 
 
@@ -96,35 +97,24 @@ def test_a_pickle_posing_as_weights_is_never_unpickled(exported, nothing_is_buil
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)                         # a .pt file: a zip holding a pickle
     for posing in (buffer.getvalue(), pickle.dumps({"a": 1}), b"", b"\x08" + b"\0" * 7 + b"{}"):
-        with pytest.raises(ValueError, match="not a safetensors file"):
+        with pytest.raises(ModelFileError, match="not a safetensors file"):
             classifier_from_files(posing, meta)
 
 
-def test_the_header_of_a_file_on_disk_is_read_without_its_tensors(exported, tmp_path):
-    weights, _, _ = exported
-    path = tmp_path / "model.safetensors"
-    path.write_bytes(weights)
-    from_disk, from_bytes = safetensors_shapes(path), safetensors_shapes(weights)
-    assert from_disk == from_bytes and from_disk["classifier.weight"] == ("F32", (2, 1280))
-    path.write_bytes(weights[:3000])                               # truncated mid-tensor
-    with pytest.raises(ValueError, match="damaged"):
-        safetensors_shapes(path)
-
-
-def test_check_state_shapes_names_what_is_missing_or_unexpected():
-    with pytest.raises(ValueError, match="1 tensors missing, 1 unexpected"):
-        check_state_shapes({"a": (2,), "b": (3,)}, {"a": ("F32", (2,)), "c": ("F32", (3,))}, "a toy")
-    check_state_shapes({"a": (2,)}, {"a": ("BF16", (2,))}, "a toy")
-
-
-def test_parse_meta_keeps_a_plain_object():
-    assert parse_meta(json.dumps(META).encode()) == META
+def test_the_files_of_a_run_on_disk_load_the_same(exported, tmp_path):
+    weights, meta, _ = exported
+    (tmp_path / "model.safetensors").write_bytes(weights)
+    (tmp_path / "model.json").write_bytes(meta)
+    from_disk = classifier_from_files(tmp_path / "model.safetensors", tmp_path / "model.json")
+    from_bytes = classifier_from_files(weights, meta)
+    for a, b in zip(from_disk.model.state_dict().values(), from_bytes.model.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_from_export_checks_weights_already_in_memory_too(exported, nothing_is_built):
     from safetensors.torch import load
     weights, _, _ = exported
-    with pytest.raises(ValueError, match="3 classes"):
+    with pytest.raises(ModelFileError, match="3 classes"):
         from_export(load(weights), dict(META, vocab=["a", "b", "c"]))
 
 
@@ -144,10 +134,10 @@ def test_a_run_whose_model_files_are_damaged_loads_as_a_sentence(tmp_path, expor
         load_run(store, record)
     (folder / "model.safetensors").write_bytes(weights)
     (folder / "model.json").write_bytes(json.dumps(dict(META, vocab=["x"] * 10**5)).encode())
-    with pytest.raises(RunDamaged, match="model cannot be used: its class names"):
+    with pytest.raises(RunDamaged, match="model cannot be used: The metadata's class names"):
         load_run(store, record)
     (folder / "model.json").write_bytes(meta)
     (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
-    with pytest.raises(RunDamaged, match="model cannot be used: the weights file is damaged"):
+    with pytest.raises(RunDamaged, match="model cannot be used: The weights file is damaged"):
         load_run(store, record)
     assert Path(folder / "model.json").exists()

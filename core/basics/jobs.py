@@ -3,6 +3,7 @@
     titanic(ctx, data, config)        trains the Titanic MLP; while it trains, the weights travel as "snapshot"
                                       events (a few a second at most) for the live heatmaps
     load_titanic_run(store, record)   -> TitanicRun, everything the page draws, from the store alone
+    titanic_from_files(weights, meta) -> (the network, its inputs' scaling), checked before anything is built
 
 data: {"dataset": "titanic"}. config: n_train, epochs, n_hidden, lr, seed (batch_size optional).
 What a run keeps: the model (model.safetensors, and model.json with the inputs' scaling, so a new passenger can be
@@ -19,9 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.basics.titanic import (CLASSES, COLUMNS, DATASET, FEATURES, Scaling, fit, load_table, mlp_from_state,
+from core.basics.titanic import (CLASSES, COLUMNS, DATASET, FEATURES, RANGES, Scaling, fit, load_table, make_mlp,
                                  predict_proba, settings)
 from core.errors import StudentError
+from core.modelfiles import (ModelFileError, check_header, header_of, parse_meta, read_run_model, read_tensors,
+                             register_reader)
 
 STREAM_SECONDS = 0.3        # at most ~3 snapshots a second in the event log, whatever the speed of training
 N_EXAMPLES = 8
@@ -110,14 +113,34 @@ class TitanicRun:
     config: dict
 
 
+def titanic_from_files(weights, meta) -> tuple[torch.nn.Sequential, Scaling]:
+    """The network a run saved and the scaling of its inputs (core/modelfiles.py reads the two files safely)."""
+    raw = parse_meta(meta)
+    if raw.get("network") != "titanic_mlp" or raw.get("features") != list(FEATURES) or \
+            raw.get("classes") != list(CLASSES):
+        raise ModelFileError("This is not the metadata of this lesson's Titanic network (its network, inputs or "
+                             "classes are not this lesson's).")
+    n_hidden, (low, high) = raw.get("n_hidden"), RANGES["n_hidden"]
+    if not isinstance(n_hidden, int) or isinstance(n_hidden, bool) or not low <= n_hidden <= high:
+        raise ModelFileError(f"The metadata's 'n_hidden' must be a whole number from {low} to {high}.")
+    try:
+        scaling = Scaling.from_dict(raw.get("scaling"))
+    except ValueError:
+        raise ModelFileError("The metadata's scaling of the inputs is missing or damaged.") from None
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in make_mlp(n_hidden).state_dict().items()}
+    check_header(expected, header_of(weights), f"this lesson's network with {n_hidden} hidden units")
+    model = make_mlp(n_hidden)
+    model.load_state_dict(read_tensors(weights), strict=True)
+    return model.eval(), scaling
+
+
+register_reader("how_training_works", titanic_from_files)
+
+
 def load_titanic_run(store, record) -> TitanicRun:
     from core.runs import RunDamaged
-    state, meta = store.model(record.id)
-    try:
-        model = mlp_from_state(state)
-        scaling = Scaling.from_dict(meta.get("scaling"))
-    except ValueError as e:
-        raise RunDamaged(f"This run's model cannot be used: {e}.") from e
+    model, scaling = read_run_model(store.path(record.id), titanic_from_files)
     arrays, results = store.arrays(record.id), store.results(record.id)
     try:
         steps, layer1, layer2 = arrays["snapshot_steps"], arrays["snapshot_layer1"], arrays["snapshot_layer2"]

@@ -26,7 +26,7 @@ from core.collab.data import (CollabData, RatingsSpec, embedded_ratings, guess_s
                               sample_ratings, to_ratings)
 from core.collab.interpret import bias_baseline, factor_pca, item_counts, show_results, valid_rmse
 from core.collab.model import expected_shapes
-from core.collab.saved import MAX_FACTORS, MAX_PARAMETERS, ModelFileError, load_files
+from core.collab.saved import MAX_FACTORS, MAX_PARAMETERS, ModelFileError, collab_from_files
 from core.collab.train import (DEFAULT_RECIPE, METHODS, RECIPES, CollabSettings, make_learner, model_meta, train)
 from core.device import cpu_threads
 from core.errors import StudentError
@@ -211,7 +211,7 @@ def load_run(store, record) -> CollabRun:
     arrays = store.arrays(record.id)
     folder = store.path(record.id)
     try:
-        loaded = load_files(folder / f"{MODEL_FILE}.safetensors", folder / f"{MODEL_FILE}.json")
+        loaded = collab_from_files(folder / f"{MODEL_FILE}.safetensors", folder / f"{MODEL_FILE}.json")
     except FileNotFoundError:
         raise RunDamaged("This run's model was not saved.") from None
     except ModelFileError as e:

@@ -3,13 +3,11 @@ vocabularies), read back without trusting either: an upload from anyone, or a ru
 
 Nothing is built until the metadata has been checked (types, values, sizes) and the shapes it implies match the
 tensors the safetensors header lists, so a tiny JSON that claims millions of users × thousands of factors is refused
-in microseconds instead of allocating gigabytes. Nothing is unpickled: safetensors holds numbers only. Every problem
-is a `ModelFileError` whose message is a sentence for the student.
+in microseconds instead of allocating gigabytes. Reading the files safely is core/modelfiles.py's; what is checked
+here is what makes them a collab model. Every problem is a `ModelFileError` whose message is a sentence.
 """
 from __future__ import annotations
 
-import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,24 +17,18 @@ from torch import nn
 
 from core.collab.model import build_model, expected_shapes
 from core.collab.train import CollabSettings
-from core.errors import StudentError
-
-log = logging.getLogger(__name__)
+from core.modelfiles import (ModelFileError, check_header, check_size, header_of, parameter_count, parse_meta,
+                             read_tensors, register_reader)
 
 MAX_VOCAB = 2_000_000              # users or items (MovieLens 25M has 162,541 users)
 MAX_FACTORS = 512
 MAX_LAYERS, MAX_WIDTH = 4, 4096
 MAX_PARAMETERS = 60_000_000        # 240 MB of float32: far above any model this app trains
-MAX_META_BYTES = 64 * 2**20
-MAX_HEADER_BYTES = 1 * 2**20       # a collab model's safetensors header lists a handful of tensors
-FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
+MAX_META_BYTES = 64 * 2**20       # both vocabularies: MovieLens 25M's names take a few MB
+META_NAME = "settings file"        # what the page calls the .json file
 # exports made before the dot-product model took fastai's names
 LEGACY_KEYS = {"user_factors.weight": "u_weight.weight", "item_factors.weight": "i_weight.weight",
                "user_bias.weight": "u_bias.weight", "item_bias.weight": "i_bias.weight"}
-
-
-class ModelFileError(StudentError, ValueError):
-    """A saved model that can't be used, with a sentence saying why."""
 
 
 class LoadedModel(NamedTuple):
@@ -58,24 +50,14 @@ class Described:
         s = self.settings
         return expected_shapes(len(self.users), len(self.items), s.n_factors, s.use_nn, list(s.layers))
 
+    @property
+    def what(self) -> str:
+        s, sizes = self.settings, f"{len(self.users):,} users and {len(self.items):,} items"
+        return f"a neural net on {sizes} with layers {list(s.layers)}" if s.use_nn else \
+            f"a dot product of {sizes} with {s.n_factors} factors"
+
 
 # ---- the metadata --------------------------------------------------------------------------------------------------
-def parse_meta(raw: bytes) -> dict:
-    if len(raw) > MAX_META_BYTES:
-        raise ModelFileError(f"The settings file is {len(raw) / 2**20:.0f} MB; a collab model's is far smaller. "
-                             "Is it the right file?")
-    try:
-        meta = json.loads(raw)
-    except RecursionError:
-        raise ModelFileError("The settings file is nested too deeply to be a model's settings.") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ModelFileError("The settings file is not valid JSON: use the .json file downloaded with the weights."
-                             ) from None
-    if not isinstance(meta, dict):
-        raise ModelFileError("The settings file should hold a JSON object, the one downloaded with the weights.")
-    return meta
-
-
 def _int(value, name: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ModelFileError(f"The settings file's '{name}' should be a whole number from {low:,} to {high:,}.")
@@ -126,76 +108,20 @@ def check_meta(meta) -> Described:
         layers=tuple(_int(n, "layers", 1, MAX_WIDTH) for n in layers),
         batch_size=_int(s.get("batch_size", 64), "batch_size", 1, 2**20))
     described = Described(settings, _vocab(meta.get("users"), "users"), _vocab(meta.get("items"), "items"), meta)
-    n_params = sum(math.prod(shape) for shape in described.shapes().values())
-    if n_params > MAX_PARAMETERS:
-        raise ModelFileError(f"The settings file describes a model of {n_params:,} parameters; this server loads "
-                             f"collab models of up to {MAX_PARAMETERS:,}.")
+    check_size(parameter_count(described.shapes()), MAX_PARAMETERS, "collab models")
     return described
 
 
-# ---- the weights' header -------------------------------------------------------------------------------------------
-def header_of_bytes(weights: bytes) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """name -> (dtype, shape) from a safetensors file's header (8 bytes of length, then JSON), tensors unread."""
-    if len(weights) < 8:
-        raise ModelFileError("The weights file is empty or cut short: it is not a safetensors file.")
-    n = int.from_bytes(weights[:8], "little")
-    if n > min(MAX_HEADER_BYTES, len(weights) - 8):
-        raise ModelFileError("This is not a safetensors weights file (its header is not what safetensors writes).")
-    try:
-        header = json.loads(weights[8:8 + n])
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ModelFileError("This is not a safetensors weights file (its header is not what safetensors writes)."
-                             ) from None
-    if not isinstance(header, dict):
-        raise ModelFileError("This is not a safetensors weights file (its header is not what safetensors writes).")
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if not (isinstance(shape, list) and len(shape) <= 8 and
-                all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
-            raise ModelFileError("The weights file's header is damaged.")
-        out[name] = (str(entry.get("dtype")), tuple(shape))
-    return out
-
-
-def header_of_file(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """The same from a file on disk: safe_open reads the header only."""
-    from safetensors import safe_open
-    try:
-        with safe_open(str(path), "pt") as f:
-            return {k: (f.get_slice(k).get_dtype(), tuple(f.get_slice(k).get_shape())) for k in f.keys()}
-    except FileNotFoundError:
-        raise
-    except Exception as e:                       # safetensors raises its own error types on a damaged file
-        log.info("unreadable safetensors header %s: %s", path, e)
-        raise ModelFileError("The weights file is damaged: its header cannot be read.") from None
-
-
+# ---- the weights ---------------------------------------------------------------------------------------------------
 def match_header(described: Described, header: dict) -> dict[str, str]:
     """Check the tensors the header lists against the shapes the metadata implies; returns the file's name for
     each of the model's tensors (old exports used other names)."""
     wanted = described.shapes()
-    names = {k: k for k in header}
+    names = {k: k for k in wanted}
     if not described.settings.use_nn and set(header) == set(LEGACY_KEYS):
         names = {LEGACY_KEYS[k]: k for k in header}
-    if set(names) != set(wanted):
-        raise ModelFileError("The weights file and the settings file do not belong together (they name different "
-                             "tensors): download both again from the same model.")
-    for key, shape in wanted.items():
-        dtype, found = header[names[key]]
-        if dtype not in FLOAT_DTYPES:
-            raise ModelFileError(f"The weights file's '{key}' holds {dtype} numbers, not floating-point weights.")
-        if found != shape:
-            raise ModelFileError(f"The weights file and the settings file do not belong together: '{key}' should "
-                                 f"be {_shape(shape)} for the users, items and settings described, but it is "
-                                 f"{_shape(found)}.")
+    check_header({names[k]: shape for k, shape in wanted.items()}, header, described.what)
     return names
-
-
-def _shape(shape) -> str:
-    return " × ".join(f"{d:,}" for d in shape)
 
 
 def _build(described: Described, state: dict, names: dict[str, str]) -> LoadedModel:
@@ -206,34 +132,16 @@ def _build(described: Described, state: dict, names: dict[str, str]) -> LoadedMo
     return LoadedModel(model.eval(), described.users, described.items, described.meta)
 
 
-# ---- the two ways in -----------------------------------------------------------------------------------------------
-def load_exported(weights: bytes, meta: bytes) -> LoadedModel:
-    """A model a student uploads: the .safetensors and .json files the Export section downloads."""
-    from safetensors.torch import load
-    described = check_meta(parse_meta(meta))
-    names = match_header(described, header_of_bytes(weights))
-    try:
-        state = load(weights)
-    except Exception as e:
-        log.info("unreadable safetensors upload: %s", e)
-        raise ModelFileError("The weights file is damaged: its numbers cannot be read.") from None
-    return _build(described, state, names)
+# ---- both ways in: an upload, a run's files --------------------------------------------------------------------------
+def collab_from_files(weights: bytes | Path, meta: bytes | Path) -> LoadedModel:
+    """A model's two files: the .safetensors and .json the Export section downloads (bytes), or a run's (paths).
+    FileNotFoundError if a run's file is missing."""
+    described = check_meta(parse_meta(meta, MAX_META_BYTES, META_NAME))
+    names = match_header(described, header_of(weights))
+    return _build(described, read_tensors(weights), names)
 
 
-def load_files(weights_path: Path, meta_path: Path) -> LoadedModel:
-    """A model saved on the server (a run's model.safetensors and model.json). FileNotFoundError if one is missing."""
-    from safetensors.torch import load_file
-    size = Path(meta_path).stat().st_size
-    if size > MAX_META_BYTES:
-        raise ModelFileError("The model's settings file is too large to be a collab model's.")
-    described = check_meta(parse_meta(Path(meta_path).read_bytes()))
-    names = match_header(described, header_of_file(weights_path))
-    try:
-        state = load_file(str(weights_path))
-    except Exception as e:
-        log.info("unreadable safetensors file %s: %s", weights_path, e)
-        raise ModelFileError("The weights file is damaged: its numbers cannot be read.") from None
-    return _build(described, state, names)
+register_reader("collab", collab_from_files)
 
 
 def export_bytes(model: nn.Module, meta: dict) -> tuple[bytes, bytes]:

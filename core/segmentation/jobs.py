@@ -22,11 +22,12 @@ import numpy as np
 import torch
 
 from core.errors import StudentError
-from core.runs import MODEL_FILE, RunDamaged, read_progress
+from core.modelfiles import read_run_model
+from core.runs import RunDamaged, read_progress
 from core.segmentation.data import BadSegmentationData, SegItems, items_from_zip, load_folder
 from core.segmentation.metrics import iou_per_class, per_image_iou, pixel_confusion
 from core.segmentation.model import fastai_code
-from core.segmentation.saved import BadModel, segmenter_from_files
+from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import TrainedSegmenter, make_learner, settings
 
 UPLOAD_KIND = "segmentation_zip"
@@ -146,15 +147,9 @@ class SegRun:
 
 
 def load_run(store, record) -> SegRun:
-    """A finished (or stopped) fine_tune run, from its folder alone; RunDamaged/BadModel with a sentence if a
+    """A finished (or stopped) fine_tune run, from its folder alone; RunDamaged with a sentence if a
     file is missing, damaged, or does not agree with the others."""
-    folder = store.path(record.id)
-    try:
-        segmenter = segmenter_from_files(folder / f"{MODEL_FILE}.safetensors", folder / f"{MODEL_FILE}.json")
-    except FileNotFoundError:
-        raise RunDamaged("This run's model was not saved (it may have stopped before the end).") from None
-    except BadModel as e:
-        raise RunDamaged(f"This run's model cannot be used: {e}") from None
+    segmenter = read_run_model(store.path(record.id), segmenter_from_files)
     arrays, results = store.arrays(record.id), store.results(record.id)
     run = SegRun(segmenter, results, **{k: arrays.get(k) for k in (
         "x_valid", "targets", "predicted", "confidence", "losses", "confusion", "iou", "image_iou", "train_idx",

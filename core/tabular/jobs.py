@@ -19,13 +19,15 @@ import torch
 import torch.nn.functional as F
 
 from core.device import cpu_threads
+from core.modelfiles import read_run_model
 from core.tables import read_csv_bytes
 from core.tabular.interpret import (confusion_matrix, gradient_boosting_baseline, permutation_importance,
                                     predict_proba, show_results)
 from core.tabular.model import TabularModel
 from core.tabular.procs import TabularProcs
 from core.tabular.table import TableSpec, check_spec, load_adult
-from core.tabular.train import BATCH_SIZE, DEFAULT_LR, make_learner, model_from_saved, model_meta, prepare
+from core.tabular.saved import tabular_from_files
+from core.tabular.train import BATCH_SIZE, DEFAULT_LR, make_learner, model_meta, prepare
 
 DEFAULTS = dict(lr=DEFAULT_LR, epochs=3, batch_size=BATCH_SIZE, seed=0, baseline=True)
 
@@ -135,8 +137,8 @@ def load_run(store, record) -> TabularRun:
     """A finished fit run, from the store alone: the model, its summary, and the validation rows it was scored
     on (re-read from the run's data, so the run keeps no copy of the student's rows)."""
     from core.inputs import InputStore
-    state, meta = store.model(record.id)
-    model, procs, spec = model_from_saved(state, meta)
+    saved = read_run_model(store.path(record.id), tabular_from_files)
+    model, procs, spec, meta = saved.model, saved.procs, saved.spec, saved.meta
     summary = store.results(record.id)["summary"]
     arrays = store.arrays(record.id)
     df, _ = read_table(record.data, InputStore(store.root))

@@ -88,17 +88,3 @@ def model_meta(spec: TableSpec, procs: TabularProcs, model: TabularModel, extra:
     """Everything, besides the weights, needed to rebuild the model and use it on new rows (JSON)."""
     return {"kind": "tabular", "spec": spec.to_dict(), "procs": procs.state(),
             "layers": model.describe(procs.cat_names, procs.cont_names)["layers"][:-1], **(extra or {})}
-
-
-def model_from_saved(state: dict[str, torch.Tensor], meta: dict) -> tuple[TabularModel, TabularProcs, TableSpec]:
-    """Rebuild a saved model. Raises ValueError when the files don't describe a tabular model."""
-    if meta.get("kind") != "tabular":
-        raise ValueError("this metadata is not a tabular model's (its 'kind' is not 'tabular')")
-    try:
-        procs = TabularProcs.from_state(meta["procs"])
-        spec = TableSpec.from_dict(meta["spec"])
-        model = build_model(procs, list(meta["layers"]))
-        model.load_state_dict(state)
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise ValueError(f"the weights and the metadata do not match ({str(e)[:200]})") from None
-    return model.eval(), procs, spec

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from core.errors import StudentError
+from core.modelfiles import read_run_model
 from core.vision.data import BadUpload, ImageItems, load_embedded, load_pets, load_zip, problems
 from core.vision.train import TrainedClassifier, classifier_from_files, make_learner, settings, train
 
@@ -154,17 +155,10 @@ def load_run(store, record) -> VisionRun:
     """A finished fit run, from the store and its data reference alone: the checked model, the photos re-read
     (the run keeps no copy of them), and the arrays, checked against each other."""
     from core.inputs import InputStore
-    from core.runs import MODEL_FILE, RunDamaged
+    from core.runs import RunDamaged
     results = store.results(record.id)
     arrays = store.arrays(record.id)
-    folder = store.path(record.id)
-    try:
-        meta = (folder / f"{MODEL_FILE}.json").read_bytes()
-        classifier = classifier_from_files(folder / f"{MODEL_FILE}.safetensors", meta)
-    except FileNotFoundError:
-        raise RunDamaged("This run's model was not saved.") from None
-    except ValueError as e:
-        raise RunDamaged(f"This run's model cannot be used: {e}.") from None
+    classifier = read_run_model(store.path(record.id), classifier_from_files)
     items = read_items(record.data, InputStore(store.root))
     wanted = dict(probs=(np.floating, 2), targets=(np.integer, 1), losses=(np.floating, 1),
                   valid_idx=(np.integer, 1), train_idx=(np.integer, 1))

@@ -19,10 +19,10 @@ from torch import nn
 
 from core.device import prefers_channels_last, seed_everything
 from core.errors import StudentError
-from core.serialize import check_state_shapes, load_state, parse_meta, safetensors_shapes
 from core.learner import Learner
 from core.memory import BatchPlan, plan_image_batches, plan_report
 from core.metrics import error_rate
+from core.modelfiles import ModelFileError, check_header, header_of, parse_meta, read_tensors, register_reader
 from core.models import BACKBONES, create_backbone, get_backbone_spec
 from core.splits import random_split
 from core.vision.data import MAX_CLASS_NAME, MAX_CLASSES, ImageItems, make_dataloaders
@@ -109,25 +109,28 @@ class TrainedClassifier:
 
 # ---- a model someone exported: every field checked before anything is built from it ---------------------------------
 def check_meta(meta: dict) -> dict:
-    """The fields a classifier is rebuilt from, each checked for type and range; ValueError (a sentence) otherwise."""
+    """The fields a classifier is rebuilt from, each checked for type and range; ModelFileError otherwise."""
     if meta.get("task") != "image_classification":
-        raise ValueError("this is not an image classifier exported by this lesson")
+        raise ModelFileError("This is not an image classifier exported by this lesson (its metadata names another "
+                             "task).")
     backbone, vocab, size, method = meta.get("backbone"), meta.get("vocab"), meta.get("size"), meta.get("method")
     if not isinstance(backbone, str) or backbone not in BACKBONES:
-        raise ValueError("its backbone is not one this app knows (" + ", ".join(BACKBONES) + ")")
+        raise ModelFileError("The metadata's backbone is not one this app knows (" + ", ".join(BACKBONES) + ").")
     if not isinstance(vocab, list) or not 2 <= len(vocab) <= MAX_CLASSES or \
             not all(isinstance(v, str) and 0 < len(v) <= MAX_CLASS_NAME for v in vocab) or len(set(vocab)) != len(vocab):
-        raise ValueError(f"its class names must be 2 to {MAX_CLASSES} different names of at most {MAX_CLASS_NAME} "
-                         "characters")
+        raise ModelFileError(f"The metadata's class names must be 2 to {MAX_CLASSES} different names of at most "
+                             f"{MAX_CLASS_NAME} characters.")
     if not isinstance(size, int) or isinstance(size, bool) or not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
-        raise ValueError(f"its image size must be a whole number from {SIZE_RANGE[0]} to {SIZE_RANGE[1]}")
+        raise ModelFileError(f"The metadata's image size must be a whole number from {SIZE_RANGE[0]} to "
+                             f"{SIZE_RANGE[1]}.")
     if method not in RESIZE_METHODS:
-        raise ValueError("its resize method must be one of " + ", ".join(RESIZE_METHODS))
+        raise ModelFileError("The metadata's resize method must be one of " + ", ".join(RESIZE_METHODS) + ".")
     stats = [meta.get("mean"), meta.get("std")]
     if not all(isinstance(s, list) and len(s) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                             and math.isfinite(v) and abs(v) <= 10 for v in s)
                for s in stats) or min(stats[1]) <= 0:
-        raise ValueError("its normalisation (mean and std) must be three finite numbers each, the std above 0")
+        raise ModelFileError("The metadata's normalisation (mean and std) must be three finite numbers each, the "
+                             "std above 0.")
     return dict(backbone=backbone, vocab=list(vocab), size=size, method=method, mean=tuple(map(float, stats[0])),
                 std=tuple(map(float, stats[1])))
 
@@ -142,6 +145,10 @@ def expected_shapes(backbone: str, n_classes: int) -> dict[str, tuple[int, ...]]
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def _described(checked: dict) -> str:
+    return f"a {checked['backbone']} with {len(checked['vocab'])} classes"
+
+
 def _build(checked: dict, state: dict) -> TrainedClassifier:
     backbone = create_backbone(checked["backbone"], len(checked["vocab"]), pretrained=False)
     backbone.model.load_state_dict(state, strict=True)
@@ -153,8 +160,7 @@ def from_export(state: dict, meta: dict) -> TrainedClassifier:
     """A classifier from weights already in memory and their metadata, both checked first."""
     checked = check_meta(meta)
     found = {k: (_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in state.items()}
-    check_state_shapes(expected_shapes(checked["backbone"], len(checked["vocab"])), found,
-                       f"a {checked['backbone']} with {len(checked['vocab'])} classes")
+    check_header(expected_shapes(checked["backbone"], len(checked["vocab"])), found, _described(checked))
     return _build(checked, state)
 
 
@@ -162,13 +168,15 @@ _DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", t
            torch.int64: "I64"}
 
 
-def classifier_from_files(weights: bytes | Path, meta: bytes) -> TrainedClassifier:
-    """A classifier from its two exported files (an upload's bytes, or a run's weights file): the metadata's fields
-    and the weights' header are checked before a tensor is read or a model is built; never a pickle."""
+def classifier_from_files(weights: bytes | Path, meta: bytes | Path) -> TrainedClassifier:
+    """A classifier from its two exported files (an upload's bytes, or a run's files): the metadata's fields and
+    the weights' header are checked (core/modelfiles.py) before a tensor is read or a model is built."""
     checked = check_meta(parse_meta(meta))
-    what = f"a {checked['backbone']} with {len(checked['vocab'])} classes"
-    check_state_shapes(expected_shapes(checked["backbone"], len(checked["vocab"])), safetensors_shapes(weights), what)
-    return _build(checked, load_state(weights))
+    check_header(expected_shapes(checked["backbone"], len(checked["vocab"])), header_of(weights), _described(checked))
+    return _build(checked, read_tensors(weights))
+
+
+register_reader("image_classification", classifier_from_files)
 
 
 # ---- training ---------------------------------------------------------------------------------------------------------
