@@ -306,16 +306,6 @@ class RunStore:
             raise RunDamaged("This run's results are not what the app writes.")
         return raw
 
-    def model(self, run_id: str) -> tuple[dict, dict]:
-        """(state dict, metadata) of the run's trained model; RunDamaged if missing or damaged."""
-        from core.serialize import load_model
-        try:
-            return load_model(self.path(run_id) / MODEL_FILE)
-        except FileNotFoundError:
-            raise RunDamaged("This run's model was not saved.") from None
-        except Exception as e:
-            raise RunDamaged("This run's model file is damaged and cannot be read.") from e
-
     def has_model(self, run_id: str) -> bool:
         return (self.path(run_id) / f"{MODEL_FILE}.safetensors").exists()
 
