@@ -85,20 +85,27 @@ class Peaks:
         self.thread.join()
 
 
-def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float = 10, log=print) -> dict:
-    """The load, end to end; returns the figures (the CI test asserts on their behaviour, never on timings)."""
-    from playwright.sync_api import sync_playwright
-
+def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float = 10, log=print, browser=None) -> dict:
+    """The load, end to end; returns the figures (the CI test asserts on their behaviour, never on timings).
+    `browser`: a Playwright Chromium already running (the tests' fixture), else one is started here."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                return run_load(trainers, idle, lesson, minutes, log, chromium)
+            finally:
+                chromium.close()
     from core.runs import RunStore
     if trainers + idle > MAX_SESSIONS:
         raise SystemExit(f"at most {MAX_SESSIONS} sessions")
     deadline = time.time() + minutes * 60
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+    with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
         runs.mkdir()
         server = Server(runs)
         store = RunStore(runs)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        contexts = []
         peaks = Peaks()
         cpu0, workers0, chrome0, t0 = cpu_seconds(server.proc.pid), children_cpu(server.proc.pid), chromium_cpu(), \
             time.time()
@@ -106,13 +113,15 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             until = lambda: max(1000, int((deadline - time.time()) * 1000))
             idle_pages = []
             for _ in range(idle):                   # the idle students are there first, ready to click
-                page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+                contexts.append(browser.new_context(viewport={"width": 1300, "height": 900}))
+                page = contexts[-1].new_page()
                 page.goto(f"{server.url}/{lesson}")
                 page.get_by_label("Epochs").wait_for(timeout=until())
                 idle_pages.append(page)
             pages, run_ids, positions = [], [], {}
             for i in range(trainers):
-                page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+                contexts.append(browser.new_context(viewport={"width": 1300, "height": 900}))
+                page = contexts[-1].new_page()
                 page.goto(f"{server.url}/{lesson}")
                 pages.append(page)
             for page in pages:
@@ -155,7 +164,8 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             workers_cpu = children_cpu(server.proc.pid) - workers0
             chrome_cpu = chromium_cpu() - chrome0
             wall = time.time() - t0
-            browser.close()
+            for context in contexts:
+                context.close()
             server.stop()
     done = [r for r in records if r.status == "done"]
     return dict(

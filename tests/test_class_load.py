@@ -8,7 +8,7 @@ from benchmarks.class_load import report, run_load
 
 @pytest.mark.browser
 def test_three_students_train_while_two_click_around(browser):
-    result = run_load(trainers=3, idle=2, lesson="tabular", minutes=8)
+    result = run_load(trainers=3, idle=2, lesson="tabular", minutes=8, browser=browser)
     print("\n" + report(result))
     assert (result["done"], result["failed"], result["unfinished"]) == (3, 0, 0), result["errors"]
     assert result["changes_asked"] > 0 and result["changes_shown"] == result["changes_asked"]

@@ -34,6 +34,7 @@ from core.service import get_service
 from ui.identity import current_user
 
 POLL_SECONDS = 1.0
+QUEUED_POLL_SECONDS = 3.0    # a run waiting in the queue changes slowly: its tab asks a third as often
 RUN_PARAM = "run"
 SPEEDS = {"as it trained": 1.0, "10×": 10.0, "instant": float("inf")}
 
@@ -198,19 +199,20 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
             return found
         _panel(found, chart, table, extra)
     elif found.active:
-        st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
+        every = POLL_SECONDS if found.status != QUEUED else QUEUED_POLL_SECONDS
+        st.fragment(run_every=every)(_poll)(run_id, chart, table, extra, found.status)
     elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)
     return found
 
 
-def _poll(run_id, chart, table, extra):
+def _poll(run_id, chart, table, extra, status=None):
     found = view_or_say(run_id)
     if found is None:
         return
     _panel(found, chart, table, extra)
-    if not found.active and not found.replaying:
-        st.rerun(scope="app")
+    if (not found.active and not found.replaying) or (status == QUEUED and found.status != QUEUED):
+        st.rerun(scope="app")          # it ended (draw the results), or it started (poll every second from now)
 
 
 # ---- replaying a ready-made run ----------------------------------------------------------------------------------
