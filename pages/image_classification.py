@@ -6,7 +6,6 @@ the same results to anyone, after a restart too.
 """
 import hashlib
 import json
-import re
 import secrets
 import time
 
@@ -33,6 +32,7 @@ from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.sections import numbered
+from ui.text import plain
 from ui.uploads import read_upload, store_upload
 
 require_frame()
@@ -52,12 +52,6 @@ LABELS = {"birds": {"is_bird": "bird or not bird (2 classes)",
           "pets": {"is_cat": "cat or dog (the course's is_cat)", "breed": "which of 37 breeds"}}
 CHART = {"displayModeBar": False}
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
-
-
-def as_text(value) -> str:
-    """A student's text (a class or file name) shown as the characters it is inside markdown: every ASCII
-    punctuation mark is escaped, so no bold, link, LaTeX ($) or Streamlit directive (:red[...]) can come of it."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(value).split()))
 
 
 def image_grid(images, captions, cols: int = 6, width: int = 140):
@@ -178,7 +172,7 @@ def keep_photos(zipped: bytes, name: str) -> bool:
     except StudentError as e:
         st.error(str(e), icon=":material/folder_off:")
         if ss.get("ic_own"):
-            st.caption(f"Still using your previous photos, {as_text(ss.ic_own.get('name', ''))}.")
+            st.caption(f"Still using your previous photos, {plain(ss.ic_own.get('name', ''))}.")
         return False
     ss.ic_own = ref
     return True
@@ -210,7 +204,7 @@ def choose_own():
     except StudentError as e:
         st.error(str(e), icon=":material/error:")
         return None
-    st.info(f"Using {as_text(items.description)} ({as_text(ref.get('name', ''))}): {len(items)} images in "
+    st.info(f"Using {plain(items.description)} ({plain(ref.get('name', ''))}): {len(items)} images in "
             f"{len(items.vocab)} classes.", icon=":material/upload:")
     show_rejected([dict(file=r.name, reason=r.reason) for r in items.rejected])
     st.caption("Your photos are kept on this server with the runs that train on them (so a worker can read them "
@@ -231,7 +225,7 @@ def photos_class_by_class():
     shots = ss.setdefault("ic_shots", {})                       # class index -> [(name, bytes)]
     files_by_class: dict[str, list] = {}
     for i, (name, col) in enumerate(zip(names, st.columns(len(names)))):
-        files = col.file_uploader(f"Photos of “{as_text(name)}”", accept_multiple_files=True, type=PHOTO_TYPES,
+        files = col.file_uploader(f"Photos of “{plain(name)}”", accept_multiple_files=True, type=PHOTO_TYPES,
                                   key=f"ic_class_files_{i}")
         taken = shots.get(i, [])
         col.caption(f"{len(files or [])} uploaded · {len(taken)} from the camera")
@@ -241,7 +235,7 @@ def photos_class_by_class():
         shot = st.camera_input("Point the camera at an example, take the photo, then add it to its class",
                                key="ic_collect_shot")
         which = st.radio("This photo shows", range(len(names)), horizontal=True, key="ic_collect_class",
-                         format_func=lambda i: as_text(names[i] or f"class {i + 1}"))
+                         format_func=lambda i: plain(names[i] or f"class {i + 1}"))
         if shot is not None and st.button("Add this photo", key="ic_collect_add", icon=":material/add_a_photo:"):
             img, reason = check_image(shot.getvalue(), "camera photo")
             if img is None:
@@ -279,7 +273,7 @@ def photos_from_the_web():
         terms = {name: f"{name} photo" for name in names}
 
         def tick(label, done, total):
-            bar.progress(done / max(1, total), text=f"{as_text(label)}: {done} of {total} downloaded and checked")
+            bar.progress(done / max(1, total), text=f"{plain(label)}: {done} of {total} downloaded and checked")
 
         try:
             check_class_names(names)
@@ -354,7 +348,7 @@ def section_show_batch(items, chosen: dict) -> None:
     batch = to_uint8_tensor([resize(items.images[i], chosen["size"], chosen["method"]) for i in picked])
     tfm = BatchTransform(spec.mean, spec.std, augment=True, min_scale=DEFAULTS["min_scale"],
                          seed=ss.get("ic_shuffle", 0))
-    image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [as_text(items.labels[i]) for i in picked])
+    image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [plain(items.labels[i]) for i in picked])
     counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
                            "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
     st.dataframe(counts, width="content")
@@ -448,8 +442,8 @@ def section_results(view, run) -> None:
     st.code("learn.show_results()", language="python")
     show = list(range(min(12, len(targets))))
     image_grid([valid_items[i] for i in show],
-               [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {as_text(vocab[predicted[i]])} "
-                f"{probs[i, predicted[i]]:.0%}, really {as_text(vocab[targets[i]])}" for i in show])
+               [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {plain(vocab[predicted[i]])} "
+                f"{probs[i, predicted[i]]:.0%}, really {plain(vocab[targets[i]])}" for i in show])
 
     st.subheader("Confusion matrix")
     st.markdown("Rows: what the photo really is. Columns: what the model said. The diagonal is right, everything "
@@ -469,10 +463,10 @@ def section_results(view, run) -> None:
                           key=f"ic_cell_{clicked}", placeholder="choose a cell of the matrix")
     if choice is not None:
         where = cell_items(targets, predicted, *choice)[:18]
-        st.caption(f"{cm[choice]} photo(s) that are really **{as_text(vocab[choice[0]])}** and were predicted "
-                   f"**{as_text(vocab[choice[1]])}** (with the probability the model gave):")
+        st.caption(f"{cm[choice]} photo(s) that are really **{plain(vocab[choice[0]])}** and were predicted "
+                   f"**{plain(vocab[choice[1]])}** (with the probability the model gave):")
         image_grid([valid_items[i] for i in where],
-                   [f"{probs[i, choice[1]]:.0%} {as_text(vocab[choice[1]])}" for i in where], width=120)
+                   [f"{probs[i, choice[1]]:.0%} {plain(vocab[choice[1]])}" for i in where], width=120)
 
     st.subheader("Top losses")
     st.markdown("The photos the model was most wrong (or least sure) about. Often they show a labelling mistake "
@@ -480,7 +474,7 @@ def section_results(view, run) -> None:
     st.code("interp.plot_top_losses(9)", language="python")
     top = top_losses(losses, 9)
     image_grid([valid_items[i] for i in top],
-               [f"{as_text(vocab[predicted[i]])} / {as_text(vocab[targets[i]])} / {losses[i]:.2f} / "
+               [f"{plain(vocab[predicted[i]])} / {plain(vocab[targets[i]])} / {losses[i]:.2f} / "
                 f"{probs[i, predicted[i]]:.2f}" for i in top])
     st.caption("Each caption: predicted / actual / loss / probability of the prediction (as fastai prints it).")
     confused = most_confused(cm, vocab)
@@ -540,7 +534,7 @@ def section_looks(run, model_key: str, classifier) -> None:
         order = [order[0], vocab.index(other)]
     shown = [inside.picture] + [overlay(inside.picture, inside.cams[c]) for c in order[:2]]
     captions = ["the photo as the model sees it"] + [
-        f"{'predicted' if n == 0 else 'the other class'}: {as_text(vocab[c])} ({inside.probs[c]:.0%})"
+        f"{'predicted' if n == 0 else 'the other class'}: {plain(vocab[c])} ({inside.probs[c]:.0%})"
         for n, c in enumerate(order[:2])]
     image_grid(shown, captions, cols=3, width=220)
     st.caption(f"Red: that part raised the class's score most; blue: not at all. Computed in {seconds:.2f} s on "
@@ -564,7 +558,7 @@ def section_use(run, classifier, model_key: str) -> None:
     left, right = st.columns([1, 2])
     left.image(displayable(img), width=220)
     p = prediction_of(model_key, photo_key, classifier, img)
-    right.markdown(f"### Prediction: **{as_text(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
+    right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
     right.plotly_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), width="stretch",
                        key="ic_probs", config=CHART)
     with right:
@@ -622,7 +616,7 @@ if run is not None:
         export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier",
                              load=lambda weights, meta: (classifier_from_files(weights, meta), json.loads(meta)),
                              describe=lambda meta: f"Loaded a {meta['backbone']} classifier for "
-                                                   f"{', '.join(as_text(v) for v in meta['vocab'])}.")
+                                                   f"{', '.join(plain(v) for v in meta['vocab'])}.")
     classifier, model_key = run.classifier, f"run:{view.id}"
     if ss.get("ic_loaded") is not None:
         if ss.get("_ic_loaded_was") is not ss.ic_loaded:          # a new model loaded: its own cache entries

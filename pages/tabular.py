@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import plots
 from core.tabular import plots as tplots
-from core.tabular.interpret import predict_rows
+from core.tabular.interpret import cell_rows, predict_rows, rows_with_predictions, top_losses
 from core.tabular.jobs import DEFAULTS
 from core.embeddings import emb_sz_rule
 from core.tabular.model import build_model
@@ -259,7 +259,8 @@ def section_train(data, data_ref: dict) -> None:
         ui_runs.live(run_id)
 
 
-def section_results(model, procs, spec, summary) -> None:
+def section_results(run) -> None:
+    summary = run.summary
     if "accuracy" not in summary:
         st.info("This run's results were not saved; train again to see them.")
         return
@@ -291,12 +292,42 @@ def section_results(model, procs, spec, summary) -> None:
     st.code("learn.show_results()", language="python")
     st.dataframe(pd.DataFrame(summary["show_results"]), width="stretch", hide_index=True)
     left, right = st.columns(2)
-    left.plotly_chart(plots.confusion_matrix(np.array(summary["confusion"]), summary["classes"],
-                                             "Confusion matrix (validation rows)"), width="stretch", config=CHART)
+    with left:
+        section_confusion(run)
     if summary.get("importance"):
         right.plotly_chart(tplots.importance_bars(summary["importance"]), width="stretch", config=CHART)
         right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
                       "much accuracy drops. A big drop: the model relies on that column.")
+    st.subheader("Top losses: the rows it was most wrong about")
+    st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_top_losses(10)  # for tables: "
+            "the rows", language="python")
+    st.dataframe(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
+                                       run.procs.classes, run.spec.target, top_losses(run.valid_losses, 10)),
+                 width="stretch", hide_index=True)
+    st.caption("Often a row that looks like the other class, or one whose label looks wrong: worth a look before "
+               "blaming the model.")
+
+
+def section_confusion(run) -> None:
+    """The confusion matrix; a click on a cell (or the list under it) shows that cell's rows."""
+    classes, cm = run.procs.classes, np.array(run.summary["confusion"])
+    event = st.plotly_chart(plots.confusion_matrix(cm, classes, "Confusion matrix (validation rows)"),
+                            width="stretch", config=CHART, on_select="rerun", selection_mode="points",
+                            key="tab_cm")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    clicked = None
+    if points and isinstance(points[0].get("customdata"), (list, tuple)) and len(points[0]["customdata"]) == 2:
+        clicked = tuple(int(v) for v in points[0]["customdata"])
+    cells = [(a, p) for a in range(len(classes)) for p in range(len(classes)) if cm[a, p]]
+    choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
+                          format_func=lambda c: f"really {classes[c[0]]}, predicted {classes[c[1]]} ({cm[c]} rows)",
+                          key=f"tab_cell_{clicked}", placeholder="click a cell of the matrix")
+    if choice is not None:
+        which = cell_rows(run.valid_probs, run.valid_targets, *choice)
+        st.caption(f"{len(which):,} validation row(s) really **{plain(classes[choice[0]])}**, predicted "
+                   f"**{plain(classes[choice[1]])}**, the model's surest first:")
+        st.dataframe(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
+                                           classes, run.spec.target, which[:200]), width="stretch", hide_index=True)
 
 
 def section_what_if(model, procs, spec, examples: list[dict]) -> None:
@@ -389,7 +420,7 @@ if run is not None:
         if picked is None:                          # a shared link opened before any table was chosen
             ui_runs.live(view.id)
         ui_runs.run_details(view, WIDGETS)
-        section_results(run.model, run.procs, run.spec, run.summary)
+        section_results(run)
     trained = (run.model, run.procs, run.spec, run.summary)
     examples = run.summary.get("show_results", [])
 if picked is not None or run is not None:

@@ -141,6 +141,14 @@ def tiny_json_claiming_huge_layers(meta: bytes) -> bytes:
     return json.dumps(dict(json.loads(meta), layers=[16384] * 3)).encode()
 
 
+def test_a_confusion_cell_shows_its_rows_and_the_top_losses_are_listed(trained_page):
+    at, record = trained_page
+    assert "Top losses: the rows it was most wrong about" in [h.value for h in at.subheader]
+    cell = at.selectbox(key="tab_cell_None")
+    cell.set_value((1, 0)).run()                            # really >50k, predicted <=50k
+    assert "validation row(s) really" in texts(at.caption) and not at.exception
+
+
 def test_loading_an_exported_model(trained_page, module_service):
     at, record = trained_page
     run = load_run(module_service.store, record)

@@ -65,3 +65,22 @@ def test_an_infinite_number_is_treated_as_missing_and_training_stays_finite(serv
     record = service.wait(run.id, timeout=60)
     assert record.status == DONE, record.error
     assert math.isfinite(record.epoch_table[-1]["train_loss"]) and math.isfinite(record.metrics["accuracy"])
+
+
+def test_a_confusion_cell_and_the_top_losses_name_the_right_rows(service):
+    from core.tabular.interpret import cell_rows, rows_with_predictions, top_losses
+    run = service.submit("tabular", "fit", store_csv(service, toy_table()), dict(SMALL, lr=1e-2), owner="t")
+    loaded = load_run(service.store, service.wait(run.id, timeout=90))
+    probs, targets, losses = loaded.valid_probs, loaded.valid_targets, loaded.valid_losses
+    predicted = probs.argmax(1)
+    for actual in (0, 1):
+        for said in (0, 1):
+            which = cell_rows(probs, targets, actual, said)
+            assert len(which) == loaded.summary["confusion"][actual][said]
+            assert all(targets[i] == actual and predicted[i] == said for i in which)
+            assert list(probs[which, said]) == sorted(probs[which, said], reverse=True)   # surest first
+    worst = top_losses(losses, 5)
+    assert losses[worst[0]] == losses.max() and list(losses[worst]) == sorted(losses[worst], reverse=True)
+    table = rows_with_predictions(loaded.valid_df, probs, targets, losses, loaded.procs.classes, "rich", worst)
+    assert list(table.columns[:4]) == ["actual", "predicted", "probability", "loss"] and "rich" not in table
+    assert table["loss"].iloc[0] == round(float(losses.max()), 3)

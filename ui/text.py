@@ -2,7 +2,7 @@
 the text it is, never as a link, an image or formatting."""
 import re
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")       # every ASCII punctuation mark: no bold, link, $LaTeX$, :red[...]
 
 
 def plain(text) -> str:

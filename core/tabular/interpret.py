@@ -100,3 +100,28 @@ def gradient_boosting_baseline(procs: TabularProcs, train_df: pd.DataFrame, vali
         clf.fit(X_train.to_numpy(), y_train)
         accuracy = float((clf.predict(X_valid.to_numpy()) == y_valid).mean())
     return {"accuracy": accuracy, "model": "HistGradientBoostingClassifier (scikit-learn defaults)"}
+
+
+def rows_with_predictions(valid_df: pd.DataFrame, probs: np.ndarray, targets: np.ndarray, losses: np.ndarray,
+                          classes: list[str], target: str, which: np.ndarray) -> pd.DataFrame:
+    """The validation rows `which` (positions), with the truth, the prediction, its probability and the loss."""
+    rows = valid_df.iloc[which].copy()
+    predicted = probs[which].argmax(1)
+    rows = rows.drop(columns=[target], errors="ignore")
+    rows.insert(0, "loss", losses[which].round(3))
+    rows.insert(0, "probability", probs[which, predicted].round(3))
+    rows.insert(0, "predicted", [classes[i] for i in predicted])
+    rows.insert(0, "actual", [classes[i] for i in targets[which]])
+    return rows
+
+
+def cell_rows(probs: np.ndarray, targets: np.ndarray, actual: int, predicted: int) -> np.ndarray:
+    """Positions of the validation rows that are really `actual` and were predicted `predicted` (a confusion
+    matrix's cell), the model's surest first."""
+    which = np.flatnonzero((targets == actual) & (probs.argmax(1) == predicted))
+    return which[np.argsort(-probs[which, predicted])]
+
+
+def top_losses(losses: np.ndarray, n: int = 10) -> np.ndarray:
+    """Positions of the `n` rows the model was most wrong (or least sure) about: fastai's top losses for tables."""
+    return np.argsort(-losses)[:n]
