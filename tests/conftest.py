@@ -142,11 +142,25 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     yield pg
+    failed = getattr(request.node, "report_call", None)
+    if failed is not None and failed.failed:          # what the page showed when the journey failed, for CI's artifacts
+        ARTIFACTS.mkdir(exist_ok=True)
+        try:
+            pg.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}.png", full_page=True)
+        except Exception as e:                        # a crashed page: the failure itself says enough
+            print(f"no screenshot of the failed journey: {e}")
     context.close()
 
 

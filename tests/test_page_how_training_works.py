@@ -397,10 +397,12 @@ def test_browser_journey(app_url, page, screenshot_dir):
     wait_for_app(page)
     page.get_by_text("1000 training rows").wait_for(timeout=10_000)      # the settings from the URL
     page.get_by_role("button", name="Train the network").click()
-    page.get_by_text("Training —").first.wait_for(timeout=90_000)    # the live panel, from the run's events
-    page.get_by_text("Training —").first.scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(screenshot_dir / "how_training_works_network_live.png"))
+    # A warm worker trains even the largest settings in a second or two, so the live panel may come and go between
+    # two polls: the journey takes a picture of it when it sees it (the panel's drawing is tested under AppTest).
+    page.get_by_text(re.compile("Training —|Finished in")).first.wait_for(timeout=90_000)
+    if page.get_by_text("Training —").count():
+        page.get_by_text("Training —").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshot_dir / "how_training_works_network_live.png"))
     page.get_by_text("Finished in").wait_for(timeout=120_000)
     page.get_by_text("Weights at step").wait_for(timeout=30_000)
     page.get_by_role("heading", name="6. Ask the network about a passenger").wait_for(timeout=30_000)

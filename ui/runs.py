@@ -34,7 +34,7 @@ from core.service import get_service
 from ui.identity import current_user
 
 POLL_SECONDS = 1.0
-QUEUED_POLL_SECONDS = 3.0    # a run waiting in the queue changes slowly: its tab asks a third as often
+QUEUED_POLL_SECONDS = 3.0    # a run waiting behind others changes slowly: its tab asks a third as often
 RUN_PARAM = "run"
 SPEEDS = {"as it trained": 1.0, "10×": 10.0, "instant": float("inf")}
 
@@ -199,7 +199,8 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
             return found
         _panel(found, chart, table, extra)
     elif found.active:
-        every = POLL_SECONDS if found.status != QUEUED else QUEUED_POLL_SECONDS
+        behind_others = found.status == QUEUED and (found.position or 0) > 1
+        every = QUEUED_POLL_SECONDS if behind_others else POLL_SECONDS   # next in line: it starts any moment
         st.fragment(run_every=every)(_poll)(run_id, chart, table, extra, found.status)
     elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)
