@@ -24,6 +24,7 @@ from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.text import plain
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -180,7 +181,7 @@ def choose_upload() -> Picked | None:
                 "and one for the rating, a number. Or pick MovieLens above.", icon=":material/upload_file:")
         return None
     df = ss.col_upload_df
-    st.info(f"Using your file '{ss.col_upload_name}' ({len(df):,} rows).", icon=":material/description:")
+    st.info(f"Using your file '{plain(ss.col_upload_name)}' ({len(df):,} rows).", icon=":material/description:")
     st.caption(KEPT_NOTICE)
     columns = list(df.columns)
     refill = ss.pop("col_columns_refill", None)
@@ -196,10 +197,10 @@ def choose_upload() -> Picked | None:
     try:
         ratings, notes = to_ratings(df, spec)
     except TableError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(plain(e), icon=":material/error:")          # it quotes the file's columns: text, not markup
         return None
     for note in notes:
-        st.warning(note)
+        st.warning(plain(note))
     return Picked(ratings, f"upload:{ss.col_upload_ref['input']}:{spec.user}:{spec.item}:{spec.rating}",
                   ss.col_upload_ref, CODE_UPLOAD, ss.col_upload_name, spec.to_dict(), (spec.user, spec.item))
 
@@ -582,8 +583,7 @@ def section_export(use: InUse | None) -> None:
             ss.col_loaded_ids = (weights.file_id, meta.file_id)
             try:
                 loaded = load_exported(weights.getvalue(), meta.getvalue())
-            except ModelFileError as e:
-                ss.pop("col_loaded_model", None)
+            except ModelFileError as e:              # the model loaded before, if any, stays in use
                 ss.col_load_error = f"Could not load this model: {e}"
             else:
                 ss.col_loaded_model, ss.col_load_error = loaded, None
@@ -591,7 +591,9 @@ def section_export(use: InUse | None) -> None:
         if weights is None or meta is None:
             ss.pop("col_load_error", None)
         if ss.get("col_load_error"):
-            st.error(ss.col_load_error, icon=":material/error:")
+            st.error(plain(ss.col_load_error), icon=":material/error:")
+            if ss.get("col_loaded_model") is not None:
+                st.caption("The model you loaded before is still the one in use.")
         elif ss.get("col_loaded_model") is not None:
             loaded = ss.col_loaded_model
             st.success(f"Loaded: {len(loaded.users) - 1:,} users and {len(loaded.items) - 1:,} movies. The sections "

@@ -176,7 +176,7 @@ def keep_photos(zipped: bytes, name: str) -> bool:
             raise BadUpload(" ".join(trouble))
         ref = store_upload(zipped, "image_zip", name)
     except StudentError as e:
-        st.error(str(e), icon=":material/folder_off:")
+        st.error(as_text(e), icon=":material/folder_off:")      # it may quote a member's name
         if ss.get("ic_own"):
             st.caption(f"Still using your previous photos, {as_text(ss.ic_own.get('name', ''))}.")
         return False
@@ -208,7 +208,7 @@ def choose_own():
     try:
         items = stored_items(ref["input"], ref)
     except StudentError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(as_text(e), icon=":material/error:")
         return None
     st.info(f"Using {as_text(items.description)} ({as_text(ref.get('name', ''))}): {len(items)} images in "
             f"{len(items.vocab)} classes.", icon=":material/upload:")
@@ -256,7 +256,7 @@ def photos_class_by_class():
             check_class_names(list(files_by_class))
             zipped = bundle_classes(files_by_class)
         except StudentError as e:
-            st.error(str(e), icon=":material/error:")
+            st.error(as_text(e), icon=":material/error:")
         else:
             keep_photos(zipped, f"{len(files_by_class)} classes.zip")
 
@@ -289,7 +289,7 @@ def photos_from_the_web():
             keep_photos(bundle_classes(found), "web photos.zip")
         except StudentError as e:
             bar.empty()
-            st.error(str(e), icon=":material/error:")
+            st.error(as_text(e), icon=":material/error:")
 
 
 # ---- before training -----------------------------------------------------------------------------------------
@@ -587,7 +587,7 @@ with numbered("The photos"):
 if picked is not None:
     items, data = picked
     for trouble in problems(items):
-        st.error(trouble, icon=":material/error:")
+        st.error(as_text(trouble), icon=":material/error:")
     if problems(items):
         picked = None
 if picked is not None:

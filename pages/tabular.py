@@ -21,6 +21,7 @@ from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.text import plain
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -80,7 +81,7 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str, dict] | None:
                 "Or pick the Adult census above.", icon=":material/upload_file:")
         return None
     df = ss.tab_upload_df
-    st.info(f"Using your file '{ss.tab_upload_name}' ({len(df):,} rows, {df.shape[1]} columns).",
+    st.info(f"Using your file '{plain(ss.tab_upload_name)}' ({len(df):,} rows, {df.shape[1]} columns).",
             icon=":material/description:")
     st.caption(KEPT_NOTICE)
     return df, guess_spec(df), f"upload:{ss.tab_upload_ref['input']}", ss.tab_upload_name, ss.tab_upload_ref
@@ -123,7 +124,7 @@ def choose_columns(df: pd.DataFrame, default: TableSpec, data_key: str) -> Table
 # ---- sections -----------------------------------------------------------------------------------------------
 def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str) -> None:
     st.markdown("This is what the computer gets: a spreadsheet. Each row is one person; we want to predict the "
-                f"**{spec.target}** column from the others. Before any deep learning, look at your data: how many "
+                f"**{plain(spec.target)}** column from the others. Before any deep learning, look at your data: how many "
                 "rows, what's missing, and how often each answer appears.")
     st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
     st.dataframe(df.head(8), width="stretch")
@@ -311,19 +312,19 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
         options = [v for v in procs.categorify.vocab[c] if v != NA] + [MISSING]
         value = original.get(c)
         start = options.index(str(value)) if value is not None and str(value) in options else len(options) - 1
-        choice = cols[i % 3].selectbox(c, options, index=start, key=f"tab_wi_{pick}_{c}")
+        choice = cols[i % 3].selectbox(plain(c), options, index=start, key=f"tab_wi_{pick}_{c}")
         edited[c] = None if choice == MISSING else choice
     for j, c in enumerate(spec.cont_names):
         value = original.get(c)
         value = float(procs.fill.medians[c] if value is None or pd.isna(value) else value)
         value = int(value) if value.is_integer() else value          # ages and hours as whole numbers
-        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(c, value=value, key=f"tab_wi_{pick}_{c}")
+        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(plain(c), value=value, key=f"tab_wi_{pick}_{c}")
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
     st.plotly_chart(tplots.probability_bars(now, before if original else None), width="stretch", config=CHART)
     top = max(now, key=now.get)
-    st.markdown(f"The model says **{top}** with probability **{now[top]:.1%}**.")
+    st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
 
 
 def section_export(model, procs, spec, meta_extra: dict) -> None:
@@ -370,9 +371,9 @@ if picked is not None:
     spec = choose_columns(df, default_spec, data_key)
     try:
         for warning in check_spec(df, spec):
-            st.warning(warning)
+            st.warning(plain(warning))                          # they quote the table's columns
     except TableError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(plain(e), icon=":material/error:")
         picked = None
 trained = None
 if picked is not None:
