@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import plots
 from core.device import training_device
+from core.tables import spreadsheet_safe
 from core.errors import StudentError
 from core.images import check_image, displayable
 from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo
@@ -70,14 +71,15 @@ def image_grid(images, captions, cols: int = 6, width: int = 140):
 def show_rejected(rejected: list[dict]):
     if rejected:
         st.warning(f"{len(rejected)} file(s) were left out; everything else is used.", icon=":material/block:")
-        st.dataframe(pd.DataFrame(rejected, columns=["file", "reason"]), hide_index=True, width="stretch")
+        st.dataframe(spreadsheet_safe(pd.DataFrame(rejected, columns=["file", "reason"])), hide_index=True,
+                     width="stretch")
 
 
 def probabilities_table(probs, vocab) -> None:
     """Every predict step shows the probability of every class, not only the winner."""
     order = np.argsort(-np.asarray(probs))
-    st.dataframe(pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]}),
-                 hide_index=True, width="stretch")
+    table = pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]})
+    st.dataframe(spreadsheet_safe(table), hide_index=True, width="stretch")
 
 
 # ---- the photos ------------------------------------------------------------------------------------------------
@@ -357,7 +359,7 @@ def section_show_batch(items, chosen: dict) -> None:
     image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [as_text(items.labels[i]) for i in picked])
     counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
                            "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
-    st.dataframe(counts, width="content")
+    st.dataframe(spreadsheet_safe(counts), width="content")
 
 
 def section_learner() -> dict:
@@ -487,7 +489,8 @@ def section_results(view, run) -> None:
     st.subheader("Most confused")
     st.code("interp.most_confused()", language="python")
     if confused:
-        st.dataframe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"]), hide_index=True)
+        st.dataframe(spreadsheet_safe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"])),
+                     hide_index=True)
     else:
         st.success("No mistakes on the validation photos.")
 

@@ -15,6 +15,7 @@ from core import plots
 from core.classroom import check_upload
 from core.datasets import DatasetUnavailable, resolve
 from core.device import training_device
+from core.tables import spreadsheet_safe
 from core.errors import StudentError
 from core.images import check_image
 from core.segmentation import figures
@@ -384,8 +385,8 @@ def section_iou(run) -> None:
     table = pd.DataFrame({"class": codes, "IoU": iou, "pixel accuracy": np.diag(cm) / np.maximum(cm.sum(1), 1),
                           "pixels (validation)": cm.sum(1)})
     table = table[table["pixels (validation)"] > 0]
-    st.dataframe(table.style.format({"IoU": "{:.2f}", "pixel accuracy": "{:.1%}", "pixels (validation)": "{:,}"}),
-                 hide_index=True, width="content")
+    formats = {"IoU": "{:.2f}", "pixel accuracy": "{:.1%}", "pixels (validation)": "{:,}"}
+    st.dataframe(spreadsheet_safe(table).style.format(formats), hide_index=True, width="content")
     clicked = clicked_class(event, codes)
     present = [i for i in range(len(codes)) if not np.isnan(iou[i])]
     choice = st.selectbox("…or pick a class", present, index=present.index(clicked) if clicked in present else None,

@@ -127,7 +127,7 @@ def grey16_png() -> bytes:
 
 
 def palette_alpha_png() -> bytes:
-    img = Image.new("P", (32, 24), 1)
+    img = Image.new("P", (32, 24), 0)                     # index 0, see-through, around a green square
     img.putpalette([0, 0, 0, 220, 40, 40, 40, 160, 60] + [0] * (256 * 3 - 9))
     img.paste(2, (8, 6, 24, 18))
     return _save(img, "PNG", transparency=0)
@@ -368,6 +368,8 @@ def _photo_zip_cases() -> list[Case]:
              {z: ACCEPT}, "good photos with an executable, an SVG and a bomb among them"),
         Case("zip_markup_classes", "markup.zip", zip_of(class_folder_zip(classes=tuple(MARKUP[:2]))), {z: ACCEPT},
              "class folders named <b>bold</b> and :red[red]", shows=tuple(MARKUP[:2])),
+        Case("zip_formula_names", "formulas.zip", zip_of(class_folder_zip(classes=("=1+1", "@SUM(A1)")) + [
+            ("=1+1/-cmd.jpg", ELF)]), {z: ACCEPT}, "class folders named =1+1 and @SUM(A1), a file -cmd.jpg"),
         Case("zip_strip_photo", "strips.zip", zip_of(good + [("bird/strip.png", _save(
             Image.new("RGB", (60000, 1), (200, 10, 10)), "PNG"))]), {z: ACCEPT}, "a 60000 x 1 photo among others"),
         Case("zip_markup_refused", "markupclimb.zip", zip_of(good + [(f"{MARKUP[1]}/../../{ESCAPE_NAME}", b"x")]),

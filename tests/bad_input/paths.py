@@ -242,6 +242,18 @@ def said(at: AppTest) -> list[str]:
     return out
 
 
+def formula_cells(at: AppTest) -> list[str]:
+    """Text in the page's tables (cells, column and row names) that a spreadsheet would run as a formula, were the
+    table downloaded as CSV from its toolbar."""
+    found = []
+    for d in at.dataframe:
+        df = d.value
+        values = [*map(str, df.columns), *(str(v) for v in df.index if isinstance(v, str))]
+        values += [v for column in df.columns for v in df[column].tolist() if isinstance(v, str)]
+        found += [v for v in values if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    return found
+
+
 def raw_text(message: str) -> str | None:
     """What in a message is an exception's text or a server path, not a sentence (None: nothing)."""
     found = RAW.search(message)

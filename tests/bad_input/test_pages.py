@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from tests.bad_input.corpus import EITHER, REFUSE, cases, model_case_names, model_cases, upload_name
-from tests.bad_input.paths import LESSON_OF_PAGE, PATHS, class_photos_left_out, is_sentence, page, path, raw_text, \
+from tests.bad_input.paths import LESSON_OF_PAGE, PATHS, class_photos_left_out, formula_cells, is_sentence, page, path, raw_text, \
     said, texts, \
     unescaped
 
@@ -79,6 +79,7 @@ def test_every_case_through_every_upload_path(path_name, case_name, sessions, ex
         assert not p.used(at, case), "a refused file was used"
     else:
         assert p.used(at, case), f"an accepted file was not used; said: {messages}"
+    assert not formula_cells(at), f"cells a spreadsheet would run, in a table one can download: {formula_cells(at)}"
     for shown in case.shows:                            # a student's text shown as text, never as markup
         assert not as_markup(at, shown), f"{shown!r} reached markdown unescaped: {as_markup(at, shown)[:2]}"
 
