@@ -91,9 +91,11 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` to show: every text cell, column name and row name that a spreadsheet would run as a formula
     (it starts with = + - @, a tab or a carriage return: '=HYPERLINK(...)') gets a leading apostrophe, OWASP's
     defence against CSV injection. A table on a page can be downloaded as CSV from its toolbar, and a run's link
-    shows one student's cells to others: what they download must stay data. Numbers are left as they are."""
+    shows one student's cells to others: what they download must stay data. Numbers are left as they are, written
+    as text too ("-2" is a number to a spreadsheet, "-2+3" a formula)."""
     def cell(value):
-        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) and not _number(value) \
+            else value
 
     out = df.copy()
     for i, column in enumerate(out.columns):
@@ -108,3 +110,11 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
                                                       pd.api.types.is_string_dtype(out.index.dtype)):
         out.index = [cell(v) for v in out.index]
     return out
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")

@@ -18,7 +18,7 @@ from typing import Callable
 from streamlit.testing.v1 import AppTest
 
 from tests.bad_input.corpus import Case, upload_name
-from tests.conftest import ROOT
+from tests.bad_input.made import ROOT
 
 TIMEOUT = 180
 TABULAR_UPLOAD, COLLAB_UPLOAD = "My own CSV", "My own CSV"
@@ -217,7 +217,8 @@ PATHS: list[UploadPath] = [
     UploadPath("col_model", "pages/collab.py", "model", ("col_up_weights", "col_up_meta"), _nothing,
                _model("col", None, "col_loaded_model"), _loaded("col_loaded_model"), loader=True),
     UploadPath("ic_model", "pages/image_classification.py", "model", ("ic_up_weights", "ic_up_meta"), _nothing,
-               _model("ic", "ic_load", "ic_loaded"), _loaded("ic_loaded"), lesson_run="image_classification", loader=True),
+               _model("ic", "ic_load", "ic_loaded"), _loaded("ic_loaded"), lesson_run="image_classification",
+               loader=True),
     UploadPath("seg_model", "pages/segmentation.py", "model", ("seg_up_weights", "seg_up_meta"), _nothing,
                _model("seg", "seg_load", "seg_loaded"), _loaded("seg_loaded"), lesson_run="segmentation", loader=True),
 ]
@@ -250,8 +251,16 @@ def formula_cells(at: AppTest) -> list[str]:
         df = d.value
         values = [*map(str, df.columns), *(str(v) for v in df.index if isinstance(v, str))]
         values += [v for column in df.columns for v in df[column].tolist() if isinstance(v, str)]
-        found += [v for v in values if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        found += [v for v in values if v[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(v)]
     return found
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def raw_text(message: str) -> str | None:
