@@ -27,6 +27,17 @@ class TableError(StudentError, ValueError):
     """A problem with the student's table, worded for the student."""
 
 
+def looks_like_utf16(data: bytes) -> bool:
+    """Excel's 'Unicode text' and some exports: UTF-16, with its byte-order mark or a zero byte after every letter."""
+    head = data[:4096]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    if len(head) < 16:
+        return False
+    one, other = head[0::2], head[1::2]
+    return any(a.count(0) >= 0.9 * len(a) and b.count(0) <= 0.1 * len(b) for a, b in ((one, other), (other, one)))
+
+
 def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits()) -> pd.DataFrame:
     """Parse an uploaded CSV, or raise TableError saying what is wrong with it."""
     if len(data) > limits.max_bytes:
@@ -34,6 +45,9 @@ def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits
                          f"{limits.max_bytes / 2**20:.0f} MB. Try a sample of the rows.")
     if not data.strip():
         raise TableError(f"{name} is empty: there is nothing to read.")
+    if looks_like_utf16(data):                     # before the test for binary files: every other byte is a zero
+        raise TableError(f"{name} is saved as UTF-16 text (Excel calls it 'Unicode Text'), not as a CSV in UTF-8. "
+                         "Save it again as 'CSV UTF-8 (comma delimited)' and upload that.")
     if b"\x00" in data[:4096]:
         raise TableError(f"{name} looks like a binary file (a spreadsheet or an image?), not a CSV. "
                          "In Excel or Sheets use File → Save as / Download → CSV.")
@@ -67,3 +81,40 @@ def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits
         raise TableError(f"{name} has a single column ('{df.columns[0]}'): we need one column to predict "
                          "and at least one to predict it from. Is the separator a comma?")
     return df
+
+
+# ---- showing a student's cells --------------------------------------------------------------------------------------
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` to show: every text cell, column name and row name that a spreadsheet would run as a formula
+    (it starts with = + - @, a tab or a carriage return: '=HYPERLINK(...)') gets a leading apostrophe, OWASP's
+    defence against CSV injection. A table on a page can be downloaded as CSV from its toolbar, and a run's link
+    shows one student's cells to others: what they download must stay data. Numbers are left as they are, written
+    as text too ("-2" is a number to a spreadsheet, "-2+3" a formula)."""
+    def cell(value):
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) and not _number(value) \
+            else value
+
+    out = df.copy()
+    for i, column in enumerate(out.columns):
+        values = out.iloc[:, i]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            out.isetitem(i, values.cat.rename_categories(cell))
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            out.isetitem(i, values.map(cell))
+    if not isinstance(out.columns, pd.MultiIndex):
+        out.columns = [cell(c) for c in out.columns]
+    if not isinstance(out.index, pd.MultiIndex) and (out.index.dtype == object or
+                                                      pd.api.types.is_string_dtype(out.index.dtype)):
+        out.index = [cell(v) for v in out.index]
+    return out
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")

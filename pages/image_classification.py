@@ -15,6 +15,7 @@ import streamlit as st
 
 from core import plots
 from core.device import training_device
+from core.tables import spreadsheet_safe
 from core.errors import StudentError
 from core.images import check_image, displayable
 from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo
@@ -64,14 +65,15 @@ def image_grid(images, captions, cols: int = 6, width: int = 140):
 def show_rejected(rejected: list[dict]):
     if rejected:
         st.warning(f"{len(rejected)} file(s) were left out; everything else is used.", icon=":material/block:")
-        st.dataframe(pd.DataFrame(rejected, columns=["file", "reason"]), hide_index=True, width="stretch")
+        st.dataframe(spreadsheet_safe(pd.DataFrame(rejected, columns=["file", "reason"])), hide_index=True,
+                     width="stretch")
 
 
 def probabilities_table(probs, vocab) -> None:
     """Every predict step shows the probability of every class, not only the winner."""
     order = np.argsort(-np.asarray(probs))
-    st.dataframe(pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]}),
-                 hide_index=True, width="stretch")
+    table = pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]})
+    st.dataframe(spreadsheet_safe(table), hide_index=True, width="stretch")
 
 
 # ---- the photos ------------------------------------------------------------------------------------------------
@@ -170,7 +172,7 @@ def keep_photos(zipped: bytes, name: str) -> bool:
             raise BadUpload(" ".join(trouble))
         ref = store_upload(zipped, "image_zip", name)
     except StudentError as e:
-        st.error(str(e), icon=":material/folder_off:")
+        st.error(plain(e), icon=":material/folder_off:")      # it may quote a member's name
         if ss.get("ic_own"):
             st.caption(f"Still using your previous photos, {plain(ss.ic_own.get('name', ''))}.")
         return False
@@ -202,7 +204,7 @@ def choose_own():
     try:
         items = stored_items(ref["input"], ref)
     except StudentError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(plain(e), icon=":material/error:")
         return None
     st.info(f"Using {plain(items.description)} ({plain(ref.get('name', ''))}): {len(items)} images in "
             f"{len(items.vocab)} classes.", icon=":material/upload:")
@@ -250,7 +252,7 @@ def photos_class_by_class():
             check_class_names(list(files_by_class))
             zipped = bundle_classes(files_by_class)
         except StudentError as e:
-            st.error(str(e), icon=":material/error:")
+            st.error(plain(e), icon=":material/error:")
         else:
             keep_photos(zipped, f"{len(files_by_class)} classes.zip")
 
@@ -283,7 +285,7 @@ def photos_from_the_web():
             keep_photos(bundle_classes(found), "web photos.zip")
         except StudentError as e:
             bar.empty()
-            st.error(str(e), icon=":material/error:")
+            st.error(plain(e), icon=":material/error:")
 
 
 # ---- before training -----------------------------------------------------------------------------------------
@@ -351,7 +353,7 @@ def section_show_batch(items, chosen: dict) -> None:
     image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [plain(items.labels[i]) for i in picked])
     counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
                            "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
-    st.dataframe(counts, width="content")
+    st.dataframe(spreadsheet_safe(counts), width="content")
 
 
 def section_learner() -> dict:
@@ -481,7 +483,8 @@ def section_results(view, run) -> None:
     st.subheader("Most confused")
     st.code("interp.most_confused()", language="python")
     if confused:
-        st.dataframe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"]), hide_index=True)
+        st.dataframe(spreadsheet_safe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"])),
+                     hide_index=True)
     else:
         st.success("No mistakes on the validation photos.")
 
@@ -581,7 +584,7 @@ with numbered("The photos"):
 if picked is not None:
     items, data = picked
     for trouble in problems(items):
-        st.error(trouble, icon=":material/error:")
+        st.error(plain(trouble), icon=":material/error:")
     if problems(items):
         picked = None
 if picked is not None:

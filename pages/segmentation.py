@@ -15,6 +15,7 @@ from core import plots
 from core.classroom import check_upload
 from core.datasets import DatasetUnavailable, resolve
 from core.device import training_device
+from core.tables import spreadsheet_safe
 from core.errors import StudentError
 from core.images import check_image
 from core.segmentation import figures
@@ -93,7 +94,7 @@ def own_zip():
             ref = store_upload(data, UPLOAD_KIND, upload.name)
         except StudentError as e:
             ss.seg_zip_refused = (upload.file_id, str(e))
-            st.error(str(e), icon=":material/folder_off:")
+            st.error(plain(e), icon=":material/folder_off:")      # it may quote a member's name
             if "seg_zip_ref" in ss:
                 st.caption(f"Still using your previous zip, '{plain(ss.seg_zip_ref['name'])}'.")
         else:
@@ -105,7 +106,7 @@ def own_zip():
     try:
         items = zip_items(ref["input"], ref["name"])
     except StudentError as e:
-        st.error(str(e))
+        st.error(plain(e))
         return None
     st.info(f"Using your zip '{plain(ref['name'])}': {len(items)} photos, {len(items.codes)} classes. It is kept on "
             "this server with the runs that train on it; delete your runs and uploads on the My runs page.",
@@ -132,7 +133,7 @@ def choose_data():
         st.warning(f"{e} Meanwhile, use the embedded scenes.", icon=":material/cloud_off:")
         return None
     except StudentError as e:
-        st.error(f"This data can't be used: {e}", icon=":material/error:")
+        st.error(f"This data can't be used: {plain(e)}", icon=":material/error:")
         return None
     found = own_zip()
     return (found[0], found[1], source) if found else None
@@ -153,7 +154,7 @@ def settings_from_url_are_sane() -> None:
 
 def pairs_grid(rows, width="stretch"):
     """rows: [(image, caption), ...] per row, shown side by side, each as wide as its column."""
-    for row in rows:
+    for row in filter(None, rows):                 # a zip of three photos leaves the second row empty
         for col, (img, caption) in zip(st.columns(len(row)), row):
             col.image(img, caption=caption, width=width)
 
@@ -384,8 +385,8 @@ def section_iou(run) -> None:
     table = pd.DataFrame({"class": codes, "IoU": iou, "pixel accuracy": np.diag(cm) / np.maximum(cm.sum(1), 1),
                           "pixels (validation)": cm.sum(1)})
     table = table[table["pixels (validation)"] > 0]
-    st.dataframe(table.style.format({"IoU": "{:.2f}", "pixel accuracy": "{:.1%}", "pixels (validation)": "{:,}"}),
-                 hide_index=True, width="content")
+    formats = {"IoU": "{:.2f}", "pixel accuracy": "{:.1%}", "pixels (validation)": "{:,}"}
+    st.dataframe(spreadsheet_safe(table).style.format(formats), hide_index=True, width="content")
     clicked = clicked_class(event, codes)
     present = [i for i in range(len(codes)) if not np.isnan(iou[i])]
     choice = st.selectbox("…or pick a class", present, index=present.index(clicked) if clicked in present else None,
@@ -430,7 +431,8 @@ def section_use(run) -> None:
         if which == "the one you loaded back":
             segmenter = loaded
     left, right = st.columns([1, 2])
-    photo_file = left.file_uploader("Your photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"], key="seg_photo")
+    photo_file = left.file_uploader("Your photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+                                    key="seg_photo")
     names = run.results["names"]
     example = left.selectbox("…or a validation photo", range(len(names)), index=0, key="seg_example",
                              format_func=lambda k: names[k])

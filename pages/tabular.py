@@ -13,7 +13,7 @@ from core.tabular.jobs import DEFAULTS
 from core.embeddings import emb_sz_rule
 from core.tabular.model import build_model
 from core.tabular.procs import NA, FillMissing
-from core.tables import Limits, TableError, read_csv_bytes
+from core.tables import Limits, TableError, read_csv_bytes, spreadsheet_safe
 from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, load_adult
 from core.tabular.saved import tabular_from_files
 from core.tabular.train import BATCH_SIZE, model_meta, prepare
@@ -81,7 +81,7 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str, dict] | None:
                 "Or pick the Adult census above.", icon=":material/upload_file:")
         return None
     df = ss.tab_upload_df
-    st.info(f"Using your file '{ss.tab_upload_name}' ({len(df):,} rows, {df.shape[1]} columns).",
+    st.info(f"Using your file '{plain(ss.tab_upload_name)}' ({len(df):,} rows, {df.shape[1]} columns).",
             icon=":material/description:")
     st.caption(KEPT_NOTICE)
     return df, guess_spec(df), f"upload:{ss.tab_upload_ref['input']}", ss.tab_upload_name, ss.tab_upload_ref
@@ -124,10 +124,10 @@ def choose_columns(df: pd.DataFrame, default: TableSpec, data_key: str) -> Table
 # ---- sections -----------------------------------------------------------------------------------------------
 def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str) -> None:
     st.markdown("This is what the computer gets: a spreadsheet. Each row is one person; we want to predict the "
-                f"**{spec.target}** column from the others. Before any deep learning, look at your data: how many "
-                "rows, what's missing, and how often each answer appears.")
+                f"**{plain(spec.target)}** column from the others. Before any deep learning, look at your data: how "
+                "many rows, what's missing, and how often each answer appears.")
     st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
-    st.dataframe(df.head(8), width="stretch")
+    st.dataframe(spreadsheet_safe(df.head(8)), width="stretch")
     left, right = st.columns(2)
     left.plotly_chart(tplots.missing_per_column(df), width="stretch", config=CHART)
     right.plotly_chart(tplots.target_balance(df, spec.target), width="stretch", config=CHART)
@@ -162,13 +162,13 @@ def section_procs(data, csv_name: str) -> None:
                     "never seen in training.")
         before, after = st.columns(2)
         before.caption("before (a grey None is a missing value)")
-        before.dataframe(rows[spec.cat_names], width="stretch")
+        before.dataframe(spreadsheet_safe(rows[spec.cat_names]), width="stretch")
         after.caption("after Categorify")
-        after.dataframe(procs.categorify(rows)[spec.cat_names], width="stretch")
+        after.dataframe(spreadsheet_safe(procs.categorify(rows)[spec.cat_names]), width="stretch")
         column = st.selectbox("Show the vocabulary of", spec.cat_names, key="tab_vocab_col")
         vocab = procs.categorify.vocab[column]
-        st.dataframe(pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))]),
-                     width="stretch")
+        vocab_table = pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))])
+        st.dataframe(spreadsheet_safe(vocab_table), width="stretch")
 
     if spec.cont_names:
         st.subheader("FillMissing: gaps in numbers → the training median, plus a flag")
@@ -188,10 +188,10 @@ def section_procs(data, csv_name: str) -> None:
                     icon=":material/lightbulb:")
         before, after = st.columns(2)
         before.caption("before (a grey None is a missing value)")
-        before.dataframe(shown, width="stretch")
+        before.dataframe(spreadsheet_safe(shown), width="stretch")
         after.caption("after FillMissing")
-        after.dataframe(fill(shown), width="stretch")
-        st.dataframe(pd.DataFrame([procs.fill.medians], index=["training median"]), width="stretch")
+        after.dataframe(spreadsheet_safe(fill(shown)), width="stretch")
+        st.dataframe(spreadsheet_safe(pd.DataFrame([procs.fill.medians], index=["training median"])), width="stretch")
 
         st.subheader("Normalize: subtract the mean, divide by the standard deviation")
         st.markdown("So every number sits around 0 with a spread of about 1; otherwise `fnlwgt` (in the "
@@ -200,11 +200,11 @@ def section_procs(data, csv_name: str) -> None:
         filled = procs.fill(rows)
         before, after = st.columns(2)
         before.caption("before")
-        before.dataframe(filled[spec.cont_names], width="stretch")
+        before.dataframe(spreadsheet_safe(filled[spec.cont_names]), width="stretch")
         after.caption("after Normalize")
-        after.dataframe(procs.normalize(filled)[spec.cont_names].round(3), width="stretch")
-        st.dataframe(pd.DataFrame([procs.normalize.means, procs.normalize.stds], index=["training mean", "training std"])
-                     .round(3), width="stretch")
+        after.dataframe(spreadsheet_safe(procs.normalize(filled)[spec.cont_names].round(3)), width="stretch")
+        stats = pd.DataFrame([procs.normalize.means, procs.normalize.stds], index=["training mean", "training std"])
+        st.dataframe(spreadsheet_safe(stats.round(3)), width="stretch")
 
 
 def section_learner(data) -> None:
@@ -222,7 +222,7 @@ def section_learner(data) -> None:
             columns={"column": "categorical column", "categories": "categories (with #na#)",
                      "width": "embedding width"})
         table["rule"] = [f"min(600, round(1.6 × {n}^0.56)) = {emb_sz_rule(n)}" for n in table.iloc[:, 1]]
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(spreadsheet_safe(table), hide_index=True, width="stretch")
     sizes = [described["n_in"], *described["layers"]]
     st.markdown(f"**Layers**: {described['n_in']} inputs ({model.n_emb} from embeddings + {described['n_cont']} "
                 f"numbers) → " + " → ".join(str(s) for s in sizes[1:-1]) +
@@ -290,7 +290,7 @@ def section_results(run) -> None:
                     "embeddings for something else.")
     st.subheader("show_results: a few validation rows")
     st.code("learn.show_results()", language="python")
-    st.dataframe(pd.DataFrame(summary["show_results"]), width="stretch", hide_index=True)
+    st.dataframe(spreadsheet_safe(pd.DataFrame(summary["show_results"])), width="stretch", hide_index=True)
     left, right = st.columns(2)
     with left:
         section_confusion(run)
@@ -343,19 +343,19 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
         options = [v for v in procs.categorify.vocab[c] if v != NA] + [MISSING]
         value = original.get(c)
         start = options.index(str(value)) if value is not None and str(value) in options else len(options) - 1
-        choice = cols[i % 3].selectbox(c, options, index=start, key=f"tab_wi_{pick}_{c}")
+        choice = cols[i % 3].selectbox(plain(c), options, index=start, key=f"tab_wi_{pick}_{c}")
         edited[c] = None if choice == MISSING else choice
     for j, c in enumerate(spec.cont_names):
         value = original.get(c)
         value = float(procs.fill.medians[c] if value is None or pd.isna(value) else value)
         value = int(value) if value.is_integer() else value          # ages and hours as whole numbers
-        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(c, value=value, key=f"tab_wi_{pick}_{c}")
+        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(plain(c), value=value, key=f"tab_wi_{pick}_{c}")
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
     st.plotly_chart(tplots.probability_bars(now, before if original else None), width="stretch", config=CHART)
     top = max(now, key=now.get)
-    st.markdown(f"The model says **{top}** with probability **{now[top]:.1%}**.")
+    st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
 
 
 def section_export(model, procs, spec, meta_extra: dict) -> None:
@@ -398,9 +398,9 @@ if picked is not None:
     spec = choose_columns(df, default_spec, data_key)
     try:
         for warning in check_spec(df, spec):
-            st.warning(warning)
+            st.warning(plain(warning))                          # they quote the table's columns
     except TableError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(plain(e), icon=":material/error:")
         picked = None
 trained = None
 if picked is not None:

@@ -9,6 +9,7 @@ from core.errors import StudentError
 from core.inputs import InputStore
 from core.service import get_service
 from ui.identity import current_user
+from ui.text import plain
 
 KEPT_NOTICE = ("Your file is kept on this server with the runs that train on it (so a worker can read it and the "
                "run can be repeated); the trained model keeps each column's categories, medians and means. "
@@ -38,9 +39,9 @@ def kept_upload(label: str, key: str, read: Callable[[bytes, str], pd.DataFrame]
         df = read(data, f"'{upload.name}'")
         ref = store_upload(data, kind, upload.name)
     except StudentError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(plain(e), icon=":material/error:")       # it may quote the file: text, not markup
         if f"{key}_upload_df" in ss:
-            st.caption(f"Still using your previous file, '{ss[f'{key}_upload_name']}'.")
+            st.caption(f"Still using your previous file, '{plain(ss[f'{key}_upload_name'])}'.")
         return False
     ss[f"{key}_upload_df"], ss[f"{key}_upload_id"], ss[f"{key}_upload_name"] = df, upload.file_id, upload.name
     ss[f"{key}_upload_ref"] = ref

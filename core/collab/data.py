@@ -86,22 +86,8 @@ def ml_sample(folder: str | Path, titles: pd.Series | None = None) -> pd.DataFra
                          "rating": df["rating"].astype("float32").to_numpy()})
 
 
-def looks_like_utf16(data: bytes) -> bool:
-    """Excel's 'Unicode text' and some exports: UTF-16, with its byte-order mark or a zero byte after every letter."""
-    head = data[:4096]
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return True
-    if len(head) < 16:
-        return False
-    one, other = head[0::2], head[1::2]
-    return any(a.count(0) >= 0.9 * len(a) and b.count(0) <= 0.1 * len(b) for a, b in ((one, other), (other, one)))
-
-
 def read_ratings_csv(data: bytes, name: str = "your file", limits: Limits = Limits()) -> pd.DataFrame:
     """An uploaded CSV, read with the shared checks (size, encoding, quotes, rows). Raises TableError."""
-    if looks_like_utf16(data):
-        raise TableError(f"{name} is saved as UTF-16 text (Excel calls it 'Unicode Text'), not as a CSV in UTF-8. "
-                         "Save it again as 'CSV UTF-8 (comma delimited)' and upload that.")
     df = read_csv_bytes(data, name, limits)
     if df.shape[1] < 3:
         raise TableError(f"{name} has {df.shape[1]} columns ({', '.join(map(str, df.columns))}); collaborative "

@@ -220,7 +220,7 @@ def _shrink(img: Image.Image, mask: np.ndarray) -> tuple[Image.Image, np.ndarray
     if max(img.size) <= MAX_SIDE:
         return img, mask
     f = MAX_SIDE / max(img.size)
-    size = (round(img.width * f), round(img.height * f))
+    size = (max(1, round(img.width * f)), max(1, round(img.height * f)))       # a 60000 x 1 strip keeps a row
     return img.resize(size, Image.BILINEAR), np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST))
 
 

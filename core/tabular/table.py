@@ -87,6 +87,9 @@ def check_spec(df: pd.DataFrame, spec: TableSpec, limits: Limits = Limits()) -> 
         raise TableError("Pick at least one input column (categorical or continuous).")
     target = df[spec.target].dropna()
     n_classes = target.nunique()
+    if n_classes == 0:
+        raise TableError(f"The target '{spec.target}' is empty in every row: there is nothing to learn from. Pick the "
+                         "column that holds the answers.")
     if n_classes < 2:
         only = f" (every row says {target.iloc[0]!r})" if len(target) else ""
         raise TableError(f"The target '{spec.target}' has a single value{only}: there is nothing to "
