@@ -12,10 +12,8 @@ import http.server
 import os
 import signal
 import socketserver
-import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -27,27 +25,7 @@ os.environ.setdefault("LESSON1_LESSON_MODULES", "tests.lesson_for_tests")   # ti
 from core.backends import make_backend  # noqa: E402
 from core.runs import RunStore, read_progress  # noqa: E402
 from core.service import TrainingService  # noqa: E402
-from tests.lesson_for_tests import KEY  # noqa: E402
-
-SERVER = textwrap.dedent("""
-    import os, sys, time
-    sys.path.insert(0, {root!r})
-    os.environ["LESSON1_LESSON_MODULES"] = "tests.lesson_for_tests"
-    from core.backends import make_backend
-    from core.runs import RunStore
-    from core.service import TrainingService
-    if __name__ == "__main__":
-        store = RunStore({runs!r})
-        svc = TrainingService(store, make_backend("local", store.root, 1))
-        done = svc.wait(svc.submit("engine_test", "train", {{}}, {{"epochs": 1}}, owner="c").id, 120)
-        running = svc.submit("engine_test", "wait", {{}}, {{"seconds": 120}}, owner="a")
-        queued = svc.submit("engine_test", "train", {{}}, {{"epochs": 1}}, owner="b")
-        while svc.store.read(running.id).status != "running":
-            time.sleep(0.05)
-        print(done.id, running.id, queued.id, flush=True)
-        time.sleep(600)
-""")
-
+from tests.lesson_for_tests import KEY, kill_server_mid_run  # noqa: E402
 
 def sentence(record) -> str:
     return (record.error or "")[:90]
@@ -89,15 +67,8 @@ def run_faults(say=print) -> list[tuple[str, bool, str]]:
 
 def server_killed(tmp: Path) -> tuple[str, bool, str]:
     runs = tmp / "server-runs"
-    script = tmp / "server.py"
-    script.write_text(SERVER.format(root=str(ROOT), runs=str(runs)))
-    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        done, running, queued = server.stdout.readline().split()
-        before = RunStore(runs).read(done)
-    finally:
-        server.kill()
-        server.wait()
+    done, running, queued = kill_server_mid_run(runs, tmp / "server.py")
+    before = RunStore(runs).read(done)
     from core import service as service_module
     time.sleep(service_module.EXECUTOR_SILENT_SECONDS + 1)          # the dead server's heartbeat goes stale
     again = TrainingService(RunStore(runs), make_backend("local", runs, 1))

@@ -2,7 +2,11 @@
 Registered through LESSON1_LESSON_MODULES (tests/conftest.py sets it), so worker processes know it too."""
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -84,3 +88,38 @@ register_lesson(Lesson(
     jobs=(Job("train", f"{__name__}:train", "train", keeps_model=True), Job("wait", f"{__name__}:wait", "wait"),
           Job("fail", f"{__name__}:fail", "fail")),
     load=f"{__name__}:load", metric=Metric("final_error", "error", False), limited={"epochs": ("epochs",)}, listed=False))
+
+
+# ---- a server to kill: one finished run, one training, one waiting -------------------------------------------------
+SERVER = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    os.environ["LESSON1_LESSON_MODULES"] = {module!r}
+    from core.backends import make_backend
+    from core.runs import RunStore
+    from core.service import TrainingService
+    if __name__ == "__main__":
+        store = RunStore({runs!r})
+        svc = TrainingService(store, make_backend("local", store.root, 1))
+        done = svc.wait(svc.submit({key!r}, "train", {{}}, {{"epochs": 1}}, owner="c").id, 120)
+        running = svc.submit({key!r}, "wait", {{}}, {{"seconds": 120}}, owner="a")
+        queued = svc.submit({key!r}, "train", {{}}, {{"epochs": 1}}, owner="b")
+        while svc.store.read(running.id).status != "running":
+            time.sleep(0.05)
+        print(done.id, running.id, queued.id, flush=True)
+        time.sleep(600)
+""")
+
+
+def kill_server_mid_run(runs: Path, script: Path) -> tuple[str, str, str]:
+    """Start a training server (worker processes) on `runs`, let it finish a run, start a second and queue a third,
+    then SIGKILL it with no goodbye. Returns the three runs' ids: (done, running, queued)."""
+    root = Path(__file__).resolve().parents[1]
+    script.write_text(SERVER.format(root=str(root), runs=str(runs), module=__name__, key=KEY))
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        done, running, queued = server.stdout.readline().split()
+    finally:
+        server.kill()                                   # its worker notices and stops too
+        server.wait()
+    return done, running, queued

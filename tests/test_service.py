@@ -3,9 +3,6 @@ killed mid-run is replaced, a restarted server finds its runs, only a run's owne
 the class's limits hold when the page is bypassed."""
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
@@ -17,9 +14,8 @@ from core.errors import LimitError
 from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, RunStore, read_progress
 from core.service import TrainingService
 from core.worker import DISK_FULL, GPU_OUT_OF_MEMORY, HOST_OUT_OF_MEMORY, SERVER_RESTARTED, WORKER_DIED
-from tests.conftest import ROOT
 from tests.helpers import wait_until
-from tests.lesson_for_tests import KEY
+from tests.lesson_for_tests import KEY, kill_server_mid_run
 
 
 @pytest.fixture
@@ -153,34 +149,8 @@ def test_the_time_limit_stops_a_run_and_kills_one_that_ignores_it(tmp_path, monk
         svc.shutdown()
 
 
-SERVER = textwrap.dedent("""
-    import os, sys, time
-    sys.path.insert(0, {root!r})
-    os.environ["LESSON1_LESSON_MODULES"] = "tests.lesson_for_tests"
-    from core.backends import make_backend
-    from core.runs import RunStore
-    from core.service import TrainingService
-    if __name__ == "__main__":
-        store = RunStore({runs!r})
-        svc = TrainingService(store, make_backend("local", store.root, 1))
-        running = svc.submit("engine_test", "wait", {{}}, {{"seconds": 120}}, owner="a")
-        queued = svc.submit("engine_test", "train", {{}}, {{"epochs": 1}}, owner="b")
-        while svc.store.read(running.id).status != "running":
-            time.sleep(0.05)
-        print(running.id, queued.id, flush=True)
-        time.sleep(600)
-""")
-
-
 def test_a_server_killed_mid_run_is_found_out_by_the_next_one(tmp_path, monkeypatch):
-    script = tmp_path / "server.py"
-    script.write_text(SERVER.format(root=str(ROOT), runs=str(tmp_path / "runs")))
-    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        running, queued = server.stdout.readline().split()
-    finally:
-        server.kill()                                   # no goodbye: its worker notices and stops too
-        server.wait()
+    _, running, queued = kill_server_mid_run(tmp_path / "runs", tmp_path / "server.py")
     monkeypatch.setattr(service_module, "EXECUTOR_SILENT_SECONDS", 1.0)
     time.sleep(1.5)
     svc = TrainingService(RunStore(tmp_path / "runs"), make_backend("thread", tmp_path / "runs", 1))
