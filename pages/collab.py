@@ -641,8 +641,7 @@ if picked is not None:
     if model_config is not None:
         with numbered("Find a learning rate, then train"):
             section_train(picked, model_config)
-view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
-run = ui_runs.loaded(view)
+view, run = ui_runs.shown(LESSON, picked is not None)
 if run is not None:
     with numbered("Results"):
         if picked is None:                      # a shared link opened before any ratings were chosen

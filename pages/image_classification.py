@@ -597,10 +597,9 @@ if picked is not None:
     with numbered("lr_find, then train"):
         section_train(data, dict(DEFAULTS, **chosen), len(items))
 
-view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
+view, run = ui_runs.shown(LESSON, picked is not None)
 if view is not None and picked is None:
     ui_runs.live(view.id)
-run = ui_runs.loaded(view)
 if view is None:
     st.info("Train a model to see what changed inside it, its results, what it looks at, and to use it.",
             icon=":material/info:")

@@ -506,10 +506,7 @@ if picked is not None:
         section_lr_find(data_ref, config)
     with numbered("fine_tune: train it"):
         section_train(items, data_ref, config)
-view = ui_runs.current_view(LESSON, "fit") if picked is not None else ui_runs.link_opened(LESSON)
-if picked is not None and st.query_params.get(ui_runs.RUN_PARAM) not in (None, getattr(view, "id", None)):
-    ui_runs.link_opened(LESSON)                     # a link to a run that can't be read: say why
-run = ui_runs.loaded(view)
+view, run = ui_runs.shown(LESSON, picked is not None)
 if run is not None:
     with numbered("What changed inside"):
         if picked is None:                          # a shared link opened before any data was chosen

@@ -46,8 +46,10 @@ def open_page(page: str, timeout: float = 120, query: dict | None = None):
 
 
 def texts(elements) -> str:
-    """The text of a list of AppTest elements (markdown, errors, captions...), one per line."""
-    return "\n".join(str(e.value) for e in elements)
+    """The text of a list of AppTest elements (markdown, errors, captions...), one per line, as the student reads
+    it: a character the page escaped (ui.text.plain) as itself."""
+    import re
+    return "\n".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
 
 
 def wait_until(condition, timeout: float = 30, poll: float = 0.05):

@@ -174,7 +174,7 @@ def test_photos_found_on_the_web_become_the_lessons_photos(monkeypatch):
         site.close()
     assert not at.exception
     assert "1 file(s) were left out" in texts(at.warning)
-    assert "4 images in 2 classes" in texts(at.info) and r"(web photos\.zip)" in texts(at.info)   # as text
+    assert "4 images in 2 classes" in texts(at.info) and "(web photos.zip)" in texts(at.info)
 
 
 def test_photos_taken_with_the_camera_become_a_class(module_service):

@@ -379,6 +379,16 @@ def loaded(found: RunView | None) -> Any:
         return None
 
 
+def shown(lesson: str, data_chosen: bool, kind: str = "fit") -> tuple[RunView | None, Any]:
+    """The run a lesson page shows below its Train section, and the run loaded (or None): once the student has
+    chosen data, their run of `kind` (or the link's); before, only a run a link names. A link to a run that can't
+    be read is said so either way."""
+    found = current_view(lesson, kind) if data_chosen else link_opened(lesson)
+    if data_chosen and st.query_params.get(RUN_PARAM) not in (None, getattr(found, "id", None)):
+        link_opened(lesson)
+    return found, loaded(found)
+
+
 def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
     """What a run is: its seed, settings, data and weights, a link to it, and "Train again with these settings"."""
     record = found.record
