@@ -33,7 +33,7 @@ from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.sections import numbered
-from ui.text import plain
+from ui.text import plain, widget_label
 from ui.uploads import read_upload, store_upload
 
 require_frame()
@@ -227,7 +227,7 @@ def photos_class_by_class():
     shots = ss.setdefault("ic_shots", {})                       # class index -> [(name, bytes)]
     files_by_class: dict[str, list] = {}
     for i, (name, col) in enumerate(zip(names, st.columns(len(names)))):
-        files = col.file_uploader(f"Photos of “{plain(name)}”", accept_multiple_files=True, type=PHOTO_TYPES,
+        files = col.file_uploader(f"Photos of “{widget_label(name)}”", accept_multiple_files=True, type=PHOTO_TYPES,
                                   key=f"ic_class_files_{i}")
         taken = shots.get(i, [])
         col.caption(f"{len(files or [])} uploaded · {len(taken)} from the camera")

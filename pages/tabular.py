@@ -21,7 +21,7 @@ from ui import export, runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
-from ui.text import plain
+from ui.text import plain, widget_label
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -343,13 +343,13 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
         options = [v for v in procs.categorify.vocab[c] if v != NA] + [MISSING]
         value = original.get(c)
         start = options.index(str(value)) if value is not None and str(value) in options else len(options) - 1
-        choice = cols[i % 3].selectbox(plain(c), options, index=start, key=f"tab_wi_{pick}_{c}")
+        choice = cols[i % 3].selectbox(widget_label(c), options, index=start, key=f"tab_wi_{pick}_{c}")
         edited[c] = None if choice == MISSING else choice
     for j, c in enumerate(spec.cont_names):
         value = original.get(c)
         value = float(procs.fill.medians[c] if value is None or pd.isna(value) else value)
         value = int(value) if value.is_integer() else value          # ages and hours as whole numbers
-        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(plain(c), value=value, key=f"tab_wi_{pick}_{c}")
+        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(widget_label(c), value=value, key=f"tab_wi_{pick}_{c}")
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()

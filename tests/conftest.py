@@ -177,3 +177,19 @@ def wait_for_app(page, timeout=30_000):
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=timeout)
+
+
+def type_number(page, label: str, value, until, tries: int = 4, timeout: float = 30_000):
+    """Type `value` into the number input labelled `label` and press Enter, until the locator `until` shows. A rerun
+    landing between typing and Enter (a ready-made run's replay ending, a poll) can drop what was typed: type again."""
+    for attempt in range(tries):
+        wait_for_app(page, timeout=90_000)
+        field = page.get_by_role("spinbutton", name=label)
+        field.fill(str(value))
+        field.press("Enter")
+        try:
+            until.wait_for(timeout=timeout)
+            return
+        except Exception:
+            if attempt == tries - 1:
+                raise

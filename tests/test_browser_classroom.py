@@ -6,7 +6,7 @@ import re
 import pytest
 
 from core.classroom import hash_password
-from tests.conftest import ROOT, app_server, wait_for_app
+from tests.conftest import ROOT, app_server, type_number, wait_for_app
 
 pytestmark = pytest.mark.browser
 CLASS_PW, TEACHER_PW = "owls-at-dusk", "chalk-and-talk"
@@ -95,11 +95,7 @@ def test_the_instructors_page_during_two_students_jobs(browser, class_url, scree
         page.goto(f"{class_url}/tabular")
     for page in students:                                       # 20 epochs each: one trains, one waits
         page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).wait_for(timeout=120_000)
-        wait_for_app(page, timeout=90_000)
-        epochs = page.get_by_role("spinbutton", name="Epochs")
-        epochs.fill("20")
-        epochs.press("Enter")
-        page.get_by_role("button", name=re.compile(r"Train: fit_one_cycle\(20,")).wait_for(timeout=60_000)
+        type_number(page, "Epochs", 20, page.get_by_role("button", name=re.compile(r"Train: fit_one_cycle\(20,")))
         wait_for_app(page, timeout=90_000)
     for page in students:
         page.get_by_role("button", name=re.compile(r"Train: fit_one_cycle\(20,")).click()

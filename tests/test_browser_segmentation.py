@@ -3,7 +3,7 @@ worker process, see truth next to prediction and the confidence map, click a cla
 of your own, and open the run's link as someone else. Screenshots go to artifacts/segmentation_*.png."""
 import pytest
 
-from tests.conftest import ROOT, wait_for_app
+from tests.conftest import ROOT, type_number, wait_for_app
 from tests.test_segmentation_upload import GOOD, mutate
 
 pytestmark = pytest.mark.browser
@@ -38,11 +38,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     # small settings so the journey stays short on a shared CPU; the defaults are measured by the benchmark
     page.locator('[data-testid="stRadio"]').filter(has_text="Resize to").get_by_text("64", exact=True).click()
     wait_for_app(page)
-    epochs = page.get_by_role("spinbutton", name="Epochs after unfreezing")
-    epochs.fill("2")
-    epochs.press("Enter")
-    wait_for_app(page)
-    page.get_by_text("learn.fine_tune(2").first.wait_for(timeout=30_000)
+    type_number(page, "Epochs after unfreezing", 2, page.get_by_text("learn.fine_tune(2").first)
     page.get_by_role("button", name="Train: fine_tune(2").click()
     page.get_by_text("Training —").first.wait_for(timeout=90_000)
     page.wait_for_timeout(3000)

@@ -11,7 +11,7 @@ from core.runs import RunStore
 from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
 from core.tabular.jobs import load_run
-from tests.conftest import wait_for_app
+from tests.conftest import type_number, wait_for_app
 from tests.helpers import open_page, texts
 
 PAGE = "pages/tabular.py"
@@ -253,11 +253,7 @@ def test_journey_in_chromium(app_url, page, screenshot_dir):
     page.get_by_text("5. Results").scroll_into_view_if_needed()
     page.wait_for_timeout(1500)
     page.screenshot(path=str(screenshot_dir / "tabular_results.png"))
-    field = page.get_by_role("spinbutton", name="education-num")                       # what if they had studied longer?
-    field.fill("16")
-    field.press("Enter")
-    wait_for_app(page)
-    page.get_by_text("with your changes").first.wait_for(timeout=30_000)
+    type_number(page, "education-num", 16, page.get_by_text("with your changes").first)   # had they studied longer?
     page.get_by_text("The model says").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "tabular_what_if.png"))

@@ -8,3 +8,13 @@ _MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")       # every ASCII punctuation mar
 def plain(text) -> str:
     """`text` with every markdown character escaped, on one line."""
     return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
+_LABEL_MARKDOWN = re.compile(r"([\\*_~`$\[\]:<])")   # what a widget label's markdown acts on: bold, code, LaTeX, links...
+
+
+def widget_label(text) -> str:
+    """`text` as a widget's label: escapes only the characters a label's markdown acts on (bold and italics, code,
+    $LaTeX$, [links], :directives[...]), since the label is also the widget's accessible name: "education-num"
+    stays "education-num" for a screen reader, where plain() would make it "education\\-num"."""
+    return _LABEL_MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))

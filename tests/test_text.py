@@ -1,0 +1,22 @@
+"""ui/text.py: a student's text shown as itself, in markdown and in widget labels."""
+import pytest
+
+from ui.text import plain, widget_label
+
+
+@pytest.mark.parametrize("name", ["education-num", "hours.per.week", "capital gain (USD)", "Mr O'Neil", "50%"])
+def test_a_label_keeps_ordinary_names_as_they_are(name):
+    assert widget_label(name) == name               # a screen reader reads the label as the widget's name
+
+
+@pytest.mark.parametrize("markup, escaped", [
+    ("**bold**", r"\*\*bold\*\*"), ("[x](javascript:alert(1))", r"\[x\](javascript\:alert(1))"),
+    (":red[red]", r"\:red\[red\]"), ("$x^2$", r"\$x^2\$"), ("`code`", r"\`code\`"), ("<b>b</b>", r"\<b>b\</b>"),
+    ("a_b_c", r"a\_b\_c"), ("~~gone~~", r"\~\~gone\~\~"), ("back\\slash", r"back\\slash"),
+])
+def test_a_label_escapes_what_its_markdown_would_act_on(markup, escaped):
+    assert widget_label(markup) == escaped
+
+
+def test_plain_escapes_every_punctuation_mark_and_keeps_one_line():
+    assert plain("a-b\n*c*") == r"a\-b \*c\*"
