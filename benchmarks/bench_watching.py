@@ -144,7 +144,7 @@ def one_case(browser, lesson: str, settings: str, watchers: int) -> dict:
             else:
                 for _ in range(watchers - 1):
                     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                    tab.goto(f"{server.url}/{lesson}?run={run_id}")
+                    tab.goto(f"{server.url}/{lesson}?run={run_id}", timeout=180_000)   # a page load beside training
                     tabs.append(tab)
             record = store.read(run_id)
             while record.active:

@@ -17,7 +17,6 @@ finishes, p95 idle latency under 2 s; on a GPU server, 30 trainers → 0 failure
 import argparse
 import os
 import re
-import statistics
 import sys
 import tempfile
 import threading
@@ -105,7 +104,8 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         runs.mkdir()
         server = Server(runs)
         store = RunStore(runs)
-        contexts = []
+        contexts, not_started = [], []
+        (ROOT / "artifacts").mkdir(exist_ok=True)
         peaks = Peaks()
         cpu0, workers0, chrome0, t0 = cpu_seconds(server.proc.pid), children_cpu(server.proc.pid), chromium_cpu(), \
             time.time()
@@ -127,12 +127,21 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             for page in pages:
                 button = page.get_by_role("button", name=re.compile(r"^Train\b")).first
                 button.wait_for(timeout=until())
+                page.get_by_text("Replaying —").wait_for(state="detached", timeout=until())   # the ready-made run
                 wait_idle(page, timeout=until())
                 button.click()
-            for page in pages:
-                page.wait_for_url(re.compile(r"run=\w+"), timeout=until())
-                run_ids.append(re.search(r"run=(\w+)", page.url).group(1))
-            log(f"{len(run_ids)} runs queued")
+            for page in list(pages):
+                run_id = started(page, until)
+                if run_id is None:
+                    said = " | ".join(page.locator('[data-testid="stAlert"]').all_inner_texts()) or "nothing said"
+                    said += f" (at {page.url})"
+                    not_started.append(said)
+                    page.screenshot(path=str(ROOT / "artifacts" / f"class_load-not-started-{len(not_started)}.png"))
+                    pages.remove(page)
+                else:
+                    run_ids.append(run_id)
+            log(f"{len(run_ids)} runs queued" + (f"; {len(not_started)} Train presses started nothing: "
+                                                f"{not_started}" if not_started else ""))
             latencies, answered, asked = [], 0, 0
             value = 4
             while time.time() < deadline:
@@ -169,7 +178,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             server.stop()
     done = [r for r in records if r.status == "done"]
     return dict(
-        trainers=trainers, idle=idle, lesson=lesson, cpus=os.cpu_count(), wall_s=wall,
+        trainers=trainers, not_started=not_started, idle=idle, lesson=lesson, cpus=os.cpu_count(), wall_s=wall,
         done=len(done), failed=sum(r.status == "failed" for r in records),
         unfinished=sum(r.active for r in records), errors=[r.error for r in records if r.error],
         positions=sorted({n for seen in positions.values() for n in seen}),
@@ -180,10 +189,28 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
 
 
+def started(page, until, presses: int = 2) -> str | None:
+    """The run's id once the tab's URL names it after Train; Train is pressed again if a press was lost to a rerun
+    landing at the same moment (a ready-made run's replay ending). None when no press started a run."""
+    for press in range(presses):
+        try:
+            page.wait_for_url(re.compile(r"run=\w+"), timeout=min(90_000, until()))
+            return re.search(r"run=(\w+)", page.url).group(1)
+        except Exception:
+            if press + 1 < presses:
+                try:
+                    wait_idle(page, timeout=until())
+                    page.get_by_role("button", name=re.compile(r"^Train\b")).first.click(timeout=30_000)
+                except Exception:
+                    return None
+    return None
+
+
 def report(r: dict) -> str:
     lines = [f"{r['trainers']} trainers + {r['idle']} idle students, lesson {r['lesson']}, {r['cpus']} CPUs, "
              f"{r['wall_s']:.0f} s",
-             f"runs: {r['done']} done, {r['failed']} failed, {r['unfinished']} unfinished; queue positions seen: "
+             f"runs: {r['done']} done, {r['failed']} failed, {r['unfinished']} unfinished, "
+             f"{len(r['not_started'])} never started; queue positions seen: "
              f"{r['positions'] or '-'}",
              f"wait in the queue: p50 {percentile(r['wait_s'], 50):.1f} s, p95 {percentile(r['wait_s'], 95):.1f} s; "
              f"training: p50 {percentile(r['run_s'], 50):.1f} s, p95 {percentile(r['run_s'], 95):.1f} s",

@@ -74,8 +74,7 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str, dict] | None:
     limits = Limits()
     label = (f"A CSV file with a header row (up to {limits.max_bytes // 2**20} MB, {limits.max_rows:,} rows, "
              f"{limits.max_columns} columns)")
-    if kept_upload(label, "tab", lambda data, name: read_csv_bytes(data, name, limits)):
-        ss.pop("tab_spec_for", None)
+    kept_upload(label, "tab", lambda data, name: read_csv_bytes(data, name, limits))   # its columns: choose_columns
     if "tab_upload_df" not in ss:
         st.info("Upload a CSV to train on your own table: one row per example, one column to predict. "
                 "Or pick the Adult census above.", icon=":material/upload_file:")
@@ -88,37 +87,45 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str, dict] | None:
 
 
 def choose_columns(df: pd.DataFrame, default: TableSpec, data_key: str) -> TableSpec:
-    # widget state is dropped by streamlit while the widgets are not on screen (e.g. during an upload),
-    # so the choice per table is kept in a plain dict too
+    # The choice per table lives in a plain dict (ss.tab_specs), written only by the widgets' callbacks: a widget's
+    # own state is dropped by Streamlit while it is not on screen (during an upload), and under a class's load a
+    # rerun could come back with the target at the table's first column. The widgets are filled from the dict on
+    # every run.
     refill = ss.pop("tab_spec_refill", None)
+    specs = ss.setdefault("tab_specs", {})
     if isinstance(refill, dict):
-        ss.setdefault("tab_specs", {})[data_key] = refill
-        ss.pop("tab_spec_for", None)
-    saved = ss.setdefault("tab_specs", {}).get(data_key) or default.to_dict()
-    if ss.get("tab_spec_for") != data_key or any(k not in ss for k in ("tab_target", "tab_cats", "tab_conts")):
-        ss.tab_spec_for = data_key
-        ss.tab_target = ss.tab_target_was = saved["target"]
-        ss.tab_cats, ss.tab_conts = list(saved["cat_names"]), list(saved["cont_names"])
+        specs[data_key] = refill
+    saved = specs.setdefault(data_key, default.to_dict())
     columns = list(df.columns)
+    if saved["target"] not in columns:
+        saved = specs[data_key] = default.to_dict()
+    others = [c for c in columns if c != saved["target"]]
+    ss.tab_target = saved["target"]
+    ss.tab_cats = [c for c in saved["cat_names"] if c in others]
+    ss.tab_conts = [c for c in saved["cont_names"] if c in others and c not in ss.tab_cats]
     with st.expander("Columns: what to predict, and from what", expanded=data_key.startswith("upload")):
-        target = st.selectbox("Predict this column (the target)", columns, key="tab_target")
-        if ss.get("tab_target_was") not in (None, target):      # a new target: guess the inputs again
-            guess = guess_spec(df, target)
-            ss.tab_cats, ss.tab_conts = guess.cat_names, guess.cont_names
-        ss.tab_target_was = target
-        others = [c for c in columns if c != target]
-        ss.tab_cats = [c for c in ss.tab_cats if c in others]
-        ss.tab_conts = [c for c in ss.tab_conts if c in others and c not in ss.tab_cats]
+        target = st.selectbox("Predict this column (the target)", columns, key="tab_target",
+                              on_change=_target_chosen, args=(df, data_key))
         left, right = st.columns(2)
         cats = left.multiselect("Categorical columns (each value is a category → an embedding)", others,
-                                key="tab_cats")
+                                key="tab_cats", on_change=_inputs_chosen, args=(data_key,))
         conts = right.multiselect("Continuous columns (numbers)", [c for c in others if c not in cats],
-                                  key="tab_conts")
+                                  key="tab_conts", on_change=_inputs_chosen, args=(data_key,))
         st.caption("First guess: text, or whole numbers with 20 different values or fewer, are categorical; "
                    "other numbers are continuous; columns where nearly every row is different (ids) are left out.")
-    spec = TableSpec(target, list(cats), list(conts))
-    ss.tab_specs[data_key] = spec.to_dict()
-    return spec
+    return TableSpec(target, list(cats), list(conts))
+
+
+def _target_chosen(df: pd.DataFrame, data_key: str) -> None:
+    """A new target: guess the inputs again."""
+    guess = guess_spec(df, ss.tab_target)
+    ss.tab_specs[data_key] = dict(target=ss.tab_target, cat_names=guess.cat_names, cont_names=guess.cont_names)
+
+
+def _inputs_chosen(data_key: str) -> None:
+    cats = list(ss.tab_cats)
+    ss.tab_specs[data_key] = dict(ss.tab_specs[data_key], cat_names=cats,
+                                  cont_names=[c for c in ss.tab_conts if c not in cats])
 
 
 # ---- sections -----------------------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ from core.service import get_service
 from ui.identity import current_user
 
 POLL_SECONDS = 1.0
+# While a run trains, its loss chart is redrawn when an epoch ends or every few seconds, not at every poll: each
+# redraw costs every watching browser a plotly re-render (~0.19 of a core per tab on the 2-core machine: benchmarks/bench_watching.py);
+# the progress line says the rest every second.
+LIVE_CHART_SECONDS = 5.0
 QUEUED_POLL_SECONDS = 3.0    # a run waiting behind others changes slowly: its tab asks a third as often
 RUN_PARAM = "run"
 SPEEDS = {"as it trained": 1.0, "10×": 10.0, "instant": float("inf")}
@@ -278,10 +282,13 @@ def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
     progress = found.progress
     if chart and (progress.losses or progress.valid_losses):
         cache = st.session_state.setdefault("_loss_charts", {})
-        key = (found.id, len(progress.losses), len(progress.valid_losses))
-        if cache.get(found.id, (None,))[0] != key:        # redrawn only when new losses came in
-            cache[found.id] = (key, plots.loss_curves(progress.losses, progress.valid_losses))
-        st.plotly_chart(cache[found.id][1], width="stretch", key=f"loss-{found.id}",
+        seen = (len(progress.losses), len(progress.valid_losses))
+        drawn = cache.get(found.id)
+        if drawn is None or drawn[0] != seen and (
+                not (found.active or found.replaying) or seen[1] != drawn[0][1]
+                or time.time() - drawn[1] >= LIVE_CHART_SECONDS):
+            cache[found.id] = (seen, time.time(), plots.loss_curves(progress.losses, progress.valid_losses))
+        st.plotly_chart(cache[found.id][2], width="stretch", key=f"loss-{found.id}",
                         config={"displayModeBar": False})
     if extra is not None:
         extra(found)
