@@ -47,8 +47,10 @@ def prepared(_df: pd.DataFrame, data_key: str, spec_key: str):
 
 
 def fastai_code(spec: TableSpec, csv_name: str) -> str:
-    return (f"path = untar_data(URLs.ADULT_SAMPLE)\n"
-            f"dls = TabularDataLoaders.from_csv(path/'{csv_name}', path=path, y_names={spec.target!r},\n"
+    where = "path = untar_data(URLs.ADULT_SAMPLE)" if csv_name == "adult.csv" else \
+        "path = Path('.')                      # the folder with your file"
+    return (f"{where}\n"
+            f"dls = TabularDataLoaders.from_csv(path/{csv_name!r}, path=path, y_names={spec.target!r},\n"
             f"    cat_names={spec.cat_names!r},\n"
             f"    cont_names={spec.cont_names!r},\n"
             f"    procs=[Categorify, FillMissing, Normalize])")

@@ -87,6 +87,8 @@ def test_a_broken_file_after_a_good_one_keeps_the_good_one():
     at.file_uploader(key="tab_upload").set_value(("good.csv", f"age,kind,score,label\n{rows}".encode(), "text/csv"))
     at.run()
     assert "Using your file 'good.csv' (80 rows" in texts(at.info)
+    code = texts(at.code)                      # the fastai code shown is for this file and its columns
+    assert "path/'good.csv'" in code and "y_names='label'" in code and "ADULT_SAMPLE" not in code
     at.file_uploader(key="tab_upload").set_value(("bad.csv", b"a,b\n1,\"never closed\n", "text/csv")).run()
     assert not at.exception
     assert "could not be read" in texts(at.error)
