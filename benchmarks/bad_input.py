@@ -173,9 +173,11 @@ def put(session: Session, case: Case) -> None:
         prefix = name.split("_")[0]
         session.files(f"{prefix}_up_weights", [(upload_name(case), case.data, "application/octet-stream")])
         session.files(f"{prefix}_up_meta", [("meta.json", case.meta, "application/json")])
-        if prefix in ("ic", "seg"):
+        if prefix != "col":                            # collab loads on upload; the others have a button
             session.click(f"{prefix}_load")
     elif name == "ic_class_files":
+        session.close()                                # a browser's multi-file input adds to what it holds:
+        session.open()                                 # each case starts from an empty one
         good = [(f"good{i}.jpg", photo((40 * i + 50, 140, 60)), "image/jpeg") for i in range(4)]
         session.files("ic_class_files_0", [(photo_name(case), case.data, "image/png")] + good[:2])
         session.files("ic_class_files_1", good[2:])
