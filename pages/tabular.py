@@ -46,8 +46,8 @@ def prepared(_df: pd.DataFrame, data_key: str, spec_key: str):
     return prepare(_df, TableSpec.from_dict(json.loads(spec_key)))
 
 
-def fastai_code(spec: TableSpec, csv_name: str) -> str:
-    where = "path = untar_data(URLs.ADULT_SAMPLE)" if csv_name == "adult.csv" else \
+def fastai_code(spec: TableSpec, csv_name: str, course_data: bool) -> str:
+    where = "path = untar_data(URLs.ADULT_SAMPLE)" if course_data else \
         "path = Path('.')                      # the folder with your file"
     return (f"{where}\n"
             f"dls = TabularDataLoaders.from_csv(path/{csv_name!r}, path=path, y_names={spec.target!r},\n"
@@ -153,12 +153,12 @@ def demo_rows(data) -> pd.DataFrame:
     return picked.sort_index()
 
 
-def section_procs(data, csv_name: str) -> None:
+def section_procs(data, csv_name: str, data_ref: dict) -> None:
     spec, procs = data.spec, data.procs
     st.markdown("A neural net only does arithmetic, so every cell has to become a number. fastai does it with three "
                 "*procs*, each set up on the **training rows only** and then applied, unchanged, to the validation "
                 "rows and to any new row later. Here are the same five rows before and after each one.")
-    st.code(fastai_code(spec, csv_name), language="python")
+    st.code(fastai_code(spec, csv_name, course_data=data_ref.get("dataset") == "adult"), language="python")
     rows = demo_rows(data)
     n_train, n_valid = len(data.train_idx), len(data.valid_idx)
     st.caption(f"RandomSplitter(valid_pct=0.2, seed=42): {n_train:,} training rows, {n_valid:,} validation rows."
@@ -358,7 +358,8 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
         value = original.get(c)
         value = float(procs.fill.medians[c] if value is None or pd.isna(value) else value)
         value = int(value) if value.is_integer() else value          # ages and hours as whole numbers
-        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(widget_label(c), value=value, key=f"tab_wi_{pick}_{c}")
+        edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(widget_label(c), value=value,
+                                                                     key=f"tab_wi_{pick}_{c}")
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
@@ -417,7 +418,7 @@ if picked is not None:
     with numbered("The raw table"):
         section_raw(df, spec, csv_name)
     with numbered("Procs: getting the table ready"):
-        section_procs(data, csv_name)
+        section_procs(data, csv_name, data_ref)
     with numbered("The model: embeddings + a small neural net"):
         section_learner(data)
     with numbered("Find a learning rate, then train"):

@@ -34,9 +34,9 @@ from core.service import get_service
 from ui.identity import current_user
 
 POLL_SECONDS = 1.0
-# While a run trains, its loss chart is redrawn when an epoch ends or every few seconds, not at every poll: each
-# redraw costs every watching browser a plotly re-render (~0.19 of a core per tab on the 2-core machine: benchmarks/bench_watching.py);
-# the progress line says the rest every second.
+# While a run trains, its loss chart is rebuilt and resent when an epoch ends or every few seconds, not at every
+# poll; the progress line says the rest every second. (A watching Chromium tab costs ~0.16-0.19 of a core whether
+# the chart is redrawn every second or every 5 s: benchmarks/bench_watching.py. This saves the server and the wire.)
 LIVE_CHART_SECONDS = 5.0
 QUEUED_POLL_SECONDS = 3.0    # a run waiting behind others changes slowly: its tab asks a third as often
 RUN_PARAM = "run"
