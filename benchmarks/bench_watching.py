@@ -114,8 +114,8 @@ class Server:
 
 def wait_idle(page, timeout=120_000):
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-                           " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+    page.wait_for_function("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+                           " return !w || !/Running|Stop/.test(w.innerText); }",   # Streamlit 1.67 shows only Stop
                            timeout=timeout)
 
 

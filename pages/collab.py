@@ -173,9 +173,7 @@ def choose_upload() -> Picked | None:
     limits = Limits()
     label = (f"A CSV with one rating per row: who, what, how much (up to {limits.max_bytes // 2**20} MB, "
              f"{limits.max_rows:,} rows)")
-    if kept_upload(label, "col", lambda data, name: read_ratings_csv(data, name, limits)):
-        guess = guess_spec(ss.col_upload_df)
-        ss.col_user, ss.col_item, ss.col_rating = guess.user, guess.item, guess.rating
+    kept_upload(label, "col", lambda data, name: read_ratings_csv(data, name, limits))
     if "col_upload_df" not in ss:
         st.info("Upload a CSV of ratings: a column for the user, one for the item (a movie, a book, a song…) "
                 "and one for the rating, a number. Or pick MovieLens above.", icon=":material/upload_file:")
@@ -183,17 +181,7 @@ def choose_upload() -> Picked | None:
     df = ss.col_upload_df
     st.info(f"Using your file '{plain(ss.col_upload_name)}' ({len(df):,} rows).", icon=":material/description:")
     st.caption(KEPT_NOTICE)
-    columns = list(df.columns)
-    refill = ss.pop("col_columns_refill", None)
-    if isinstance(refill, dict) and all(refill.get(k) in columns for k in ("user", "item", "rating")):
-        ss.col_user, ss.col_item, ss.col_rating = refill["user"], refill["item"], refill["rating"]
-    for key, default in (("col_user", 0), ("col_item", 1), ("col_rating", 2)):
-        if ss.get(key) not in columns:
-            ss[key] = columns[default]
-    cols = st.columns(3)
-    spec = RatingsSpec(cols[0].selectbox("User column", columns, key="col_user"),
-                       cols[1].selectbox("Item column", columns, key="col_item"),
-                       cols[2].selectbox("Rating column (numbers)", columns, key="col_rating"))
+    spec = choose_rating_columns(df, ss.col_upload_ref["input"])
     try:
         ratings, notes = to_ratings(df, spec)
     except TableError as e:
@@ -203,6 +191,33 @@ def choose_upload() -> Picked | None:
         st.warning(plain(note))
     return Picked(ratings, f"upload:{ss.col_upload_ref['input']}:{spec.user}:{spec.item}:{spec.rating}",
                   ss.col_upload_ref, CODE_UPLOAD, ss.col_upload_name, spec.to_dict(), (spec.user, spec.item))
+
+
+ROLES = ("user", "item", "rating")
+
+
+def choose_rating_columns(df: pd.DataFrame, data_key: str) -> RatingsSpec:
+    # As the tabular page's columns: the choice per file lives in a plain dict (ss.col_specs), written only by the
+    # widgets' callbacks and filling them on every run, because Streamlit forgets a widget's value on a run that
+    # does not draw it (MovieLens picked for a moment, another page opened).
+    specs = ss.setdefault("col_specs", {})
+    refill = ss.pop("col_columns_refill", None)                # "Train again" with a run's columns
+    if isinstance(refill, dict):
+        specs[data_key] = {role: refill.get(role) for role in ROLES}
+    columns = list(df.columns)
+    saved = specs.get(data_key)
+    if not saved or any(saved.get(role) not in columns for role in ROLES):
+        saved = specs[data_key] = guess_spec(df).to_dict()
+    for role in ROLES:
+        ss[f"col_{role}"] = saved[role]
+    labels = ("User column", "Item column", "Rating column (numbers)")
+    chosen = [col.selectbox(label, columns, key=f"col_{role}", on_change=_rating_columns_chosen, args=(data_key,))
+              for col, label, role in zip(st.columns(3), labels, ROLES)]
+    return RatingsSpec(*chosen)
+
+
+def _rating_columns_chosen(data_key: str) -> None:
+    ss.col_specs[data_key] = {role: ss[f"col_{role}"] for role in ROLES}
 
 
 # ---- sections before training -----------------------------------------------------------------------------------

@@ -171,11 +171,12 @@ def screenshot_dir():
 
 
 def wait_for_app(page, timeout=30_000):
-    """Wait until Streamlit has finished running the script (no 'Running...' indicator)."""
+    """Wait until Streamlit has finished running the script: its status widget ("Running...", and a Stop button;
+    only the Stop button since Streamlit 1.67) is gone."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+        " return !w || !/Running|Stop/.test(w.innerText); }",
         timeout=timeout)
 
 

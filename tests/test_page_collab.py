@@ -143,6 +143,20 @@ def test_text_ratings_are_refused_then_the_right_column_is_picked():
     assert "three different columns" in texts(at.error)
 
 
+def test_the_columns_chosen_stay_chosen_while_the_student_looks_elsewhere():
+    # Streamlit forgets a widget's value on a run where the widget is not drawn (MovieLens picked for a moment,
+    # another page opened): the choice must survive that, and never fall back to the file's first columns.
+    rows = "\n".join(f"{i % 9},{i % 12},film {i % 7},{1 + i % 5}" for i in range(120))
+    at = upload(fresh(), f"row,who,what,stars\n{rows}".encode())
+    assert at.selectbox(key="col_rating").value == "stars"
+    at.selectbox(key="col_user").set_value("who").run()
+    at.selectbox(key="col_item").set_value("what").run()
+    at.radio(key="col_source").set_value(EMBEDDED).run()
+    at.radio(key="col_source").set_value(UPLOAD).run()
+    assert [at.selectbox(key=k).value for k in ("col_user", "col_item", "col_rating")] == ["who", "what", "stars"]
+    assert not at.error and headers(at)[0].startswith("1. The data")
+
+
 def test_a_broken_file_after_a_good_one_keeps_the_good_one():
     at = upload(fresh(), f"user,movie,rating\n{GOOD_ROWS}\n".encode(), "good.csv")
     assert "Using your file 'good.csv' (120 rows)" in texts(at.info)
