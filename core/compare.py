@@ -12,6 +12,7 @@ from typing import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.plots import TEMPLATE
 from core.runs import Progress, RunRecord
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
@@ -77,7 +78,7 @@ def loss_figure(runs: Sequence[tuple[str, Progress]], title: str = "Loss as trai
                                      y=[r["valid_loss"] for r in progress.valid_losses], mode="lines+markers",
                                      name=f"{name} · valid", legendgroup=name,
                                      line=dict(color=color, width=2, dash="dash"), marker=dict(size=9)))
-    fig.update_layout(title=title, xaxis_title="epochs", yaxis_title="loss", height=420, template="plotly_white",
+    fig.update_layout(title=title, xaxis_title="epochs", yaxis_title="loss", height=420, template=TEMPLATE,
                       margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
     return fig

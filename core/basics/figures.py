@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.basics import quadratic, relu_fit
+from core.plots import TEMPLATE
 
 ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"
 POINTS, CURVE, TRUE = "#2563eb", "#dc2626", "#64748b"
@@ -21,7 +22,7 @@ BOX_W, BOX_H = 1.7, 0.9
 
 
 def _layout(fig, height, **kw):
-    settings = dict(height=height, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+    settings = dict(height=height, margin=dict(l=10, r=10, t=40, b=10), template=TEMPLATE,
                     legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
     fig.update_layout(**{**settings, **kw})
     return fig

@@ -8,6 +8,8 @@ from html import escape
 import numpy as np
 import plotly.graph_objects as go
 
+from core.plots import TEMPLATE
+
 # The scenes' classes get the colours of datasets/scenes (animal orange, plant green, vehicle blue); more classes
 # (CamVid has 32) take the next ones from a list of well-separated colours.
 PALETTE = [(255, 165, 30), (60, 180, 75), (0, 130, 200), (230, 25, 75), (145, 30, 180), (255, 225, 25),
@@ -86,7 +88,7 @@ def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -
         fig.add_trace(go.Bar(x=[label(c) for c in codes], y=share, name=split, marker_color=colours, opacity=opacity,
                              text=[f"{s:.1%}" for s in share], textposition="outside"))
     fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of the pixels", height=330,
-                      margin=dict(l=10, r=10, t=30, b=10), showlegend=len(counts_by_split) > 1, template="plotly_white",
+                      margin=dict(l=10, r=10, t=30, b=10), showlegend=len(counts_by_split) > 1, template=TEMPLATE,
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
     return fig
 
@@ -106,7 +108,7 @@ def iou_bars(iou: np.ndarray, codes: list[str]) -> go.Figure:
                marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
                textposition="outside", showlegend=False, name="IoU")])
     fig.update_layout(barmode="overlay", yaxis_range=[0, 1.1], yaxis_title="IoU (1 = perfect overlap)", height=330,
-                      margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", clickmode="event+select",
+                      margin=dict(l=10, r=10, t=30, b=10), template=TEMPLATE, clickmode="event+select",
                       dragmode=False)
     return fig
 
@@ -160,7 +162,7 @@ def reliability_bars(rows: list[dict]) -> go.Figure:
                              line=dict(color="#d62728", dash="dash"), name="what it claimed (its mean confidence)"))
     fig.update_layout(yaxis_range=[0, 1.2], yaxis_tickformat=".0%", yaxis_title="pixels labelled right",
                       xaxis_title="the model's confidence (probability of the class it chose)", height=340,
-                      margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
+                      margin=dict(l=10, r=10, t=30, b=10), template=TEMPLATE,
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
     return fig
 
@@ -179,6 +181,6 @@ def layer_change_bars(stats: list[dict]) -> go.Figure:
         fig.add_trace(go.Bar(x=layers, y=[max(last.get(layer, 0.0), 1e-9) for layer in layers], marker_color=colour,
                              name="after the frozen epoch(s)" if phase == "frozen" else "at the end of training"))
     fig.update_layout(barmode="group", yaxis_title="weights moved (relative, log scale)", yaxis_type="log", height=360,
-                      margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-40, template="plotly_white",
+                      margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-40, template=TEMPLATE,
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
     return fig

@@ -2,11 +2,13 @@
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.plots import TEMPLATE
+
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9e9e9e"
 
 
 def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), template="plotly_white")
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), template=TEMPLATE)
     return fig
 
 
