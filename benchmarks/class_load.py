@@ -5,8 +5,9 @@ server on 127.0.0.1. Prints what a teacher would want to know.
 
 Each trainer is its own browser (its own identity): it opens the lesson, presses Train (the tabular lesson's
 fit_one_cycle(3), the cheapest real training) and keeps watching its run's live panel, noting every queue position
-it is shown. Each idle student, meanwhile, changes a setting over and over (the number of epochs) and times how long
-the page takes to show the change. Bounded: at most `--minutes`, at most 40 sessions, loopback only.
+it is shown. Each idle student, meanwhile, changes settings over and over and times how long the page takes to show each
+change: in turn the number of epochs (a training setting: only its section, a fragment, reruns) and the column
+whose vocabulary the procs section shows (the whole page reruns). Bounded: at most `--minutes`, at most 40 sessions, loopback only.
 
 Prints: runs done / failed / still queued, the queue positions seen, p50/p95 of each run's wait and training time
 (from the run store), p50/p95 of the idle students' widget latency, the host's peak memory in use, the server's
@@ -142,8 +143,8 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                     run_ids.append(run_id)
             log(f"{len(run_ids)} runs queued" + (f"; {len(not_started)} Train presses started nothing: "
                                                 f"{not_started}" if not_started else ""))
-            latencies, answered, asked = [], 0, 0
-            value = 4
+            latencies, page_latencies, answered, asked = [], [], 0, 0
+            value, turn = 4, 0
             while time.time() < deadline:
                 for tab, run_id in zip(pages, run_ids):
                     text = tab.locator('[data-testid="stAlert"]').all_inner_texts() if not tab.is_closed() else []
@@ -152,16 +153,15 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                 records = store.records(run_ids)
                 if all(not r.active for r in records):
                     break
+                turn += 1
                 for page in idle_pages:
-                    value = 4 if value >= 9 else value + 1
-                    field = page.get_by_label("Epochs")
-                    start = time.perf_counter()
                     asked += 1
                     try:
-                        field.fill(str(value))
-                        field.press("Enter")
-                        page.get_by_text(f"fit_one_cycle({value},").first.wait_for(timeout=60_000)
-                        latencies.append(time.perf_counter() - start)
+                        if turn % 2:
+                            value = 4 if value >= 9 else value + 1
+                            latencies.append(change_epochs(page, value))
+                        else:
+                            page_latencies.append(change_vocabulary(page, turn // 2))
                         answered += 1
                     except Exception as e:          # a change that never shows is counted, not fatal
                         log(f"an idle session's change did not show: {type(e).__name__}")
@@ -184,9 +184,35 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         positions=sorted({n for seen in positions.values() for n in seen}),
         wait_s=[r.started - r.created for r in records if r.started],
         run_s=[r.finished - r.started for r in records if r.started and r.finished],
-        latency_s=latencies, changes_asked=asked, changes_shown=answered,
+        latency_s=latencies, page_latency_s=page_latencies, changes_asked=asked, changes_shown=answered,
         peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
+
+
+def change_epochs(page, value: int) -> float:
+    """A training setting (it reruns its own section, a fragment): seconds until the code beside it shows it."""
+    field = page.get_by_label("Epochs")
+    start = time.perf_counter()
+    field.fill(str(value))
+    field.press("Enter")
+    page.get_by_text(f"fit_one_cycle({value},").first.wait_for(timeout=60_000)
+    return time.perf_counter() - start
+
+
+def change_vocabulary(page, n: int) -> float:
+    """A setting that reruns the whole page (the column whose vocabulary the procs section shows): seconds until
+    the page says which column it shows."""
+    box = page.get_by_label("Show the vocabulary of")
+    box.scroll_into_view_if_needed()
+    box.click()
+    options = page.get_by_role("option")
+    options.first.wait_for(timeout=30_000)
+    choice = options.nth(n % options.count())
+    column = choice.inner_text().strip()
+    start = time.perf_counter()
+    choice.click()
+    page.get_by_text(f"The vocabulary of {column}:").wait_for(timeout=60_000)
+    return time.perf_counter() - start
 
 
 def started(page, until, presses: int = 2) -> str | None:
@@ -214,8 +240,10 @@ def report(r: dict) -> str:
              f"{r['positions'] or '-'}",
              f"wait in the queue: p50 {percentile(r['wait_s'], 50):.1f} s, p95 {percentile(r['wait_s'], 95):.1f} s; "
              f"training: p50 {percentile(r['run_s'], 50):.1f} s, p95 {percentile(r['run_s'], 95):.1f} s",
-             f"idle students' widget changes: {r['changes_shown']} of {r['changes_asked']} shown; p50 "
-             f"{percentile(r['latency_s'], 50):.2f} s, p95 {percentile(r['latency_s'], 95):.2f} s",
+             f"idle students' changes: {r['changes_shown']} of {r['changes_asked']} shown; a training setting "
+             f"(its section reruns): p50 {percentile(r['latency_s'], 50):.2f} s, p95 "
+             f"{percentile(r['latency_s'], 95):.2f} s; a setting that reruns the whole page: p50 "
+             f"{percentile(r['page_latency_s'], 50):.2f} s, p95 {percentile(r['page_latency_s'], 95):.2f} s",
              f"peak host memory in use {r['peak_host_gib']:.1f} GiB"
              + (f", peak GPU memory {r['peak_gpu_gib']:.1f} GiB" if r["peak_gpu_gib"] else ""),
              f"CPU: server {r['server_cores']:.2f} cores, workers {r['workers_cores']:.2f}, the browsers (the "

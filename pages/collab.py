@@ -655,7 +655,7 @@ if picked is not None:
         model_config = section_model(picked)
     if model_config is not None:
         with numbered("Find a learning rate, then train"):
-            section_train(picked, model_config)
+            st.fragment(section_train)(picked, model_config)   # a setting reruns this section only
 view, run = ui_runs.shown(LESSON, picked is not None)
 if run is not None:
     with numbered("Results"):

@@ -595,7 +595,7 @@ if picked is not None:
     with numbered("Learner: start from a pretrained model"):
         chosen.update(section_learner())
     with numbered("lr_find, then train"):
-        section_train(data, dict(DEFAULTS, **chosen), len(items))
+        st.fragment(section_train)(data, dict(DEFAULTS, **chosen), len(items))   # a setting reruns this section only
 
 view, run = ui_runs.shown(LESSON, picked is not None)
 if view is not None and picked is None:

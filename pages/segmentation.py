@@ -505,7 +505,7 @@ if picked is not None:
     with numbered("lr_find: how big should the steps be?"):
         section_lr_find(data_ref, config)
     with numbered("fine_tune: train it"):
-        section_train(items, data_ref, config)
+        st.fragment(section_train)(items, data_ref, config)   # a setting reruns this section only
 view, run = ui_runs.shown(LESSON, picked is not None)
 if run is not None:
     with numbered("What changed inside"):

@@ -176,6 +176,7 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
         after.dataframe(spreadsheet_safe(procs.categorify(rows)[spec.cat_names]), width="stretch")
         column = st.selectbox("Show the vocabulary of", spec.cat_names, key="tab_vocab_col")
         vocab = procs.categorify.vocab[column]
+        st.caption(f"The vocabulary of {plain(column)}: {len(vocab):,} values, {NA} included.")
         vocab_table = pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))])
         st.dataframe(spreadsheet_safe(vocab_table), width="stretch")
 
@@ -422,7 +423,7 @@ if picked is not None:
     with numbered("The model: embeddings + a small neural net"):
         section_learner(data)
     with numbered("Find a learning rate, then train"):
-        section_train(data, data_ref)
+        st.fragment(section_train)(data, data_ref)      # a setting changed reruns this section, not the page
 view, run = ui_runs.shown(LESSON, picked is not None)
 if run is not None:
     with numbered("Results"):
@@ -450,7 +451,7 @@ if picked is not None or run is not None:
             trained = (model, procs, run_spec, {})
     if trained is not None:
         with what_if_box:
-            section_what_if(trained[0], trained[1], trained[2], examples)
+            st.fragment(section_what_if)(trained[0], trained[1], trained[2], examples)
         with download_box:
             section_export(trained[0], trained[1], trained[2], {k: trained[3][k] for k in ("accuracy", "lr", "epochs")
                                                                 if k in trained[3]})

@@ -182,10 +182,12 @@ def start(lesson: str, kind: str, data: dict, config: dict, title: str = "") -> 
 
 
 def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str, kind: str = "fit",
-                 title: str = "", disabled: bool = False) -> str | None:
+                 title: str = "", disabled: bool = False) -> None:
+    """Train, and the whole page redrawn for the new run (the button may sit in a fragment: the settings beside it
+    rerun only their own section, but a new run replaces the results further down)."""
     if st.button(label, type="primary", icon=":material/play_arrow:", key=key, disabled=disabled):
-        return start(lesson, kind, data, config, title or label)
-    return None
+        if start(lesson, kind, data, config, title or label):
+            st.rerun()
 
 
 # ---- the live panel ----------------------------------------------------------------------------------------------
