@@ -113,9 +113,11 @@ class Server:
 
 
 def wait_idle(page, timeout=120_000):
+    """The page is drawn and its script has finished: Streamlit's status widget ("Running...", and a Stop button;
+    only the Stop button since Streamlit 1.67) is gone. The tests' wait_for_app is this too."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_function("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-                           " return !w || !/Running|Stop/.test(w.innerText); }",   # Streamlit 1.67 shows only Stop
+                           " return !w || !/Running|Stop/.test(w.innerText); }",
                            timeout=timeout)
 
 

@@ -171,13 +171,10 @@ def screenshot_dir():
 
 
 def wait_for_app(page, timeout=30_000):
-    """Wait until Streamlit has finished running the script: its status widget ("Running...", and a Stop button;
-    only the Stop button since Streamlit 1.67) is gone."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-        " return !w || !/Running|Stop/.test(w.innerText); }",
-        timeout=timeout)
+    """Wait until Streamlit has finished running the script (benchmarks.bench_watching.wait_idle: one place knows
+    what Streamlit's status widget shows while it runs)."""
+    from benchmarks.bench_watching import wait_idle
+    wait_idle(page, timeout=timeout)
 
 
 def type_number(page, label: str, value, until, tries: int = 4, timeout: float = 30_000):
