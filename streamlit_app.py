@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.lessons import list_lessons
 from ui import identity, login, present
+from ui.frame import app_style
 from ui.sections import start_page
 from ui.sidebar import render_sidebar, warm_up
 
@@ -17,6 +18,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     st.set_page_config(page_title="Lesson 1 · Practical Deep Learning", page_icon="🐦", layout="wide",
                        initial_sidebar_state="collapsed" if present.is_on() else "auto")
+    app_style()
 
     user = identity.current_user()
     welcome = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)

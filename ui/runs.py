@@ -33,9 +33,14 @@ from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, R
 from core.service import get_service
 from ui.identity import current_user
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0           # a run next in line (it starts any moment), a ready-made run replaying
+# While a run trains, its tab asks every 2 s. Each poll costs the student's browser ~0.1 s of CPU whatever changed
+# (Streamlit's frontend handles a whole script run: new_session, the pages, the fragment's elements), so a tab
+# watching at 1 s used 0.15 of a core, at 2 s 0.09-0.10, at no poll 0.03 (benchmarks/bench_watching.py's page,
+# 2-core machine). Epochs take tens of seconds on a CPU: a 2 s step is still a live progress line.
+TRAINING_POLL_SECONDS = 2.0
 # While a run trains, its loss chart is rebuilt and resent when an epoch ends or every few seconds, not at every
-# poll; the progress line says the rest every second. (A watching Chromium tab costs ~0.16-0.19 of a core whether
+# poll; the progress line says the rest at each poll. (A watching Chromium tab costs ~0.16-0.19 of a core whether
 # the chart is redrawn every second or every 5 s: benchmarks/bench_watching.py. This saves the server and the wire.)
 LIVE_CHART_SECONDS = 5.0
 QUEUED_POLL_SECONDS = 3.0    # a run waiting behind others changes slowly: its tab asks a third as often
@@ -193,20 +198,22 @@ def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str,
 # ---- the live panel ----------------------------------------------------------------------------------------------
 def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool = True,
          extra: Callable[[RunView], None] | None = None) -> RunView | None:
-    """Show a run. While it is queued or training, a fragment redraws this panel every second from the run's
-    event log, without rerunning the page; when it ends, the page reruns once to draw the results."""
+    """Show a run. While it is queued or training, a fragment redraws this panel from the run's event log every
+    few seconds, without rerunning the page; when it ends, the page reruns once to draw the results."""
     found = view_or_say(run_id)
     if found is None:
         return None
     if found.ready_made:
         _replay_controls(found)
         if found.replaying:
-            st.fragment(run_every=POLL_SECONDS / 2)(_poll)(run_id, chart, table, extra)
+            st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
             return found
         _panel(found, chart, table, extra)
     elif found.active:
-        behind_others = found.status == QUEUED and (found.position or 0) > 1
-        every = QUEUED_POLL_SECONDS if behind_others else POLL_SECONDS   # next in line: it starts any moment
+        if found.status != QUEUED:
+            every = TRAINING_POLL_SECONDS
+        else:
+            every = QUEUED_POLL_SECONDS if (found.position or 0) > 1 else POLL_SECONDS
         st.fragment(run_every=every)(_poll)(run_id, chart, table, extra, found.status)
     elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)
@@ -219,7 +226,7 @@ def _poll(run_id, chart, table, extra, status=None):
         return
     _panel(found, chart, table, extra)
     if (not found.active and not found.replaying) or (status == QUEUED and found.status != QUEUED):
-        st.rerun(scope="app")          # it ended (draw the results), or it started (poll every second from now)
+        st.rerun(scope="app")          # it ended (draw the results), or it started (poll as a training run)
 
 
 # ---- replaying a ready-made run ----------------------------------------------------------------------------------
