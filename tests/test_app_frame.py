@@ -50,8 +50,8 @@ def test_the_sidebar_shows_the_training_services_stats(service):
     at = run_app()
     assert _warmup().done.wait(120)
     at.run()
-    assert "**Jobs:** 1 training · 0 waiting · 1 worker(s)" in [m.value for m in at.sidebar.markdown] or \
-        "**Jobs:** 0 training · 1 waiting · 1 worker(s)" in [m.value for m in at.sidebar.markdown]
+    assert "**Jobs:** 1 training · 0 waiting · 1 worker" in [m.value for m in at.sidebar.markdown] or \
+        "**Jobs:** 0 training · 1 waiting · 1 worker" in [m.value for m in at.sidebar.markdown]
     service.cancel(run.id, by="someone")
     service.wait(run.id, 30)
 

@@ -90,8 +90,8 @@ def _training_status() -> None:
         st.warning(summary, icon=":material/memory:")
     stats = get_service().stats()
     alive = f" ({stats['alive']} ready)" if stats.get("alive", stats["workers"]) != stats["workers"] else ""
-    st.markdown(f"**Jobs:** {stats['running']} training · {stats['queued']} waiting "
-                f"· {stats['workers']} worker(s){alive}")
+    workers = f"{stats['workers']} worker{'' if stats['workers'] == 1 else 's'}"
+    st.markdown(f"**Jobs:** {stats['running']} training · {stats['queued']} waiting · {workers}{alive}")
 
 
 def _sources_box() -> None:
