@@ -11,7 +11,7 @@ from core.lessons import list_lessons
 from ui import identity, login, present
 from ui.frame import app_style
 from ui.sections import start_page
-from ui.sidebar import render_sidebar, warm_up
+from ui.sidebar import render_sidebar, render_sidebar_live, warm_up
 
 
 def main() -> None:
@@ -31,6 +31,7 @@ def main() -> None:
     sections = {"Start here": [welcome, mine, compare], "Lessons": lessons}
     if user.instructor:
         sections["Class"] = [instructor]
+    sidebar_live = None
     if login.needs_sign_in():
         # Every page's URL shows the sign-in form, and, once signed in, the page it names (a shared ?run= link too).
         page = st.navigation([st.Page(login.sign_in_page, title="Sign in", icon=":material/login:", url_path=p.url_path,
@@ -38,13 +39,15 @@ def main() -> None:
                              position="hidden")
     else:
         page = st.navigation(sections)
-        render_sidebar()
+        sidebar_live = render_sidebar()
     bar = present.begin()
     start_page()
     try:
         page.run()
     finally:
         present.end(bar)
+        if sidebar_live is not None:
+            render_sidebar_live(sidebar_live)
         identity.write_cookies()
         warm_up()
 

@@ -111,10 +111,20 @@ def _live_part() -> None:
     _sources_box()
 
 
-def render_sidebar() -> None:
+def render_sidebar():
+    """The sidebar: the account box and the presentation toggle, and a place for its live part (the service, the
+    jobs), returned for `render_sidebar_live` to fill once the page has drawn."""
     from ui import login, present
     with st.sidebar:
         login.account_box()
-        # Polled: the queue changes, and the first time round the service is still starting.
-        st.fragment(run_every=2 if not _warmup().done.is_set() else 5)(_live_part)()
+        live = st.container()
         present.toggle()
+    return live
+
+
+def render_sidebar_live(place) -> None:
+    """After the page, so that the job counts are no older than the page's own live panel: drawn before it, the
+    sidebar said "1 waiting" beside a panel showing the run that had just started. Polled: the queue changes, and
+    the first time round the service is still starting."""
+    with place:
+        st.fragment(run_every=2 if not _warmup().done.is_set() else 5)(_live_part)()
