@@ -39,9 +39,9 @@ POLL_SECONDS = 1.0           # a run next in line (it starts any moment), a read
 # watching at 1 s used 0.15 of a core, at 2 s 0.09-0.10, at no poll 0.03 (benchmarks/bench_watching.py's page,
 # 2-core machine). Epochs take tens of seconds on a CPU: a 2 s step is still a live progress line.
 TRAINING_POLL_SECONDS = 2.0
-# While a run trains, its loss chart is rebuilt and resent when an epoch ends or every few seconds, not at every
-# poll; the progress line says the rest at each poll. (A watching Chromium tab costs ~0.16-0.19 of a core whether
-# the chart is redrawn every second or every 5 s: benchmarks/bench_watching.py. This saves the server and the wire.)
+# While a run trains, its loss chart is rebuilt when an epoch ends or every few seconds, not at every poll; the
+# progress line says the rest at each poll. This saves the server rebuilding the figure; the browser's cost is per
+# poll, whether the chart changed or not (above).
 LIVE_CHART_SECONDS = 5.0
 QUEUED_POLL_SECONDS = 3.0    # a run waiting behind others changes slowly: its tab asks a third as often
 RUN_PARAM = "run"
