@@ -38,19 +38,32 @@ html { font-size: 19px; }
 </style>
 """
 
+# A press while the page is redrawing waits for the redraw to end (at most 5 s), then clicks the button then on the
+# page: a click in the middle of a rerun was lost (seen in CI and here: the ready-made run's replay ended as the key
+# was pressed, and no click reached the server), and a press just after another would click a button still bound to
+# the step before.
 KEYS_JS = """
 <script>
 (() => {
   const root = window.parent && window.parent.document ? window.parent : window;
   if (root.__lesson1PresentKeys) return;
   root.__lesson1PresentKeys = true;
+  const busy = () => {
+    const status = root.document.querySelector('[data-testid="stStatusWidget"]');
+    return !!status && /Running|Stop/.test(status.textContent);
+  };
+  const press = (selector, waited) => {
+    if (busy() && waited < 5000) { setTimeout(() => press(selector, waited + 100), 100); return; }
+    const button = root.document.querySelector(selector);
+    if (button && !button.disabled) button.click();
+  };
   root.document.addEventListener("keydown", (event) => {
     const tag = (event.target && event.target.tagName || "").toLowerCase();
     if (["input", "textarea", "select"].includes(tag) || event.target.isContentEditable) return;
     const next = ["ArrowRight", "PageDown"].includes(event.key), back = ["ArrowLeft", "PageUp"].includes(event.key);
-    if (!next && !back) return;
-    const button = root.document.querySelector(next ? ".st-key-present-next button" : ".st-key-present-back button");
-    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+    if ((!next && !back) || !root.document.querySelector(".st-key-present-bar")) return;
+    event.preventDefault();
+    press(next ? ".st-key-present-next button" : ".st-key-present-back button", 0);
   });
 })();
 </script>
@@ -58,7 +71,12 @@ KEYS_JS = """
 
 
 def is_on() -> bool:
-    """Presentation mode for this session: `?present=1` (kept for the session), or the sidebar's toggle."""
+    """Presentation mode for this session: `?present=1` (kept for the session), or the sidebar's toggle.
+
+    The session's choice is a plain key, `present`, written only here and by the two controls (the toggle, Exit);
+    no widget is bound to it. It used to be the toggle's own key, so it was also widget state that the browser
+    sends back with every rerun, and a page in presentation mode was seen to leave it on its first step.
+    """
     ss = st.session_state
     wanted = st.query_params.get(PARAM)
     if wanted is not None and ss.get("_present_param") != wanted:
@@ -68,14 +86,23 @@ def is_on() -> bool:
 
 
 def toggle() -> None:
-    """The sidebar's switch."""
-    st.toggle("Presentation mode", key="present", on_change=_toggled,
+    """The sidebar's switch, there only while presentation mode is off (the sidebar is hidden while it is on, and
+    the step bar's Exit turns it off). Not drawn in one run, Streamlit forgets the widget: it comes back off."""
+    if is_on():
+        return
+    st.toggle("Presentation mode", value=False, key="present_toggle", on_change=_toggled,
               help="For a projector: larger text, no sidebar, one numbered section at a time (← and → step). "
                    "Or open any page with ?present=1.")
 
 
 def _toggled() -> None:
-    st.session_state["_present_param"] = "1" if st.session_state.get("present") else "0"
+    if st.session_state.get("present_toggle"):
+        _set(True)
+
+
+def _set(on: bool) -> None:
+    st.session_state["present"] = on
+    st.session_state["_present_param"] = "1" if on else "0"
     st.query_params[PARAM] = st.session_state["_present_param"]
 
 
@@ -92,13 +119,13 @@ def step() -> int:
 
 
 def _go(key: str, to: int) -> None:
+    # The step to go to, not a step on: one press's callback was seen to run twice (two runs, 30 ms apart).
     st.session_state[key] = max(0, to)
 
 
 def _exit() -> None:
-    st.session_state["present"] = False
-    st.session_state["_present_param"] = "0"
-    st.query_params[PARAM] = "0"
+    _set(False)
+    st.session_state["present_toggle"] = False          # in case Streamlit still remembers it from before
 
 
 def begin():
