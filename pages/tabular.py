@@ -174,11 +174,7 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
         before.dataframe(spreadsheet_safe(rows[spec.cat_names]), width="stretch")
         after.caption("after Categorify")
         after.dataframe(spreadsheet_safe(procs.categorify(rows)[spec.cat_names]), width="stretch")
-        column = st.selectbox("Show the vocabulary of", spec.cat_names, key="tab_vocab_col")
-        vocab = procs.categorify.vocab[column]
-        st.caption(f"The vocabulary of {plain(column)}: {len(vocab):,} values, {NA} included.")
-        vocab_table = pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))])
-        st.dataframe(spreadsheet_safe(vocab_table), width="stretch")
+        st.fragment(vocabulary)(procs.categorify.vocab, spec.cat_names)    # choosing a column redraws only this
 
     if spec.cont_names:
         st.subheader("FillMissing: gaps in numbers → the training median, plus a flag")
@@ -215,6 +211,14 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
         after.dataframe(spreadsheet_safe(procs.normalize(filled)[spec.cont_names].round(3)), width="stretch")
         stats = pd.DataFrame([procs.normalize.means, procs.normalize.stds], index=["training mean", "training std"])
         st.dataframe(spreadsheet_safe(stats.round(3)), width="stretch")
+
+
+def vocabulary(vocabs: dict[str, list], columns: list[str]) -> None:
+    column = st.selectbox("Show the vocabulary of", columns, key="tab_vocab_col")
+    vocab = vocabs[column]
+    st.caption(f"The vocabulary of {plain(column)}: {len(vocab):,} values, {NA} included.")
+    vocab_table = pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))])
+    st.dataframe(spreadsheet_safe(vocab_table), width="stretch")
 
 
 def section_learner(data) -> None:

@@ -39,6 +39,15 @@ def test_default_page_shows_the_lesson_on_the_embedded_table():
     assert at.button(key="tab_train").label.startswith("Train: fit_one_cycle(3")
 
 
+def test_choosing_a_column_shows_its_vocabulary():
+    at = fresh()
+    assert "The vocabulary of workclass: 9 values" in texts(at.caption)
+    at.selectbox(key="tab_vocab_col").set_value("education").run()
+    assert not at.exception
+    assert "The vocabulary of education: 17 values" in texts(at.caption)     # 16 in the training rows, and #na#
+    assert "The vocabulary of workclass" not in texts(at.caption)
+
+
 def test_asking_for_the_download_while_offline_says_so(monkeypatch):
     monkeypatch.setenv("LESSON1_OFFLINE", "1")
     at = fresh()
