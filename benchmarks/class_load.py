@@ -157,6 +157,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                 turn += 1
                 for page in idle_pages:
                     asked += 1
+                    change = ("the target", "the epochs", "the vocabulary")[turn % 3]
                     try:
                         if turn % 3 == 1:
                             value = 4 if value >= 9 else value + 1
@@ -167,7 +168,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                             page_latencies.append(change_target(page, turn // 3))
                         answered += 1
                     except Exception as e:          # a change that never shows is counted, not fatal
-                        log(f"an idle session's change did not show: {type(e).__name__}")
+                        log(f"an idle session's change of {change} did not show: {type(e).__name__}")
                 time.sleep(0.5)
             records = store.records(run_ids)
         finally:
@@ -224,7 +225,8 @@ TARGETS = ("sex", "salary")        # another two-valued column, then back to the
 
 def change_target(page, n: int) -> float:
     """A setting that reruns the whole page (the column to predict: the procs, the model and the training all
-    follow it): seconds until the first section names it."""
+    follow it): seconds until the first section names it and the script has finished (the first section alone
+    shows while the rest of the page is still being drawn)."""
     box = page.get_by_label("Predict this column (the target)")
     if not box.is_visible():
         page.get_by_text("Columns: what to predict, and from what").click()
@@ -236,6 +238,7 @@ def change_target(page, n: int) -> float:
     start = time.perf_counter()
     choice.click()
     page.get_by_text(f"predict the {target} column").wait_for(timeout=60_000)
+    wait_idle(page, timeout=60_000)
     return time.perf_counter() - start
 
 
