@@ -39,9 +39,9 @@ html { font-size: 19px; }
 """
 
 # A press while the page is redrawing waits for the redraw to end (at most 5 s), then clicks the button then on the
-# page: a click in the middle of a rerun was lost (seen in CI and here: the ready-made run's replay ended as the key
-# was pressed, and no click reached the server), and a press just after another would click a button still bound to
-# the step before.
+# page. A click in the middle of a rerun was lost: the ready-made run's replay ended as the key was pressed, and no
+# click reached the server (a browser journey, 1 run in 20 here; CI failed on the same step twice). A press just
+# after another would also click a button still bound to the step before.
 KEYS_JS = """
 <script>
 (() => {
