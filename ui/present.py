@@ -38,10 +38,10 @@ html { font-size: 19px; }
 </style>
 """
 
-# A press while the page is redrawing waits for the redraw to end (at most 5 s), then clicks the button then on the
-# page. A click in the middle of a rerun was lost: the ready-made run's replay ended as the key was pressed, and no
-# click reached the server (a browser journey, 1 run in 20 here; CI failed on the same step twice). A press just
-# after another would also click a button still bound to the step before.
+# A press while the page is drawing waits for it to finish (at most 5 s), then clicks the button then on the page.
+# Pressed at once, a key found no button to click: on a page just opened, the step bar's text was drawn and its
+# buttons were not yet (the browser journey pressed in that gap, and failed: twice in CI, and here). A press during a
+# rerun would also click a button still bound to the step before.
 KEYS_JS = """
 <script>
 (() => {
@@ -53,8 +53,8 @@ KEYS_JS = """
     return !!status && /Running|Stop/.test(status.textContent);
   };
   const press = (selector, waited) => {
-    if (busy() && waited < 5000) { setTimeout(() => press(selector, waited + 100), 100); return; }
     const button = root.document.querySelector(selector);
+    if ((busy() || !button) && waited < 5000) { setTimeout(() => press(selector, waited + 100), 100); return; }
     if (button && !button.disabled) button.click();
   };
   root.document.addEventListener("keydown", (event) => {
