@@ -67,7 +67,9 @@ def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, 
     end = time.time()
     service.shutdown()
     if record.status != "done":
-        return dict(lesson=lesson, ok=False, error=record.error or record.status)
+        log = service.store.path(record.id) / "error.log"     # what the student's sentence leaves out
+        return dict(lesson=lesson, ok=False, error=record.error or record.status,
+                    details=log.read_text()[-2000:] if log.exists() else "")
     info = {**read_progress(service.store, record.id).info, **record.info}
     metric = get_lesson(lesson).metric
     epoch_s = [r["time"] for r in record.epoch_table]
@@ -192,6 +194,12 @@ def write_report(out: Path, report: dict) -> None:
                          f"{min(r['value'] for r in ok):.3f}–{max(r['value'] for r in ok):.3f} | {ok[0]['bs']} | "
                          f"{fmt(ok[0]['estimated_mib'], ',')} | "
                          f"{fmt(max((r.get('peak_alloc_mib') or 0) for r in ok), ',')} | {failed} |")
+    failures = [r for r in report["lessons"] + [r for rows in report["together"].values() for r in rows]
+                if not r.get("ok") and r.get("details")]
+    if failures:
+        lines += ["", "## Why the failed jobs failed (each run's error.log)", ""]
+        for details in dict.fromkeys(r["details"] for r in failures):        # each distinct one once
+            lines += ["```", details.strip()[-1500:], "```"]
     for peer in report["peers"]:
         lines += ["", f"## {peer['name']} ({'ok' if peer['ok'] else 'FAILED'}, {peer['seconds']} s)", "",
                   f"`{peer['command']}`", "", "```", peer["output"][-4000:], "```"]

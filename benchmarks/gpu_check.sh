@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 out=${1:-${OUT:-benchmarks/results/latest}}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 LESSON1_OFFLINE=1 TMPDIR=${TMPDIR:-/tmp}
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    || echo "could not install the carried wheels"
-fi
+for wheel in .whl/*.whl; do        # one by one: a wheel that does not fit this Python loses only itself
+  [ -e "$wheel" ] || continue
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$wheel" \
+    || echo "could not install $wheel"
+done
 export PYTHONPATH=/tmp/site:$PWD/.gpudata/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 echo "--- GPU-marked tests"

