@@ -9,9 +9,11 @@ date after every stage, so a run cut short still leaves what it measured. Stages
 1. each lesson's default training job, alone, with the share of the GPU the server gives a job
    (core.memory.jobs_per_gpu): items per second, seconds per epoch, final metric, the batch size the job chose,
    the memory it predicted for itself (core/memory.py) next to the peak it really allocated;
-2. the bird lesson's default job, N students at once (each in its own process, as the server's workers are,
+2. the bird lesson's default job twice in one fresh process, cold and then warm under torch.profiler: which
+   operations a warm worker's first epoch spends its seconds on (`--no-profile` skips it);
+3. the bird lesson's default job, N students at once (each in its own process, as the server's workers are,
    each with a 1/N share): total images per second and each job's peak next to its prediction;
-3. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks.
+4. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks.
 
 Every job runs in a fresh process so that its peak memory is its own. `--quick` shrinks everything so the script
 can be tried on a CPU before a GPU is at hand.
@@ -34,38 +36,42 @@ QUICK = {"image_classification": dict(size=64, epochs=1), "segmentation": dict(w
 
 
 # ---- one job in this process -------------------------------------------------------------------------------------
-def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, index: int) -> dict:
-    """Run `lesson`'s default run (core/readymade.default_run) once, through the training service with one worker
-    thread in this process, with a 1/`share` share of the GPU, as a server's worker would have."""
+def job_service(share: int):
+    """The training service with one worker thread in this process and a 1/`share` share of the GPU, as a server's
+    worker would have."""
     import core  # noqa: F401  (sets OpenMP's wait policy before torch loads)
     import tempfile
 
     import torch
 
     from core.backends import SlotPlan, ThreadBackend
-    from core.lessons import get_lesson
     from core.memory import job_budget_bytes
-    from core.readymade import default_run
-    from core.runs import RunStore, read_progress
+    from core.runs import RunStore
     from core.service import TrainingService
+
+    cuda = torch.cuda.is_available()
+    root = Path(tempfile.mkdtemp(prefix="lesson1-gpu-check-"))
+    budget = job_budget_bytes(torch.cuda.get_device_properties(0).total_memory, share) if cuda else None
+    return TrainingService(RunStore(root), ThreadBackend(root, [SlotPlan("cuda:0" if cuda else "cpu", budget)]))
+
+
+def run_job(service, lesson: str, share: int, seed: int, quick: bool) -> dict:
+    """`lesson`'s default run (core/readymade.default_run), once, through `service`: its row of the report."""
+    import torch
+
+    from core.lessons import get_lesson
+    from core.readymade import default_run
+    from core.runs import read_progress
 
     cuda = torch.cuda.is_available()
     spec = default_run(get_lesson(lesson))
     config = dict(spec.config, seed=seed, **(QUICK[lesson] if quick else {}))
-    root = Path(tempfile.mkdtemp(prefix="lesson1-gpu-check-"))
-    budget = job_budget_bytes(torch.cuda.get_device_properties(0).total_memory, share) if cuda else None
-    service = TrainingService(RunStore(root), ThreadBackend(root, [SlotPlan("cuda:0" if cuda else "cpu", budget)]))
-    if barrier:                                    # all N processes ready (imports, service), then go together
-        Path(barrier, f"ready-{index}").touch()
-        while not Path(barrier, "go").exists():
-            time.sleep(0.01)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.time()
     record = service.wait(service.submit(lesson, spec.kind, spec.data, config, owner=f"gpu-check-{seed}").id,
                           timeout=1800, poll=0.02)
     end = time.time()
-    service.shutdown()
     if record.status != "done":
         log = service.store.path(record.id) / "error.log"     # what the student's sentence leaves out
         return dict(lesson=lesson, ok=False, error=record.error or record.status,
@@ -81,6 +87,49 @@ def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, 
         row.update(peak_alloc_mib=round(torch.cuda.max_memory_allocated() / 2**20),
                    peak_reserved_mib=round(torch.cuda.max_memory_reserved() / 2**20))
     return row
+
+
+def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, index: int) -> dict:
+    """One job in a fresh process, started together with the other processes at the barrier."""
+    service = job_service(share)
+    if barrier:                                    # all N processes ready (imports, service), then go together
+        Path(barrier, f"ready-{index}").touch()
+        while not Path(barrier, "go").exists():
+            time.sleep(0.01)
+    try:
+        return run_job(service, lesson, share, seed, quick)
+    finally:
+        service.shutdown()
+
+
+def profile_warm(lesson: str, quick: bool) -> dict:
+    """Where a warm worker's job spends its time: the job once (cold: the process's first), then again under
+    torch.profiler (warm, as a long-lived worker's next student). On the H200 a warm run's first epoch still took
+    ~7 s against 0.4 s for the next, for the plain-PyTorch baseline too; this says which operations take it."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    service = job_service(1)
+    try:
+        cold = run_job(service, lesson, 1, 0, quick)
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        try:                                       # the job trains in the service's thread, not this one
+            from torch._C._profiler import _ExperimentalConfig
+            options, threads = dict(experimental_config=_ExperimentalConfig(profile_all_threads=True)), "all"
+        except (ImportError, TypeError):
+            options, threads = {}, "this thread only (CUDA activity is still the whole process's)"
+        with profile(activities=activities, **options) as prof:
+            warm = run_job(service, lesson, 1, 1, quick)
+    finally:
+        service.shutdown()
+    events = prof.key_averages()
+    tables = {"CPU time (with what it calls)": events.table(sort_by="cpu_time_total", row_limit=25,
+                                                            max_name_column_width=60)}
+    if cuda:
+        tables["GPU time (own)"] = events.table(sort_by="self_cuda_time_total", row_limit=25,
+                                                max_name_column_width=60)
+    return dict(lesson=lesson, cold=cold, warm=warm, threads=threads, tables=tables)
 
 
 # ---- the orchestration -------------------------------------------------------------------------------------------
@@ -109,6 +158,19 @@ def run_probes(lesson: str, n: int, quick: bool, timeout: float) -> list[dict]:
             rows.append(json.loads(lines[-1]) if lines else
                         dict(lesson=lesson, ok=False, error=(err or out)[-600:] or f"exit {p.returncode}"))
         return rows
+
+
+def run_profile(lesson: str, quick: bool, timeout: float) -> dict:
+    """profile_warm in a fresh process, so that its first job is really the process's first."""
+    try:
+        out = subprocess.run([sys.executable, __file__, "profile", lesson] + (["--quick"] if quick else []),
+                             capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(lesson=lesson, ok=False, error=f"stopped after {timeout:.0f} s")
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return dict(lesson=lesson, ok=False, error=(out.stderr or out.stdout)[-1500:] or f"exit {out.returncode}")
+    return dict(json.loads(lines[-1]), ok=True)
 
 
 def run_peer(name: str, command: list[str], timeout: float) -> dict:
@@ -194,7 +256,20 @@ def write_report(out: Path, report: dict) -> None:
                          f"{min(r['value'] for r in ok):.3f}–{max(r['value'] for r in ok):.3f} | {ok[0]['bs']} | "
                          f"{fmt(ok[0]['estimated_mib'], ',')} | "
                          f"{fmt(max((r.get('peak_alloc_mib') or 0) for r in ok), ',')} | {failed} |")
+    profiled = report.get("profile")
+    if profiled and not profiled.get("ok"):
+        lines += ["", "## The bird lesson's warm run under torch.profiler: FAILED", "", "```",
+                  profiled.get("error", "")[-1500:], "```"]
+    elif profiled:
+        epochs = {k: ", ".join(f"{sec:.2f}" for sec in profiled[k].get("epoch_s", [])) or profiled[k].get("error", "")
+                  for k in ("cold", "warm")}
+        lines += ["", "## The bird lesson's job in one process: cold, then warm under torch.profiler", "",
+                  f"Seconds per epoch: cold (the process's first job) {epochs['cold']}; warm (the next job, "
+                  f"profiled) {epochs['warm']}. Threads profiled: {profiled['threads']}."]
+        for title, table in profiled["tables"].items():
+            lines += ["", f"### {title}", "", "```", table.strip(), "```"]
     failures = [r for r in report["lessons"] + [r for rows in report["together"].values() for r in rows]
+                + [profiled[k] for k in ("cold", "warm") if profiled and profiled.get("ok")]
                 if not r.get("ok") and r.get("details")]
     if failures:
         lines += ["", "## Why the failed jobs failed (each run's error.log)", ""]
@@ -217,16 +292,23 @@ def main():
     one.add_argument("--barrier")
     one.add_argument("--index", type=int, default=0)
     one.add_argument("--quick", action="store_true")
+    prof = sub.add_parser("profile", help=argparse.SUPPRESS)
+    prof.add_argument("lesson", choices=LESSONS)
+    prof.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest"))
     parser.add_argument("--quick", action="store_true", help="tiny settings, to try the script on a CPU")
     parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2, 4, 8])
     parser.add_argument("--lessons", nargs="*", default=list(LESSONS), choices=LESSONS)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-profile", action="store_true", help="skip profiling the bird lesson's warm run")
     parser.add_argument("--tests-log", help="the GPU-marked tests' output, to put in the report")
     parser.add_argument("--budget", type=float, default=420, help="seconds for everything after the tests")
     args = parser.parse_args()
     if args.command == "probe":
         print(json.dumps(probe(args.lesson, args.share, args.seed, args.quick, args.barrier, args.index)))
+        return
+    if args.command == "profile":
+        print(json.dumps(profile_warm(args.lesson, args.quick)))
         return
 
     deadline = time.time() + args.budget
@@ -234,7 +316,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     share = env["jobs_per_gpu_default"]
-    report = dict(environment=env, lessons=[], together={}, peers=[],
+    report = dict(environment=env, lessons=[], profile=None, together={}, peers=[],
                   tests=Path(args.tests_log).read_text() if args.tests_log and Path(args.tests_log).exists() else "")
     write_report(out, report)
     print(f"{env['gpu']}: lessons alone, each with a 1/{share} share", flush=True)
@@ -243,6 +325,10 @@ def main():
         rows[0]["share"] = share
         report["lessons"].extend(rows)
         print(json.dumps(rows[0])[:400], flush=True)
+        write_report(out, report)
+    if not args.no_profile and deadline - time.time() > 60:
+        print("the bird lesson's job, cold then warm under torch.profiler", flush=True)
+        report["profile"] = run_profile("image_classification", args.quick, timeout=min(240, deadline - time.time()))
         write_report(out, report)
     for n in args.jobs:
         if deadline - time.time() < 30:

@@ -2,7 +2,7 @@
 # The GPU check, on a machine with one GPU and PyTorch (run benchmarks/gpu_prepare.sh first, where pip works):
 #   bash benchmarks/gpu_check.sh [OUT_DIR]
 # Runs the GPU-marked tests, then benchmarks/gpu_check.py (every lesson alone, the bird lesson 1/2/4/8 at once, the
-# peers), writing gpu-check.md / .json to OUT_DIR (default: $OUT, else benchmarks/results/latest). About 6 minutes.
+# peers), writing gpu-check.md / .json to OUT_DIR (default: $OUT, else benchmarks/results/latest). About 7 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-${OUT:-benchmarks/results/latest}}
@@ -20,4 +20,4 @@ timeout ${GPU_TESTS_SECONDS:-110} python3 -m pytest -m gpu tests/test_gpu.py -q 
   ${GPU_TESTS_K:+-k "$GPU_TESTS_K"} \
   2>&1 | tee "$out/gpu-tests.log"
 echo "--- measurements"
-python3 benchmarks/gpu_check.py --out "$out" --tests-log "$out/gpu-tests.log" --budget ${GPU_CHECK_SECONDS:-250} "${@:2}"
+python3 benchmarks/gpu_check.py --out "$out" --tests-log "$out/gpu-tests.log" --budget ${GPU_CHECK_SECONDS:-330} "${@:2}"
