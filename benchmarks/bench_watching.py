@@ -113,7 +113,11 @@ class Server:
 
     def stop(self):
         self.proc.terminate()
-        self.proc.wait(15)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:       # seen once after a failed case: the figures matter, not its exit
+            self.proc.kill()
+            self.proc.wait(15)
         self.log.close()
 
 
