@@ -34,6 +34,14 @@ from benchmarks.bench_watching import CHROMIUM_ARGS, Server, chromium_cpu, cpu_s
 
 MAX_SESSIONS = 40
 KINDS = ("target", "epochs", "vocabulary")      # the idle students' changes, in turn (see change_*)
+KIND_NAMES = {"epochs": "a training setting (its section reruns)",
+              "vocabulary": "the vocabulary shown (its table reruns)",
+              "target": "the target (the whole page reruns)"}
+
+
+def ms_left(deadline: float) -> int:
+    """Milliseconds until `deadline`, at least one second: Playwright's timeout for a wait."""
+    return max(1000, int((deadline - time.time()) * 1000))
 
 
 def percentile(values, q):
@@ -124,7 +132,7 @@ class Trainers(threading.Thread):
         return self.pressed.is_set() and all(not r.active for r in self.store.records(self.run_ids))
 
     def _train(self, browser):
-        until = lambda: max(1000, int((self.deadline - time.time()) * 1000))
+        until = lambda: ms_left(self.deadline)
         pages = []
         for _ in range(self.n):
             page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
@@ -188,7 +196,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             time.time()
         train = Trainers(trainers, f"{server.url}/{lesson}", store, deadline, log)
         try:
-            until = lambda: max(1000, int((deadline - time.time()) * 1000))
+            until = lambda: ms_left(deadline)
             idle_pages = []
             for _ in range(idle):                   # the idle students are there first, ready to click
                 contexts.append(browser.new_context(viewport={"width": 1300, "height": 900}))
@@ -240,8 +248,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         positions=sorted({n for seen in train.positions.values() for n in seen}),
         wait_s=[r.started - r.created for r in records if r.started],
         run_s=[r.finished - r.started for r in records if r.started and r.finished],
-        latency_s=[t for t, _ in timed["epochs"]], vocab_latency_s=[t for t, _ in timed["vocabulary"]],
-        page_latency_s=[t for t, _ in timed["target"]],
+        **{f"{kind}_s": [t for t, _ in timed[kind]] for kind in KINDS},
         **{f"{kind}_after_pressed_s": [t for t, pressed in timed[kind] if pressed] for kind in KINDS},
         changes_asked=asked, changes_shown=answered,
         peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
@@ -327,10 +334,8 @@ def report(r: dict) -> str:
              f"training: p50 {percentile(r['run_s'], 50):.1f} s, p95 {percentile(r['run_s'], 95):.1f} s",
              f"idle students' changes: {r['changes_shown']} of {r['changes_asked']} shown; seconds until a "
              f"change showed, p50 / p95 (n), all of them · once every trainer had pressed Train:",
-             *(f"  {name}: {_spread(r[key])} · {_spread(r[f'{kind}_after_pressed_s'])}"
-               for kind, key, name in (("epochs", "latency_s", "a training setting (its section reruns)"),
-                                       ("vocabulary", "vocab_latency_s", "the vocabulary shown (its table reruns)"),
-                                       ("target", "page_latency_s", "the target (the whole page reruns)"))),
+             *(f"  {name}: {_spread(r[f'{kind}_s'])} · {_spread(r[f'{kind}_after_pressed_s'])}"
+               for kind, name in KIND_NAMES.items()),
              f"peak host memory in use {r['peak_host_gib']:.1f} GiB"
              + (f", peak GPU memory {r['peak_gpu_gib']:.1f} GiB" if r["peak_gpu_gib"] else ""),
              f"CPU: server {r['server_cores']:.2f} cores, workers {r['workers_cores']:.2f}, the browsers (the "
