@@ -208,22 +208,23 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train)
             answered, asked, value, turn = 0, 0, 4, 0
             while time.time() < deadline and not train.ended():
+                kind, rounds, pressed = KINDS[turn % 3], turn // 3, train.pressed.is_set()
                 turn += 1
                 for page in idle_pages:
                     asked += 1
-                    kind, pressed = KINDS[turn % 3], train.pressed.is_set()
                     try:
                         if kind == "epochs":
                             value = 4 if value >= 9 else value + 1
                             seconds = change_epochs(page, value)
                         elif kind == "vocabulary":
-                            seconds = change_vocabulary(page, turn // 3)
+                            seconds = change_vocabulary(page, rounds)
                         else:
-                            seconds = change_target(page, turn // 3)
+                            seconds = change_target(page, rounds)
                         timed[kind].append((seconds, pressed))
                         answered += 1
                     except Exception as e:          # a change that never shows is counted, not fatal
-                        log(f"an idle session's change of the {kind} did not show: {type(e).__name__}")
+                        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                        log(f"an idle session's change of the {kind} did not show: {type(e).__name__} {first_line}")
                 time.sleep(0.5)
             records = store.records(train.run_ids)
         finally:
@@ -255,6 +256,22 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
 
 
+def open_options(page, box, tries: int = 3):
+    """Opens a selectbox's list and returns its options. A click that lands while the page is still moving (an
+    expander opening, a rerun redrawing the box) can leave the list closed: it is tried again after Escape."""
+    options = page.get_by_role("option")
+    for attempt in range(tries):
+        box.scroll_into_view_if_needed()
+        box.click()
+        try:
+            options.first.wait_for(timeout=10_000)
+            return options
+        except Exception:
+            if attempt + 1 == tries:
+                raise
+            page.keyboard.press("Escape")
+
+
 def change_epochs(page, value: int) -> float:
     """A training setting (it reruns its own section, a fragment): seconds until the code beside it shows it."""
     field = page.get_by_label("Epochs")
@@ -268,12 +285,8 @@ def change_epochs(page, value: int) -> float:
 def change_vocabulary(page, n: int) -> float:
     """A choice that reruns one table (the column whose vocabulary the procs section shows, a fragment): seconds
     until the page says which column it shows."""
-    box = page.get_by_label("Show the vocabulary of")
-    box.scroll_into_view_if_needed()
-    box.click()
-    options = page.get_by_role("option")
-    options.first.wait_for(timeout=30_000)
-    choice = options.nth(n % options.count())
+    options = open_options(page, page.get_by_label("Show the vocabulary of"))
+    choice = options.nth((n + 1) % options.count())         # the first one is shown already
     column = choice.inner_text().strip()
     start = time.perf_counter()
     choice.click()
@@ -288,11 +301,10 @@ def change_target(page, n: int) -> float:
     """A setting that reruns the whole page (the column to predict: the procs, the model and the training all
     follow it): seconds until the first section names it and the script has finished (the first section alone
     shows while the rest of the page is still being drawn)."""
-    box = page.get_by_label("Predict this column (the target)")
-    if not box.is_visible():
-        page.get_by_text("Columns: what to predict, and from what").click()
-    box.scroll_into_view_if_needed()
-    box.click()
+    expander = page.locator("details", has=page.get_by_text("Columns: what to predict, and from what"))
+    if not expander.evaluate("details => details.open"):     # a click on an open one would close it
+        expander.locator("summary").click()
+    open_options(page, page.get_by_label("Predict this column (the target)"))
     target = TARGETS[n % 2]
     choice = page.get_by_role("option", name=target, exact=True)
     choice.wait_for(timeout=30_000)
