@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import bench_watching  # noqa: E402
 from benchmarks.bench_watching import CHROMIUM_ARGS, Server  # noqa: E402
 from tests.bad_input import made  # noqa: E402
 from tests.bad_input.corpus import ACCEPT, EITHER, REFUSE, Case, cases, model_cases, photo, upload_name  # noqa: E402
@@ -57,12 +58,10 @@ class Row:
 
 
 def wait_idle(page, timeout: float = 120_000) -> None:
-    """The app is drawn and its script has finished: the status widget ("Running…", a Stop button) is gone and no
-    element is left stale from the run before."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function("""() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
-                                      return (!w || !/Running|Stop/.test(w.innerText))
-                                             && !document.querySelector('[data-stale="true"]'); }""", timeout=timeout)
+    """The app is drawn and its script has finished (bench_watching.wait_idle), and no element is left stale from
+    the run before."""
+    bench_watching.wait_idle(page, timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
 
 
 # ---- the page, driven ---------------------------------------------------------------------------------------------

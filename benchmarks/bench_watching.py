@@ -122,11 +122,17 @@ class Server:
 
 
 def wait_idle(page, timeout=120_000):
-    """The page is drawn and its script has finished: Streamlit's status widget ("Running...", and a Stop button;
-    only the Stop button since Streamlit 1.67) is gone. The tests' wait_for_app is this too."""
+    """The page is drawn and its script has finished. The frontend marks the app's root with the script's state (the
+    attribute Streamlit's own browser tests read): notRunning, or compilationError for a script that would not run.
+    Streamlit's status widget ("Running...", and a Stop button; only the Stop button since Streamlit 1.67) says so too,
+    but only once a script has run a while: alone, it let a wait end while a short run had just begun. The tests'
+    wait_for_app is this too."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-                           " return !w || !/Running|Stop/.test(w.innerText); }",
+    page.wait_for_function("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+                           " const state = app && app.getAttribute('data-test-script-state');"
+                           " const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+                           " return (state === 'notRunning' || state === 'compilationError')"
+                           " && (!w || !/Running|Stop/.test(w.innerText)); }",
                            timeout=timeout)
 
 

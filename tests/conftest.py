@@ -172,7 +172,7 @@ def screenshot_dir():
 
 def wait_for_app(page, timeout=30_000):
     """Wait until Streamlit has finished running the script (benchmarks.bench_watching.wait_idle: one place knows
-    what Streamlit's status widget shows while it runs)."""
+    how the frontend says so)."""
     from benchmarks.bench_watching import wait_idle
     wait_idle(page, timeout=timeout)
 
