@@ -67,7 +67,7 @@ QUIET_MS = 300          # the page counts as drawn once it has stayed still this
 # script's state: the attribute Streamlit's own browser tests read) and the page has stopped growing (charts and
 # tables draw after the script, as their code arrives) and the browser has not been busy (a check that comes late
 # found the page's main thread at work, say loading a chart library). A page may also rerun itself at once
-# (st.rerun). Streamlit's status widget is no sign: it shows only once a script has run a while.
+# (st.rerun). Streamlit's status widget is no sign: it shows only once a script has run for 0.5 s.
 SETTLED = """quiet => {
     const app = document.querySelector('[data-testid="stApp"]');
     const nodes = document.getElementsByTagName('*').length;

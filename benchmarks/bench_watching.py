@@ -124,9 +124,9 @@ class Server:
 def wait_idle(page, timeout=120_000):
     """The page is drawn and its script has finished. The frontend marks the app's root with the script's state (the
     attribute Streamlit's own browser tests read): notRunning, or compilationError for a script that would not run.
-    Streamlit's status widget ("Running...", and a Stop button; only the Stop button since Streamlit 1.67) says so too,
-    but only once a script has run a while: alone, it let a wait end while a short run had just begun. The tests'
-    wait_for_app is this too."""
+    Streamlit's status widget ("Running...", and a Stop button; only the Stop button since Streamlit 1.67) says so
+    too, but only once a script has run for 0.5 s (a timer in Streamlit's frontend): alone, it let a wait end in the
+    first half second of any run. The tests' wait_for_app is this too."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_function("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
                            " const state = app && app.getAttribute('data-test-script-state');"

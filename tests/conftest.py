@@ -105,6 +105,14 @@ def service(tmp_path):
         yield svc
 
 
+@pytest.fixture
+def shipped(monkeypatch):
+    """The ready-made runs the repository ships (readymade/), instead of the tests' empty folder."""
+    from core.runs import RunStore
+    monkeypatch.setenv("LESSON1_READYMADE_DIR", str(ROOT / "readymade"))
+    return RunStore(ROOT / "readymade")
+
+
 @pytest.fixture(scope="module")
 def module_service(tmp_path_factory):
     """One service for a module's page tests (a trained run is shared between them)."""

@@ -56,6 +56,42 @@ def test_the_sidebar_shows_the_training_services_stats(service):
     service.wait(run.id, 30)
 
 
+def auto_reruns(monkeypatch) -> list[float]:
+    """Every `run_every` the app tells the browser (a fragment polling): the intervals, in order."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+    seen, enqueue = [], ForwardMsgQueue.enqueue
+
+    def spy(queue, msg):
+        if msg.WhichOneof("type") == "auto_rerun":
+            seen.append(msg.auto_rerun.interval)
+        return enqueue(queue, msg)
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", spy)
+    return seen
+
+
+def test_the_sidebar_polls_less_beside_a_live_panel_that_polls(service, shipped, monkeypatch):
+    """A watching tab redraws at each poll, whichever fragment asked: the sidebar keeps out of the way of a live
+    panel, and comes back to its pace once the panel has stopped polling."""
+    from ui import runs as ui_runs
+    from ui.sidebar import BESIDE_A_LIVE_RUN_POLL_SECONDS, POLL_SECONDS, _warmup
+    intervals = auto_reruns(monkeypatch)
+    at = run_app()
+    assert _warmup().done.wait(120)
+    intervals.clear()
+    at.run()
+    assert intervals == [POLL_SECONDS]                  # the welcome page: the sidebar's counts alone
+    intervals.clear()
+    at.switch_page("pages/tabular.py").run()            # opens on its ready-made run, replaying as it trained
+    assert not at.exception
+    assert "Replaying" in " ".join(str(p.proto.text) for p in at.get("progress"))
+    assert sorted(intervals) == [ui_runs.POLL_SECONDS, BESIDE_A_LIVE_RUN_POLL_SECONDS]
+    intervals.clear()
+    speed = next(b for b in at.button_group if b.key.startswith("replay-speed-"))
+    speed.set_value("instant").run()                    # the replay ends: the page stops polling
+    assert not at.exception and "5. Results" in [h.value for h in at.header]
+    assert intervals == [POLL_SECONDS]
+
+
 def test_the_welcome_page_does_not_import_torch():
     """The first page must come up fast: torch and timm load in the background, after it (ui/sidebar.py)."""
     import subprocess

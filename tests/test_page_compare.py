@@ -2,19 +2,11 @@
 as presets, shown from the shipped runs or trained as the person's own pair; a classmate's run by its link."""
 import json
 
-import pytest
-
 from core import readymade
-from tests.conftest import ROOT
 from tests.helpers import texts
 from tests.page_users import ALICE, BOB, open_as
 
 PAGE = "pages/compare.py"
-
-
-@pytest.fixture
-def shipped(monkeypatch):
-    monkeypatch.setenv("LESSON1_READYMADE_DIR", str(ROOT / "readymade"))
 
 
 def curves(at) -> list[str]:

@@ -1,8 +1,5 @@
 """Ready-made runs: the command that makes them, the shipped tabular run, its replay, pinning, and the lesson page
 opening on it."""
-import json
-from pathlib import Path
-
 import pytest
 
 from core import readymade
@@ -21,13 +18,6 @@ if GOOD not in LESSONS:
     register_lesson(Lesson(BROKEN, "Not migrated yet", ":material/science:", "pages/home.py", "tests", "tests",
                            jobs=(Job("fit", "tests.no_such_module:fit", "fit", keeps_model=True),),
                            default_run=DefaultRun("fit", {}, {}), listed=False))
-
-
-@pytest.fixture
-def shipped(monkeypatch):
-    """The ready-made runs the repository ships."""
-    monkeypatch.setenv("LESSON1_READYMADE_DIR", str(SHIPPED))
-    return RunStore(SHIPPED)
 
 
 def test_the_command_ships_runs_and_skips_lessons_whose_job_is_missing(tmp_path):

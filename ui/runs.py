@@ -32,6 +32,7 @@ from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, R
                        RunStore)
 from core.service import get_service
 from ui.identity import current_user
+from ui.sidebar import page_polls_a_run
 
 POLL_SECONDS = 1.0           # a run next in line (it starts any moment), a ready-made run replaying
 # While a run trains, its tab asks every 2 s. Each poll costs the student's browser ~0.1 s of CPU whatever changed
@@ -206,6 +207,7 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
     if found.ready_made:
         _replay_controls(found)
         if found.replaying:
+            page_polls_a_run()
             st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
             return found
         _panel(found, chart, table, extra)
@@ -214,6 +216,7 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
             every = TRAINING_POLL_SECONDS
         else:
             every = QUEUED_POLL_SECONDS if (found.position or 0) > 1 else POLL_SECONDS
+        page_polls_a_run()
         st.fragment(run_every=every)(_poll)(run_id, chart, table, extra, found.status)
     elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)

@@ -14,6 +14,15 @@ import streamlit as st
 
 log = logging.getLogger(__name__)
 
+POLL_SECONDS = 5.0              # the job counts, on every page
+WARMING_POLL_SECONDS = 2.0      # until the training service has started and the device is known
+# A page whose live panel polls a run (ui/runs.py, every 1-3 s) already makes the student's browser redraw the app at
+# each poll, whatever changed (~0.1 s of its CPU each); the sidebar's own poll every 5 s on top made a tab watching
+# the bird lesson train cost 0.080 of a core instead of 0.070 (2-core machine). Beside such a panel the counts
+# refresh twice a minute, and with the page when the run ends.
+BESIDE_A_LIVE_RUN_POLL_SECONDS = 30.0
+_PAGE_POLLS = "_sidebar_page_polls_a_run"       # set by this script run's page, read once after it
+
 
 class _Warmup:
     """What the sidebar shows that needs torch: found once per server process, off the script thread."""
@@ -115,6 +124,7 @@ def render_sidebar():
     """The sidebar: the account box and the presentation toggle, and a place for its live part (the service, the
     jobs), returned for `render_sidebar_live` to fill once the page has drawn."""
     from ui import login, present
+    st.session_state.pop(_PAGE_POLLS, None)         # a fragment's rerun may have set it since the last full run
     with st.sidebar:
         login.account_box()
         live = st.container()
@@ -122,9 +132,21 @@ def render_sidebar():
     return live
 
 
+def page_polls_a_run() -> None:
+    """The page has set a live panel polling (ui/runs.py): the sidebar, drawn after it, polls less."""
+    st.session_state[_PAGE_POLLS] = True
+
+
+def poll_seconds(warming: bool, beside_a_live_run: bool) -> float:
+    if warming:
+        return WARMING_POLL_SECONDS
+    return BESIDE_A_LIVE_RUN_POLL_SECONDS if beside_a_live_run else POLL_SECONDS
+
+
 def render_sidebar_live(place) -> None:
     """After the page, so that the job counts are no older than the page's own live panel: drawn before it, the
     sidebar said "1 waiting" beside a panel showing the run that had just started. Polled: the queue changes, and
     the first time round the service is still starting."""
+    every = poll_seconds(not _warmup().done.is_set(), bool(st.session_state.pop(_PAGE_POLLS, False)))
     with place:
-        st.fragment(run_every=2 if not _warmup().done.is_set() else 5)(_live_part)()
+        st.fragment(run_every=every)(_live_part)()
