@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_watching import CHROMIUM_ARGS, free_port, wait_idle  # noqa: E402
+from benchmarks.bench_watching import CHROMIUM_ARGS, SCRIPT_FINISHED, free_port, wait_idle  # noqa: E402
 
 
 def start_server(runs: Path) -> tuple[subprocess.Popen, str, float]:
@@ -63,17 +63,14 @@ def first_page(browser) -> float:
 READ_SECONDS = 2.0      # between a page drawn and the next click
 QUIET_MS = 300          # the page counts as drawn once it has stayed still this long
 
-# When was the page last still, for good? Still: its script has finished (the frontend marks the app's root with the
-# script's state: the attribute Streamlit's own browser tests read) and the page has stopped growing (charts and
-# tables draw after the script, as their code arrives) and the browser has not been busy (a check that comes late
-# found the page's main thread at work, say loading a chart library). A page may also rerun itself at once
-# (st.rerun). Streamlit's status widget is no sign: it shows only once a script has run for 0.5 s.
+# When was the page last still, for good? Still: its script has finished (SCRIPT_FINISHED) and the page has stopped
+# growing (charts and tables draw after the script, as their code arrives) and the browser has not been busy (a
+# check that comes late found the page's main thread at work, say loading a chart library). A page may also rerun
+# itself at once (st.rerun). Streamlit's status widget is no sign: it shows only once a script has run for 0.5 s.
 SETTLED = """quiet => {
-    const app = document.querySelector('[data-testid="stApp"]');
     const nodes = document.getElementsByTagName('*').length;
     const now = performance.now();
-    const busy = !app || app.getAttribute('data-test-script-state') !== 'notRunning' || nodes !== window.__nodes
-        || now - (window.__checked ?? now) > 150;
+    const busy = !(""" + SCRIPT_FINISHED + """) || nodes !== window.__nodes || now - (window.__checked ?? now) > 150;
     window.__nodes = nodes;
     window.__checked = now;
     if (busy || window.__stillSince === undefined) window.__stillSince = busy ? undefined : now;

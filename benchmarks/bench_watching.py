@@ -121,18 +121,21 @@ class Server:
         self.log.close()
 
 
+# Has the page's script finished? The frontend marks the app's root with the script's state (the attribute
+# Streamlit's own browser tests read): notRunning, or compilationError for a script that would not run. A JavaScript
+# expression, for the waits here and in bench_startup.py.
+SCRIPT_FINISHED = ("['notRunning', 'compilationError'].includes("
+                   "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state'))")
+
+
 def wait_idle(page, timeout=120_000):
-    """The page is drawn and its script has finished. The frontend marks the app's root with the script's state (the
-    attribute Streamlit's own browser tests read): notRunning, or compilationError for a script that would not run.
-    Streamlit's status widget ("Running...", and a Stop button; only the Stop button since Streamlit 1.67) says so
-    too, but only once a script has run for 0.5 s (a timer in Streamlit's frontend): alone, it let a wait end in the
-    first half second of any run. The tests' wait_for_app is this too."""
+    """The page is drawn and its script has finished (SCRIPT_FINISHED). Streamlit's status widget ("Running...",
+    and a Stop button; only the Stop button since Streamlit 1.67) says so too, but only once a script has run for
+    0.5 s (a timer in Streamlit's frontend): alone, it let a wait end in the first half second of any run. The tests'
+    wait_for_app is this too."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-                           " const state = app && app.getAttribute('data-test-script-state');"
-                           " const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-                           " return (state === 'notRunning' || state === 'compilationError')"
-                           " && (!w || !/Running|Stop/.test(w.innerText)); }",
+    page.wait_for_function("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+                           f" return {SCRIPT_FINISHED} && (!w || !/Running|Stop/.test(w.innerText)); }}",
                            timeout=timeout)
 
 
