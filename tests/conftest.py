@@ -128,7 +128,11 @@ def store_csv(service, df, name="table.csv", owner="tests") -> dict:
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
-    """One live app server shared by the browser journeys."""
+    """One live app server shared by the browser journeys, or the one at LESSON1_TEST_APP_URL: the journeys that
+    need only a URL then run against a server already started elsewhere (the image of deploy/Dockerfile, say)."""
+    if os.environ.get("LESSON1_TEST_APP_URL"):
+        yield os.environ["LESSON1_TEST_APP_URL"].rstrip("/")
+        return
     with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs")) as url:
         yield url
 

@@ -174,3 +174,22 @@ def test_the_entrypoint_serves_the_app_and_its_health_check_says_so(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_the_image_check_runs_journeys_that_exist_and_need_only_a_url():
+    """deploy/check_image.py runs these against a container, where nothing but the app's URL is shared: each must
+    exist and ask for the app_url fixture, not for a server of its own."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_image", DEPLOY / "check_image.py")
+    check_image = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_image)
+    for journey in check_image.URL_ONLY_JOURNEYS:
+        path, _, name = journey.partition("::")
+        source = (ROOT / path).read_text()
+        tests = re.findall(r"^def (test_\w+)\(([^)]*)\)", source, re.M)
+        assert tests, journey
+        for test, fixtures in tests:
+            if name in ("", test):
+                assert "app_url" in fixtures and not {"tmp_path", "class_url", "oidc_class"} & set(
+                    f.strip() for f in fixtures.split(",")), f"{path}::{test} needs more than a URL: {fixtures}"
+        assert not name or name in dict(tests), journey
