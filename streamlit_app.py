@@ -5,16 +5,17 @@ instructors only), the sidebar, presentation mode. Nothing here loads the deep-l
 comes up at once, and the training service starts in the background after it (ui/sidebar.py)."""
 import logging
 
-import streamlit as st
-
-from core.lessons import list_lessons
-from ui import identity, login, present
-from ui.frame import app_style
-from ui.sections import start_page
-from ui.sidebar import render_sidebar, render_sidebar_live, warm_up
-
 
 def main() -> None:
+    # Imported here, not at the top: see the end of this file.
+    import streamlit as st
+
+    from core.lessons import list_lessons
+    from ui import identity, login, present
+    from ui.frame import app_style
+    from ui.sections import start_page
+    from ui.sidebar import render_sidebar, render_sidebar_live, warm_up
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     st.set_page_config(page_title="Lesson 1 · Practical Deep Learning", page_icon="🐦", layout="wide",
                        initial_sidebar_state="collapsed" if present.is_on() else "auto")
@@ -53,6 +54,7 @@ def main() -> None:
 
 
 # Streamlit runs this file as a module named __main__, so worker processes started with multiprocessing's "spawn"
-# (core/backends.py) import it as their main module, named __mp_main__: there it must define things, not run the app.
+# (core/backends.py) import it as their main module, named __mp_main__. There it must not run the app, nor import
+# it: a worker has no use for streamlit or ui/ (0.4 s and 33 MB a worker), and streamlit's caches warn in its log.
 if __name__ != "__mp_main__":
     main()

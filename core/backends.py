@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ class Ended:
     slot: int
     run_id: str
     died: bool = False      # the process running it is gone (killed, crashed, out of memory)
+    stopped: bool = False   # ... by a polite signal: the server's service manager stopping it (below)
+
+
+# What a worker dies of when the service as a whole is stopped or restarted: systemd, a container's init or a
+# terminal's Ctrl-C signal every process of the service, its workers too. The kernel's out-of-memory killer and a
+# class's time limit send SIGKILL; a crash is SIGSEGV or SIGABRT.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,7 @@ class ProcessBackend:
             log.warning("worker %s exited (code %s) %s", slot, proc.exitcode,
                         f"while training run {run_id}" if run_id else "while idle")
             if run_id:
-                ended.append(Ended(slot, run_id, died=True))
+                ended.append(Ended(slot, run_id, died=True, stopped=-proc.exitcode in STOP_SIGNALS))
             self._spawn(slot)                          # the next job gets a fresh worker
         return ended
 
@@ -214,6 +222,7 @@ def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, pa
     except OSError:
         pass
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)        # a terminal's Ctrl-C is for the server: follow it out, below
     _exit_with_parent(parent_pid)
     from core.lessons import warm_up
     from core.runs import RunStore

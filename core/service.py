@@ -14,7 +14,8 @@ machine looks the same.
 What survives what:
 - a job that raises, runs out of GPU memory or is stopped: the run says so, the worker goes on (core/worker.py);
 - a worker process that dies mid-run (killed, crashed, out of host memory): the run is marked failed with a
-  sentence, a fresh worker replaces it, the next run starts;
+  sentence, a fresh worker replaces it, the next run starts; one stopped by SIGTERM (systemd or a container
+  stopping the whole service) is marked interrupted, as a run is when the server itself is killed (below);
 - a run over the class's time limit: asked to stop, then its worker is killed after a grace period;
 - this server dying: every server process beats in `.executors/`; at start (and every half minute) each one looks
   at the active runs of silent executors: a queued run is queued again here, a running one is marked interrupted.
@@ -216,9 +217,12 @@ class TrainingService:
             if record.active:
                 from core.classroom import current_limits
                 minutes = current_limits(self.store.root).job_seconds / 60
-                why = (TIME_LIMIT.format(minutes=round(minutes, 1)) if stopped_by_limit else
-                       WORKER_DIED if ended.died else unexpected(ended.run_id))
-                finish(self.store, ended.run_id, FAILED, why)
+                if ended.stopped and not stopped_by_limit:     # the service itself is stopping or restarting
+                    finish(self.store, ended.run_id, INTERRUPTED, SERVER_RESTARTED)
+                else:
+                    why = (TIME_LIMIT.format(minutes=round(minutes, 1)) if stopped_by_limit else
+                           WORKER_DIED if ended.died else unexpected(ended.run_id))
+                    finish(self.store, ended.run_id, FAILED, why)
         except (RunError, OSError):
             log.exception("run %s: could not record how it ended", ended.run_id)
         self._unmark_active(ended.run_id)

@@ -122,6 +122,28 @@ def test_a_worker_killed_mid_run_is_replaced(processes, tmp_path):
     assert processes.stats()["alive"] == 1
 
 
+
+def test_a_worker_stopped_with_its_service_leaves_its_run_interrupted(processes, tmp_path):
+    """systemd stopping or restarting the service signals every process in it, the workers too (SIGTERM): the run
+    reads as a restart does, not as a worker that ran out of memory."""
+    pid_file = tmp_path / "pid"
+    run = submit(processes, "wait", seconds=60, pid_file=str(pid_file))
+    wait_until(pid_file.exists, timeout=30)
+    os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    record = processes.wait(run.id, timeout=30)
+    assert record.status == INTERRUPTED and record.error == SERVER_RESTARTED
+    assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
+
+
+def test_ctrl_c_in_the_servers_terminal_is_for_the_server_not_its_workers(processes, tmp_path):
+    """A terminal sends SIGINT to the server and its workers; a worker trains on, and follows its server out if the
+    server stops (backends._exit_with_parent)."""
+    pid_file = tmp_path / "pid"
+    run = submit(processes, "wait", seconds=2, pid_file=str(pid_file))
+    wait_until(pid_file.exists, timeout=30)
+    os.kill(int(pid_file.read_text()), signal.SIGINT)
+    assert processes.wait(run.id, timeout=30).status == DONE
+
 def test_a_job_that_dies_by_itself_is_replaced_too(processes):
     record = processes.wait(submit(processes, "fail", how="die").id, timeout=60)
     assert record.status == FAILED and record.error == WORKER_DIED
