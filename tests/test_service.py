@@ -111,11 +111,17 @@ def test_a_failing_job_fails_with_a_sentence_and_the_next_one_runs(processes, ho
     assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
 
 
-def test_a_worker_killed_mid_run_is_replaced(processes, tmp_path):
+def a_run_waiting_in_its_worker(processes, tmp_path, seconds=60):
+    """A run that waits in its worker process, and that process's id."""
     pid_file = tmp_path / "pid"
-    run = submit(processes, "wait", seconds=60, pid_file=str(pid_file))
+    run = submit(processes, "wait", seconds=seconds, pid_file=str(pid_file))
     wait_until(pid_file.exists, timeout=30)
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    return run, int(pid_file.read_text())
+
+
+def test_a_worker_killed_mid_run_is_replaced(processes, tmp_path):
+    run, pid = a_run_waiting_in_its_worker(processes, tmp_path)
+    os.kill(pid, signal.SIGKILL)
     record = processes.wait(run.id, timeout=30)
     assert record.status == FAILED and record.error == WORKER_DIED
     assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
@@ -126,10 +132,8 @@ def test_a_worker_killed_mid_run_is_replaced(processes, tmp_path):
 def test_a_worker_stopped_with_its_service_leaves_its_run_interrupted(processes, tmp_path):
     """systemd stopping or restarting the service signals every process in it, the workers too (SIGTERM): the run
     reads as a restart does, not as a worker that ran out of memory."""
-    pid_file = tmp_path / "pid"
-    run = submit(processes, "wait", seconds=60, pid_file=str(pid_file))
-    wait_until(pid_file.exists, timeout=30)
-    os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    run, pid = a_run_waiting_in_its_worker(processes, tmp_path)
+    os.kill(pid, signal.SIGTERM)
     record = processes.wait(run.id, timeout=30)
     assert record.status == INTERRUPTED and record.error == SERVER_RESTARTED
     assert processes.wait(submit(processes, epochs=1).id, timeout=60).status == DONE
@@ -138,10 +142,8 @@ def test_a_worker_stopped_with_its_service_leaves_its_run_interrupted(processes,
 def test_ctrl_c_in_the_servers_terminal_is_for_the_server_not_its_workers(processes, tmp_path):
     """A terminal sends SIGINT to the server and its workers; a worker trains on, and follows its server out if the
     server stops (backends._exit_with_parent)."""
-    pid_file = tmp_path / "pid"
-    run = submit(processes, "wait", seconds=2, pid_file=str(pid_file))
-    wait_until(pid_file.exists, timeout=30)
-    os.kill(int(pid_file.read_text()), signal.SIGINT)
+    run, pid = a_run_waiting_in_its_worker(processes, tmp_path, seconds=2)
+    os.kill(pid, signal.SIGINT)
     assert processes.wait(run.id, timeout=30).status == DONE
 
 def test_a_job_that_dies_by_itself_is_replaced_too(processes):
