@@ -3,7 +3,8 @@ whether the next run still trains. (tests/test_service.py and tests/test_downloa
 
     .venv/bin/python benchmarks/faults.py
 
-Faults: a job that raises; a simulated CUDA out-of-memory error; a worker killed with SIGKILL mid-run; the disk
+Faults: a job that raises; a simulated CUDA out-of-memory error; a worker killed with SIGKILL mid-run; a worker
+stopped with SIGTERM, as systemd stops every process of a service (the run is interrupted, not failed); the disk
 filling up while a run is written; the server killed mid-training and started again (the running run says
 "interrupted", the waiting one trains, a finished one is unchanged); a download cut halfway (no broken file left).
 Runs use worker processes (the default local backend) on a store in a temporary folder.
@@ -48,14 +49,15 @@ def run_faults(say=print) -> list[tuple[str, bool, str]]:
                 leftovers = [p.name for p in service.store.path(record.id).iterdir() if p.name.endswith(".tmp")]
                 ok = record.status == "failed" and clean and not leftovers and next_run_trains()
                 rows.append((label, ok, sentence(record)))
-            pid_file = Path(tmp) / "pid"
-            run = service.submit(KEY, "wait", {}, {"seconds": 60, "pid_file": str(pid_file)}, owner="k")
-            while not pid_file.exists():
-                time.sleep(0.05)
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            record = service.wait(run.id, 60)
-            rows.append(("a worker killed with SIGKILL mid-run", record.status == "failed" and next_run_trains(),
-                         sentence(record)))
+            for sig, label, status in ((signal.SIGKILL, "a worker killed with SIGKILL mid-run", "failed"),
+                                       (signal.SIGTERM, "a worker stopped with its service (systemd)", "interrupted")):
+                pid_file = Path(tmp) / f"pid-{sig.name}"
+                run = service.submit(KEY, "wait", {}, {"seconds": 60, "pid_file": str(pid_file)}, owner="k")
+                while not pid_file.exists():
+                    time.sleep(0.05)
+                os.kill(int(pid_file.read_text()), sig)
+                record = service.wait(run.id, 60)
+                rows.append((label, record.status == status and next_run_trains(), sentence(record)))
         finally:
             service.shutdown()
         rows.append(server_killed(Path(tmp)))

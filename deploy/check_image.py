@@ -35,7 +35,7 @@ from benchmarks.bench_watching import CHROMIUM_ARGS, free_port  # noqa: E402
 
 APP_USER_ID = "10001"                       # the Dockerfile's useradd --uid
 STAND_IN = "lesson1-stand-in:torch2.9.0"    # the torch of the Dockerfile's default base image
-URL_ONLY_JOURNEYS = [                       # browser journeys that need nothing but the app's URL (LESSON1_TEST_APP_URL)
+URL_ONLY_JOURNEYS = [            # browser journeys that need nothing but the app's URL (LESSON1_TEST_APP_URL)
     "tests/test_browser_app.py::test_a_newcomer_opens_the_app_and_reaches_every_lesson",
     "tests/test_browser_classroom.py::test_a_browser_is_one_person_across_tabs_and_reloads",
     "tests/test_browser_collab.py",
@@ -64,8 +64,9 @@ def build(tag: str, base: str | None, requirements: str, host_network: bool) -> 
     args += ["--network", "host"] if host_network else []
     started = time.perf_counter()
     docker(*args, ".", cwd=ROOT)
-    report(True, f"built {tag}", f"{time.perf_counter() - started:.0f} s, {docker('image', 'inspect', '-f', '{{.Size}}', tag)[:-6]} MB"
-           f"{' on ' + base if base else ''}")
+    megabytes = int(docker("image", "inspect", "-f", "{{.Size}}", tag)) // 10**6
+    on = f" on {base}" if base else ""
+    report(True, f"built {tag}", f"{time.perf_counter() - started:.0f} s, {megabytes} MB{on}")
 
 
 def make_stand_in() -> None:
