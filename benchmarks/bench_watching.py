@@ -63,6 +63,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def answers(url: str, seconds: float) -> bool:
+    """Whether the app at `url` says ok on its health endpoint within `seconds` (it may still be starting)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 class Sampler:
     """CPU seconds of the server and of Chromium, sampled five times a second, so any window can be measured."""
 
@@ -102,14 +114,8 @@ class Server:
              "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).read() == b"ok":
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("the server did not start")
+        if not answers(self.url, 90):
+            raise RuntimeError("the server did not start")
 
     def stop(self):
         self.proc.terminate()

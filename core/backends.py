@@ -34,10 +34,10 @@ class Ended:
     stopped: bool = False   # ... by a polite signal: the server's service manager stopping it (below)
 
 
-# What a worker dies of when the service as a whole is stopped or restarted: systemd, a container's init or a
-# terminal's Ctrl-C signal every process of the service, its workers too. The kernel's out-of-memory killer and a
-# class's time limit send SIGKILL; a crash is SIGSEGV or SIGABRT.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# What a worker dies of when the service as a whole is stopped or restarted: systemd or a container's init signal
+# every process of the service, its workers too (a terminal's Ctrl-C as well, which workers ignore: worker_main).
+# The kernel's out-of-memory killer and a class's time limit send SIGKILL; a crash is SIGSEGV or SIGABRT.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)

@@ -217,12 +217,11 @@ class TrainingService:
             if record.active:
                 from core.classroom import current_limits
                 minutes = current_limits(self.store.root).job_seconds / 60
-                if ended.stopped and not stopped_by_limit:     # the service itself is stopping or restarting
-                    finish(self.store, ended.run_id, INTERRUPTED, SERVER_RESTARTED)
-                else:
-                    why = (TIME_LIMIT.format(minutes=round(minutes, 1)) if stopped_by_limit else
-                           WORKER_DIED if ended.died else unexpected(ended.run_id))
-                    finish(self.store, ended.run_id, FAILED, why)
+                status, why = ((FAILED, TIME_LIMIT.format(minutes=round(minutes, 1))) if stopped_by_limit else
+                               (INTERRUPTED, SERVER_RESTARTED) if ended.stopped else   # the service is stopping
+                               (FAILED, WORKER_DIED) if ended.died else
+                               (FAILED, unexpected(ended.run_id)))
+                finish(self.store, ended.run_id, status, why)
         except (RunError, OSError):
             log.exception("run %s: could not record how it ended", ended.run_id)
         self._unmark_active(ended.run_id)

@@ -26,12 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_watching import CHROMIUM_ARGS, free_port  # noqa: E402
+from benchmarks.bench_watching import CHROMIUM_ARGS, answers, free_port  # noqa: E402
 
 APP_USER_ID = "10001"                       # the Dockerfile's useradd --uid
 STAND_IN = "lesson1-stand-in:torch2.9.0"    # the torch of the Dockerfile's default base image
@@ -104,17 +103,6 @@ def wait_healthy(name: str, seconds: float = 240) -> bool:
     return False
 
 
-def wait_answering(url: str, seconds: float = 120) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
 def journeys(url: str, which: list[str]) -> bool:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *which], cwd=ROOT,
@@ -148,7 +136,7 @@ def restart_mid_run(url: str, name: str) -> None:
                      f"/data/runs/{run_id}/run.json", check=False) != RUNNING and time.time() < deadline:
             time.sleep(0.5)
         docker("restart", name)
-        answering = wait_answering(url)
+        answering = answers(url, 120)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(link, timeout=60_000)
         said = page.get_by_text(SERVER_RESTARTED[:40]).first
@@ -208,7 +196,7 @@ def check_ray_images(tag: str) -> None:
         try:
             docker("run", "-d", "--name", head, *common, "-e", "LESSON1_BACKEND=ray", "-e", "LESSON1_RAY_START_HEAD=1",
                    "-e", f"LESSON1_PORT={port}", tag)
-            report(wait_answering(url), "the Ray head's container serves the app")
+            report(answers(url, 120), "the Ray head's container serves the app")
             address = docker("exec", head, "python", "-c", "import ray.util; print(ray.util.get_node_ip_address())")
             docker("run", "-d", "--name", worker, *common, "-e", f"LESSON1_RAY_ADDRESS={address}:6379", tag,
                    "ray-worker")

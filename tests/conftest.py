@@ -9,8 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,14 +62,8 @@ def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict 
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
+        from benchmarks.bench_watching import answers
+        if not answers(url, 60):
             raise RuntimeError(f"streamlit did not start; see {log.name}")
         yield url
     finally:

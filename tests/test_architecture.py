@@ -88,7 +88,6 @@ def test_the_engine_sets_openmp_to_sleep_before_torch_loads():
     assert "torch" not in app[:first_project_import]
 
 
-
 def test_a_worker_process_does_not_import_the_web_app():
     """multiprocessing's spawn runs the server's main module, streamlit_app.py, as __mp_main__ in every worker it
     starts (core/backends.py): that must bring neither streamlit nor ui/ into a worker."""
@@ -98,6 +97,7 @@ def test_a_worker_process_does_not_import_the_web_app():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'ui')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
 
 LESSON_PACKAGES = sorted(p.name for p in ROOT.joinpath("core").iterdir() if (p / "__init__.py").exists())
 

@@ -128,7 +128,6 @@ def test_a_worker_killed_mid_run_is_replaced(processes, tmp_path):
     assert processes.stats()["alive"] == 1
 
 
-
 def test_a_worker_stopped_with_its_service_leaves_its_run_interrupted(processes, tmp_path):
     """systemd stopping or restarting the service signals every process in it, the workers too (SIGTERM): the run
     reads as a restart does, not as a worker that ran out of memory."""
@@ -145,6 +144,7 @@ def test_ctrl_c_in_the_servers_terminal_is_for_the_server_not_its_workers(proces
     run, pid = a_run_waiting_in_its_worker(processes, tmp_path, seconds=2)
     os.kill(pid, signal.SIGINT)
     assert processes.wait(run.id, timeout=30).status == DONE
+
 
 def test_a_job_that_dies_by_itself_is_replaced_too(processes):
     record = processes.wait(submit(processes, "fail", how="die").id, timeout=60)
