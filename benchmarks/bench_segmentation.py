@@ -202,6 +202,8 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--fastai-python", help="a Python with fastai installed, to run fastai's unet_learner")
+    parser.add_argument("--fastai-runs", type=int, default=1,
+                        help="fastai's fine_tune this many times in one process: the first cold, the next warm")
     parser.add_argument("--only-fastai", type=int, help=argparse.SUPPRESS)       # the batch size; prints JSON
     args = parser.parse_args()
     if args.threads:
@@ -209,7 +211,9 @@ def main():
     cfg = settings({k: v for k, v in dict(width=args.width, epochs=args.epochs, lr=args.lr, bs=args.bs).items()
                     if v is not None})
     if args.only_fastai:
-        print(json.dumps(run_fastai(dict(cfg, seed=(args.seeds or [cfg["seed"]])[0]), args.only_fastai)))
+        for _ in range(args.fastai_runs):
+            print(json.dumps(run_fastai(dict(cfg, seed=(args.seeds or [cfg["seed"]])[0]), args.only_fastai)),
+                  flush=True)
         return
     items = load_folder(resolve("scenes").path, "the embedded scenes")
     print(f"{len(items)} scenes, codes {items.codes}; torch threads {torch.get_num_threads()}; "
@@ -224,20 +228,24 @@ def main():
         if not args.no_peer:
             rows.append((f"peer (Dataset+DataLoader, plain loop), seed {seed}",
                          run_peer(items, dict(c, bs=rows[-1][1]["bs"]))))
-        if args.fastai_python:
-            command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--seeds", str(seed)]
-            command += [f"--{k}={v}" for k, v in dict(width=args.width, epochs=args.epochs, lr=args.lr).items() if v]
-            out = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-            if out.returncode:
-                print(f"fastai's side failed:\n{out.stderr[-2000:]}")
-            else:
-                rows.append((f"fastai 2.8 unet_learner, seed {seed}", json.loads(out.stdout.strip().splitlines()[-1])))
+    if args.fastai_python:                  # once, on the first seed, as many fine_tunes as --fastai-runs
+        seed = (args.seeds or [cfg["seed"]])[0]
+        command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--seeds", str(seed),
+                   "--fastai-runs", str(args.fastai_runs)]
+        command += [f"--{k}={v}" for k, v in dict(width=args.width, epochs=args.epochs, lr=args.lr).items() if v]
+        out = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        if out.returncode:
+            print(f"fastai's side failed:\n{out.stderr[-2000:]}")
+        results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+        for i, result in enumerate(results):
+            when = "" if len(results) == 1 else f", run {i + 1} ({'cold' if i == 0 else 'warm'})"
+            rows.append((f"fastai 2.8 unet_learner, seed {seed}{when}", result))
     service.shutdown()
     runs_dir.cleanup()
     print(f"\n{'':48s} {'train s':>8s} {'pixel acc':>9s} {'mean IoU':>9s}   IoU per class ({', '.join(items.codes)})")
     for name, r in rows:
         print(f"{name:48s} {r['seconds']:8.1f} {r['accuracy']:9.3f} {np.nanmean(r['iou']):9.3f}   "
-              f"{' '.join(f'{v:.2f}' for v in r['iou'])}")
+              f"{' '.join(f'{v:.2f}' for v in r['iou'])}" + (f"   epochs {r['epoch_s']} s" if r["epoch_s"] else ""))
     always_background = max(np.bincount(np.concatenate([m.ravel() for m in items.masks]))) / sum(m.size for m in items.masks)
     print(f"\ntrain/valid scenes: {rows[0][1]['n_train']}/{rows[0][1]['n_valid']}; weights: {rows[0][1]['weights']}")
     print(f"reference: saying 'background' everywhere gets {always_background:.3f} pixel accuracy, mean IoU "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import queue
 import signal
 import threading
 import time
@@ -67,13 +68,18 @@ def plan_slots(n: int | None = None) -> list[SlotPlan]:
 
 
 class ThreadBackend:
-    """Runs each job on a thread of this process. For tests and debugging: a crash here is the server's crash."""
+    """Runs each slot's jobs on one long-lived thread of this process. For tests and debugging: a crash here is the
+    server's crash. One thread per slot, not one per job, for the same reason a worker process is long-lived: PyTorch
+    keeps cuDNN's execution plans per thread, and on the H200 building them again cost a job's first epoch ~8 s of
+    its ~10 (benchmarks/results/README.md, 2026-12-04)."""
     name = "thread"
 
     def __init__(self, runs_root: Path, plans: list[SlotPlan]):
         self.runs_root, self.plans = Path(runs_root), plans
         self._ended: list[Ended] = []
         self._cond = threading.Condition()
+        self._inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in plans]
+        self._threads: list[threading.Thread | None] = [None] * len(plans)
 
     @property
     def n_slots(self) -> int:
@@ -83,22 +89,27 @@ class ThreadBackend:
         pass
 
     def launch(self, slot: int, run_id: str, time_limit: float | None = None) -> None:
-        threading.Thread(target=self._run, args=(slot, run_id, time_limit), name=f"lesson1-job-{slot}",
-                         daemon=True).start()
+        if self._threads[slot] is None:
+            self._threads[slot] = threading.Thread(target=self._serve, args=(slot,), name=f"lesson1-job-{slot}",
+                                                   daemon=True)
+            self._threads[slot].start()
+        self._inboxes[slot].put((run_id, time_limit))
 
-    def _run(self, slot: int, run_id: str, time_limit: float | None) -> None:
+    def _serve(self, slot: int) -> None:
         from core.runs import RunStore
         from core.worker import execute
         plan = self.plans[slot]
-        try:
-            execute(RunStore(self.runs_root), run_id, torch.device(plan.device), plan.memory_budget, time_limit)
-            died = False
-        except Exception:
-            log.exception("run %s: the job runner itself failed", run_id)
-            died = True
-        with self._cond:
-            self._ended.append(Ended(slot, run_id, died))
-            self._cond.notify_all()
+        while (message := self._inboxes[slot].get()) is not None:
+            run_id, time_limit = message
+            try:
+                execute(RunStore(self.runs_root), run_id, torch.device(plan.device), plan.memory_budget, time_limit)
+                died = False
+            except Exception:
+                log.exception("run %s: the job runner itself failed", run_id)
+                died = True
+            with self._cond:
+                self._ended.append(Ended(slot, run_id, died))
+                self._cond.notify_all()
 
     def wait(self, timeout: float) -> list[Ended]:
         with self._cond:
@@ -114,7 +125,8 @@ class ThreadBackend:
         return dict(backend=self.name, workers=self.n_slots, alive=self.n_slots)
 
     def shutdown(self) -> None:
-        pass
+        for inbox in self._inboxes:
+            inbox.put(None)       # a slot's thread ends after its current job (daemon: never holds the process)
 
 
 class ProcessBackend:

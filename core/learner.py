@@ -49,6 +49,7 @@ class Learner:
         self.dls, self.loss_func, self.metrics = dls, loss_func, list(metrics)
         self.splitter, self.wd = splitter, wd
         self.autocast = autocast_dtype(self.device)
+        self.pad_eval_batches = self.device.type == "cuda"      # see _forward
         self.opt: torch.optim.Optimizer | None = None
         self.cbs: list[Callback] = []
         self.recorder = Recorder()
@@ -134,11 +135,25 @@ class Learner:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast)
 
-    def _one_batch(self, batch) -> None:
+    def _forward(self, xb, pad_to: int | None = None) -> torch.Tensor:
+        """The model's output. On a GPU a short batch of images in evaluation is padded to `pad_to`: cuDNN builds
+        its execution plans per input shape, and on the H200 a validation set ending in a batch of a new size cost
+        a warm worker's job ~3 s of plans (benchmarks/results/README.md, 2026-12-04). In eval mode every item is
+        computed on its own, so the padding changes no output."""
+        n = len(xb[0])
+        if (self.training or not self.pad_eval_batches or not pad_to or n >= pad_to
+                or any(not isinstance(x, torch.Tensor) or x.ndim != 4 for x in xb)):
+            return self.model(*xb)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        padded = [torch.cat([x, x.new_zeros((pad_to - n, *x.shape[1:]))]).contiguous(memory_format=memory_format)
+                  for x in xb]
+        return self.model(*padded)[:n]
+
+    def _one_batch(self, batch, pad_to: int | None = None) -> None:
         self.xb, self.yb = self._prepare(batch)
         self.event("before_batch")
         with self._autocast():
-            self.pred = self.model(*self.xb)
+            self.pred = self._forward(self.xb, pad_to)
             self.event("after_pred")
             self.loss = self.loss_func(self.pred, self.yb)
         self.event("after_loss")
@@ -195,7 +210,7 @@ class Learner:
         self.event("before_validate")
         with torch.no_grad():
             for batch in self.dls.valid:
-                self._one_batch(batch)
+                self._one_batch(batch, pad_to=getattr(self.dls.valid, "batch_size", None))
                 self.event("after_batch")
         self.event("after_validate")
 
@@ -282,7 +297,7 @@ class Learner:
         with torch.no_grad(), self._autocast():
             for batch in dl:
                 xb, yb = self._prepare(batch)
-                out = self.model(*xb)
+                out = self._forward(xb, pad_to=getattr(dl, "batch_size", None))
                 preds.append(out.float().cpu())
                 targets.append(yb.cpu())
                 if per_item is not None:

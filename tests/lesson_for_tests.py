@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def train(ctx, data, config):
     """A small XOR network: epochs, losses, a model, arrays and results, like a real lesson's fit."""
     torch.manual_seed(config.get("seed", 0))
     model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
-    ctx.report(stage="starting", fraction=0.0, note="hello")
+    ctx.report(stage="starting", fraction=0.0, note="hello", thread=threading.get_native_id())
     dls = xor_data(n=config.get("n", 512))
     dls.train.to(ctx.device)
     dls.valid.to(ctx.device)

@@ -167,3 +167,25 @@ def test_weight_stats_shows_a_frozen_body_standing_still():
     assert body0 and all(r["weight_change"] == 0 and r["grad_norm"] == 0 for r in body0)
     assert frozen[-1]["layer"] == "head" and any(r["weight_change"] > 0 for r in frozen if r["layer"] == "head")
     assert any(r["layer"] == "body.0" and r["weight_change"] > 0 for r in unfrozen)
+
+
+def test_a_short_image_batch_in_evaluation_is_padded_to_the_batch_size_and_answers_the_same():
+    from core.data import DataLoaders, DeviceLoader
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(20, 3, 8, 8, generator=g), torch.randint(0, 2, (20,), generator=g)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 2))
+    dls = DataLoaders(DeviceLoader(x, y, batch_size=8), DeviceLoader(x, y, batch_size=8))
+    learn = Learner(model, dls, nn.CrossEntropyLoss(), metrics=[accuracy], device=torch.device("cpu"))
+    learn.fit(1, 1e-2)
+    sizes = []
+    model.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    plain = learn.get_preds()
+    assert sizes == [8, 8, 4]
+    learn.pad_eval_batches, sizes[:] = True, []          # as on a GPU
+    padded = learn.get_preds()
+    assert sizes == [8, 8, 8]                            # 20 photos: the last batch of 4 ran as one of 8
+    for a, b in zip(plain, padded):
+        assert torch.allclose(a, b, atol=1e-6) and a.shape == b.shape
+    learn._validate()
+    assert sizes[-3:] == [8, 8, 8]                       # and validation after each epoch too

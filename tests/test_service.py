@@ -48,6 +48,16 @@ def test_a_run_trains_and_its_results_are_in_the_store(threads):
     assert record.info["note"] == "hello" and "worker" in record.info
 
 
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+def test_a_slots_jobs_all_run_on_one_long_lived_thread(backend, request):
+    """As a worker process's main thread does: PyTorch keeps cuDNN's plans per thread (core/backends.py)."""
+    svc = request.getfixturevalue(backend)
+    records = [svc.wait(submit(svc, epochs=1).id, timeout=60) for _ in range(2)]
+    assert all(r.status == DONE for r in records), [r.error for r in records]
+    assert records[0].info["thread"] == records[1].info["thread"]
+    assert records[0].info["worker"] == records[1].info["worker"]
+
+
 def test_results_are_the_same_for_a_new_service_on_the_same_store(threads, tmp_path):
     record = threads.wait(submit(threads).id, timeout=60)
     threads.shutdown()
