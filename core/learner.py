@@ -108,7 +108,11 @@ class Learner:
             groups += [dict(params=decay, weight_decay=self.wd, split=i),
                        dict(params=rest, weight_decay=0.0, split=i)]
         groups = [g for g in groups if g["params"]]
-        return torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99), eps=1e-5, fused=self.device.type == "cuda")
+        # fused: one kernel per step for every parameter. On the CPU too (torch 2.4+): AdamW's per-tensor loop was
+        # 77% of a collab step, and fused took chapter 8's epoch from 2.23 to 1.26 s, to the same RMSE
+        # (benchmarks/bench_collab.py, 2026-12-04).
+        return torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99), eps=1e-5,
+                                 fused=self.device.type in ("cuda", "cpu"))
 
     def _group_lrs(self, lr: float | tuple[float, float]) -> np.ndarray:
         """A float: the same for every group. (low, high): spread geometrically, body low, head high."""

@@ -6,8 +6,8 @@ The course's two calls:
 Mean squared error is the loss, RMSE the metric; weight decay (AdamW's, as fastai's) keeps the factors small.
 
 The app's default trains the same model with batches of 512 instead of fastai's 64: every batch is a step of Python
-work, and the course's 1,250 small steps per epoch take 4-15 s an epoch on a 2-core CPU; 157 big ones take about
-12 s for all 5 epochs. Fewer steps also mean weight decay acts fewer times, so it is raised with the learning rate:
+work, and the course's 1,250 small steps take 1.3 s an epoch on one core, 157 big ones 0.16 s
+(benchmarks/bench_collab.py). Fewer steps also mean weight decay acts fewer times, so it is raised with the learning rate:
 fit_one_cycle(5, 1e-2, wd=0.5) reaches the same validation RMSE as chapter 8's recipe (benchmarks/bench_collab.py).
 """
 from dataclasses import dataclass
