@@ -13,7 +13,9 @@ date after every stage, so a run cut short still leaves what it measured. Stages
    operations a warm worker's first epoch spends its seconds on (`--no-profile` skips it);
 3. the bird lesson's default job, N students at once (each in its own process, as the server's workers are,
    each with a 1/N share): total images per second and each job's peak next to its prediction;
-4. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks.
+4. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks;
+   the bird and segmentation lessons cold then warm on one slot's thread, fastai's fine_tune cold then warm in one
+   process (a warm worker against a notebook's second run).
 
 Every job runs in a fresh process so that its peak memory is its own. `--quick` shrinks everything so the script
 can be tried on a CPU before a GPU is at hand.
@@ -344,9 +346,10 @@ def main():
         peers = [("Bird lesson (twice in one process: cold, then warm) vs fastai's vision_learner and a torchvision "
                   "DataLoader loop",
                   [py, "benchmarks/bench_image_classification.py", "--baseline", "--seeds", "0", "42",
-                   "--fastai-python", py, *quick]),
-                 ("Segmentation vs fastai's unet_learner and a plain loop",
-                  [py, "benchmarks/bench_segmentation.py", "--seeds", "42", "--fastai-python", py]
+                   "--fastai-python", py, "--fastai-runs", "2", *quick]),
+                 ("Segmentation (seed 0 cold, seed 42 warm) vs fastai's unet_learner (cold, then warm) and a plain loop",
+                  [py, "benchmarks/bench_segmentation.py", "--seeds", "0", "42", "--fastai-python", py,
+                   "--fastai-runs", "2"]
                   + (["--width", "64", "--epochs", "1"] if args.quick else [])),
                  ("Tabular vs fastai's tabular_learner",
                   [py, "benchmarks/bench_tabular.py", "--seeds", "2", "--fastai-seeds", "1", "--fastai-python", py]
