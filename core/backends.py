@@ -89,7 +89,7 @@ class ThreadBackend:
         pass
 
     def launch(self, slot: int, run_id: str, time_limit: float | None = None) -> None:
-        if self._threads[slot] is None:
+        if self._threads[slot] is None or not self._threads[slot].is_alive():
             self._threads[slot] = threading.Thread(target=self._serve, args=(slot,), name=f"lesson1-job-{slot}",
                                                    daemon=True)
             self._threads[slot].start()
