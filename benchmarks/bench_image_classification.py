@@ -239,7 +239,7 @@ def main():
         command = [args.fastai_python, __file__, "--only-fastai", str(rows[0][1]["bs"]), "--label", args.label,
                    "--size", str(cfg["size"]), "--fastai-runs", str(args.fastai_runs)]
         rows += [(f"fastai 2.8 vision_learner (same split, recipe, weights){when}", result)
-                 for when, result in fastai_results(command, " process")]
+                 for when, result in fastai_results(command)]
     print(f"\n{'pipeline':58s} {'train s':>8s} {'error':>7s} {'img/s':>7s} {'epoch s':>14s} {'bs':>4s} "
           f"{'est. MiB':>9s} {'peak MiB':>9s}")
     for name, r in rows:

@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fastai_results(command: list[str], process_word: str = "") -> list[tuple[str, dict]]:
+def fastai_results(command: list[str]) -> list[tuple[str, dict]]:
     """Runs `command` and returns (how it ran, result) for each fine_tune it printed: the first in a cold process, the
     next warm, as a notebook's second run. A failure is printed with fastai's own words, and what ran is kept."""
     out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -15,4 +15,4 @@ def fastai_results(command: list[str], process_word: str = "") -> list[tuple[str
     results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     if len(results) == 1:
         return [("", results[0])]
-    return [(f", run {i + 1} ({'cold' if i == 0 else 'warm'}{process_word})", result) for i, result in enumerate(results)]
+    return [(f", run {i + 1} ({'cold' if i == 0 else 'warm'} process)", result) for i, result in enumerate(results)]

@@ -145,7 +145,7 @@ class Learner:
         a warm worker's job ~3 s of plans (benchmarks/results/README.md, 2026-12-04). In eval mode every item is
         computed on its own, so the padding changes no output."""
         n = len(xb[0])
-        if (self.training or not self.pad_eval_batches or not pad_to or n >= pad_to
+        if (not self.pad_eval_batches or not pad_to or n >= pad_to
                 or any(not isinstance(x, torch.Tensor) or x.ndim != 4 for x in xb)):
             return self.model(*xb)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
