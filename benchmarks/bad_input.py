@@ -123,7 +123,7 @@ class Session:
         return self.page.locator('[data-testid="stException"]').count() > 0
 
     def text(self) -> str:
-        return self.page.locator('[data-testid="stMain"]').inner_text()
+        return self.page.locator('[data-testid="stMain"]').text_content()
 
 
 def _radio(key: str, label: str):

@@ -147,7 +147,7 @@ class Trainers(threading.Thread):
         for page in list(pages):
             run_id = started(page, until)
             if run_id is None:
-                said = " | ".join(page.locator('[data-testid="stAlert"]').all_inner_texts()) or "nothing said"
+                said = " | ".join(page.locator('[data-testid="stAlert"]').all_text_contents()) or "nothing said"
                 self.not_started.append(f"{said} (at {page.url})")
                 page.screenshot(path=str(ROOT / "artifacts" / f"class_load-not-started-{len(self.not_started)}.png"))
                 pages.remove(page)
@@ -163,7 +163,7 @@ class Trainers(threading.Thread):
             time.sleep(0.5)
 
     def _note_position(self, page, run_id: str) -> None:
-        text = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+        text = " ".join(page.locator('[data-testid="stAlert"]').all_text_contents())
         for seen in re.findall(r"position (\d+)", text):
             self.positions.setdefault(run_id, set()).add(int(seen))
 

@@ -74,7 +74,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
         wait_for_app(other)
         assert other.get_by_text("shared with you (read-only)").count() >= 1
         assert other.get_by_role("button", name="Stop").count() == 0
-        values = lambda p: p.locator('[data-testid="stMetricValue"]').all_inner_texts()   # noqa: E731
+        values = lambda p: p.locator('[data-testid="stMetricValue"]').all_text_contents()   # noqa: E731
         from playwright.sync_api import expect      # the page may still be drawing its sections: wait for them
         expect(other.locator('[data-testid="stMetricValue"]')).to_have_text(values(page), timeout=90_000)
         shot(other, screenshot_dir, "4. Results", "shared_link")

@@ -373,13 +373,13 @@ def test_browser_journey(app_url, page, screenshot_dir):
     wait_for_app(page)
     page.get_by_role("heading", name="1. The loop").wait_for(timeout=60_000)
     hand_a = page.locator(".st-key-htw_hand_a").get_by_role("slider")
-    loss_before = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    loss_before = page.locator('[data-testid="stMetricValue"]').first.text_content()
     hand_a.focus()
     for _ in range(20):                                        # a: 0 → 2, as if dragged
         page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        "before => document.querySelector('[data-testid=\"stMetricValue\"]').innerText != before", arg=loss_before)
-    loss_after = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        "before => document.querySelector('[data-testid=\"stMetricValue\"]').textContent != before", arg=loss_before)
+    loss_after = page.locator('[data-testid="stMetricValue"]').first.text_content()
     assert float(loss_after) < float(loss_before)                # closer to the true a = 3: a better fit
     for explanation in ["Inputs: this batch", "Model: multiply and add"]:   # walk the loop box by box
         page.get_by_role("button", name="Next box ▶").click()
@@ -409,13 +409,13 @@ def test_browser_journey(app_url, page, screenshot_dir):
     assert "run=" in page.url
     wait_for_app(page)
     form = page.locator('[data-testid="stForm"]')
-    said = page.get_by_text("The network says this passenger").inner_text()
+    said = page.get_by_text("The network says this passenger").text_content()
     form.get_by_text("female", exact=True).click()
     form.get_by_role("button", name="Predict").click()
     wait_for_app(page)
     page.get_by_text("softmax: P(survived)").wait_for(timeout=30_000)
     page.wait_for_function("before => ![...document.querySelectorAll('[data-testid=\"stMarkdown\"]')]"
-                           ".some(e => e.innerText == before)", arg=said, timeout=30_000)
+                           ".some(e => e.textContent == before)", arg=said, timeout=30_000)
     shots = {"loop": page.get_by_role("button", name="Next box ▶"),
              "gradient_descent": page.get_by_text("Converged after"),
              "relus": page.get_by_role("button", name="Add a ReLU"),

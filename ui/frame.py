@@ -5,7 +5,12 @@ from streamlit.runtime.pages_manager import PagesManager
 # Every tab watching a run redraws its live panel every few seconds, and the progress bar then slides to its new
 # width. Without GPU compositing (a headless browser, software rendering) that slide cost three times the redraw
 # itself: a tab polling a bare progress bar each second used 0.080 of a core with it, 0.026 without. The bar steps.
-APP_CSS = "<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }</style>"
+# A lesson's sections below the screen are not laid out or painted until they are scrolled to (content-visibility):
+# switching to a lesson took 1.48-1.84 s to draw the whole page, 1.21-1.26 s with it (benchmarks/bench_startup.py).
+# Their text is still in the page (find, screen readers), but `innerText` reads '' until they are drawn.
+APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }"
+           "[class*='st-key-lesson-section-'] { content-visibility: auto; contain-intrinsic-size: auto 900px; }"
+           "</style>")
 
 
 def app_style() -> None:
