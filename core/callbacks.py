@@ -14,45 +14,72 @@ class Callback:
 
 
 class Recorder(Callback):
-    """The numbers students see: the loss of every batch and a row per epoch (fastai's epoch table)."""
+    """The numbers students see: the loss of every batch and a row per epoch (fastai's epoch table).
+
+    A batch's loss stays a tensor until it is needed: reading it (`.item()`) makes the CPU wait for the GPU, and
+    waiting at every step would keep the CPU from queueing the next step's kernels while the GPU works. The losses
+    are read in one go when `losses` is read (a progress writer does that a few times a second), at an epoch's end,
+    or every `READ_EVERY` steps."""
     order = -10
+    READ_EVERY = 256
 
     def __init__(self, smoothing: float = 0.98):
         self.smoothing = smoothing
-        self.losses: list[dict] = []          # step, epoch, phase, train_loss (smoothed), raw, lr
+        self._losses: list[dict] = []         # step, epoch, phase, train_loss (smoothed), raw, lr
+        self._unread: list[tuple[torch.Tensor, int, dict]] = []      # (loss, batch size, the row's other fields)
         self.valid_losses: list[dict] = []    # step, valid_loss: one point per epoch
         self.epochs: list[dict] = []
         self._smooth, self._count = 0.0, 0
+
+    @property
+    def losses(self) -> list[dict]:
+        self._read()
+        return self._losses
 
     def before_epoch(self):
         self._epoch_start = time.perf_counter()
         self._train_sum, self._train_n = 0.0, 0
 
     def before_validate(self):
-        self._valid_preds, self._valid_targets, self._valid_sum, self._valid_n = [], [], 0.0, 0
+        self._valid_preds, self._valid_targets, self._valid_losses = [], [], []
 
     def after_batch(self):
         learn = self.learn
         if learn.phase == "lr_find":
             return
-        loss, n = learn.loss.detach().float().item(), len(learn.yb)
+        loss, n = learn.loss.detach().float(), len(learn.yb)
         if learn.training:
-            self._count += 1
-            self._smooth = self.smoothing * self._smooth + (1 - self.smoothing) * loss
-            self._train_sum, self._train_n = self._train_sum + loss * n, self._train_n + n
             lr = learn.opt.param_groups[-1]["lr"]
-            self.losses.append(dict(step=learn.train_steps, epoch=self.epoch_number, phase=learn.phase,
-                                    train_loss=self._smooth / (1 - self.smoothing ** self._count), raw=loss, lr=lr))
+            self._unread.append((loss, n, dict(step=learn.train_steps, epoch=self.epoch_number, phase=learn.phase,
+                                               lr=lr)))
+            if len(self._unread) >= self.READ_EVERY:
+                self._read()
         else:
-            self._valid_sum, self._valid_n = self._valid_sum + loss * n, self._valid_n + n
+            self._valid_losses.append((loss, n))
             self._valid_preds.append(learn.pred.detach().float().cpu())
             self._valid_targets.append(learn.yb.detach().cpu())
 
+    def _read(self) -> None:
+        """The unread training losses, fetched together: the smoothed curve and the epoch's sum."""
+        if not self._unread:
+            return
+        values = torch.stack([loss for loss, _, _ in self._unread]).tolist()
+        for loss, (_, n, row) in zip(values, self._unread):
+            self._count += 1
+            self._smooth = self.smoothing * self._smooth + (1 - self.smoothing) * loss
+            self._train_sum, self._train_n = self._train_sum + loss * n, self._train_n + n
+            self._losses.append(dict(row, train_loss=self._smooth / (1 - self.smoothing ** self._count), raw=loss))
+        self._unread = []
+
     def after_epoch(self):
         learn = self.learn
+        self._read()
+        valid_sum = sum(loss * n for loss, n in zip(_values([l for l, _ in self._valid_losses]),
+                                                     [n for _, n in self._valid_losses]))
+        valid_n = sum(n for _, n in self._valid_losses)
         row = dict(epoch=self.epoch_number, phase=learn.phase or "",
                    train_loss=self._train_sum / max(1, self._train_n),
-                   valid_loss=self._valid_sum / max(1, self._valid_n))
+                   valid_loss=valid_sum / max(1, valid_n))
         if self._valid_preds:
             preds, targets = torch.cat(self._valid_preds), torch.cat(self._valid_targets)
             for metric in learn.metrics:
@@ -61,9 +88,16 @@ class Recorder(Callback):
         self.epochs.append(row)
         self.valid_losses.append(dict(step=learn.train_steps, epoch=row["epoch"], valid_loss=row["valid_loss"]))
 
+    def after_cancel_fit(self):
+        self._read()
+
     @property
     def epoch_number(self) -> int:
         return len(self.epochs)
+
+
+def _values(tensors: list[torch.Tensor]) -> list[float]:
+    return torch.stack(tensors).tolist() if tensors else []
 
 
 class CancelOnEvent(Callback):

@@ -128,9 +128,9 @@ class CancelCheck(Callback):
 
 
 class RunProgress(Callback):
-    """Writes the Learner's progress into the run's event log: losses as they come (buffered: a few writes a
-    second however fast the batches), where it is at most five times a second, a row per epoch, and per-layer
-    statistics at each epoch's end (they are drawn after training, not live)."""
+    """Writes the Learner's progress into the run's event log: the losses and where it is, at most five times a
+    second however fast the batches, a row per epoch, and per-layer statistics at each epoch's end (they are drawn
+    after training, not live)."""
     order = 10
     every = 0.2
 
@@ -156,9 +156,9 @@ class RunProgress(Callback):
                 writer.event("progress", stage="lr_find", fraction=(learn.iter + 1) / max(1, learn.n_iter),
                              batch=learn.iter + 1, n_batches=learn.n_iter)
             return
-        self._send_losses()
         if now - self._last >= self.every or last_batch:
             self._last = now
+            self._send_losses()             # reading the recorder's losses waits for the GPU: not at every batch
             planned = max(1, learn.planned_epochs or learn.n_epochs)
             writer.event("progress", stage=learn.phase or "training", epoch=learn.epochs_done + 1, n_epochs=planned,
                          batch=learn.iter + 1, n_batches=learn.n_iter,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.callbacks import Callback, CancelFitException, WeightStats
+from core.callbacks import Callback, CancelFitException, Recorder, WeightStats
 from core.device import seed_everything
 from core.learner import Learner, valley
 from core.metrics import accuracy, error_rate, rmse
@@ -189,3 +189,54 @@ def test_a_short_image_batch_in_evaluation_is_padded_to_the_batch_size_and_answe
         assert torch.allclose(a, b, atol=1e-6) and a.shape == b.shape
     learn._validate()
     assert sizes[-3:] == [8, 8, 8]                       # and validation after each epoch too
+
+
+def test_the_recorder_reads_losses_in_batches_and_keeps_every_one_as_it_was(monkeypatch):
+    """Reading a loss makes the CPU wait for the GPU: the recorder reads them together, not once per batch, and what
+    it records is what the batches gave."""
+    seen = []
+
+    class Losses(Callback):
+        order = -20                                             # before the recorder, at every batch
+
+        def after_loss(self):
+            if self.learn.training:
+                seen.append((self.learn.loss.detach().clone(), len(self.learn.yb)))
+
+    learn = make_learner(cbs=[Losses()])
+    reads = []
+    for method in ("item", "tolist"):
+        original = getattr(torch.Tensor, method)
+        monkeypatch.setattr(torch.Tensor, method, lambda t, _f=original, _m=method: (reads.append(_m), _f(t))[1])
+    learn.fit(2, 1e-2)
+    monkeypatch.undo()
+    n_batches = 2 * len(learn.dls.train)
+    assert n_batches >= 20 and len(reads) <= 10, (n_batches, reads)
+
+    raw = [loss.item() for loss, _ in seen]
+    assert [r["raw"] for r in learn.recorder.losses] == raw
+    smooth, expected = 0.0, []
+    for i, loss in enumerate(raw, start=1):
+        smooth = 0.98 * smooth + 0.02 * loss
+        expected.append(smooth / (1 - 0.98 ** i))
+    assert [r["train_loss"] for r in learn.recorder.losses] == pytest.approx(expected, rel=1e-12)
+    first_epoch = seen[:len(learn.dls.train)]
+    mean = sum(loss.item() * n for loss, n in first_epoch) / sum(n for _, n in first_epoch)
+    assert learn.recorder.epochs[0]["train_loss"] == pytest.approx(mean, rel=1e-12)
+
+
+def test_the_recorder_reads_at_least_every_read_every_steps(monkeypatch):
+    monkeypatch.setattr(Recorder, "READ_EVERY", 3)
+    learn = make_learner()
+    unread = []
+
+    class Watch(Callback):
+        order = 0                                               # after the recorder
+
+        def after_batch(self):
+            if self.learn.training:
+                unread.append(len(self.learn.recorder._unread))
+
+    learn.add_cb(Watch())
+    learn.fit(1, 1e-2)
+    assert max(unread) < 3 and len(learn.recorder.losses) == len(learn.dls.train)
