@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import torch
 
 Batch = tuple[torch.Tensor, ...]
+WHOLE_EPOCH_BYTES = 16 * 2**20
 
 
 class DeviceLoader:
@@ -43,9 +44,14 @@ class DeviceLoader:
     def __iter__(self):
         order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
         order = order.to(self.device)
+        tensors = self.tensors
+        if sum(t.nbytes for t in tensors) <= WHOLE_EPOCH_BYTES:
+            # Small tables (tabular, collab): one gather for the whole epoch, and every batch a slice of it instead
+            # of an index lookup per tensor (collab's epoch in batches of 512 on the CPU: 0.15 s -> 0.14 s).
+            tensors, order = tuple(t[order] for t in tensors), None
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            batch = tuple(t[idx] for t in self.tensors)
+            part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            batch = tuple(t[part] if order is None else t[order[part]] for t in tensors)
             yield self.batch_tfm(batch) if self.batch_tfm else batch
 
     def to(self, device) -> "DeviceLoader":
