@@ -41,7 +41,7 @@ class Recorder(Callback):
         self._train_sum, self._train_n = 0.0, 0
 
     def before_validate(self):
-        self._valid_preds, self._valid_targets, self._valid_losses = [], [], []
+        self._valid_preds, self._valid_targets, self._valid_sum, self._valid_n = [], [], 0.0, 0
 
     def after_batch(self):
         learn = self.learn
@@ -54,8 +54,8 @@ class Recorder(Callback):
                                                lr=lr)))
             if len(self._unread) >= self.READ_EVERY:
                 self._read()
-        else:
-            self._valid_losses.append((loss, n))
+        else:                   # its predictions are copied to the CPU anyway: reading the loss waits no longer
+            self._valid_sum, self._valid_n = self._valid_sum + loss.item() * n, self._valid_n + n
             self._valid_preds.append(learn.pred.detach().float().cpu())
             self._valid_targets.append(learn.yb.detach().cpu())
 
@@ -74,12 +74,9 @@ class Recorder(Callback):
     def after_epoch(self):
         learn = self.learn
         self._read()
-        valid_sum = sum(loss * n for loss, n in zip(_values([l for l, _ in self._valid_losses]),
-                                                     [n for _, n in self._valid_losses]))
-        valid_n = sum(n for _, n in self._valid_losses)
         row = dict(epoch=self.epoch_number, phase=learn.phase or "",
                    train_loss=self._train_sum / max(1, self._train_n),
-                   valid_loss=valid_sum / max(1, valid_n))
+                   valid_loss=self._valid_sum / max(1, self._valid_n))
         if self._valid_preds:
             preds, targets = torch.cat(self._valid_preds), torch.cat(self._valid_targets)
             for metric in learn.metrics:
@@ -88,16 +85,9 @@ class Recorder(Callback):
         self.epochs.append(row)
         self.valid_losses.append(dict(step=learn.train_steps, epoch=row["epoch"], valid_loss=row["valid_loss"]))
 
-    def after_cancel_fit(self):
-        self._read()
-
     @property
     def epoch_number(self) -> int:
         return len(self.epochs)
-
-
-def _values(tensors: list[torch.Tensor]) -> list[float]:
-    return torch.stack(tensors).tolist() if tensors else []
 
 
 class CancelOnEvent(Callback):

@@ -173,6 +173,7 @@ class RunProgress(Callback):
         writer.event("epoch", force=True, row=dict(recorder.epochs[-1]), valid=dict(recorder.valid_losses[-1]))
 
     def after_fit(self):
+        self._send_losses()                 # a fit stopped mid-epoch: the losses since the last progress event
         self.ctx.writer.flush()
 
     def _send_losses(self):

@@ -160,3 +160,29 @@ def test_a_run_from_the_job_runner_still_opens(store):
     record = store.read("abc123def456")
     assert record.format == 1 and record.status == "done" and record.epoch_table[0]["accuracy"] == 0.8
     assert record.lesson == ""                         # from an older version: shown as such
+
+
+def test_a_fit_stopped_mid_epoch_leaves_every_loss_it_trained_in_the_run(store):
+    """Progress goes out a few times a second; the losses after the last progress event go out when the fit ends."""
+    import torch
+    from torch import nn
+
+    from core.callbacks import Callback, CancelFitException
+    from core.learner import Learner
+    from core.worker import RunContext
+    from tests.helpers import xor_data
+
+    class StopAtBatch7(Callback):
+        def before_batch(self):
+            if self.learn.training and self.learn.iter == 7:
+                raise CancelFitException()
+
+    record = make(store)
+    ctx = RunContext(store, record, torch.device("cpu"))
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    learn = Learner(model, xor_data(), nn.CrossEntropyLoss(), cbs=[*ctx.callbacks(), StopAtBatch7()],
+                    device=torch.device("cpu"))
+    learn.fit(2, 1e-2)
+    assert learn.cancelled
+    sent = read_progress(store, record.id).losses
+    assert [r["raw"] for r in sent] == [r["raw"] for r in learn.recorder.losses] and len(sent) == 7
