@@ -321,10 +321,11 @@ class RunWriter:
         self._buffer: list[str] = []
         self._last_flush = time.monotonic()
 
-    def event(self, type_: str, force: bool = False, **fields) -> None:
+    def event(self, type_: str, force: bool = False, hold: bool = False, **fields) -> None:
+        """`hold`: never flush at this event, as the first of a pair a reader must see together."""
         fields["e"], fields["t"] = type_, round(time.time(), 3)
         self._buffer.append(json.dumps(fields, allow_nan=True, default=_plain))
-        if force or time.monotonic() - self._last_flush >= self.flush_every:
+        if not hold and (force or time.monotonic() - self._last_flush >= self.flush_every):
             self.flush()
 
     def flush(self) -> None:

@@ -158,7 +158,8 @@ class RunProgress(Callback):
             return
         if now - self._last >= self.every or last_batch:
             self._last = now
-            self._send_losses()             # reading the recorder's losses waits for the GPU: not at every batch
+            self._send_losses(hold=True)    # reading the recorder's losses waits for the GPU: not at every batch;
+            # held for the progress line below: flushed alone, the chart would run ahead of "batch i of n"
             planned = max(1, learn.planned_epochs or learn.n_epochs)
             writer.event("progress", stage=learn.phase or "training", epoch=learn.epochs_done + 1, n_epochs=planned,
                          batch=learn.iter + 1, n_batches=learn.n_iter,
@@ -176,10 +177,10 @@ class RunProgress(Callback):
         self._send_losses()                 # a fit stopped mid-epoch: the losses since the last progress event
         self.ctx.writer.flush()
 
-    def _send_losses(self):
+    def _send_losses(self, hold: bool = False):
         losses = self.learn.recorder.losses
         if len(losses) > self._losses_sent:
-            self.ctx.writer.event("losses", rows=losses[self._losses_sent:])
+            self.ctx.writer.event("losses", hold=hold, rows=losses[self._losses_sent:])
             self._losses_sent = len(losses)
 
 

@@ -162,6 +162,47 @@ def test_a_run_from_the_job_runner_still_opens(store):
     assert record.lesson == ""                         # from an older version: shown as such
 
 
+def test_a_reader_mid_fit_sees_the_losses_and_the_batch_they_came_to_together(store):
+    """The live panel draws "batch i of n" and the loss chart from one read of the log: the losses and the progress
+    line must reach the file together (a flush between them left the chart a batch or more ahead of the line)."""
+    import torch
+    from torch import nn
+
+    from core.callbacks import Callback
+    from core.learner import Learner
+    from core.worker import RunContext, RunProgress
+    from tests.helpers import xor_data
+
+    seen = []
+
+    class SlowBatches(Callback):                         # each batch outlasts the writer's flush interval
+        def before_batch(self):
+            time.sleep(0.03)
+
+    class Reader(Callback):                              # the live panel, reading between two batches
+        order = 20
+
+        def after_batch(self):
+            if self.learn.training:
+                progress = read_progress(store, record.id)
+                seen.append((progress.epoch, progress.batch, len(progress.losses)))
+
+    record = make(store)
+    ctx = RunContext(store, record, torch.device("cpu"))
+    ctx.writer.flush_every = 0.02
+    callbacks = ctx.callbacks()
+    for cb in callbacks:
+        if isinstance(cb, RunProgress):
+            cb.every = 0.0                               # a progress line after every batch
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    data = xor_data(n=200, batch_size=40)                # 4 training batches an epoch
+    learn = Learner(model, data, nn.CrossEntropyLoss(), cbs=[*callbacks, SlowBatches(), Reader()],
+                    device=torch.device("cpu"))
+    learn.fit(2, 1e-2)
+    assert len(seen) == 8
+    assert all(n_losses == (epoch - 1) * 4 + batch for epoch, batch, n_losses in seen), seen
+
+
 def test_a_fit_stopped_mid_epoch_leaves_every_loss_it_trained_in_the_run(store):
     """Progress goes out a few times a second; the losses after the last progress event go out when the fit ends."""
     import torch
