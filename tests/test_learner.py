@@ -169,6 +169,46 @@ def test_weight_stats_shows_a_frozen_body_standing_still():
     assert any(r["layer"] == "body.0" and r["weight_change"] > 0 for r in unfrozen)
 
 
+def test_weight_stats_are_torch_norms_taken_at_each_backward_and_read_once_an_epoch(monkeypatch):
+    """Per layer: the gradient's norm and how far the weights moved from the start (relative), as torch's own norms
+    give them at the moment of the backward (before the optimizer moves the weights); read from the device once an
+    epoch, not twice per layer at every step."""
+    stats = WeightStats(every=1)
+    expected = []
+
+    class Reference(Callback):
+        order = 6                                        # just after WeightStats, at the same moment
+
+        def after_backward(self):
+            for layer, params in stats._layers().items():
+                grads = [p.grad.flatten() for _, p in params if p.grad is not None]
+                moved = torch.cat([(p.detach() - stats.start[n]).flatten() for n, p in params])
+                start = torch.cat([stats.start[n].flatten() for n, _ in params])
+                expected.append((layer, torch.linalg.vector_norm(torch.cat(grads)).item() if grads else 0.0,
+                                 (torch.linalg.vector_norm(moved) / torch.linalg.vector_norm(start)).item()))
+
+    learn = make_learner(cbs=[stats, Reference()])
+    learn.fine_tune(1, base_lr=1e-2)
+    got = [(r["layer"], r["grad_norm"], r["weight_change"]) for r in stats.records]
+    assert [g[0] for g in got] == [e[0] for e in expected] and len(got) > 20
+    for (_, grad, change), (_, grad_ref, change_ref) in zip(got, expected):
+        assert grad == pytest.approx(grad_ref, rel=1e-5, abs=1e-7)
+        assert change == pytest.approx(change_ref, rel=1e-5, abs=1e-7)
+
+    weights = WeightStats(every=1)
+    learn = make_learner(cbs=[weights])
+    reads = []
+    for method in ("item", "tolist"):
+        original = getattr(torch.Tensor, method)
+        monkeypatch.setattr(torch.Tensor, method, lambda t, _f=original, _m=method: (reads.append(_m), _f(t))[1])
+    learn.fit(2, 1e-2)
+    n_records = len(weights.records)
+    monkeypatch.undo()
+    n_validation = 2 * len(learn.dls.valid)              # the recorder reads each validation batch's loss
+    assert n_records == 2 * len(learn.dls.train) * len(weights._layers())    # every step, every layer
+    assert len(reads) <= n_validation + 2 * 2 + 1, reads  # + per epoch its losses and the metric; + the stats, once
+
+
 def test_a_short_image_batch_in_evaluation_is_padded_to_the_batch_size_and_answers_the_same():
     from core.data import DataLoaders, DeviceLoader
     g = torch.Generator().manual_seed(0)
