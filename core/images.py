@@ -84,6 +84,36 @@ def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     return (images.float() / 255.0 - mean) / std
 
 
+class OnDevice:
+    """What a batch transform needs on the batch's device, made there once: its normalisation stats and a seeded
+    random stream. Copying from the CPU to a GPU at every batch (a random draw, a mean) makes the CPU wait for the
+    GPU to finish everything queued before it can go on: no step could be queued while the last one ran. On the CPU
+    the stream is the seeded CPU generator itself, so a CPU run draws exactly what it drew before."""
+
+    def __init__(self, mean, std, seed: int = 0):
+        self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self._made: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Generator]] = {}
+
+    def on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
+        """(mean, std, generator) on `device`."""
+        key = str(device)
+        if key not in self._made:
+            generator = (self.generator if device.type == "cpu"
+                         else torch.Generator(device=device).manual_seed(self.seed))
+            self._made[key] = (self.mean.to(device), self.std.to(device), generator)
+        return self._made[key]
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        mean, std, _ = self.on(images.device)
+        return (images.float() / 255.0 - mean) / std
+
+    def rand(self, n: int, device: torch.device) -> torch.Tensor:
+        """n uniform numbers in [0, 1), drawn on `device`."""
+        return torch.rand(n, generator=self.on(device)[2], device=device)
+
+
 # ---- showing a picture ----------------------------------------------------------------------------------------------
 def displayable(img: Image.Image | np.ndarray, max_side: int = 768, max_aspect: float = 6.0) -> Image.Image:
     """A copy safe to show in a page (of a PIL image or a uint8 array): at most `max_side` pixels on its longest

@@ -62,3 +62,44 @@ def wait_until(condition, timeout: float = 30, poll: float = 0.05):
             return value
         time.sleep(poll)
     raise AssertionError(f"still waiting after {timeout} s")
+
+
+def bird_training_reads(root, device, monkeypatch, reads_so_far, **settings) -> tuple[list[int], int]:
+    """The bird lesson's training, as its job runs it (its learner, batch transforms and the run's callbacks), on
+    `device`: how many reads from the device (`reads_so_far()`, a running count) each of its fits made while it
+    trained, validation left out, and how many steps it took. The run's progress writer is told to write only at an
+    epoch's end, so what is counted is what every step does, not its few-times-a-second cadence."""
+    from core.learner import Learner
+    from core.runs import RunStore
+    from core.vision.jobs import read_items
+    from core.vision.train import make_learner, settings as vision_settings, train
+    from core.worker import RunContext, RunProgress
+
+    store = RunStore(root)
+    cfg = vision_settings(dict(dict(size=64, bs=8, lr=1e-2, seed=1, valid_pct=0.25), **settings))
+    record = store.create("image_classification", "fit", "tests", cfg, {"dataset": "birds", "label": "is_bird"})
+    ctx = RunContext(store, record, device)
+    learn, _, _ = make_learner(ctx, read_items(record.data, ctx.inputs), cfg, weight_stats=True)
+    for cb in learn.cbs:
+        if isinstance(cb, RunProgress):
+            cb.every = float("inf")
+
+    per_fit, in_validation = [], []
+    fit, validate = Learner._fit, Learner._validate
+
+    def counted_fit(self, *args):
+        start, in_validation[:] = reads_so_far(), []
+        fit(self, *args)
+        per_fit.append(reads_so_far() - start - sum(in_validation))
+
+    def counted_validate(self):
+        start = reads_so_far()
+        validate(self)
+        in_validation.append(reads_so_far() - start)
+
+    monkeypatch.setattr(Learner, "_fit", counted_fit)
+    monkeypatch.setattr(Learner, "_validate", counted_validate)
+    train(learn, cfg)
+    monkeypatch.setattr(Learner, "_fit", fit)
+    monkeypatch.setattr(Learner, "_validate", validate)
+    return per_fit, learn.train_steps

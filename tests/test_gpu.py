@@ -101,3 +101,22 @@ def test_worker_processes_share_one_gpu_each_within_its_share(tmp_path):
         assert info["memory_budget_mib"] <= total / 3
         assert info["estimated_peak_mib"] <= info["memory_budget_mib"]
     assert len({r.info["worker"] for r in records}) >= 2     # trained in different processes
+
+
+def test_the_bird_lessons_training_steps_do_not_wait_for_the_gpu(monkeypatch, tmp_path):
+    """torch's sync debug mode counts every time the CPU waits for the GPU (a read, a copy from ordinary memory):
+    the lesson's training waits a few times an epoch, never at every step, so the CPU queues the next step while
+    the GPU runs this one. tests/test_vision_train.py counts the reads on the CPU."""
+    import warnings
+
+    from tests.helpers import bird_training_reads
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            syncs = lambda: sum("synchroniz" in str(w.message) for w in caught)
+            per_fit, steps = bird_training_reads(tmp_path, torch.device("cuda"), monkeypatch, syncs, size=128)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert len(per_fit) == 2 and steps >= 60
+    assert all(n <= 10 for n in per_fit), per_fit       # per epoch: the loader's order, the losses, the statistics

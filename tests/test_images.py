@@ -4,6 +4,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from core.images import check_image
@@ -120,3 +121,19 @@ def test_pets_labels_follow_the_course_is_cat_and_breed_and_bad_files_are_listed
     assert [r.name for r in cats.rejected] == ["Egyptian_Mau_9.jpg"]
     assert load_pets(tmp_path, "breed").vocab == ["Abyssinian", "Bengal", "american_bulldog"]
     assert len(load_pets(tmp_path, "is_cat", limit=2).images) <= 2
+
+
+def test_a_batch_transform_makes_its_stats_and_draws_on_the_batch_device_once():
+    """On the CPU the draws are the seeded CPU generator's own, as before; the stats are moved once per device,
+    not at every batch (on a GPU each move made the CPU wait for the GPU)."""
+    from core.images import OnDevice
+    side = OnDevice((0.5, 0.4, 0.3), (0.2, 0.2, 0.2), seed=7)
+    cpu = torch.device("cpu")
+    old = torch.Generator().manual_seed(7)
+    for _ in range(3):
+        assert torch.equal(side.rand(5, cpu), torch.rand(5, generator=old))
+    mean, std, generator = side.on(cpu)
+    assert side.on(cpu)[0] is mean and side.on(cpu)[2] is generator        # made once, kept
+    images = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    expected = (images.float() / 255 - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / 0.2
+    assert torch.allclose(side.normalize(images), expected)

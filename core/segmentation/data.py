@@ -23,7 +23,7 @@ from PIL import Image
 
 from core.data import DataLoaders, DeviceLoader
 from core.errors import StudentError
-from core.images import MAX_PIXELS, check_image, normalize
+from core.images import MAX_PIXELS, OnDevice, check_image
 from core.splits import random_split
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -257,17 +257,16 @@ class SegBatchTransform:
     (bilinear) and to its mask (nearest) with the same box, so every code stays on its pixel."""
 
     def __init__(self, mean, std, augment: bool = False, min_scale: float = 0.6, seed: int = 0):
-        self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+        self.device_side = OnDevice(mean, std, seed)          # stats and random draws made on the batch's device
         self.augment, self.min_scale = augment, min_scale
-        self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, batch):
         images, masks = batch
-        x = normalize(images, self.mean, self.std)
+        x = self.device_side.normalize(images)
         if not self.augment:
             return x, masks
         n = x.shape[0]
-        rand = lambda: torch.rand(n, generator=self.generator).to(x.device)
+        rand = lambda: self.device_side.rand(n, x.device)
         side = torch.sqrt(self.min_scale + (1 - self.min_scale) * rand())    # box side, fraction of the image
         theta = torch.zeros(n, 2, 3, device=x.device)
         theta[:, 0, 0] = side * torch.where(rand() < 0.5, -1.0, 1.0)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.images import normalize
+from core.images import OnDevice, normalize
 
 RESIZE_METHODS = ("squish", "crop", "pad")
 
@@ -46,7 +46,8 @@ def random_resized_crop(x: torch.Tensor, min_scale: float = 0.5, ratio: tuple[fl
     """For each image of a float batch (N, C, H, W): a random box covering min_scale..1 of the area with an
     aspect ratio in `ratio`, resized back to H x W (bilinear), and a coin-flip mirror."""
     n = x.shape[0]
-    rand = lambda: torch.rand(n, generator=generator).to(x.device)
+    where = generator.device if generator is not None else x.device        # drawn where its generator lives
+    rand = lambda: torch.rand(n, generator=generator, device=where).to(x.device)
     area = min_scale + (1 - min_scale) * rand()
     aspect = torch.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * rand())
     width = torch.sqrt(area * aspect).clamp(max=1.0)          # box width / image width
@@ -74,16 +75,14 @@ class BatchTransform:
     """uint8 images -> normalised float, augmented when `augment` (training). Runs on the batch's device."""
 
     def __init__(self, mean, std, augment: bool = False, min_scale: float = 0.5, seed: int = 0):
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
-        self.std = torch.tensor(std).view(1, 3, 1, 1)
+        self.device_side = OnDevice(mean, std, seed)
         self.augment, self.min_scale = augment, min_scale
-        self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, batch):
         images, *rest = batch
-        x = normalize(images, self.mean, self.std)
+        x = self.device_side.normalize(images)
         if self.augment:
-            x = random_resized_crop(x, self.min_scale, generator=self.generator)
+            x = random_resized_crop(x, self.min_scale, generator=self.device_side.on(x.device)[2])
         return (x, *rest)
 
 
