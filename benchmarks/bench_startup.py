@@ -60,6 +60,19 @@ def first_page(browser) -> float:
             proc.wait(15)
 
 
+def open_when_up(page, url: str, seconds: float = 90) -> None:
+    """Open `url` in `page` as soon as a server that is still starting answers it."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            page.goto(url, timeout=2000)
+            return
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 READ_SECONDS = 2.0      # between a page drawn and the next click
 QUIET_MS = 300          # the page counts as drawn once it has stayed still this long
 
@@ -94,15 +107,7 @@ def switches(browser, rounds: int) -> dict[str, list[tuple[float, float]]]:
         proc, url, _ = start_server(Path(tmp))
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            deadline = time.time() + 90
-            while True:
-                try:
-                    page.goto(url, timeout=2000)
-                    break
-                except Exception:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.2)
+            open_when_up(page, url)
             page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
             for _ in range(rounds):
                 for lesson in lessons:

@@ -14,22 +14,10 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
-from benchmarks.bench_startup import start_server  # noqa: E402
+from benchmarks.bench_startup import open_when_up, start_server  # noqa: E402
 from benchmarks.bench_watching import CHROMIUM_ARGS, wait_idle  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
-
-
-def open_when_up(page, url: str, seconds: float = 90) -> None:
-    deadline = time.time() + seconds
-    while True:
-        try:
-            page.goto(url, timeout=2000)
-            return
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 def main() -> None:
