@@ -122,7 +122,6 @@ class WeightStats(Callback):
         self.layer_of = layer_of or layer_name          # parameter name -> the layer it is counted in
         self._records: list[dict] = []
         self._unread: list[tuple[torch.Tensor, list[dict]]] = []   # (grad norm and change per layer, their rows)
-        self._count = 0
         self.start: dict[str, torch.Tensor] | None = None
 
     @property
@@ -151,7 +150,7 @@ class WeightStats(Callback):
         every = self.every or max(1, learn.n_iter // 8)
         if learn.iter % every and learn.iter != learn.n_iter - 1:
             return
-        if self._count >= self.max_records:
+        if len(self._records) + sum(len(rows) for _, rows in self._unread) >= self.max_records:
             return
         values, rows = [], []
         for layer, params in self._layers().items():
@@ -163,4 +162,3 @@ class WeightStats(Callback):
             rows.append(dict(step=learn.train_steps, epoch=learn.recorder.epoch_number, phase=learn.phase or "",
                              layer=layer, trainable=any(p.requires_grad and not p.ndim <= 1 for _, p in params)))
         self._unread.append((torch.stack(values), rows))
-        self._count += len(rows)

@@ -107,7 +107,7 @@ class OnDevice:
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         mean, std, _ = self.on(images.device)
-        return (images.float() / 255.0 - mean) / std
+        return normalize(images, mean, std)
 
     def rand(self, n: int, device: torch.device) -> torch.Tensor:
         """n uniform numbers in [0, 1), drawn on `device`."""

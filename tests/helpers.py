@@ -64,6 +64,17 @@ def wait_until(condition, timeout: float = 30, poll: float = 0.05):
     raise AssertionError(f"still waiting after {timeout} s")
 
 
+def count_reads(monkeypatch, methods=("item", "tolist")) -> list[str]:
+    """Every call of these tensor methods (each a read from the device: on a GPU, a wait for it) from now on."""
+    import torch
+    reads = []
+    for method in methods:
+        original = getattr(torch.Tensor, method)
+        monkeypatch.setattr(torch.Tensor, method,
+                            lambda t, *a, _f=original, _m=method, **k: (reads.append(_m), _f(t, *a, **k))[1])
+    return reads
+
+
 def bird_training_reads(root, device, monkeypatch, reads_so_far, **settings) -> tuple[list[int], int]:
     """The bird lesson's training, as its job runs it (its learner, batch transforms and the run's callbacks), on
     `device`: how many reads from the device (`reads_so_far()`, a running count) each of its fits made while it
@@ -100,6 +111,4 @@ def bird_training_reads(root, device, monkeypatch, reads_so_far, **settings) -> 
     monkeypatch.setattr(Learner, "_fit", counted_fit)
     monkeypatch.setattr(Learner, "_validate", counted_validate)
     train(learn, cfg)
-    monkeypatch.setattr(Learner, "_fit", fit)
-    monkeypatch.setattr(Learner, "_validate", validate)
     return per_fit, learn.train_steps

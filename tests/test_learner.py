@@ -10,7 +10,7 @@ from core.device import seed_everything
 from core.learner import Learner, valley
 from core.metrics import accuracy, error_rate, rmse
 from core.schedules import one_cycle
-from tests.helpers import BodyHead, body_head_splitter, xor_data
+from tests.helpers import BodyHead, body_head_splitter, count_reads, xor_data
 
 
 def make_learner(seed=0, **kw):
@@ -197,10 +197,7 @@ def test_weight_stats_are_torch_norms_taken_at_each_backward_and_read_once_an_ep
 
     weights = WeightStats(every=1)
     learn = make_learner(cbs=[weights])
-    reads = []
-    for method in ("item", "tolist"):
-        original = getattr(torch.Tensor, method)
-        monkeypatch.setattr(torch.Tensor, method, lambda t, _f=original, _m=method: (reads.append(_m), _f(t))[1])
+    reads = count_reads(monkeypatch)
     learn.fit(2, 1e-2)
     n_records = len(weights.records)
     monkeypatch.undo()
@@ -244,10 +241,7 @@ def test_the_recorder_reads_losses_in_batches_and_keeps_every_one_as_it_was(monk
                 seen.append((self.learn.loss.detach().clone(), len(self.learn.yb)))
 
     learn = make_learner(cbs=[Losses()])
-    reads = []
-    for method in ("item", "tolist"):
-        original = getattr(torch.Tensor, method)
-        monkeypatch.setattr(torch.Tensor, method, lambda t, _f=original, _m=method: (reads.append(_m), _f(t))[1])
+    reads = count_reads(monkeypatch)
     learn.fit(2, 1e-2)
     monkeypatch.undo()
     n_batches = 2 * len(learn.dls.train)

@@ -323,12 +323,8 @@ def test_the_bird_lessons_training_steps_read_nothing_back_from_the_device(monke
     """A read of a number from the training device (`.item()`, `.tolist()`, a copy to the CPU) makes the CPU wait
     for the GPU: the lesson's training reads a few times an epoch (its losses, its per-layer statistics, the
     metric), never at every step. Counted here on the CPU; tests/test_gpu.py counts the real waits on a GPU."""
-    from tests.helpers import bird_training_reads
-    reads = []
-    for method in ("item", "tolist", "cpu", "numpy"):
-        original = getattr(torch.Tensor, method)
-        monkeypatch.setattr(torch.Tensor, method,
-                            lambda t, *a, _f=original, _m=method, **k: (reads.append(_m), _f(t, *a, **k))[1])
+    from tests.helpers import bird_training_reads, count_reads
+    reads = count_reads(monkeypatch, ("item", "tolist", "cpu", "numpy"))
     per_fit, steps = bird_training_reads(tmp_path, torch.device("cpu"), monkeypatch, lambda: len(reads))
     assert len(per_fit) == 2 and steps >= 60            # fine_tune(1): the frozen epoch, then the unfrozen one
     assert all(n <= 5 for n in per_fit), per_fit       # per epoch: the losses, the statistics, the metric
