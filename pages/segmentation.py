@@ -46,6 +46,7 @@ WIDTHS = [64, 96, 128, 160, 224, 320]
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2]
 SOURCES = {"scenes": "Scenes (embedded photos, works offline)", "camvid_tiny": "CamVid tiny (downloaded from fast.ai)",
            "own": "My own photos and masks (a zip)"}
+ROW_WIDTH = 900                 # px: a row of photos in the wide layout
 CHART = {"displayModeBar": False}
 UNSURE_BELOW = 0.6
 
@@ -152,11 +153,12 @@ def settings_from_url_are_sane() -> None:
             del ss[key]
 
 
-def pairs_grid(rows, width="stretch"):
-    """rows: [(image, caption), ...] per row, shown side by side, each as wide as its column."""
+def pairs_grid(rows, width: int | None = None):
+    """rows: [(image, caption), ...] per row, shown side by side; by default a row fills the page's width (900 px).
+    One image element per row, not a column per image: a lesson page with dozens of photos draws faster."""
     for row in filter(None, rows):                 # a zip of three photos leaves the second row empty
-        for col, (img, caption) in zip(st.columns(len(row)), row):
-            col.image(img, caption=caption, width=width)
+        images, captions = zip(*row)
+        st.image(list(images), caption=list(captions), width=width or ROW_WIDTH // len(row) - 6)
 
 
 def legend(codes, counts=None, where=st):
