@@ -8,6 +8,7 @@ from ui.frame import require_frame
 
 require_frame()
 ss = st.session_state
+PRESETS_PER_ROW = 2
 
 st.title("Compare runs")
 st.markdown("Change one thing, train again, and compare: that is how you learn what matters. Pick two to four runs "
@@ -27,14 +28,17 @@ if ss.get("_cmp_for") != lesson.key:                  # a new lesson: its own se
 
 if lesson.comparisons:
     st.subheader("The course's comparisons")
-    for column, preset in zip(st.columns(len(lesson.comparisons)), lesson.comparisons):
-        with column:
-            picked = ui_compare.preset_box(lesson, preset)
-        if picked:
-            ss.cmp_extra = list(dict.fromkeys(ss.cmp_extra + picked))
-            ss.cmp_runs = picked
-            ui_compare.keep_selection(picked)
-            st.rerun()
+    presets = lesson.comparisons
+    picked = None
+    for row in range(0, len(presets), PRESETS_PER_ROW):          # four to a row left each card too narrow
+        for column, preset in zip(st.columns(PRESETS_PER_ROW), presets[row:row + PRESETS_PER_ROW]):
+            with column:
+                picked = ui_compare.preset_box(lesson, preset) or picked
+    if picked:
+        ss.cmp_extra = list(dict.fromkeys(ss.cmp_extra + picked))
+        ss.cmp_runs = picked
+        ui_compare.keep_selection(picked)
+        st.rerun()
 
 st.subheader("Pick the runs")
 options = ui_compare.candidates(lesson)

@@ -36,7 +36,8 @@ for row in range(0, len(lessons), 3):
             st.markdown(f"#### {lesson.title}")
             st.write(lesson.summary)
             st.caption(f"In the course: {lesson.course}")
-            st.page_link(lesson.page, label=f"Open “{lesson.title}”", icon=lesson.icon)
+            short = lesson.title.split(":")[0]        # a link's label never wraps: the whole title was cut off
+            st.page_link(lesson.page, label=f"Open “{short}”", icon=lesson.icon, help=f"Open “{lesson.title}”")
 
 st.divider()
 st.caption(

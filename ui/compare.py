@@ -60,12 +60,12 @@ def preset_box(lesson: Lesson, preset: Comparison) -> list[str] | None:
         if preset.question:
             st.caption(preset.question)
         changes = " vs ".join(", ".join(f"{k}={v}" for k, v in change.items()) for change in preset.changes)
-        st.code(changes, language=None)
-        cols = st.columns(2)
-        if len(shipped) == len(preset.changes) and cols[0].button(
+        st.code(changes, language=None, wrap_lines=True)
+        buttons = st.container(horizontal=True)       # they wrap in a narrow card instead of cutting their labels
+        if len(shipped) == len(preset.changes) and buttons.button(
                 "Show the ready-made runs", key=f"cmp-show-{preset.key}", icon=":material/visibility:"):
             return [r.id for r in shipped]
-        if spec is not None and cols[1].button("Train them", key=f"cmp-train-{preset.key}",
+        if spec is not None and buttons.button("Train them", key=f"cmp-train-{preset.key}",
                                                icon=":material/play_arrow:", type="primary"):
             return train_preset(lesson, preset)
     return None
