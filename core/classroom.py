@@ -88,9 +88,9 @@ def set_limits(limits: ClassLimits, root: Path | None = None) -> None:
 
 
 def check_run(lesson: str, kind: str, config: dict, data: dict, root: Path | None = None) -> dict:
-    """The config a run may have, or LimitError. Checks the settings the lesson ties to a class limit (images,
-    epochs) and that the config is plain JSON."""
-    from core.lessons import get_lesson
+    """The config a run may have: every setting, as its job will use them (core.lessons.job_settings), or
+    StudentError (a bad setting) / LimitError (beyond a class limit: images, epochs). Plain JSON in and out."""
+    from core.lessons import job_settings
     if not isinstance(config, dict) or not isinstance(data, dict):
         raise LimitError("A run's settings and data must be given as JSON objects.")
     try:
@@ -99,6 +99,21 @@ def check_run(lesson: str, kind: str, config: dict, data: dict, root: Path | Non
     except (TypeError, ValueError):
         raise LimitError("A run's settings must be plain numbers and text.") from None
     limits = current_limits(root)
+    within_limits(lesson, config, limits)            # what was asked for, then what the job's defaults add
+    try:
+        config = job_settings(lesson, kind, config)
+    except StudentError:
+        raise
+    except Exception:                   # a crafted link's settings of the wrong shape: a sentence, details logged
+        logging.getLogger(__name__).exception("settings refused for %s/%s", lesson, kind)
+        raise StudentError("These settings are not ones this lesson can train with.") from None
+    within_limits(lesson, config, limits)
+    return config
+
+
+def within_limits(lesson: str, config: dict, limits: ClassLimits) -> None:
+    """LimitError for a setting the lesson ties to a class limit (images, epochs) above what the class allows."""
+    from core.lessons import get_lesson
     for limit, keys in get_lesson(lesson).limited.items():
         allowed = getattr(limits, limit)
         for key in keys:
@@ -111,7 +126,6 @@ def check_run(lesson: str, kind: str, config: dict, data: dict, root: Path | Non
                 words = LIMIT_WORDS[limit][0].format(allowed)
                 raise LimitError(f"This class allows {words} (this run asked for {value:g} {LIMIT_WORDS[limit][1]}). "
                                  "Ask your instructor if you need more.")
-    return config
 
 
 def check_upload(n_bytes: int, root: Path | None = None) -> None:

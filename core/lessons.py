@@ -28,6 +28,8 @@ class Job:
     fn: str                        # "module:function": fn(ctx, data, config)
     title: str                     # how lists name it
     keeps_model: bool = False      # its run ends with a model to use and export
+    settings: str | None = None    # "module:function": config -> every setting, defaults filled and checked
+                                   # (StudentError); a run keeps these, so it says all it was trained with
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ def job_function(lesson: str, kind: str) -> Callable:
     return resolve(get_lesson(lesson).job(kind).fn)
 
 
+def job_settings(lesson: str, kind: str, config: dict) -> dict:
+    """The run's complete settings as its job will use them (the job's `settings`), or `config` as given."""
+    ref = get_lesson(lesson).job(kind).settings
+    return resolve(ref)(config) if ref else config
+
+
 def run_loader(lesson: str) -> Callable | None:
     ref = get_lesson(lesson).load
     return resolve(ref) if ref else None
@@ -130,8 +138,8 @@ register_lesson(Lesson(
     "image_classification", "Is it a bird?", ":material/flutter_dash:", "pages/image_classification.py",
     "Fine-tune a pretrained CNN on real photos, then ask it about your own.",
     "DataBlock → show_batch → lr_find → fine_tune → confusion matrix, top losses → predict", ("birds", "pets"),
-    jobs=(Job("lr_find", "core.vision.jobs:lr_find", "lr_find"),
-          Job("fit", "core.vision.jobs:fine_tune", "fine_tune", keeps_model=True)),
+    jobs=(Job("lr_find", "core.vision.jobs:lr_find", "lr_find", settings="core.vision.train:settings"),
+          Job("fit", "core.vision.jobs:fine_tune", "fine_tune", keeps_model=True, settings="core.vision.train:settings")),
     load="core.vision.jobs:load_run", metric=Metric("error_rate", "error rate", False, ".1%"),
     limited={"image_size": ("size",), "epochs": ("epochs", "freeze_epochs")},
     comparisons=(
@@ -147,16 +155,17 @@ register_lesson(Lesson(
     "segmentation", "Colour every pixel", ":material/format_paint:", "pages/segmentation.py",
     "Segmentation: a U-Net on a pretrained encoder gives every pixel of a photo its class.",
     "SegmentationDataLoaders.from_label_func → unet_learner → fine_tune → show_results", ("scenes", "camvid_tiny"),
-    jobs=(Job("lr_find", "core.segmentation.jobs:lr_find", "lr_find"),
-          Job("fit", "core.segmentation.jobs:fine_tune", "fine_tune", keeps_model=True)),
+    jobs=(Job("lr_find", "core.segmentation.jobs:lr_find", "lr_find", settings="core.segmentation.jobs:check_config"),
+          Job("fit", "core.segmentation.jobs:fine_tune", "fine_tune", keeps_model=True,
+              settings="core.segmentation.jobs:check_config")),
     load="core.segmentation.jobs:load_run", metric=Metric("mean_iou", "mean IoU", True),
     limited={"image_size": ("width",), "epochs": ("epochs", "freeze_epochs")}))
 register_lesson(Lesson(
     "tabular", "Tabular: income", ":material/table_chart:", "pages/tabular.py",
     "Predict who earns more than $50k from census rows: embeddings + an MLP.",
     "TabularDataLoaders (Categorify, FillMissing, Normalize) → tabular_learner → fit_one_cycle", ("adult",),
-    jobs=(Job("lr_find", "core.tabular.jobs:lr_find", "lr_find"),
-          Job("fit", "core.tabular.jobs:fit", "fit_one_cycle", keeps_model=True)),
+    jobs=(Job("lr_find", "core.tabular.jobs:lr_find", "lr_find", settings="core.tabular.jobs:settings"),
+          Job("fit", "core.tabular.jobs:fit", "fit_one_cycle", keeps_model=True, settings="core.tabular.jobs:settings")),
     load="core.tabular.jobs:load_run", metric=Metric("accuracy", "accuracy", True, ".1%"),
     limited={"epochs": ("epochs",)},
     default_run=DefaultRun("fit", {"dataset": "adult", "source": "embedded"}, dict(
@@ -174,15 +183,16 @@ register_lesson(Lesson(
     "Learn users' tastes and movies' traits from 100,000 MovieLens ratings, then recommend movies.",
     "CollabDataLoaders → collab_learner(y_range=(0.5, 5.5)) → fit_one_cycle(5, 5e-3, wd=0.1) → biases, PCA",
     ("movielens",),
-    jobs=(Job("lr_find", "core.collab.jobs:lr_find", "lr_find"),
-          Job("fit", "core.collab.jobs:fit", "fit_one_cycle", keeps_model=True)),
+    jobs=(Job("lr_find", "core.collab.jobs:lr_find", "lr_find", settings="core.collab.jobs:settings"),
+          Job("fit", "core.collab.jobs:fit", "fit_one_cycle", keeps_model=True, settings="core.collab.jobs:settings")),
     load="core.collab.jobs:load_run", metric=Metric("rmse", "RMSE", False, ".3f"),
     limited={"epochs": ("epochs",)}))
 register_lesson(Lesson(
     "how_training_works", "How training works", ":material/model_training:", "pages/how_training_works.py",
     "Arthur Samuel's loop by hand, then by gradient descent; ReLUs building any function.",
     "inputs + weights → model → results → loss → update weights", ("titanic",),
-    jobs=(Job("titanic", "core.basics.jobs:titanic", "Titanic MLP", keeps_model=True),),
+    jobs=(Job("titanic", "core.basics.jobs:titanic", "Titanic MLP", keeps_model=True,
+              settings="core.basics.titanic:settings"),),
     load="core.basics.jobs:load_titanic_run", metric=Metric("valid_loss", "validation loss", False, ".3f")))
 
 

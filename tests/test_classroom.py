@@ -174,6 +174,18 @@ def test_limits_hold_when_the_page_is_bypassed_for_a_real_lesson(service):
     assert not service.store.owner_ids("mallory")
 
 
+def test_a_default_setting_over_the_class_limit_is_refused_too(service):
+    """A run that leaves a limited setting out gets its job's default, and that default must be within the limit
+    too (collab's default is 5 epochs): left out is not a way round the limit."""
+    set_limits(ClassLimits(epochs=2), service.store.root)
+    with pytest.raises(LimitError, match="at most 2 epochs"):
+        service.submit("collab", "fit", {"dataset": "movielens"}, {}, owner="mallory")
+    assert not service.store.owner_ids("mallory")
+    queued = service.submit("collab", "fit", {"dataset": "movielens"}, {"epochs": 2}, owner="alice")
+    assert queued.config["epochs"] == 2 and queued.config["seed"] is not None      # every setting kept
+    service.cancel(queued.id, by="alice")
+
+
 def test_an_upload_over_the_class_limit_is_refused_in_core(service):
     from core.inputs import InputStore
     set_limits(ClassLimits(upload_mb=1), service.store.root)

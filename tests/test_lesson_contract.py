@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.errors import StudentError
-from core.lessons import list_lessons, run_loader
+from core.lessons import job_settings, list_lessons, run_loader
 from core.runs import RunStore
 from tests.conftest import ROOT, installed_service
 from tests.helpers import open_page, texts
@@ -88,3 +88,38 @@ def test_a_link_opened_by_someone_else_shows_the_run_read_only(class_store, less
     assert "shared with you (read-only)" in expanders, texts(at.warning)
     assert not [b for b in at.button if b.label == "Stop"]
     assert any(b.label == "Train again with these settings" for b in at.button)
+
+
+JOBS = [(lesson, job) for lesson in list_lessons() for job in lesson.jobs]
+
+
+@pytest.mark.parametrize("lesson, job", JOBS, ids=lambda x: getattr(x, "key", None) or getattr(x, "kind", None))
+def test_a_run_keeps_every_setting_its_job_trains_with(lesson, job):
+    """A run submitted with only some settings (a ready-made run's are often none, a preset's one change) keeps
+    the complete settings its job will use, seed included, so "About this run" and "Train again" say what it
+    really trained with; the job, reading them back from the run's JSON, gets the very same settings."""
+    import json
+
+    from core.classroom import check_run
+    from core.readymade import default_run
+    assert job.settings, f"{lesson.key}'s {job.kind} job registers no settings function"
+    given = dict(default_run(lesson).config)
+    kept = check_run(lesson.key, job.kind, given, default_run(lesson).data)
+    assert kept["seed"] is not None and set(given) <= set(kept)
+    assert json.loads(json.dumps(kept)) == kept
+    assert job_settings(lesson.key, job.kind, json.loads(json.dumps(kept))) == kept
+
+
+@pytest.mark.parametrize("lesson, job", JOBS, ids=lambda x: getattr(x, "key", None) or getattr(x, "kind", None))
+def test_a_crafted_setting_is_refused_with_a_sentence_when_the_run_is_submitted(lesson, job):
+    from core.classroom import check_run
+    for crafted in ({"seed": "x" * 100}, {"seed": -5}, {"lr": [1, 2]}, {"epochs": {"a": 1}}):
+        with pytest.raises(StudentError) as refused:
+            check_run(lesson.key, job.kind, crafted, {})
+        assert "Traceback" not in str(refused.value) and len(str(refused.value)) < 300
+
+
+def test_every_shipped_run_says_its_seed():
+    """The ready-made runs were made with their job's settings kept (python -m core.readymade)."""
+    for record in SHIPPED.values():
+        assert record.seed is not None, f"{record.lesson}'s shipped run {record.id} keeps no settings"

@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from core import compare, readymade
-from core.errors import LimitError
+from core.errors import StudentError
 from core.lessons import Comparison, Lesson
 from core.runs import RunError, RunRecord
 from core.service import get_service
@@ -80,7 +80,7 @@ def train_preset(lesson: Lesson, preset: Comparison) -> list[str] | None:
     try:
         records = get_service().submit_comparison(lesson.key, spec.kind, spec.data, configs, owner=user.id,
                                                           owner_name=user.name, titles=titles)
-    except LimitError as e:
+    except StudentError as e:
         st.warning(str(e), icon=":material/hourglass_top:")
         return None
     return [r.id for r in records]

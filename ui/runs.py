@@ -27,7 +27,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from core import readymade
-from core.errors import LimitError, StudentError
+from core.errors import StudentError
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
 from core.service import get_service
@@ -177,11 +177,11 @@ def link_opened(lesson: str) -> RunView | None:
 
 # ---- starting runs -----------------------------------------------------------------------------------------------
 def start(lesson: str, kind: str, data: dict, config: dict, title: str = "") -> str | None:
-    """Queue this person's run; says why not (one at a time, the class's limits, a full queue)."""
+    """Queue this person's run; says why not (one at a time, the class's limits, a full queue, a bad setting)."""
     user = current_user()
     try:
         record = get_service().submit(lesson, kind, data, config, owner=user.id, owner_name=user.name, title=title)
-    except LimitError as e:
+    except StudentError as e:
         st.warning(str(e), icon=":material/hourglass_top:")
         return None
     st.session_state[_session_key(lesson, kind)] = record.id
@@ -424,7 +424,8 @@ def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
     whose = ("the course's ready-made run" if record.owner == readymade.OWNER else
              "the class's ready-made run" if found.ready_made else "your run" if found.mine else
              f"{record.owner_name or 'someone'}'s run, shared with you (read-only)")
-    with st.expander(f"About this run: {whose}, seed {record.seed}", icon=":material/info:"):
+    seed = f", seed {record.seed}" if record.seed is not None else ""      # runs from before settings were kept
+    with st.expander(f"About this run: {whose}{seed}", icon=":material/info:"):
         settings = {k: v for k, v in record.config.items() if not isinstance(v, (dict, list))}
         st.dataframe([{"setting": k, "value": json.dumps(v)} for k, v in settings.items()], hide_index=True,
                      width="stretch")
