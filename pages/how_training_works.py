@@ -461,8 +461,8 @@ def section_predict(run) -> None:
              raw.sibsp, raw.parch]
     left, middle, right = st.columns([4, 3, 3])
     left.markdown("**Inputs**")
-    left.dataframe(pd.DataFrame({"input": titanic.FEATURES, "from the form": [str(v) for v in given],
-                                 "after normalisation": numbers.inputs.round(3)}), hide_index=True, width="stretch")
+    left.dataframe(pd.DataFrame({"input": titanic.FEATURES, "given": [str(v) for v in given],
+                                 "normalised": numbers.inputs.round(3)}), hide_index=True, width="stretch")
     middle.markdown(f"**Layer 1 → ReLU** ({len(numbers.hidden)} hidden units)")
     middle.dataframe(pd.DataFrame({"unit": np.arange(1, len(numbers.hidden) + 1), "before ReLU": numbers.hidden,
                                    "after ReLU": numbers.relu}).round(3), hide_index=True, width="stretch",

@@ -19,7 +19,7 @@ from core.tables import spreadsheet_safe
 from core.errors import StudentError
 from core.images import check_image
 from core.segmentation import figures
-from core.segmentation.data import MAX_ITEMS, MAX_SIDE, items_from_zip, load_folder, pixel_counts, resize_pair, \
+from core.segmentation.data import MAX_ITEMS, items_from_zip, load_folder, pixel_counts, resize_pair, \
     shape_for
 from core.segmentation.jobs import UPLOAD_KIND
 from core.segmentation.metrics import confidence_bins, per_image_accuracy, top_losses, worst_images

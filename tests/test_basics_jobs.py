@@ -90,15 +90,21 @@ def test_stop_keeps_the_partly_trained_network(service):
     assert loaded.snapshots[-1]["step"] < 300 * 16
 
 
-@pytest.mark.parametrize("data, config, words", [
-    (DATA, dict(SMALL, n_train=5), "n_train must be a whole number"),
-    (DATA, dict(SMALL, lr=-1), "learning rate"),
-    ({"dataset": "adult"}, SMALL, "Titanic passengers only"),
+@pytest.mark.parametrize("config, words", [
+    (dict(SMALL, n_train=5), "n_train must be a whole number"),
+    (dict(SMALL, lr=-1), "learning rate"),
 ])
-def test_bad_settings_or_data_fail_with_a_sentence(service, data, config, words):
-    run = service.submit(LESSON, KIND, data, config, owner="t")
+def test_bad_settings_are_refused_with_a_sentence(service, config, words):
+    """Refused when the run is submitted: a sentence at once, nothing queued."""
+    with pytest.raises(StudentError) as refused:
+        service.submit(LESSON, KIND, DATA, config, owner="t")
+    assert words in str(refused.value) and not service.store.owner_ids("t")
+
+
+def test_bad_data_fails_the_run_with_a_sentence(service):
+    run = service.submit(LESSON, KIND, {"dataset": "adult"}, SMALL, owner="t")
     record = service.wait(run.id, timeout=60)
-    assert record.status == FAILED and words in record.error
+    assert record.status == FAILED and "Titanic passengers only" in record.error
 
 
 def test_a_damaged_model_or_results_give_a_sentence(service):

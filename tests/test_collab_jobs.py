@@ -8,6 +8,7 @@ import pytest
 from core.collab.data import prepare
 from core.collab.interpret import predict
 from core.collab.jobs import load_run
+from core.errors import StudentError
 from core.runs import CANCELLED, DONE, FAILED, RunDamaged
 from tests.conftest import store_csv
 from tests.helpers import wait_until
@@ -104,9 +105,11 @@ def test_stop_keeps_the_model(service):
     (dict(method="fit_flat_cos"), "training method"),
     (dict(columns={"user": "user"}), "columns"),
 ])
-def test_bad_settings_fail_with_a_sentence(service, config, words):
-    record = fit(service, **config)
-    assert record.status == FAILED and words in record.error
+def test_bad_settings_are_refused_with_a_sentence(service, config, words):
+    """Refused when the run is submitted: a sentence at once, nothing queued."""
+    with pytest.raises(StudentError) as refused:
+        fit(service, **config)
+    assert words in str(refused.value) and not service.store.owner_ids("t")
 
 
 def test_a_missing_column_and_an_infinite_rating_fail_with_a_sentence(service):

@@ -216,7 +216,7 @@ def trained_page(module_service):
 def test_the_network_trains_as_a_run_and_its_weights_can_be_scrubbed(trained_page):
     at, record = trained_page
     assert headers(at) == SECTIONS + ["6. Ask the network about a passenger", "7. From scratch"]
-    assert record.config == dict(n_train=100, epochs=10, n_hidden=32, lr=3e-2, seed=7)
+    assert record.config == dict(titanic.DEFAULTS, n_train=100, epochs=10, n_hidden=32, lr=3e-2, seed=7)   # all kept
     assert at.query_params["run"] == record.id and re.fullmatch(r"[0-9a-f]{27}", record.id)
     assert "Finished in" in texts(at.success)
     step_slider = [s for s in at.select_slider if s.label == "Weights at step"]
@@ -248,9 +248,9 @@ def test_predict_for_a_new_passenger_shows_every_layer_and_probabilities(trained
     assert not at.exception
     rich_woman = said_probability(at)
     assert rich_woman > poor_man
-    inputs = [d.value for d in at.dataframe if "after normalisation" in d.value.columns][0]
+    inputs = [d.value for d in at.dataframe if "normalised" in d.value.columns][0]
     assert list(inputs["input"]) == list(titanic.FEATURES)
-    assert list(inputs["from the form"][:4]) == ["yes", "no", "no", "no"]      # 1st class, not male
+    assert list(inputs["given"][:4]) == ["yes", "no", "no", "no"]      # 1st class, not male
     hidden = [d.value for d in at.dataframe if "before ReLU" in d.value.columns][0]
     assert len(hidden) == 32
     assert (hidden["after ReLU"] == hidden["before ReLU"].clip(lower=0)).all()
@@ -262,9 +262,9 @@ def test_predict_for_a_new_passenger_shows_every_layer_and_probabilities(trained
 
     at.checkbox(key="htw_p_age_unknown").check()
     at.button(key="FormSubmitter:htw_predict_form-Predict").click().run()
-    inputs = [d.value for d in at.dataframe if "after normalisation" in d.value.columns][0]
-    assert inputs["from the form"][titanic.FEATURES.index("age")] == "unknown"
-    assert inputs["after normalisation"][titanic.FEATURES.index("age unknown")] == 1.0
+    inputs = [d.value for d in at.dataframe if "normalised" in d.value.columns][0]
+    assert inputs["given"][titanic.FEATURES.index("age")] == "unknown"
+    assert inputs["normalised"][titanic.FEATURES.index("age unknown")] == 1.0
 
 
 def test_a_link_opened_elsewhere_shows_the_same_run_read_only(trained_page):

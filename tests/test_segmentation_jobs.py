@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from core.backends import make_backend
-from core.errors import LimitError
+from core.errors import LimitError, StudentError
 from core.inputs import InputStore
 from core.runs import CANCELLED, DONE, FAILED, RunDamaged, RunStore
 from core.segmentation.jobs import UPLOAD_KIND, load_run
@@ -115,11 +115,12 @@ def test_stop_keeps_what_was_trained(service):
     (dict(backbone="../../etc"), "no encoder called"),
     (dict(bs=10**6), "batch size"),
 ])
-def test_settings_no_page_offers_fail_with_a_sentence(service, config, words):
+def test_settings_no_page_offers_are_refused_with_a_sentence(service, config, words):
+    """A crafted link's settings are refused when the run is submitted: a sentence at once, nothing queued."""
     ref = upload(service, squares_zip(4))
-    run = service.submit("segmentation", "fit", ref, dict(TINY, **config), owner="t")
-    record = service.wait(run.id, timeout=60)
-    assert record.status == FAILED and words in record.error
+    with pytest.raises(StudentError) as refused:
+        service.submit("segmentation", "fit", ref, dict(TINY, **config), owner="t")
+    assert words in str(refused.value) and not service.store.owner_ids("t")
 
 
 def test_the_class_limits_bound_the_image_width(service):
