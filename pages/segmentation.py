@@ -46,7 +46,7 @@ WIDTHS = [64, 96, 128, 160, 224, 320]
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2]
 SOURCES = {"scenes": "Scenes (embedded photos, works offline)", "camvid_tiny": "CamVid tiny (downloaded from fast.ai)",
            "own": "My own photos and masks (a zip)"}
-ROW_WIDTH = 900                 # px: a row of photos in the wide layout
+ROW_WIDTH = 810                 # px: a row of photos, within the page at 1280 px with the sidebar open
 CHART = {"displayModeBar": False}
 UNSURE_BELOW = 0.6
 
@@ -154,11 +154,11 @@ def settings_from_url_are_sane() -> None:
 
 
 def pairs_grid(rows, width: int | None = None):
-    """rows: [(image, caption), ...] per row, shown side by side; by default a row fills the page's width (900 px).
+    """rows: [(image, caption), ...] per row, shown side by side; by default a row fills the page's width (ROW_WIDTH).
     One image element per row, not a column per image: a lesson page with dozens of photos draws faster."""
     for row in filter(None, rows):                 # a zip of three photos leaves the second row empty
         images, captions = zip(*row)
-        st.image(list(images), caption=list(captions), width=width or ROW_WIDTH // len(row) - 6)
+        st.image(list(images), caption=list(captions), width=width or ROW_WIDTH // len(row) - 4)
 
 
 def legend(codes, counts=None, where=st):
