@@ -8,8 +8,8 @@ from streamlit.runtime.pages_manager import PagesManager
 # A lesson's sections below the screen are not laid out or painted until they are scrolled to (content-visibility):
 # switching to a lesson took 1.48-1.84 s to draw the whole page, 1.21-1.26 s with it (benchmarks/bench_startup.py).
 # Their text is still in the page (find, screen readers), but `innerText` reads '' until they are drawn.
-# A grid of photos is one st.image with a list (one element draws faster than a column per photo); Streamlit puts
-# those photos edge to edge (it wraps them on a narrow screen), so they get a small gap.
+# A row of photos is one st.image with a list (one element draws faster than a column per photo); Streamlit puts
+# those photos edge to edge, so they get a small gap.
 APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }"
            "[class*='st-key-lesson-section-'] { content-visibility: auto; contain-intrinsic-size: auto 900px; }"
            "[data-testid='stImage'] { column-gap: 4px; }"
