@@ -91,8 +91,8 @@ def test_stop_keeps_the_partly_trained_network(service):
 
 
 @pytest.mark.parametrize("config, words", [
-    (dict(SMALL, n_train=5), "n_train must be a whole number"),
-    (dict(SMALL, lr=-1), "learning rate"),
+    (dict(SMALL, n_train=5), "'n_train' must be a whole number"),
+    (dict(SMALL, lr=-1), "'lr' must be a number"),
 ])
 def test_bad_settings_are_refused_with_a_sentence(service, config, words):
     """Refused when the run is submitted: a sentence at once, nothing queued."""

@@ -70,9 +70,9 @@ def test_validation_rows_stay_the_same_whatever_the_training_size(table):
 
 
 @pytest.mark.parametrize("bad, words", [
-    (dict(n_train=5), "n_train must be a whole number from 10"),
+    (dict(n_train=5), "'n_train' must be a whole number from 10 "),
     (dict(epochs=0), "epochs"), (dict(n_hidden=2.5), "n_hidden"), (dict(seed="7"), "seed"),
-    (dict(lr=0), "learning rate"), (dict(lr=float("nan")), "learning rate"), (dict(epochs=True), "epochs"),
+    (dict(lr=0), "'lr'"), (dict(lr=float("nan")), "'lr'"), (dict(epochs=True), "epochs"),
 ])
 def test_settings_out_of_range_are_refused_with_a_sentence(bad, words):
     with pytest.raises(StudentError, match=words):

@@ -110,20 +110,17 @@ def test_a_run_keeps_every_setting_its_job_trains_with(lesson, job):
     assert job_settings(lesson.key, job.kind, json.loads(json.dumps(kept))) == kept
 
 
-NUMBERS_UNCHECKED = {"tabular"}       # its settings check the columns only; a bad number fails later, in the worker
-
-
-@pytest.mark.parametrize("lesson, job", [pytest.param(lesson, job, marks=pytest.mark.xfail(
-    lesson.key in NUMBERS_UNCHECKED, reason="its settings don't check numbers yet", strict=True))
-    for lesson, job in JOBS], ids=lambda x: getattr(x, "key", None) or getattr(x, "kind", None))
+@pytest.mark.parametrize("lesson, job", JOBS, ids=lambda x: getattr(x, "key", None) or getattr(x, "kind", None))
 def test_a_crafted_setting_is_refused_with_a_sentence_when_the_run_is_submitted(lesson, job):
     """Each crafted value on top of the lesson's own default settings, so only that value can be the reason."""
     from core.classroom import check_run
     from core.readymade import default_run
-    for crafted in ({"seed": "x" * 100}, {"seed": -5}, {"lr": [1, 2]}, {"epochs": {"a": 1}}):
+    for crafted in ({"seed": "x" * 100}, {"seed": -5}, {"lr": [1, 2]}, {"lr": "1e-3"}, {"epochs": {"a": 1}},
+                    {"epochs": True}, {"epochs": 2.5}):
         with pytest.raises(StudentError) as refused:
             check_run(lesson.key, job.kind, dict(default_run(lesson).config, **crafted), {})
-        assert "Traceback" not in str(refused.value) and len(str(refused.value)) < 300
+        said = str(refused.value)
+        assert f"'{next(iter(crafted))}'" in said and "Traceback" not in said and len(said) < 300, said
 
 
 def test_every_shipped_run_says_its_seed():

@@ -181,7 +181,7 @@ def test_stop_keeps_the_model_and_says_it_stopped_early(service, half_birds):
     (dict(size="huge"), "size", "'size' must be a whole number"),
     (dict(recipe="fit_everything"), "recipe", "'recipe' must be fine_tune or fit_one_cycle"),
     (dict(pretrained="yes"), "pretrained", "'pretrained' must be true or false"),
-    (dict(lr=-1.0), "lr", "'lr' must be a learning rate above 0"),
+    (dict(lr=-1.0), "lr", "'lr' must be a number from 1e-07 to 1 "),
     (dict(backbone="resnet9000"), "backbone", "'backbone' must be one of"),
 ])
 def test_settings_out_of_range_are_refused_with_a_sentence(service, config, key, words):

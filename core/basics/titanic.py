@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from core.callbacks import Callback
+from core.checks import SEED, numbers
 from core.data import DataLoaders, DeviceLoader
 from core.device import cpu_threads, seed_everything
 from core.errors import StudentError
@@ -33,8 +34,9 @@ MAX_TRAIN = 1309 - N_VALID
 MAX_SNAPSHOTS = 100              # weight snapshots kept with a run, evenly spaced over its steps
 
 DEFAULTS = dict(n_train=100, n_hidden=32, epochs=60, lr=3e-2, batch_size=64, seed=42)
-RANGES = dict(n_train=(10, MAX_TRAIN), n_hidden=(1, 256), epochs=(1, 300), batch_size=(8, 1024),
-              seed=(0, 2**31 - 1))
+RANGES = dict(n_train=(10, MAX_TRAIN), n_hidden=(1, 256), epochs=(1, 300), batch_size=(8, 1024), seed=SEED,
+              lr=(1e-6, 10.0))
+WHOLE = ("n_train", "n_hidden", "epochs", "batch_size", "seed")
 
 
 # ---- the table -------------------------------------------------------------------------------------------------
@@ -194,17 +196,7 @@ class WeightSnapshots(Callback):
 def settings(config: dict) -> dict:
     """The run's settings, defaults filled in; a sentence if one is out of range (they may come from a URL)."""
     cfg = {**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}}
-    for name, (lo, hi) in RANGES.items():
-        value = cfg[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
-                or not lo <= value <= hi:
-            raise StudentError(f"The setting {name} must be a whole number from {lo} to {hi:,}.")
-        cfg[name] = int(value)
-    lr = cfg["lr"]
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
-        raise StudentError("The learning rate must be a number above 0 and at most 10.")
-    cfg["lr"] = float(lr)
-    return cfg
+    return numbers(cfg, RANGES, whole=WHOLE)
 
 
 def fit(config: dict, cbs=(), on_snapshot=None, device=None, table=None):

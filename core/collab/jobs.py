@@ -28,6 +28,7 @@ from core.collab.interpret import bias_baseline, factor_pca, item_counts, show_r
 from core.collab.model import expected_shapes
 from core.collab.saved import MAX_FACTORS, MAX_PARAMETERS, ModelFileError, collab_from_files
 from core.collab.train import (DEFAULT_RECIPE, METHODS, RECIPES, CollabSettings, make_learner, model_meta, train)
+from core.checks import SEED, flag, number, numbers
 from core.device import cpu_threads
 from core.errors import StudentError
 
@@ -55,13 +56,8 @@ class CollabRun:
 
 
 # ---- settings ------------------------------------------------------------------------------------------------------
-def _number(cfg: dict, key: str, low: float, high: float, whole: bool = False):
-    value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high or (whole and value != int(value)):
-        kind = "a whole number" if whole else "a number"
-        raise StudentError(f"The setting '{key}' must be {kind} from {low:g} to {high:g}.")
-    return int(value) if whole else float(value)
+BOUNDS = dict(lr=(1e-6, 1.0), wd=(0.0, 10.0), epochs=(1, 100), batch_size=(8, 8192), n_factors=(1, MAX_FACTORS),
+              seed=SEED)
 
 
 def settings(config: dict) -> dict:
@@ -71,27 +67,21 @@ def settings(config: dict) -> dict:
         raise StudentError(f"The training method must be one of {', '.join(METHODS)}.")
     if cfg["recipe"] not in RECIPES and cfg["recipe"] != "custom":
         cfg["recipe"] = "custom"
-    cfg["lr"] = _number(cfg, "lr", 1e-6, 1.0)
-    cfg["wd"] = _number(cfg, "wd", 0.0, 10.0)
-    cfg["epochs"] = _number(cfg, "epochs", 1, 100, whole=True)
-    cfg["batch_size"] = _number(cfg, "batch_size", 8, 8192, whole=True)
-    cfg["n_factors"] = _number(cfg, "n_factors", 1, MAX_FACTORS, whole=True)
-    cfg["seed"] = _number(cfg, "seed", 0, 2**31 - 1, whole=True)
+    cfg = numbers(cfg, BOUNDS, whole=("epochs", "batch_size", "n_factors", "seed"))
     y = cfg["y_range"]
     if not isinstance(y, (list, tuple)) or len(y) != 2:
         raise StudentError("y_range must be two numbers, low and high.")
-    low, high = (_number({"y_range": v}, "y_range", -1e6, 1e6) for v in y)
+    low, high = (number(v, "y_range", -1e6, 1e6) for v in y)
     if not low < high:
         raise StudentError("y_range's high end must be above its low end.")
     cfg["y_range"] = [low, high]
-    if not isinstance(cfg["use_nn"], bool):
-        raise StudentError("The setting 'use_nn' must be true or false.")
+    flag(cfg["use_nn"], "use_nn")
     layers = cfg["layers"]
     if not isinstance(layers, (list, tuple)) or not 1 <= len(layers) <= 4:
         raise StudentError("The neural net's layers must be 1 to 4 sizes.")
-    cfg["layers"] = [_number({"layers": n}, "layers", 1, 4096, whole=True) for n in layers]
+    cfg["layers"] = [number(n, "layers", 1, 4096, whole=True) for n in layers]
     if cfg["top_items"] is not None:
-        cfg["top_items"] = _number(cfg, "top_items", 2, 10**7, whole=True)
+        cfg["top_items"] = number(cfg["top_items"], "top_items", 2, 10**7, whole=True)
     columns = cfg["columns"]
     if columns is not None and not (isinstance(columns, dict) and set(columns) == {"user", "item", "rating"}
                                     and all(isinstance(v, str) for v in columns.values())):

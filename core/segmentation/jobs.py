@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.checks import SEED, numbers
 from core.errors import StudentError
 from core.modelfiles import read_run_model
 from core.runs import RunDamaged, read_progress
@@ -33,7 +34,7 @@ from core.segmentation.train import TrainedSegmenter, make_learner, settings
 UPLOAD_KIND = "segmentation_zip"
 DATASETS = {"scenes": "the embedded scenes", "camvid_tiny": "CamVid (tiny)"}
 # (lowest, highest) of each numeric setting; the class's limits (core/classroom.py) may lower width and epochs
-BOUNDS = dict(width=(32, 1024), valid_pct=(0.05, 0.5), seed=(0, 2**31 - 1), lr=(1e-7, 1.0), epochs=(1, 100),
+BOUNDS = dict(width=(32, 1024), valid_pct=(0.05, 0.5), seed=SEED, lr=(1e-7, 1.0), epochs=(1, 100),
               freeze_epochs=(0, 10), min_scale=(0.1, 1.0))
 WHOLE = ("width", "seed", "epochs", "freeze_epochs")
 
@@ -42,13 +43,7 @@ def check_config(config: dict) -> dict:
     """The run's settings, defaults filled in; StudentError for a value no page offers."""
     from core.models import BACKBONES
     cfg = settings(config)
-    for key, (low, high) in BOUNDS.items():
-        value = cfg[key]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
-                or not low <= value <= high or (key in WHOLE and value != int(value)):
-            raise StudentError(f"The setting {key!r} must be {'a whole number' if key in WHOLE else 'a number'} "
-                               f"from {low:g} to {high:g}.")
-        cfg[key] = int(value) if key in WHOLE else float(value)
+    cfg = numbers(cfg, BOUNDS, whole=WHOLE)
     if cfg["backbone"] not in BACKBONES:
         raise StudentError(f"There is no encoder called {str(cfg['backbone'])[:40]!r}; choose one of "
                            f"{', '.join(BACKBONES)}.")

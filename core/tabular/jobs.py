@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from core.checks import SEED, flag, numbers
 from core.device import cpu_threads
 from core.modelfiles import read_run_model
 from core.tables import read_csv_bytes
@@ -46,8 +47,13 @@ class TabularRun:
     valid_losses: np.ndarray
 
 
+BOUNDS = dict(lr=(1e-6, 1.0), epochs=(1, 100), batch_size=(8, 8192), seed=SEED)
+
+
 def settings(config: dict) -> dict:
-    cfg = dict(DEFAULTS, **config)
+    """The run's settings, complete and checked: a sentence for anything a page (or a crafted link) got wrong."""
+    cfg = numbers(dict(DEFAULTS, **config), BOUNDS, whole=("epochs", "batch_size", "seed"))
+    cfg["baseline"] = flag(cfg["baseline"], "baseline")
     cfg["spec"] = TableSpec.from_dict(cfg["spec"]).to_dict()
     return cfg
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.checks import SEED, flag, numbers
 from core.device import prefers_channels_last, seed_everything
 from core.errors import StudentError
 from core.learner import Learner
@@ -37,12 +38,13 @@ DEFAULTS = dict(size=224, method="squish", valid_pct=0.2, seed=42, bs="auto", ba
 CPU_BATCH_SIZE = 16      # on 2 cores, batches of 16 gave the best error in the 60 s budget (more steps per epoch)
 RECIPES = ("fine_tune", "fit_one_cycle")
 SIZE_RANGE = (32, 1024)
+BOUNDS = dict(size=SIZE_RANGE, valid_pct=(0.05, 0.5), seed=SEED, lr=(1e-7, 1.0), epochs=(1, 100),
+              freeze_epochs=(0, 10), min_scale=(0.05, 1.0))
 
 
 def settings(config: dict | None) -> dict:
     """The run's settings, defaults filled in, each checked: a link or an old run can carry anything."""
     cfg = dict(DEFAULTS, **(config or {}))
-    number = (int, float)
 
     def bad(key, wanted):
         raise StudentError(f"The setting {key!r} must be {wanted} (this run has {str(cfg[key])[:40]!r}).")
@@ -50,31 +52,16 @@ def settings(config: dict | None) -> dict:
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
-    if not is_int(cfg["size"]) or not SIZE_RANGE[0] <= cfg["size"] <= SIZE_RANGE[1]:
-        bad("size", f"a whole number of pixels from {SIZE_RANGE[0]} to {SIZE_RANGE[1]}")
+    cfg = numbers(cfg, BOUNDS, whole=("size", "seed", "epochs", "freeze_epochs"))
     if cfg["method"] not in RESIZE_METHODS:
         bad("method", " or ".join(RESIZE_METHODS))
-    if not isinstance(cfg["valid_pct"], number) or not 0.05 <= cfg["valid_pct"] <= 0.5:
-        bad("valid_pct", "between 0.05 and 0.5")
-    if not is_int(cfg["seed"]) or not 0 <= cfg["seed"] < 2**31:
-        bad("seed", "a whole number, 0 or more")
     if cfg["bs"] != "auto" and (not is_int(cfg["bs"]) or not 1 <= cfg["bs"] <= 1024):
         bad("bs", "'auto' or a batch size from 1 to 1024")
     if cfg["backbone"] not in BACKBONES:
         bad("backbone", "one of " + ", ".join(BACKBONES))
-    if not isinstance(cfg["lr"], number) or isinstance(cfg["lr"], bool) or not 0 < cfg["lr"] <= 1 \
-            or not math.isfinite(cfg["lr"]):
-        bad("lr", "a learning rate above 0 and at most 1")
-    if not is_int(cfg["epochs"]) or not 1 <= cfg["epochs"] <= 100:
-        bad("epochs", "a whole number from 1 to 100")
-    if not is_int(cfg["freeze_epochs"]) or not 0 <= cfg["freeze_epochs"] <= 10:
-        bad("freeze_epochs", "a whole number from 0 to 10")
-    if not isinstance(cfg["min_scale"], number) or not 0.05 <= cfg["min_scale"] <= 1:
-        bad("min_scale", "between 0.05 and 1")
     if cfg["recipe"] not in RECIPES:
         bad("recipe", " or ".join(RECIPES))
-    if not isinstance(cfg["pretrained"], bool):
-        bad("pretrained", "true or false")
+    flag(cfg["pretrained"], "pretrained")
     return cfg
 
 
