@@ -1,14 +1,16 @@
 """The bad-input corpus against a real server, through the pages' own file inputs in headless Chromium.
 
     .venv/bin/python benchmarks/bad_input.py [--paths ic_zip seg_photo ...] [--cases zip_bomb_lying ...]
-                                             [--budget 1500] [--screenshots artifacts/bad_input]
+                                             [--budget 1500] [--screenshots artifacts/bad_input] [--settle 150]
 
 A fresh run store gets a finished run of every lesson on tiny data (trained here first, seconds), so the uploaders
 shown after training are there too; then `streamlit run` starts on it (worker processes, as in class) and every
 corpus case goes through every upload path a browser can use (tests/bad_input/paths.py; the camera's paths are left
 to the AppTest suite: a browser's camera sends its own frames). It prints, for each case and path, what the page did
-and the sentence it said; then the server's resident memory before and after all of it, whether it still answers
-/_stcore/health and still draws a lesson page, and whether anything was written outside the run store.
+and the sentence it said (for a browser step that failed, which wait timed out, and a screenshot with
+--screenshots); then the server's resident memory before and after all of it, and again --settle seconds later, once
+Streamlit has let go of the closed tabs' sessions; whether it still answers /_stcore/health and still draws a lesson
+page, and whether anything was written outside the run store.
 
 Cases run in a fixed order until --budget seconds have passed; the rest are listed as skipped. The exit status is 1
 when a case crashed a page, showed an exception's text, was used when it should have been refused (or the reverse),
@@ -222,7 +224,12 @@ def one(session: Session, case: Case, shots: Path | None) -> Row:
         put(session, case)
         return judged(session, case, expect, before, start, shots)
     except Exception as e:                               # noqa: BLE001 - a page that stopped answering, said
-        row = Row(session.path.name, case.name, expect, CRASH, f"the browser step failed: {type(e).__name__}")
+        step = " ".join(str(e).split())[:160]             # which wait timed out: Playwright names it
+        row = Row(session.path.name, case.name, expect, CRASH, f"the browser step failed: {type(e).__name__}: {step}",
+                  time.time() - start)
+        if shots is not None:
+            shots.mkdir(parents=True, exist_ok=True)
+            session.page.screenshot(path=str(shots / f"{session.path.name}-{case.name}-failed.png"), full_page=True)
         session.close()
         session.open()
         return row
@@ -274,7 +281,9 @@ def run_cases(browser, url: str, runs: dict[str, str], plan: list[tuple[object, 
                 continue
             session = session or Session(browser, url, path, runs)
             rows.append(one(session, case, shots))
-            print(f"  {path.name:16} {case.name:24} {rows[-1].outcome:9} {rows[-1].said[:90]}", flush=True)
+            row = rows[-1]
+            print(f"  {path.name:16} {case.name:24} {row.outcome:9} {row.said[:90 if row.outcome != CRASH else None]}",
+                  flush=True)
         if session:
             session.close()
     return rows
@@ -337,7 +346,8 @@ def table(rows: list[Row]) -> str:
     lines = [f"{'upload path':16} {'case':24} {'expected':8} {'outcome':14} {'s':>5}  the sentence shown (truncated)"]
     for r in rows:
         flag = "" if r.ok else "  <-- !"
-        lines.append(f"{r.path:16} {r.case:24} {r.expect:8} {r.outcome:14} {r.seconds:5.1f}  {r.said[:100]}{flag}")
+        said = r.said[:100 if r.outcome != CRASH else None]
+        lines.append(f"{r.path:16} {r.case:24} {r.expect:8} {r.outcome:14} {r.seconds:5.1f}  {said}{flag}")
     return "\n".join(lines)
 
 
@@ -347,6 +357,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", nargs="*", help="corpus cases by name (default: all)")
     parser.add_argument("--budget", type=float, default=1500, help="seconds for the cases (then the rest skip)")
     parser.add_argument("--screenshots", type=Path, help="a folder for screenshots of refused uploads")
+    parser.add_argument("--settle", type=float, default=150,
+                        help="seconds to wait after the corpus before memory is read again: Streamlit keeps a closed "
+                             "tab's session for server.disconnectedSessionTTL (120 s) in case it reconnects")
     args = parser.parse_args(argv)
     os.environ.setdefault("LESSON1_DEVICE", "cpu")
     os.environ.setdefault("LESSON1_OFFLINE", "1")
@@ -367,6 +380,8 @@ def main(argv=None) -> int:
                 plan = [(path, cases_for(path, exports, args.cases)) for path in browser_paths(args.paths)]
                 rows = run_cases(browser, server.url, runs, plan, time.time() + args.budget, args.screenshots)
                 rss_after = rss_of(server.proc.pid)
+                time.sleep(args.settle)
+                rss_settled = rss_of(server.proc.pid)
                 healthy, draws = still_serving(browser, server.url)
                 browser.close()
         finally:
@@ -382,7 +397,8 @@ def main(argv=None) -> int:
           f"{sum(r.outcome == CRASH for r in rows)} crashed a page, {sum(r.outcome == RAW for r in rows)} showed "
           f"exception text")
     print(f"server resident memory: {rss_before / 2**20:.0f} MiB before the corpus, {rss_after / 2**20:.0f} MiB "
-          f"after ({(rss_after - rss_before) / 2**20:+.0f} MiB)")
+          f"after ({(rss_after - rss_before) / 2**20:+.0f} MiB), {rss_settled / 2**20:.0f} MiB {args.settle:.0f} s later "
+          f"({(rss_settled - rss_before) / 2**20:+.0f} MiB), every tab closed")
     print(f"after all of it: /_stcore/health {'answers ok' if healthy else 'DOES NOT ANSWER'}; the tabular page "
           f"{'draws' if draws else 'DOES NOT DRAW'} for a new visitor")
     print(f"written outside the run store: {changed[:5] + escaped or 'nothing'}")
