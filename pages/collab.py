@@ -469,10 +469,15 @@ def section_learned(use: InUse) -> None:
         min_count = st.slider("Only movies with at least this many ratings", 1, 100, 20, key="col_bias_min")
         lowest, highest = item_biases(model, items, ratings, n=8, min_count=min_count)
         left, right = st.columns(2)
+        narrow = {"movie": st.column_config.TextColumn(width=190),      # two tables side by side on a laptop
+                  "bias": st.column_config.NumberColumn(format="%.3f", width=64),
+                  "average rating": st.column_config.NumberColumn(
+                      "mean", format="%.2f", width=56, help="the movie's average rating"),
+                  "ratings": st.column_config.NumberColumn("n", width=56, help="how many ratings it has")}
         left.markdown("**Lowest biases**")
-        left.dataframe(spreadsheet_safe(lowest), width="stretch", hide_index=True)
+        left.dataframe(spreadsheet_safe(lowest), width="stretch", hide_index=True, column_config=narrow)
         right.markdown("**Highest biases**")
-        right.dataframe(spreadsheet_safe(highest), width="stretch", hide_index=True)
+        right.dataframe(spreadsheet_safe(highest), width="stretch", hide_index=True, column_config=narrow)
 
     st.subheader("A map of the movies: PCA of their factors")
     factors = "i_weight" if is_dot_product(model) else "item_factors"

@@ -23,7 +23,7 @@ from core.vision import figures, web
 from core.vision.data import (BadUpload, bundle_classes, check_class_names, class_counts, image_from_bytes, load_zip,
                               problems, random_split)
 from core.vision.inside import grey_maps, look_inside, overlay
-from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
+from core.vision.interpret import cell_items, confusion_matrix, most_confused, results_sample, top_losses
 from core.vision.jobs import read_items
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, RECIPES, classifier_from_files
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
@@ -443,7 +443,7 @@ def section_results(view, run) -> None:
 
     st.subheader("show_results")
     st.code("learn.show_results()", language="python")
-    show = list(range(min(12, len(targets))))
+    show = results_sample(targets)
     image_grid([valid_items[i] for i in show],
                [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {plain(vocab[predicted[i]])} "
                 f"{probs[i, predicted[i]]:.0%}, really {plain(vocab[targets[i]])}" for i in show])

@@ -227,6 +227,8 @@ def test_lr_find_then_training_then_every_section_numbered_without_gaps(trained_
     assert "efficientnet-lite0" in texts(at.info).lower()                     # which weights, said
     assert re.search(r"Batches of 16 photos: .+ about [\d,]+ MiB", texts(at.caption))
     assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
+    shown = re.findall(r"^(?:right|WRONG): .*, really (bird|not bird)$", image_captions(at), re.M)
+    assert sorted(shown) == ["bird"] * 6 + ["not bird"] * 6             # show_results: the classes in turn
 
 
 def test_every_prediction_shows_each_class_probability(trained_page):
@@ -261,6 +263,8 @@ def test_a_photo_from_the_camera_is_classified(trained_page):
     at.camera_input(key="ic_use_camera").set_value(("shot.jpg", jpeg((120, 90, 40), (64, 48)), "image/jpeg")).run()
     assert not at.exception
     assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
+    shown = re.findall(r"^(?:right|WRONG): .*, really (bird|not bird)$", image_captions(at), re.M)
+    assert sorted(shown) == ["bird"] * 6 + ["not bird"] * 6             # show_results: the classes in turn
     at.camera_input(key="ic_use_camera").set_value(("shot.jpg", b"garbage", "image/jpeg")).run()
     assert "can't be used" in texts(at.error)
     at.radio(key="ic_use_where").set_value("A validation photo").run()
@@ -287,6 +291,8 @@ def test_export_and_load_back_in_the_page_and_bad_model_files(trained_page, modu
     load(weights, meta)
     at.radio(key="ic_which_model").set_value("the one you loaded back").run()
     assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
+    shown = re.findall(r"^(?:right|WRONG): .*, really (bird|not bird)$", image_captions(at), re.M)
+    assert sorted(shown) == ["bird"] * 6 + ["not bird"] * 6             # show_results: the classes in turn
     at.radio(key="ic_which_model").set_value("the one trained above").run()
 
 

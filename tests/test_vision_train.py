@@ -20,7 +20,7 @@ from core.serialize import model_to_bytes
 from core.service import TrainingService
 from core.vision import figures
 from core.vision.data import bundle_classes, load_embedded, make_dataloaders
-from core.vision.interpret import cell_items, confusion_matrix, most_confused, top_losses
+from core.vision.interpret import cell_items, confusion_matrix, most_confused, results_sample, top_losses
 from core.vision.jobs import load_run
 from core.vision.train import CPU_BATCH_SIZE, batch_plan, classifier_from_files, settings
 from tests.helpers import wait_until
@@ -234,6 +234,28 @@ def test_confusion_matrix_top_losses_and_most_confused_match_sklearn_and_numpy()
     assert all(cm["abcd".index(a), "abcd".index(b)] == n for a, b, n in pairs)
     where = cell_items(targets, predicted, 2, 1)
     assert len(where) == cm[2, 1] and ((targets[where] == 2) & (predicted[where] == 1)).all()
+
+
+def test_show_results_takes_the_classes_in_turn_not_the_first_class_only():
+    targets = np.array([0] * 28 + [1] * 45)                # a validation set kept class by class, as ours is
+    shown = results_sample(targets)
+    assert len(shown) == 12 and len(set(shown.tolist())) == 12 and np.bincount(targets[shown]).tolist() == [6, 6]
+    np.testing.assert_array_equal(shown, results_sample(targets))                     # the same photos every time
+    few = np.array([2, 2, 0, 1, 1, 1])                     # fewer items than asked for, one class with a single item
+    assert sorted(results_sample(few).tolist()) == list(range(6))
+    six_classes = np.repeat(np.arange(6), 10)
+    assert np.bincount(six_classes[results_sample(six_classes)]).tolist() == [2] * 6
+
+
+def test_a_frozen_layers_gradient_is_a_gap_on_the_log_chart_not_a_made_up_floor():
+    stats = [{"step": step, "layer": layer, "phase": phase, "weight_change": 0.0 if frozen else 0.01 * step,
+              "grad_norm": 0.0 if frozen else 0.5}
+             for step, phase in [(1, "frozen"), (2, "frozen"), (3, "unfrozen")]
+             for layer in ["blocks.0", "classifier"] for frozen in [layer == "blocks.0" and phase == "frozen"]]
+    grads = {t.name: list(t.y) for t in figures.layer_change_figure(stats, "grad_norm", log_y=True).data}
+    assert grads == {"blocks.0": [None, None, 0.5], "classifier": [0.5, 0.5, 0.5]}
+    moved = {t.name: list(t.y) for t in figures.layer_change_figure(stats, "weight_change").data}
+    assert moved["blocks.0"] == [0.0, 0.0, 0.03]                        # a linear axis keeps its zeros
 
 
 def test_confusion_figure_cells_carry_actual_and_predicted_and_names_stay_text():

@@ -54,19 +54,20 @@ def _colors(n: int) -> list[str]:
 
 def layer_change_figure(stats: list[dict], value: str = "weight_change", log_y: bool = False) -> go.Figure:
     """One line per layer over the training steps: `weight_change` (how far its weights moved from the
-    pretrained ones, relative) or `grad_norm`. A dashed line marks where fine_tune unfroze the body."""
+    pretrained ones, relative) or `grad_norm`. A dashed line marks where fine_tune unfroze the body. On a log
+    scale a step with no gradient (a frozen layer) is left out, not drawn at a made-up floor."""
     layers = _layer_order(stats)
     fig = go.Figure()
     for layer, color in zip(layers, _colors(len(layers))):
         rows = [r for r in stats if r["layer"] == layer]
-        values = [max(r[value], 1e-12) if log_y else r[value] for r in rows]
+        values = [r[value] if r[value] > 0 or not log_y else None for r in rows]    # a log axis has no 0: a gap
         fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer,
                                  line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
     unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
     if unfrozen and any(r.get("phase") == "frozen" for r in stats):
         fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray",
                       annotation_text="unfreeze", annotation_position="top left")
-    title = {"weight_change": "how far each layer's weights moved from the pretrained ones (relative)",
+    title = {"weight_change": "weights moved from the pretrained ones (relative)",
              "grad_norm": "gradient size per layer"}.get(value, value)
     fig.update_layout(title=title, xaxis_title="training step", yaxis_title=value.replace("_", " "),
                       yaxis_type="log" if log_y else "linear", height=380, margin=dict(l=10, r=10, t=50, b=10),

@@ -24,3 +24,18 @@ def most_confused(cm: np.ndarray, vocab: list[str], min_val: int = 1) -> list[tu
 def cell_items(targets: np.ndarray, predicted: np.ndarray, actual: int, pred: int) -> np.ndarray:
     """Positions (in the validation set) of the images in one cell of the confusion matrix."""
     return np.flatnonzero((np.asarray(targets) == actual) & (np.asarray(predicted) == pred))
+
+
+def results_sample(targets: np.ndarray, n: int = 12, seed: int = 0) -> np.ndarray:
+    """Positions of up to n validation items for show_results, the classes taken in turn (each in a seeded shuffled
+    order). The validation set is kept class by class, so its first n items would all be of the first class; fastai's
+    RandomSplitter leaves its validation set shuffled, and its show_results shows a mix."""
+    rng = np.random.default_rng(seed)
+    targets = np.asarray(targets)
+    queues = [list(rng.permutation(np.flatnonzero(targets == c))) for c in np.unique(targets)]
+    chosen: list[int] = []
+    while len(chosen) < n and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < n:
+                chosen.append(int(queue.pop(0)))
+    return np.array(chosen, dtype=np.int64)
