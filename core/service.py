@@ -33,7 +33,7 @@ from collections import deque
 from pathlib import Path
 
 from core.errors import LimitError
-from core.runs import ACTIVE, CANCELLED, FAILED, INTERRUPTED, QUEUED, RUNNING, RunError, RunRecord, RunStore
+from core.runs import CANCELLED, FAILED, INTERRUPTED, QUEUED, RUNNING, RunError, RunRecord, RunStore
 from core.worker import SERVER_RESTARTED, TIME_LIMIT, WORKER_DIED, finish, unexpected
 
 log = logging.getLogger(__name__)

@@ -413,8 +413,8 @@ def trained_weights(run, run_id: str) -> None:
                    f"{(summary['accuracy'] - summary['majority_accuracy']) * 100:+.1f} points",
                    help="compared with always saying the commonest answer, 'died'")
     cols[1].metric("Always saying 'died'", f"{summary['majority_accuracy']:.1%}")
-    st.markdown(f"**A few validation passengers** (the network never trained on them), with the probability it "
-                f"gives each of surviving: the softmax of its two outputs.")
+    st.markdown("**A few validation passengers** (the network never trained on them), with the probability it "
+                "gives each of surviving: the softmax of its two outputs.")
     examples = pd.DataFrame(run.examples, columns=["pclass", "sex", "age", "sibsp", "parch", "p_survived",
                                                    "survived"])
     examples.insert(6, "prediction", np.where(examples["p_survived"] >= 0.5, "survived", "died"))

@@ -129,6 +129,8 @@ def test_explain_follows_the_networks_own_forward_pass(trained):
     assert numbers.hidden == pytest.approx(hidden[0].numpy(), abs=1e-5)
     assert numbers.relu == pytest.approx(torch.relu(hidden)[0].numpy(), abs=1e-5)
     assert np.all(numbers.relu >= 0) and np.all(numbers.relu[numbers.hidden <= 0] == 0)
+    outputs = torch.relu(hidden) @ w2.T + b2                                   # the second layer, by hand
+    assert numbers.outputs == pytest.approx(outputs[0].numpy(), abs=1e-5)
     assert numbers.outputs == pytest.approx(model(x)[0].detach().numpy(), abs=1e-5)
     assert numbers.probs == pytest.approx(torch.softmax(model(x), 1)[0].detach().numpy(), abs=1e-6)
     assert numbers.probs.sum() == pytest.approx(1.0) and numbers.survived == numbers.probs[1]

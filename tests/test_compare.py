@@ -1,6 +1,5 @@
 """core/compare.py: settings flattened and diffed, curves on an axis of epochs, the best run, short labels; and the
 GPU load the instructor's page reads from nvidia-smi."""
-import os
 import stat
 
 from core import compare

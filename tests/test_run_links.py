@@ -6,7 +6,7 @@ import time
 import pytest
 
 from core.runs import RUNNING, RunWriter
-from tests.helpers import open_page, texts
+from tests.helpers import texts
 from ui.identity import User
 
 PAGE = "pages/image_classification.py"
