@@ -24,6 +24,17 @@ def numbers(cfg: dict, bounds: dict[str, tuple], whole: tuple[str, ...] = ()) ->
     return {**cfg, **{name: number(cfg[name], name, low, high, name in whole) for name, (low, high) in bounds.items()}}
 
 
+def batch_size(value, name: str = "bs", high: int = 1024) -> int | str:
+    """'auto' (the lesson sizes the batch to the machine it trains on) or a whole number from 1 to high."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    try:
+        return number(value, name, 1, high, whole=True)
+    except StudentError:
+        raise StudentError(f"The setting '{name}' must be 'auto' or a whole number from 1 to {high:,} "
+                           f"(this run has {str(value)[:40]!r}).") from None
+
+
 def flag(value, name: str) -> bool:
     if not isinstance(value, bool):
         raise StudentError(f"The setting '{name}' must be true or false.")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from core.checks import flag, number, numbers
+from core.checks import batch_size, flag, number, numbers
 from core.errors import StudentError
 
 
@@ -40,3 +40,24 @@ def test_flag_is_true_or_false_only():
     assert flag(False, "baseline") is False
     with pytest.raises(StudentError, match="'baseline' must be true or false"):
         flag(1, "baseline")
+
+
+@pytest.mark.parametrize("value, expected", [("auto", "auto"), (32, 32), (256.0, 256)])
+def test_a_batch_size_is_auto_or_a_whole_number_in_range(value, expected):
+    assert batch_size(value, high=256) == expected and type(batch_size(value, high=256)) is type(expected)
+
+
+@pytest.mark.parametrize("value", ["AUTO", "32", 0, 257, 2.5, True, None, ["auto"]])
+def test_any_other_batch_size_is_refused_with_a_sentence_that_offers_auto(value):
+    with pytest.raises(StudentError, match=r"^The setting 'bs' must be 'auto' or a whole number from 1 to 256 "):
+        batch_size(value, high=256)
+
+
+@pytest.mark.parametrize("check", ["vision", "segmentation"])
+def test_the_lessons_with_a_batch_size_check_it_the_shared_way(check):
+    from core.segmentation.jobs import check_config
+    from core.vision.train import settings
+    apply, high = {"vision": (settings, 1024), "segmentation": (check_config, 256)}[check]
+    assert apply({"bs": 16})["bs"] == 16 and apply({})["bs"] == "auto"
+    with pytest.raises(StudentError, match=f"'bs' must be 'auto' or a whole number from 1 to {high:,} "):
+        apply({"bs": high + 1})

@@ -113,7 +113,7 @@ def test_stop_keeps_what_was_trained(service):
     (dict(lr=-1), "'lr' must be a number"),
     (dict(epochs=2.5), "'epochs' must be a whole number"),
     (dict(backbone="../../etc"), "no encoder called"),
-    (dict(bs=10**6), "batch size"),
+    (dict(bs=10**6), "'bs' must be 'auto' or a whole number from 1 to 256"),
 ])
 def test_settings_no_page_offers_are_refused_with_a_sentence(service, config, words):
     """A crafted link's settings are refused when the run is submitted: a sentence at once, nothing queued."""

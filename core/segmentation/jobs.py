@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.checks import SEED, numbers
+from core.checks import SEED, batch_size, numbers
 from core.errors import StudentError
 from core.modelfiles import read_run_model
 from core.runs import RunDamaged, read_progress
@@ -47,9 +47,7 @@ def check_config(config: dict) -> dict:
     if cfg["backbone"] not in BACKBONES:
         raise StudentError(f"There is no encoder called {str(cfg['backbone'])[:40]!r}; choose one of "
                            f"{', '.join(BACKBONES)}.")
-    bs = cfg["bs"]
-    if bs != "auto" and (not isinstance(bs, int) or isinstance(bs, bool) or not 1 <= bs <= 256):
-        raise StudentError("The batch size must be 'auto' or a whole number from 1 to 256.")
+    cfg["bs"] = batch_size(cfg["bs"], high=256)
     return cfg
 
 

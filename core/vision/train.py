@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.checks import SEED, flag, numbers
+from core.checks import SEED, batch_size, flag, numbers
 from core.device import prefers_channels_last, seed_everything
 from core.errors import StudentError
 from core.learner import Learner
@@ -49,14 +49,10 @@ def settings(config: dict | None) -> dict:
     def bad(key, wanted):
         raise StudentError(f"The setting {key!r} must be {wanted} (this run has {str(cfg[key])[:40]!r}).")
 
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
-
     cfg = numbers(cfg, BOUNDS, whole=("size", "seed", "epochs", "freeze_epochs"))
     if cfg["method"] not in RESIZE_METHODS:
         bad("method", " or ".join(RESIZE_METHODS))
-    if cfg["bs"] != "auto" and (not is_int(cfg["bs"]) or not 1 <= cfg["bs"] <= 1024):
-        bad("bs", "'auto' or a batch size from 1 to 1024")
+    cfg["bs"] = batch_size(cfg["bs"], high=1024)
     if cfg["backbone"] not in BACKBONES:
         bad("backbone", "one of " + ", ".join(BACKBONES))
     if cfg["recipe"] not in RECIPES:
