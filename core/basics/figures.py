@@ -105,7 +105,9 @@ def quadratic_figure(problem, weights, show_true=False, kind="MSE"):
     fig.update_yaxes(range=[lo - pad, hi + pad], title="y")
     fig.update_xaxes(title="x")
     loss = quadratic.loss(weights, problem.x, problem.y, kind)
-    return _layout(fig, 360, title=dict(text=f"{kind} = {loss:.3f}", x=0.99, xanchor="right"))
+    # the legend under the plot: above it, wrapped on a phone's width, it ran into the loss in the title
+    return _layout(fig, 380, title=dict(text=f"{kind} = {loss:.3f}", x=0.99, xanchor="right"),
+                   legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
 
 
 def loss_curve_figure(losses, title="loss", diverged=False):
