@@ -110,23 +110,6 @@ def test_the_welcome_page_does_not_import_torch():
     assert out.stdout.split()[-2:] == ["False", "False"]
 
 
-def test_the_warm_up_imports_what_the_lesson_pages_import_without_running_them():
-    """After the first page the warm-up imports the lessons' modules, so a first click on a lesson doesn't wait ~2 s
-    for them; the pages themselves are not run (nothing drawn, no page module)."""
-    import subprocess
-    import sys
-    wanted = ["timm", "core.vision.train", "core.segmentation.jobs", "core.tabular.interpret", "core.collab.figures",
-              "core.basics.titanic"]
-    script = ("import sys, os; sys.path.insert(0, os.getcwd()); import ui.sidebar;"
-              f"before = [m in sys.modules for m in {wanted!r}];"
-              "ui.sidebar.import_what_the_lessons_import();"
-              f"print(before, [m in sys.modules for m in {wanted!r}], any(m.startswith('pages') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[-2] == f"{[False] * len(wanted)} {[True] * len(wanted)} False"
-    assert "ScriptRunContext" not in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
-
-
 def test_presentation_mode_steps_through_a_lessons_sections(service, monkeypatch):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.query_params["present"] = "1"

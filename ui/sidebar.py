@@ -7,16 +7,12 @@ and the weights' availability are found by a background thread started after the
 """
 from __future__ import annotations
 
-import ast
-import importlib
 import logging
 import threading
-from pathlib import Path
 
 import streamlit as st
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[1]
 
 POLL_SECONDS = 5.0              # the job counts, on every page
 WARMING_POLL_SECONDS = 2.0      # until the training service has started and the device is known
@@ -52,31 +48,6 @@ class _Warmup:
             log.exception("warming up the training service failed")
         finally:
             self.done.set()
-        import_what_the_lessons_import()
-
-
-def import_what_the_lessons_import() -> None:
-    """Import the modules the lesson pages import (timm, plotly, the lessons' code: ~2 s on a 2-core machine), so a
-    student's first click on a lesson does not wait for them. Only each page's top-level import statements run,
-    never the page."""
-    from core.lessons import list_lessons
-
-    def load(name: str):
-        try:
-            return importlib.import_module(name)
-        except Exception:                           # the page itself will say what is wrong when it is opened
-            log.exception("importing %s for a lesson page failed", name)
-
-    for lesson in list_lessons():
-        for node in ast.parse((ROOT / lesson.page).read_text()).body:
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    load(alias.name)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                module = load(node.module)
-                for alias in node.names:            # `from core.collab import figures`: figures is a module
-                    if module is not None and not hasattr(module, alias.name):
-                        load(f"{node.module}.{alias.name}")
 
 
 @st.cache_resource(show_spinner=False)
