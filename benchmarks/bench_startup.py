@@ -98,8 +98,9 @@ def drawn_after(page, clicked_ms: float) -> float:
     return (page.evaluate("window.__stillSince") - clicked_ms) / 1000
 
 
-def switches(browser, rounds: int) -> dict[str, list[tuple[float, float]]]:
-    """Per lesson, (seconds to its title, seconds to the whole page) for each visit."""
+def switches(browser, rounds: int, welcome_seconds: float = READ_SECONDS) -> dict[str, list[tuple[float, float]]]:
+    """Per lesson, (seconds to its title, seconds to the whole page) for each visit. The first click comes
+    `welcome_seconds` after the welcome page is drawn (the server warms up in the background meanwhile)."""
     from core.lessons import list_lessons
     lessons = list_lessons()
     out: dict[str, list[tuple[float, float]]] = {lesson.title: [] for lesson in lessons}
@@ -109,6 +110,8 @@ def switches(browser, rounds: int) -> dict[str, list[tuple[float, float]]]:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             open_when_up(page, url)
             page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
+            wait_idle(page)
+            time.sleep(max(0.0, welcome_seconds - READ_SECONDS))
             for _ in range(rounds):
                 for lesson in lessons:
                     wait_idle(page)
@@ -131,12 +134,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--switches", type=int, default=3, help="rounds through every lesson")
+    parser.add_argument("--welcome-seconds", type=float, default=READ_SECONDS,
+                        help="how long the student reads the welcome page before the first lesson")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         firsts = [first_page(browser) for _ in range(args.starts)]
-        switched = switches(browser, args.switches)
+        switched = switches(browser, args.switches, args.welcome_seconds)
         browser.close()
     print(f"{os.cpu_count()} CPUs")
     print(f"first page after `streamlit run`: median {statistics.median(firsts):.2f} s "
