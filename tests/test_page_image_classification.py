@@ -263,8 +263,6 @@ def test_a_photo_from_the_camera_is_classified(trained_page):
     at.camera_input(key="ic_use_camera").set_value(("shot.jpg", jpeg((120, 90, 40), (64, 48)), "image/jpeg")).run()
     assert not at.exception
     assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
-    shown = re.findall(r"^(?:right|WRONG): .*, really (bird|not bird)$", image_captions(at), re.M)
-    assert sorted(shown) == ["bird"] * 6 + ["not bird"] * 6             # show_results: the classes in turn
     at.camera_input(key="ic_use_camera").set_value(("shot.jpg", b"garbage", "image/jpeg")).run()
     assert "can't be used" in texts(at.error)
     at.radio(key="ic_use_where").set_value("A validation photo").run()
@@ -291,8 +289,6 @@ def test_export_and_load_back_in_the_page_and_bad_model_files(trained_page, modu
     load(weights, meta)
     at.radio(key="ic_which_model").set_value("the one you loaded back").run()
     assert re.search(r"Prediction: \*\*(bird|not bird)\*\*", texts(at.markdown))
-    shown = re.findall(r"^(?:right|WRONG): .*, really (bird|not bird)$", image_captions(at), re.M)
-    assert sorted(shown) == ["bird"] * 6 + ["not bird"] * 6             # show_results: the classes in turn
     at.radio(key="ic_which_model").set_value("the one trained above").run()
 
 

@@ -1,4 +1,6 @@
 """fastai's ClassificationInterpretation: what the model got wrong, and how badly."""
+import itertools
+
 import numpy as np
 
 
@@ -32,10 +34,6 @@ def results_sample(targets: np.ndarray, n: int = 12, seed: int = 0) -> np.ndarra
     RandomSplitter leaves its validation set shuffled, and its show_results shows a mix."""
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets)
-    queues = [list(rng.permutation(np.flatnonzero(targets == c))) for c in np.unique(targets)]
-    chosen: list[int] = []
-    while len(chosen) < n and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < n:
-                chosen.append(int(queue.pop(0)))
-    return np.array(chosen, dtype=np.int64)
+    shuffled = [rng.permutation(np.flatnonzero(targets == c)) for c in np.unique(targets)]
+    in_turn = [int(i) for row in itertools.zip_longest(*shuffled) for i in row if i is not None]
+    return np.array(in_turn[:n], dtype=np.int64)
