@@ -53,8 +53,17 @@ def main() -> None:
         warm_up()
 
 
-# Streamlit runs this file as a module named __main__, so worker processes started with multiprocessing's "spawn"
-# (core/backends.py) import it as their main module, named __mp_main__. There it must not run the app, nor import
-# it: a worker has no use for streamlit or ui/ (0.4 s and 33 MB a worker), and streamlit's caches warn in its log.
-if __name__ != "__mp_main__":
+# Three ways this file is loaded:
+# - `streamlit run streamlit_app.py` first imports it as the module `streamlit_app`, finds `app` (an st.App: the
+#   Streamlit server with one route of ours beside its own, the live panel's, ui/live_panel.py) and serves it;
+# - that server then runs it for every page view as a script named __main__: the app itself;
+# - worker processes started with multiprocessing's "spawn" (core/backends.py) import it as their main module,
+#   __mp_main__. There it must do nothing: a worker has no use for streamlit or ui/ (0.4 s and 33 MB a worker).
+# Anything else (AppTest runs it as __main__ too) gets the app without the route: live panels then poll as fragments.
+if __name__ == "streamlit_app":
+    import streamlit as st
+
+    from ui.live_panel import routes
+    app = st.App(__file__, routes=routes())
+elif __name__ != "__mp_main__":
     main()

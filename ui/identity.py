@@ -47,7 +47,7 @@ def _secret() -> bytes:
     return class_secret(class_root())
 
 
-def _sign(value: str) -> str:
+def sign(value: str) -> str:
     return hmac.new(_secret(), value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
@@ -63,7 +63,7 @@ def _from_cookie() -> str | None:
     if not raw or "." not in raw:
         return None
     value, signature = raw.rsplit(".", 1)
-    return value if hmac.compare_digest(signature, _sign(value)) and value.isalnum() else None
+    return value if hmac.compare_digest(signature, sign(value)) and value.isalnum() else None
 
 
 def set_cookie(name: str, value: str, days: float) -> None:
@@ -79,7 +79,7 @@ def browser_id() -> str:
         ss.browser_id = found or secrets.token_hex(12)
         if not found:
             # Kept asking for on every run of this session: a run cut short by a rerun may never reach the browser.
-            ss._browser_cookie = f"{ss.browser_id}.{_sign(ss.browser_id)}"
+            ss._browser_cookie = f"{ss.browser_id}.{sign(ss.browser_id)}"
     if ss.get("_browser_cookie"):
         set_cookie(COOKIE, ss._browser_cookie, COOKIE_DAYS)
     return ss.browser_id

@@ -27,10 +27,12 @@ from typing import Any, Callable
 import streamlit as st
 
 from core import readymade
+from core.live import ended_line, queued_line, training_line
 from core.errors import StudentError
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
 from core.service import get_service
+from ui import live_panel
 from ui.identity import current_user
 from ui.sidebar import page_polls_a_run
 
@@ -206,6 +208,7 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
     found = view_or_say(run_id)
     if found is None:
         return None
+    live_panel.rerun_the_page_if_the_run_moved_on(run_id)
     if found.ready_made:
         _replay_controls(found)
         if found.replaying:
@@ -214,15 +217,31 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
             return found
         _panel(found, chart, table, extra)
     elif found.active:
+        page_polls_a_run()
+        if extra is None and live_panel.mounted():
+            _drawn_by_the_browser(found, chart, table)
+            return found
         if found.status != QUEUED:
             every = TRAINING_POLL_SECONDS
         else:
             every = QUEUED_POLL_SECONDS if (found.position or 0) > 1 else POLL_SECONDS
-        page_polls_a_run()
         st.fragment(run_every=every)(_poll)(run_id, chart, table, extra, found.status)
     elif say_done or not found.finished_ok:
         _panel(found, chart, table, extra)
     return found
+
+
+def _drawn_by_the_browser(found: RunView, chart: bool, table: bool) -> None:
+    """The live panel as the browser polls and draws it (ui/live_panel.py); Stop is decided here."""
+    user = current_user()
+    may_stop = found.mine or user.instructor
+
+    def stop_pressed():                 # a callback: the run is cancelled before the page is drawn again
+        if may_stop:
+            get_service().cancel(found.id, by=user.id, instructor=user.instructor)
+    live_panel.show(found, chart=chart, table=table, can_stop=may_stop, on_stop=stop_pressed,
+                    stopping=get_service().store.cancel_requested(found.id),
+                    watching_note=None if may_stop else "Someone else's run: you are watching it.")
 
 
 def _poll(run_id, chart, table, extra, status=None):
@@ -331,17 +350,10 @@ def _status_line(found: RunView) -> None:
         st.success(f"Trained in {found.seconds or 0:.1f} s{' on ' + device if device else ''}.",
                    icon=":material/check_circle:")
     elif found.status == QUEUED:
-        where = f"position {found.position}" if found.position else "waiting for a free worker"
-        st.info(f"Waiting in the queue: {where}.", icon=":material/schedule:")
+        st.info(queued_line(found.position), icon=":material/schedule:")
     elif found.active:
-        p = found.progress
-        where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
-        if p.stage in ("frozen", "unfrozen"):
-            where += f" ({p.stage})"
-        if p.n_batches:
-            where += f" · batch {p.batch} of {p.n_batches}"
         cols = st.columns([5, 1])
-        cols[0].progress(min(1.0, max(0.0, p.fraction)), text=f"Training — {where} · {found.seconds or 0:.0f} s")
+        cols[0].progress(min(1.0, max(0.0, found.progress.fraction)), text=training_line(found.progress, found.seconds))
         if found.mine or user.instructor:
             if get_service().store.cancel_requested(found.id):
                 cols[1].button("Stopping…", disabled=True, key=f"stop-{found.id}")
@@ -350,14 +362,13 @@ def _status_line(found: RunView) -> None:
         else:
             cols[1].caption("Someone else's run: you are watching it.")
     elif found.status == DONE:
-        st.success(f"Finished in {found.seconds or 0:.1f} s.", icon=":material/check_circle:")
+        st.success(ended_line(found.record), icon=":material/check_circle:")
     elif found.status == CANCELLED:
-        st.info(found.error or "Stopped. Whatever was trained before Stop was pressed is kept.",
-                icon=":material/stop_circle:")
+        st.info(ended_line(found.record), icon=":material/stop_circle:")
     elif found.status == INTERRUPTED:
-        st.warning(found.error or "This run was interrupted.", icon=":material/restart_alt:")
+        st.warning(ended_line(found.record), icon=":material/restart_alt:")
     elif found.status == FAILED:
-        st.error(f"Training failed: {found.error}", icon=":material/error:")
+        st.error(ended_line(found.record), icon=":material/error:")
 
 
 # ---- the shared sections -----------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""The live panel in a real browser (ui/live_panel.py): while a run trains, the student's browser polls the server's
+route and draws the progress line, the epoch table and the loss chart itself, with no Streamlit rerun; someone
+opening the link watches without a Stop button; Stop from the owner stops it and the page draws the results."""
+import re
+import time
+
+import pytest
+
+from tests.conftest import wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+
+def panel(page):
+    return page.locator('[data-testid="stBidiComponentIsolated"]')
+
+
+def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page, app_url, screenshot_dir):
+    asked = []               # messages the browser sends Streamlit: a fragment polling every 2 s sends one each time
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: asked.append(time.monotonic())))
+    page.goto(f"{app_url}/image_classification")       # the bird lesson's default run: ~50 s on a 2-core CPU
+    train = page.get_by_role("button", name=re.compile(r"^Train: fine_tune"))
+    train.wait_for(timeout=180_000)
+    wait_for_app(page, timeout=90_000)
+    train.click()
+    line = page.get_by_text(re.compile("^Training — epoch"))
+    line.wait_for(timeout=120_000)
+    assert panel(page).count() == 1                                 # drawn by the component, not by st.progress
+    page.get_by_role("img", name="Loss as training goes").wait_for(timeout=60_000)
+    wait_for_app(page, timeout=60_000)
+    since = time.monotonic()
+    first = line.inner_text()
+    page.wait_for_function("(t) => !Array.from(document.querySelectorAll('[data-testid=stBidiComponentIsolated]'))"
+                           ".some(e => e.shadowRoot && e.shadowRoot.textContent.includes(t))", arg=first,
+                           timeout=30_000)                        # the line moved on...
+    page.wait_for_timeout(max(0, 6_000 - 1000 * (time.monotonic() - since)))
+    assert len([t for t in asked if t > since]) <= 1                # ...without asking Streamlit (the sidebar may, once)
+    page.locator("table.epochs tbody tr").first.wait_for(timeout=60_000)   # an epoch ended: its row is in the table
+    points = page.locator("polyline").nth(1).get_attribute("points")
+    assert len(points.split()) >= 2
+    panel(page).evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(screenshot_dir / "live_panel_training.png"))
+    assert page.locator("div.live").count() == 1                    # drawn again when it started: one panel still
+    assert "1 training" in page.locator('[data-testid="stSidebar"]').inner_text()   # and the sidebar redrawn
+
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()     # someone given the link
+    other.goto(page.url)
+    other.get_by_text("Someone else's run: you are watching it.").wait_for(timeout=90_000)
+    other.get_by_text(re.compile("^Training — epoch")).wait_for(timeout=30_000)
+    assert panel(other).get_by_role("button", name="Stop").count() == 0
+    answer = other.request.get(f"{app_url}/lesson1-api/live/{page.url.split('run=')[1]}?token=forged")
+    assert answer.status == 403
+
+    panel(page).get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped. Whatever was trained").first.wait_for(timeout=90_000)
+    other.get_by_text("Stopped. Whatever was trained").first.wait_for(timeout=90_000)   # the watcher's page too
+    wait_for_app(page, timeout=60_000)
+    assert panel(page).count() == 0 and page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(screenshot_dir / "live_panel_stopped.png"))
+    other.context.close()

@@ -1,0 +1,160 @@
+"""The live panel's state as the browser polls it: core/live.py (the snapshot, thinned curves, the shared reader) and
+ui/live_panel.py's route (who may read it, "nothing new" in a few bytes). The component itself is drawn in a real
+browser by tests/test_browser_live_panel.py."""
+import json
+import math
+import threading
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from core import live
+from core.runs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Progress, RunStore, RunWriter
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path)
+
+
+def make(store, owner="alice"):
+    return store.create("image_classification", "fit", owner, {"seed": 1}, {"dataset": "birds"}, title="t")
+
+
+def train_a_little(store, run_id, batches=5, epochs_done=0, phase="frozen", nan_at=None):
+    writer = RunWriter(store, run_id, flush_every=0.0)
+    rows = [{"step": i + 1, "epoch": 0, "phase": phase, "train_loss": 1.0 / (i + 1),
+             "raw": float("nan") if i == nan_at else 1.5 / (i + 1), "lr": 1e-3} for i in range(batches)]
+    writer.event("losses", rows=rows, hold=True)
+    writer.event("progress", stage=phase, fraction=0.25, epoch=1, n_epochs=2, batch=batches, n_batches=18)
+    for e in range(epochs_done):
+        writer.event("epoch", row={"epoch": e, "phase": phase, "train_loss": 0.5, "valid_loss": float("nan"),
+                                   "error_rate": 0.0548, "time": 19.6}, valid={"step": batches, "valid_loss": 0.21})
+    writer.flush()
+
+
+def test_thin_keeps_the_ends_and_at_most_the_points_asked():
+    assert live.thin(5, 10) == [0, 1, 2, 3, 4]
+    kept = live.thin(10_000, 300)
+    assert len(kept) == 300 and kept[0] == 0 and kept[-1] == 9_999 and kept == sorted(set(kept))
+
+
+def test_the_words_are_the_same_as_the_fragments(store):
+    progress = Progress(stage="frozen", epoch=1, n_epochs=2, batch=3, n_batches=18)
+    assert live.training_line(progress, 12.4) == "Training — epoch 1 of 2 (frozen) · batch 3 of 18 · 12 s"
+    assert live.queued_line(2) == "Waiting in the queue: position 2."
+    assert live.queued_line(None) == "Waiting in the queue: waiting for a free worker."
+    record = make(store)
+    record.status, record.error = FAILED, "The photos could not be read."
+    assert live.ended_line(record) == "Training failed: The photos could not be read."
+    record.status, record.error = CANCELLED, None
+    assert live.ended_line(record).startswith("Stopped.")
+
+
+def test_a_snapshot_is_plain_json_with_thinned_curves_and_the_epoch_table(store):
+    record = make(store)
+    store.update(record.id, status=RUNNING, started=1.0)
+    train_a_little(store, record.id, batches=1000, epochs_done=1, nan_at=0)
+    progress = Progress().apply(store.events(record.id).read_new(max_bytes=None))
+    snap = live.snapshot(store.read(record.id), progress)
+    text = json.dumps(snap, allow_nan=False)                     # what Starlette's JSONResponse requires
+    assert json.loads(text)["active"] is True and snap["line"].startswith("Training — epoch 1 of 2 (frozen)")
+    curves = snap["curves"]
+    assert len(curves["step"]) == live.MAX_POINTS and curves["step"][0] == 1 and curves["step"][-1] == 1000
+    assert curves["raw"][0] is None                            # a NaN loss is a gap, not invalid JSON
+    assert curves["phases"] == [{"phase": "frozen", "from": 1, "to": 1000}]
+    assert curves["valid_step"] == [1000] and curves["valid"] == [0.21]
+    assert snap["table"]["columns"] == ["epoch", "phase", "train_loss", "valid_loss", "error_rate", "time"]
+    assert snap["table"]["rows"] == [["0", "frozen", "0.5000", "", "0.0548", "19.6 s"]]
+
+
+def test_the_version_changes_with_what_is_drawn(store):
+    record = make(store)
+    empty = live.snapshot(record, Progress(), position=2)
+    assert empty["line"] == "Waiting in the queue: position 2." and empty["status"] == QUEUED
+    assert live.snapshot(record, Progress(), position=1)["version"] != empty["version"]
+    record.status = RUNNING
+    one = live.snapshot(record, Progress(n_events=1))
+    assert one["version"] != live.snapshot(record, Progress(n_events=2))["version"]
+    assert one["version"] != live.snapshot(record, Progress(n_events=1), stopping=True)["version"]
+    assert live.snapshot(record, Progress(n_events=1), stopping=True)["line"] == "Stopping…"
+    record.status = DONE
+    assert live.snapshot(record, Progress(n_events=1))["active"] is False
+
+
+def test_many_polls_share_one_reader_and_never_count_a_line_twice(store):
+    record = make(store)
+    store.update(record.id, status=RUNNING, started=1.0)
+    state = live.LiveRuns()
+    train_a_little(store, record.id, batches=4)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(state.snapshot(store, store.read(record.id))))
+               for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {len(a["curves"]["step"]) for a in answers} == {4}
+    train_a_little(store, record.id, batches=2)                 # two more batches appended: read from the offset
+    assert len(state.snapshot(store, store.read(record.id))["curves"]["step"]) == 6
+
+
+def test_it_remembers_only_the_runs_polled_most_recently(store):
+    state = live.LiveRuns(size=2)
+    records = [make(store) for _ in range(3)]
+    for record in records:
+        state.snapshot(store, record)
+    assert list(state._runs) == [records[1].id, records[2].id]
+
+
+# ---- the route ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def client(service, monkeypatch):
+    from ui import live_panel
+    monkeypatch.setattr(live_panel, "_mounted", {})          # mounted here only: later AppTests poll as fragments
+    return TestClient(Starlette(routes=live_panel.routes()))
+
+
+def url(run_id, token=None, version=None):
+    from ui import live_panel
+    query = f"?token={token if token is not None else live_panel.token(run_id)}"
+    return f"{live_panel.API_PREFIX}{run_id}{query}{'&v=' + version if version else ''}"
+
+
+def test_the_route_answers_a_page_that_was_drawn_with_the_run(client, service):
+    record = make(service.store)
+    service.store.update(record.id, status=RUNNING, started=1.0)
+    train_a_little(service.store, record.id, batches=3)
+    first = client.get(url(record.id))
+    assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
+    body = first.json()
+    assert body["status"] == RUNNING and len(body["curves"]["step"]) == 3
+    again = client.get(url(record.id, version=body["version"])).json()
+    assert again["same"] is True and "curves" not in again and again["line"].startswith("Training —")
+    train_a_little(service.store, record.id, batches=1)
+    assert "curves" in client.get(url(record.id, version=body["version"])).json()
+
+
+def test_the_route_refuses_a_forged_token_an_odd_id_and_an_unknown_run(client, service):
+    record = make(service.store)
+    assert client.get(url(record.id, token="0" * 24)).status_code == 403
+    assert client.get(url(record.id, token="")).status_code == 403
+    assert client.get(url("..%2F..%2Fetc")).status_code in (403, 404)
+    unknown = "1" * len(record.id)
+    answer = client.get(url(unknown))
+    assert answer.status_code == 404 and "error" in answer.json()
+
+
+def test_the_route_sits_under_the_servers_base_path(monkeypatch):
+    from streamlit import config
+    from ui import live_panel
+    monkeypatch.setattr(live_panel, "_mounted", {})
+    real = config.get_option
+    monkeypatch.setattr(config, "get_option", lambda name: "/class/a/" if name == "server.baseUrlPath" else real(name))
+    route = live_panel.routes()[0]
+    assert route.path == "/class/a" + live_panel.API_PREFIX + "{run_id}" and live_panel.mounted()
+
+
+def test_numbers_that_json_cannot_carry_become_gaps():
+    assert [live._number(v) for v in (1.5, float("nan"), math.inf, None, "x", 2)] == [1.5, None, None, None, None, 2]
