@@ -163,7 +163,8 @@ class Trainers(threading.Thread):
             time.sleep(0.5)
 
     def _note_position(self, page, run_id: str) -> None:
-        text = " ".join(page.locator('[data-testid="stAlert"]').all_text_contents())
+        text = " ".join(page.locator('[data-testid="stAlert"], div.live .line').all_text_contents())   # the
+        # queue line as a fragment draws it, or as the browser's live panel does (ui/live_panel.py)
         for seen in re.findall(r"position (\d+)", text):
             self.positions.setdefault(run_id, set()).add(int(seen))
 

@@ -7,11 +7,12 @@ text. One watcher or thirty, the server folds a run's new events once (`LiveRuns
 """
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections import OrderedDict
 
-from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunRecord, RunStore
+from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Progress, RunRecord, RunStore
 
 MAX_POINTS = 300           # per curve: a chart a few hundred pixels wide has nothing to gain from more
 
@@ -25,6 +26,14 @@ def training_line(progress: Progress, seconds: float | None) -> str:
     if p.n_batches:
         where += f" · batch {p.batch} of {p.n_batches}"
     return f"Training — {where} · {seconds or 0:.0f} s"
+
+
+def replay_line(progress: Progress, position: float, total: float) -> str:
+    p = progress
+    where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
+    if p.n_batches:
+        where += f" · batch {p.batch} of {p.n_batches}"
+    return f"Replaying — {where} · {min(total, position):.0f} s of {total:.0f} s"
 
 
 def queued_line(position: int | None) -> str:
@@ -114,6 +123,7 @@ class LiveRuns:
     def __init__(self, size: int = 64):
         self.size = size
         self._runs: OrderedDict[str, _Watched] = OrderedDict()
+        self._replays: OrderedDict[tuple, _Replayed] = OrderedDict()
         self._lock = threading.Lock()
 
     def snapshot(self, store: RunStore, record: RunRecord, position: int | None = None,
@@ -130,6 +140,39 @@ class LiveRuns:
             if watched.drawn_at != watched.progress.n_events:
                 watched.drawn, watched.drawn_at = drawing(watched.progress), watched.progress.n_events
             return snapshot(record, watched.progress, position, stopping, watched.drawn)
+
+
+    def replay(self, store: RunStore, record: RunRecord, at: float) -> dict:
+        """A finished run `at` seconds into its replay (core/readymade.py): as the live panel drew it then. The
+        run's events are read once; its curves and table are made once per event the replay has passed."""
+        from core import readymade
+        key = (record.id, record.finished)
+        with self._lock:
+            replayed = self._replays.get(key)
+            if replayed is None:
+                events = store.events(record.id).read_new(max_bytes=None)
+                start = readymade.start_time(record, events)
+                replayed = self._replays[key] = _Replayed(events, [e.get("t", 0.0) - start for e in events],
+                                                          readymade.duration(record, events))
+                while len(self._replays) > 16:
+                    self._replays.popitem(last=False)
+            self._replays.move_to_end(key)
+        with replayed.lock:
+            passed = bisect.bisect_right(replayed.times, at)
+            if replayed.drawn_at != passed:
+                progress = Progress().apply(replayed.events[:passed])
+                replayed.progress, replayed.drawn, replayed.drawn_at = progress, drawing(progress), passed
+            progress, drawn = replayed.progress, replayed.drawn
+        over = at >= replayed.total
+        return {"version": f"replay:{passed}:{int(over)}", "status": record.status if over else RUNNING,
+                "active": not over, "line": replay_line(progress, at, replayed.total),
+                "fraction": 1.0 if over else min(1.0, max(0.0, progress.fraction)), **drawn}
+
+
+class _Replayed:
+    def __init__(self, events: list, times: list, total: float):
+        self.events, self.times, self.total, self.lock = events, times, total, threading.Lock()
+        self.progress, self.drawn, self.drawn_at = None, None, -1
 
 
 class _Watched:

@@ -1,12 +1,13 @@
-"""The live panel in a real browser (ui/live_panel.py): while a run trains, the student's browser polls the server's
-route and draws the progress line, the epoch table and the loss chart itself, with no Streamlit rerun; someone
-opening the link watches without a Stop button; Stop from the owner stops it and the page draws the results."""
+"""The live panel in a real browser (ui/live_panel.py): a lesson's ready-made run replays in it; while a run trains,
+the student's browser polls the server's route and draws the progress line, the epoch table and the loss chart
+itself, with no Streamlit rerun; someone opening the link watches without a Stop button; Stop from the owner stops
+it and the page draws the results."""
 import re
 import time
 
 import pytest
 
-from tests.conftest import wait_for_app
+from tests.conftest import ROOT, app_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -59,3 +60,23 @@ def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page,
     assert panel(page).count() == 0 and page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(screenshot_dir / "live_panel_stopped.png"))
     other.context.close()
+
+
+def test_a_lessons_ready_made_run_replays_in_the_same_panel(page, tmp_path):
+    """The lesson opens on its shipped ready-made run (the other journeys' server has none), replayed at 10x: the
+    browser keeps the replay's clock and asks the route for the run as it stood; the page reruns once at the end."""
+    asked = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: asked.append(time.monotonic())))
+    with app_server(tmp_path, tmp_path / "runs", env={"LESSON1_READYMADE_DIR": str(ROOT / "readymade")}) as url:
+        page.goto(url)                                     # once the server has warmed up, the sidebar polls
+        page.locator('[data-testid="stSidebar"]').get_by_text("Training runs on").wait_for(timeout=90_000)
+        page.goto(f"{url}/image_classification")           # at most every 30 s beside a live panel
+        line = page.locator("div.live .line").first
+        line.wait_for(state="attached", timeout=120_000)
+        since = time.monotonic()
+        assert line.text_content().startswith("Replaying — ")
+        page.get_by_text("8. What the model looks at").wait_for(timeout=60_000)   # it ended: the results drawn
+        replayed_for = time.monotonic() - since
+        wait_for_app(page, timeout=60_000)
+        assert page.locator("div.live").count() == 0 and page.get_by_text("Trained in").count() == 1
+        assert len([t for t in asked if t > since]) <= 2 + replayed_for / 30   # its end, the sidebar's poll

@@ -13,3 +13,4 @@ def test_three_students_train_while_two_click_around(browser):
     assert (result["done"], result["failed"], result["unfinished"]) == (3, 0, 0), result["errors"]
     assert result["changes_asked"] > 0 and result["changes_shown"] == result["changes_asked"]
     assert len(result["wait_s"]) == len(result["run_s"]) == 3
+    assert result["positions"], "no trainer's page said where its run was in the queue"

@@ -158,3 +158,44 @@ def test_the_route_sits_under_the_servers_base_path(monkeypatch):
 
 def test_numbers_that_json_cannot_carry_become_gaps():
     assert [live._number(v) for v in (1.5, float("nan"), math.inf, None, "x", 2)] == [1.5, None, None, None, None, 2]
+
+
+# ---- a ready-made run replaying ----------------------------------------------------------------------------------
+def finished_run(store, owner="readymade"):
+    """A run that trained for 10 s: a batch a second, an epoch's end at 5 s and at 10 s."""
+    record = store.create("image_classification", "fit", owner, {"seed": 1}, {"dataset": "birds"}, title="t")
+    lines = []
+    for i in range(10):
+        lines.append({"e": "losses", "t": 100.0 + i + 1, "rows": [{"step": i + 1, "epoch": i // 5, "phase": "",
+                                                                   "train_loss": 1.0, "raw": 1.0, "lr": 1e-3}]})
+        lines.append({"e": "progress", "t": 100.0 + i + 1, "epoch": i // 5 + 1, "n_epochs": 2, "batch": i % 5 + 1,
+                      "n_batches": 5, "fraction": (i + 1) / 10})
+        if i % 5 == 4:
+            lines.append({"e": "epoch", "t": 100.0 + i + 1, "row": {"epoch": i // 5, "train_loss": 1.0},
+                          "valid": {"step": i + 1, "valid_loss": 0.9}})
+    (store.path(record.id) / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return store.update(record.id, status=DONE, started=100.0, finished=110.0)
+
+
+def test_a_replay_is_the_run_as_it_stood_that_many_seconds_in(store):
+    record = finished_run(store)
+    state = live.LiveRuns()
+    early = state.replay(store, record, 3.5)
+    assert early["active"] is True and early["status"] == RUNNING
+    assert early["curves"]["step"] == [1, 2, 3] and early["table"]["rows"] == []
+    assert early["line"] == "Replaying — epoch 1 of 2 · batch 3 of 5 · 4 s of 10 s"
+    assert state.replay(store, record, 3.9)["version"] == early["version"]         # nothing new between batches
+    later = state.replay(store, record, 7.0)
+    assert later["curves"]["step"] == list(range(1, 8)) and len(later["table"]["rows"]) == 1
+    over = state.replay(store, record, 10.0)
+    assert over["active"] is False and over["status"] == DONE and over["fraction"] == 1.0
+    assert over["version"] != state.replay(store, record, 9.99)["version"]          # the end is news by itself
+
+
+def test_the_route_replays_only_a_ready_made_run(client, service):
+    mine = finished_run(service.store, owner="alice")
+    assert client.get(url(mine.id) + "&at=3").status_code == 404
+    shipped = finished_run(service.store)
+    assert client.get(url(shipped.id) + "&at=3").json()["curves"]["step"] == [1, 2, 3]
+    for bad in ("-1", "nan", "inf", "x"):
+        assert client.get(url(shipped.id) + f"&at={bad}").status_code == 404

@@ -19,6 +19,7 @@ this person may (its owner or an instructor), exactly as the Streamlit button di
 from __future__ import annotations
 
 import hmac
+import math
 from pathlib import Path
 
 import streamlit as st
@@ -56,12 +57,12 @@ def _answer(request):
     the tab has this version already. Starlette runs a plain function in its thread pool, off the event loop."""
     from starlette.responses import JSONResponse
     from core.runs import RunError, valid_run_id
-    run_id = request.path_params["run_id"]
-    if not valid_run_id(run_id) or not hmac.compare_digest(request.query_params.get("token", ""), token(run_id)):
+    run_id, query = request.path_params["run_id"], request.query_params
+    if not valid_run_id(run_id) or not hmac.compare_digest(query.get("token", ""), token(run_id)):
         return JSONResponse({"error": "This run can't be watched from here: reload the page."}, status_code=403)
     try:
-        found = _snapshot(run_id)
-    except RunError as e:
+        found = _snapshot(run_id) if "at" not in query else _replayed(run_id, _seconds(query["at"]))
+    except (RunError, ValueError) as e:
         return JSONResponse({"error": str(e)}, status_code=404)
     if request.query_params.get("v") == found["version"]:
         found = {"same": True, "version": found["version"], "line": found["line"], "fraction": found["fraction"]}
@@ -79,6 +80,25 @@ def _snapshot(run_id: str) -> dict:
     return _state.snapshot(store, record, position, record.active and store.cancel_requested(run_id))
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("A replay's position is a number of seconds.")
+    return value
+
+
+def _replayed(run_id: str, at: float) -> dict:
+    """A ready-made run `at` seconds into its replay (only those replay: any other run is watched as it is)."""
+    from core import readymade
+    from core.service import get_service
+    from ui.runs import store_of
+    store = store_of(run_id)
+    record = store.read(run_id)
+    if record.active or not readymade.is_ready_made(record, get_service().store):
+        raise ValueError("Only a lesson's ready-made run replays.")
+    return _state.replay(store, record, at)
+
+
 # ---- the page's side ---------------------------------------------------------------------------------------------
 _ASSETS = Path(__file__).with_name("assets")
 _PANEL = st.components.v2.component("lesson1_live_panel", js=(_ASSETS / "live_panel.js").read_text(),
@@ -90,12 +110,24 @@ def show(found, *, chart: bool, table: bool, can_stop: bool, stopping: bool, on_
     """The live panel of a queued or training run (a ui/runs.RunView), drawn and polled by the browser. Stop calls
     `on_stop` (before the page reruns). When the run starts or ends the page reruns: the sidebar's job counts, the
     results."""
+    _mount(found, chart, table, live.snapshot(found.record, found.progress, found.position, stopping), on_stop,
+           can_stop=can_stop, note=watching_note or "")
+
+
+def show_replay(found, *, chart: bool, table: bool, at: float, speed: float) -> None:
+    """A ready-made run replaying from `at` seconds at `speed` (ui/runs.py keeps the replay's clock): the browser
+    keeps time and asks the route for the run as it was at each moment; the page reruns when the replay ends."""
+    from ui.runs import store_of
+    _mount(found, chart, table, _state.replay(store_of(found.id), found.record, at), lambda: None,
+           replay={"from": at, "speed": speed})
+
+
+def _mount(found, chart: bool, table: bool, first: dict, on_stop, **more) -> None:
     from core import plots
-    first = live.snapshot(found.record, found.progress, found.position, stopping)
-    data = {"url": _mounted["prefix"] + found.id, "token": token(found.id), "poll_ms": POLL_MS,
-            "chart": chart, "table": table, "can_stop": can_stop, "note": watching_note or "",
-            "first": first, "colors": {"train": plots.TRAIN_COLOR, "valid": plots.VALID_COLOR,
-                                       "phases": plots.PHASE_COLORS, "muted": plots.MUTED}}
+    data = {"url": _mounted["prefix"] + found.id, "token": token(found.id), "poll_ms": POLL_MS, "chart": chart,
+            "table": table, "first": first, "can_stop": False, "note": "", "replay": None,
+            "colors": {"train": plots.TRAIN_COLOR, "valid": plots.VALID_COLOR, "phases": plots.PHASE_COLORS,
+                       "muted": plots.MUTED}, **more}
     _PANEL(data=data, key=f"live-{found.id}", on_stop_change=on_stop,
            on_status_change=lambda: st.session_state.__setitem__(_MOVED_ON, found.id))
 

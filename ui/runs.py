@@ -27,7 +27,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from core import readymade
-from core.live import ended_line, queued_line, training_line
+from core.live import ended_line, queued_line, replay_line, training_line
 from core.errors import StudentError
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
@@ -213,7 +213,12 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
         _replay_controls(found)
         if found.replaying:
             page_polls_a_run()
-            st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
+            if extra is None and live_panel.mounted():
+                state = _replay_state(found.record)
+                live_panel.show_replay(found, chart=chart, table=table, at=_replay_position(state),
+                                       speed=SPEEDS[state["speed"]])
+            else:
+                st.fragment(run_every=POLL_SECONDS)(_poll)(run_id, chart, table, extra)
             return found
         _panel(found, chart, table, extra)
     elif found.active:
@@ -338,13 +343,8 @@ def chart_is_behind(drawn: tuple[int, int], drawn_at: float, seen: tuple[int, in
 def _status_line(found: RunView) -> None:
     user = current_user()
     if found.replaying:
-        p = found.progress
-        where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
-        if p.n_batches:
-            where += f" · batch {p.batch} of {p.n_batches}"
-        total = found.seconds or 0
-        st.progress(min(1.0, max(0.0, p.fraction)), text=f"Replaying — {where} · "
-                    f"{min(total, _replay_position(_replay_state(found.record))):.0f} s of {total:.0f} s")
+        st.progress(min(1.0, max(0.0, found.progress.fraction)), text=replay_line(
+            found.progress, _replay_position(_replay_state(found.record)), found.seconds or 0))
     elif found.ready_made and found.status == DONE:
         device = found.info.get("device", "")
         st.success(f"Trained in {found.seconds or 0:.1f} s{' on ' + device if device else ''}.",

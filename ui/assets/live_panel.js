@@ -143,6 +143,9 @@ export default function (component) {
   parentElement.append(root);
 
   let current = data.first, closed = false, timer = null, failures = 0, stopping = false;
+  const shownAt = performance.now();
+  // A ready-made run replaying: the page said where the replay stood when it was drawn; this tab keeps its clock.
+  const replayedFor = () => data.replay.from + ((performance.now() - shownAt) / 1000) * data.replay.speed;
 
   function drawSide() {
     if (data.can_stop && current.active) {
@@ -178,7 +181,8 @@ export default function (component) {
     if (closed) return;
     let wait = document.hidden ? 5 * data.poll_ms : data.poll_ms;
     try {
-      const query = `?token=${encodeURIComponent(data.token)}&v=${encodeURIComponent(current.version)}`;
+      let query = `?token=${encodeURIComponent(data.token)}&v=${encodeURIComponent(current.version)}`;
+      if (data.replay) query += `&at=${replayedFor().toFixed(2)}`;
       const response = await fetch(data.url + query, { cache: "no-store" });
       const body = await response.json();
       if (closed) return;
