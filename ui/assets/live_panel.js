@@ -116,6 +116,9 @@ export default function (component) {
   const status = el("div", "status");
   const line = el("div", "line");
   const bar = el("div", "bar");
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
   const fill = el("div", "fill");
   bar.append(fill);
   status.append(line, bar);
@@ -168,6 +171,7 @@ export default function (component) {
     root.dataset.status = current.status;
     bar.hidden = current.status === "queued";
     fill.style.width = `${(100 * current.fraction).toFixed(1)}%`;
+    bar.setAttribute("aria-valuenow", (100 * current.fraction).toFixed(0));
   }
 
   function drawAll() {
