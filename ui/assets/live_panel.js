@@ -162,7 +162,8 @@ export default function (component) {
       };
       side.replaceChildren(button);
     } else {
-      side.replaceChildren(data.note ? el("span", "note", data.note) : "");
+      if (data.note) side.replaceChildren(el("span", "note", data.note));
+      else side.replaceChildren();
     }
   }
 
