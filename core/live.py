@@ -17,23 +17,23 @@ from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Pro
 MAX_POINTS = 300           # per curve: a chart a few hundred pixels wide has nothing to gain from more
 
 
-def training_line(progress: Progress, seconds: float | None) -> str:
-    """'Training — epoch 1 of 2 (frozen) · batch 3 of 18 · 12 s': the live panel's words, in both of its forms."""
-    p = progress
+def _where(p: Progress, phase: bool) -> str:
+    """'epoch 1 of 2 (frozen) · batch 3 of 18', with fine_tune's phase in brackets if `phase`."""
     where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
-    if p.stage in ("frozen", "unfrozen"):
+    if phase and p.stage in ("frozen", "unfrozen"):
         where += f" ({p.stage})"
     if p.n_batches:
         where += f" · batch {p.batch} of {p.n_batches}"
-    return f"Training — {where} · {seconds or 0:.0f} s"
+    return where
+
+
+def training_line(progress: Progress, seconds: float | None) -> str:
+    """'Training — epoch 1 of 2 (frozen) · batch 3 of 18 · 12 s': the live panel's words, in both of its forms."""
+    return f"Training — {_where(progress, phase=True)} · {seconds or 0:.0f} s"
 
 
 def replay_line(progress: Progress, position: float, total: float) -> str:
-    p = progress
-    where = f"epoch {p.epoch} of {p.n_epochs}" if p.n_epochs else p.stage
-    if p.n_batches:
-        where += f" · batch {p.batch} of {p.n_batches}"
-    return f"Replaying — {where} · {min(total, position):.0f} s of {total:.0f} s"
+    return f"Replaying — {_where(progress, phase=False)} · {min(total, position):.0f} s of {total:.0f} s"
 
 
 def queued_line(position: int | None) -> str:
@@ -140,7 +140,6 @@ class LiveRuns:
             if watched.drawn_at != watched.progress.n_events:
                 watched.drawn, watched.drawn_at = drawing(watched.progress), watched.progress.n_events
             return snapshot(record, watched.progress, position, stopping, watched.drawn)
-
 
     def replay(self, store: RunStore, record: RunRecord, at: float) -> dict:
         """A finished run `at` seconds into its replay (core/readymade.py): as the live panel drew it then. The

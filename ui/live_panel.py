@@ -64,7 +64,7 @@ def _answer(request):
         found = _snapshot(run_id) if "at" not in query else _replayed(run_id, _seconds(query["at"]))
     except (RunError, ValueError) as e:
         return JSONResponse({"error": str(e)}, status_code=404)
-    if request.query_params.get("v") == found["version"]:
+    if query.get("v") == found["version"]:
         found = {"same": True, "version": found["version"], "line": found["line"], "fraction": found["fraction"]}
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
 

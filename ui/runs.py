@@ -353,7 +353,8 @@ def _status_line(found: RunView) -> None:
         st.info(queued_line(found.position), icon=":material/schedule:")
     elif found.active:
         cols = st.columns([5, 1])
-        cols[0].progress(min(1.0, max(0.0, found.progress.fraction)), text=training_line(found.progress, found.seconds))
+        cols[0].progress(min(1.0, max(0.0, found.progress.fraction)),
+                         text=training_line(found.progress, found.seconds))
         if found.mine or user.instructor:
             if get_service().store.cancel_requested(found.id):
                 cols[1].button("Stopping…", disabled=True, key=f"stop-{found.id}")
