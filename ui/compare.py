@@ -14,6 +14,7 @@ from core.runs import RunError, RunRecord
 from core.service import get_service
 from ui import runs as ui_runs
 from ui.identity import current_user
+from ui.tables import show_table
 
 CHART = {"displayModeBar": False}
 RUNS_PARAM = "runs"
@@ -118,11 +119,9 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
     from core import plots
     for i, (column, found) in enumerate(zip(st.columns(len(views)), views)):
         column.markdown(f"**{labels[i]}**")
-        column.dataframe(plots.epoch_table(found.epoch_table), width="stretch")
+        show_table(plots.epoch_table(found.epoch_table), where=column)
     st.subheader("Settings")
-    st.dataframe(table.style.apply(lambda row: ["background-color: #fff3cd; font-weight: bold"
-                                                if row.name in differ else "" for _ in row], axis=1),
-                 width="stretch")
+    show_table(table, marked_rows=differ)
     st.caption("Highlighted: the settings that differ. " + (
         f"Here: {', '.join(differ)}." if differ else "These runs have the same settings (and data)."))
     links = [f"[{labels[i]}]({lesson.key}?run={r.id})" for i, r in enumerate(records)]

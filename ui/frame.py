@@ -2,6 +2,8 @@
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from ui.tables import CSS as TABLE_CSS
+
 # Every tab watching a run redraws its live panel every few seconds, and the progress bar then slides to its new
 # width. Without GPU compositing (a headless browser, software rendering) that slide cost three times the redraw
 # itself: a tab polling a bare progress bar each second used 0.080 of a core with it, 0.026 without. The bar steps.
@@ -13,7 +15,7 @@ from streamlit.runtime.pages_manager import PagesManager
 APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }"
            "[class*='st-key-lesson-section-'] { content-visibility: auto; contain-intrinsic-size: auto 900px; }"
            "[data-testid='stImage'] { column-gap: 4px; }"
-           "</style>")
+           + TABLE_CSS + "</style>")
 
 
 def app_style() -> None:

@@ -35,6 +35,7 @@ from core.service import get_service
 from ui import live_panel
 from ui.identity import current_user
 from ui.sidebar import page_polls_a_run
+from ui.tables import show_table
 
 POLL_SECONDS = 1.0           # a run next in line (it starts any moment), a ready-made run replaying
 # While a run trains, its tab asks every 2 s. Each poll costs the student's browser ~0.1 s of CPU whatever changed
@@ -316,7 +317,7 @@ def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
     _status_line(found)
     rows = found.epoch_table
     if table and rows:
-        st.dataframe(plots.epoch_table(rows), width="stretch")
+        show_table(plots.epoch_table(rows))
     progress = found.progress
     if chart and (progress.losses or progress.valid_losses):
         cache = st.session_state.setdefault("_loss_charts", {})
@@ -439,8 +440,7 @@ def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
     seed = f", seed {record.seed}" if record.seed is not None else ""      # runs from before settings were kept
     with st.expander(f"About this run: {whose}{seed}", icon=":material/info:"):
         settings = {k: v for k, v in record.config.items() if not isinstance(v, (dict, list))}
-        st.dataframe([{"setting": k, "value": json.dumps(v)} for k, v in settings.items()], hide_index=True,
-                     width="stretch")
+        show_table([{"setting": k, "value": json.dumps(v)} for k, v in settings.items()], index=False)
         data = record.data.get("name") or record.data.get("dataset") or "?"
         st.markdown(f"**Data:** {data} · fingerprint `{record.fingerprint or '-'}`  \n"
                     f"**Started from:** {found.info.get('weights_detail', 'random weights')}  \n"

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.bad_input.corpus import Case, upload_name
 from tests.bad_input.made import ROOT
+from tests.helpers import tables
 
 TIMEOUT = 180
 TABULAR_UPLOAD, COLLAB_UPLOAD = "My own CSV", "My own CSV"
@@ -156,8 +157,8 @@ def _class_photos_used(at: AppTest, case: Case) -> bool:
 
 def class_photos_left_out(at: AppTest, case: Case) -> list[str]:
     """The reasons given for the case's file in the "left out" table (class by class)."""
-    return [r for d in at.dataframe if {"file", "reason"} <= set(d.value.columns)
-            for f, r in zip(d.value["file"], d.value["reason"]) if upload_name(case).rpartition(".")[0] in f]
+    return [r for d in tables(at) if {"file", "reason"} <= set(d.columns)
+            for f, r in zip(d["file"], d["reason"]) if upload_name(case).rpartition(".")[0] in f]
 
 
 def _shots_grew(at: AppTest, case: Case) -> bool:
@@ -239,7 +240,7 @@ RAW = re.compile(r"Traceback|File \"|\b[A-Za-z_]*(Error|Exception)\b|/tmp/|/work
 def said(at: AppTest) -> list[str]:
     """Every error and warning the page shows, and the reasons in a table of files left out."""
     out = texts(at.error) + texts(at.warning)
-    out += [str(r) for d in at.dataframe if "reason" in d.value.columns for r in d.value["reason"]]
+    out += [str(r) for d in tables(at) if "reason" in d.columns for r in d["reason"]]
     return out
 
 
@@ -247,8 +248,7 @@ def formula_cells(at: AppTest) -> list[str]:
     """Text in the page's tables (cells, column and row names) that a spreadsheet would run as a formula, were the
     table downloaded as CSV from its toolbar."""
     found = []
-    for d in at.dataframe:
-        df = d.value
+    for df in tables(at):
         values = [*map(str, df.columns), *(str(v) for v in df.index if isinstance(v, str))]
         values += [v for column in df.columns for v in df[column].tolist() if isinstance(v, str)]
         found += [v for v in values if v[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(v)]

@@ -1,0 +1,104 @@
+"""A lesson's small tables (a batch's rows, a vocabulary, an epoch table) drawn as plain HTML.
+
+Why not st.dataframe: its data grid costs the browser ~35 ms to mount, whatever its size, and a lesson shows 5 to 15
+small tables. Switching to the tabular lesson took 1.2 s to draw the whole page, half of it mounting grids
+(benchmarks/bench_startup.py; a page of 15 small grids drew in 0.7 s, the same tables as HTML in 0.15 s). A table
+bigger than a screenful still gets the grid: it scrolls, sorts and draws only what shows.
+
+Every name and value is escaped: a cell of a student's CSV is text, never markup.
+"""
+import html
+import math
+from numbers import Number
+
+import pandas as pd
+import streamlit as st
+
+HTML_CELLS = 600          # more cells than this (or more than HTML_ROWS rows): the data grid
+HTML_ROWS = 40
+MARK = "mark"             # the class of a highlighted cell (a yellow background, as the grid's highlights had)
+
+CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
+       ".l1-table table { border-collapse: collapse; font-size: 0.875rem; font-variant-numeric: tabular-nums; }"
+       ".l1-table th, .l1-table td { padding: 0.25rem 0.6rem; border-bottom: 1px solid rgba(128, 128, 128, 0.25);"
+       " white-space: nowrap; text-align: left; max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }"
+       ".l1-table thead th { font-weight: 600; border-bottom: 1px solid rgba(128, 128, 128, 0.5); }"
+       ".l1-table tbody th { font-weight: 400; opacity: 0.65; }"
+       ".l1-table .num { text-align: right; }"
+       ".l1-table .none { opacity: 0.45; }"
+       f".l1-table .{MARK} {{ background: #fff3cd; color: #31333f; font-weight: 600; }}")   # in the app's
+# stylesheet (ui/frame.py), sent once per page
+
+
+def cell_text(value, digits: int, fmt: str | None = None) -> tuple[str, str]:
+    """(text, css class) of one value: numbers to `digits` significant digits (or by `fmt`, "{:.1%}"), whole and
+    big ones without an exponent, right-aligned; missing ones faded."""
+    if value is None or value is pd.NA or value is pd.NaT or isinstance(value, float) and math.isnan(value):
+        return "None" if value is None else "NaN", "none"
+    if isinstance(value, bool):
+        return str(value), ""
+    if isinstance(value, Number):
+        if fmt:
+            return fmt.format(value), "num"
+        if isinstance(value, float) or getattr(value, "dtype", None) is not None and value.dtype.kind == "f":
+            value = float(value)
+            if value.is_integer() and abs(value) < 1e15:       # a whole number in a column with gaps: 184700
+                return str(int(value)), "num"
+            return (f"{value:.1f}" if abs(value) >= 1000 else f"{value:.{digits}g}"), "num"
+        return str(value), "num"
+    return str(value), ""
+
+
+def classes(css: str) -> str:
+    return f' class="{css}"' if css else ""
+
+
+def to_html(df: pd.DataFrame, *, index: bool = True, digits: int = 4, formats: dict | None = None, marked=None,
+            marked_rows=()) -> str:
+    """The table as escaped HTML. `formats`: a format per column ("{:,}"); `marked(value) -> bool` highlights
+    cells, `marked_rows` whole rows (by index label)."""
+    formats = formats or {}
+
+    def td(value, tag="td", extra="", fmt=None):
+        text, css = cell_text(value, digits, fmt)
+        if marked is not None and tag == "td" and marked(value):
+            css += " " + MARK
+        css = (css + " " + extra).strip()
+        return f"<{tag}{classes(css)}>{html.escape(text)}</{tag}>"
+
+    def th(name, dtype):
+        is_number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        return f"<th{classes('num' if is_number else '')}>{html.escape(str(name))}</th>"
+
+    head = ("<th></th>" if index else "") + "".join(th(name, dtype) for name, dtype in zip(df.columns, df.dtypes))
+    column_formats = [formats.get(c) for c in df.columns]
+    rows = []
+    for name, values in zip(df.index, df.itertuples(index=False, name=None)):
+        extra = MARK if name in marked_rows else ""
+        cells = [td(name, "th", extra)] if index else []
+        cells += [td(v, extra=extra, fmt=f) for v, f in zip(values, column_formats)]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="l1-table"><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def show_table(data, *, where=None, index: bool = True, digits: int = 4, formats: dict | None = None, marked=None,
+          marked_rows=(), **grid) -> None:
+    """Show `data` (a DataFrame, or what one is made from) in `where` (a column, a container; the page by default):
+    as HTML when it is small, else in Streamlit's data grid (`grid`: st.dataframe's own arguments, such as
+    column_config, used only there)."""
+    where = where or st
+    df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if len(df) <= HTML_ROWS and df.size <= HTML_CELLS:
+        where.html(to_html(df, index=index, digits=digits, formats=formats, marked=marked, marked_rows=marked_rows))
+        return
+    shown = df.style
+    if formats:
+        shown = shown.format({c: f for c, f in formats.items() if c in df.columns})
+    if marked is not None or marked_rows:
+        def style_row(row):
+            return ["background-color: #fff3cd; font-weight: bold" if row.name in marked_rows or
+                    (marked is not None and marked(v)) else "" for v in row]
+        shown = shown.apply(style_row, axis=1)
+    where.dataframe(shown if formats or marked is not None or marked_rows else df, width="stretch",
+                    hide_index=not index, **grid)
