@@ -4,12 +4,15 @@ The frame every page runs in: who is signing in (ui/login.py), the navigation (t
 instructors only), the sidebar, presentation mode. Nothing here loads the deep-learning libraries: the welcome page
 comes up at once, and the training service starts in the background after it (ui/sidebar.py)."""
 import logging
+import time
 
 
 def main() -> None:
+    started = time.perf_counter()
     # Imported here, not at the top: see the end of this file.
     import streamlit as st
 
+    from core.pagetimes import PAGE_TIMES
     from core.lessons import list_lessons
     from ui import identity, login, present
     from ui.frame import app_style
@@ -43,14 +46,18 @@ def main() -> None:
         sidebar_live = render_sidebar()
     bar = present.begin()
     start_page()
+    finished = False
     try:
         page.run()
+        finished = True
     finally:
         present.end(bar)
         if sidebar_live is not None:
             render_sidebar_live(sidebar_live)
         identity.write_cookies()
         warm_up()
+        if finished:                    # not a run that the next click stopped (core/pagetimes.py)
+            PAGE_TIMES.record(page.title, time.perf_counter() - started)
 
 
 # Three ways this file is loaded:
@@ -63,7 +70,7 @@ def main() -> None:
 if __name__ == "streamlit_app":
     import streamlit as st
 
-    from ui.live_panel import routes
-    app = st.App(__file__, routes=routes())
+    from ui import live_panel, server_stats
+    app = st.App(__file__, routes=[*live_panel.routes(), *server_stats.routes()])
 elif __name__ != "__mp_main__":
     main()

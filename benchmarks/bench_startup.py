@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench_watching import CHROMIUM_ARGS, SCRIPT_FINISHED, free_port, wait_idle  # noqa: E402
+from benchmarks.class_load import server_page_runs  # noqa: E402
 
 
 def start_server(runs: Path) -> tuple[subprocess.Popen, str, float]:
@@ -98,8 +99,9 @@ def drawn_after(page, clicked_ms: float) -> float:
     return (page.evaluate("window.__stillSince") - clicked_ms) / 1000
 
 
-def switches(browser, rounds: int, welcome_seconds: float = READ_SECONDS) -> dict[str, list[tuple[float, float]]]:
-    """Per lesson, (seconds to its title, seconds to the whole page) for each visit. The first click comes
+def switches(browser, rounds: int, welcome_seconds: float = READ_SECONDS) -> tuple[dict, dict]:
+    """Per lesson, (seconds to its title, seconds to the whole page) for each visit, and how long the server itself
+    took to run each page (ui/server_stats.py; the rest of a switch is the browser drawing). The first click comes
     `welcome_seconds` after the welcome page is drawn (the server warms up in the background meanwhile)."""
     from core.lessons import list_lessons
     lessons = list_lessons()
@@ -124,10 +126,11 @@ def switches(browser, rounds: int, welcome_seconds: float = READ_SECONDS) -> dic
                     title = time.perf_counter() - start
                     out[lesson.title].append((title, drawn_after(page, clicked_ms)))
             page.close()
+            server = server_page_runs(url, 60)
         finally:
             proc.terminate()
             proc.wait(15)
-    return out
+    return out, server
 
 
 def main():
@@ -141,7 +144,7 @@ def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         firsts = [first_page(browser) for _ in range(args.starts)]
-        switched = switches(browser, args.switches, args.welcome_seconds)
+        switched, server = switches(browser, args.switches, args.welcome_seconds)
         browser.close()
     print(f"{os.cpu_count()} CPUs")
     print(f"first page after `streamlit run`: median {statistics.median(firsts):.2f} s "
@@ -157,6 +160,8 @@ def main():
             values = [t[i] for t in later_all]
             print(f"all later switches, to the {what}: median {statistics.median(values):.2f} s, "
                   f"max {max(values):.2f} s; goal under 1 s")
+    print("the server's own time per page run, every visit (p50 / p95 (n)): " + "; ".join(
+        f"{page} {s['p50_s']:.2f} / {s['p95_s']:.2f} ({s['runs']})" for page, s in server["pages"].items()))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ Each change is also counted apart once every trainer has pressed Train (runs que
 loaded), as the harness measured before the trainers had a thread of their own.
 
 Prints: runs done / failed / still queued, the queue positions seen, p50/p95 of each run's wait and training time
-(from the run store), p50/p95 of the idle students' widget latency, the host's peak memory in use, the server's
-CPU (its own process: training runs in worker processes), the workers' CPU, and what the browsers themselves cost.
+(from the run store), p50/p95 of the idle students' widget latency, and of the server's own time per whole page
+(its share of each click, core/pagetimes.py; the rest is the browsers drawing), the host's peak memory in use, the
+server's CPU (its own process: training runs in worker processes), the workers' CPU, and what the browsers
+themselves cost.
 Targets (the issue): on the 2-core machine with the default local backend, 10 trainers + 5 idle → every run
 finishes, p95 idle latency under 2 s; on a GPU server, 30 trainers → 0 failures, p95 under 1 s.
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench_watching import CHROMIUM_ARGS, Server, chromium_cpu, cpu_seconds, wait_idle  # noqa: E402
+from core.pagetimes import percentile  # noqa: E402
 
 MAX_SESSIONS = 40
 KINDS = ("target", "epochs", "vocabulary")      # the idle students' changes, in turn (see change_*)
@@ -42,13 +45,6 @@ KIND_NAMES = {"epochs": "a training setting (its section reruns)",
 def ms_left(deadline: float) -> int:
     """Milliseconds until `deadline`, at least one second: Playwright's timeout for a wait."""
     return max(1000, int((deadline - time.time()) * 1000))
-
-
-def percentile(values, q):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
 def host_memory_used() -> int:
@@ -141,8 +137,7 @@ class Trainers(threading.Thread):
         for page in pages:
             button = page.get_by_role("button", name=re.compile(r"^Train\b")).first
             button.wait_for(timeout=until())
-            page.get_by_text("Replaying —").wait_for(state="detached", timeout=until())   # the ready-made run
-            wait_idle(page, timeout=until())
+            replay_over(page, until)
             button.click()
         for page in list(pages):
             run_id = started(page, until)
@@ -205,10 +200,8 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                 page.goto(f"{server.url}/{lesson}")
                 page.get_by_label("Epochs").wait_for(timeout=until())
                 idle_pages.append(page)
-            for page in idle_pages:                 # as a student reads the page while its ready-made run replays:
-                # the replay's end reruns the page, which can close a list opened at that moment
-                page.get_by_text("Replaying —").wait_for(state="detached", timeout=until())
-                wait_idle(page, timeout=until())
+            for page in idle_pages:                 # as a student reads the page while its ready-made run replays
+                replay_over(page, until)
             train.start()                           # the class arrives: they train while the others click
             timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train)
             answered, asked, value, turn = 0, 0, 4, 0
@@ -232,6 +225,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                         log(f"an idle session's change of the {kind} did not show: {type(e).__name__} {first_line}")
                 time.sleep(0.5)
             records = store.records(train.run_ids)
+            page_runs = server_page_runs(server.url, time.time() - t0)
         finally:
             peaks.close()
             server_cpu = cpu_seconds(server.proc.pid) - cpu0
@@ -256,9 +250,26 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         run_s=[r.finished - r.started for r in records if r.started and r.finished],
         **{f"{kind}_s": [t for t, _ in timed[kind]] for kind in KINDS},
         **{f"{kind}_after_pressed_s": [t for t, pressed in timed[kind] if pressed] for kind in KINDS},
-        changes_asked=asked, changes_shown=answered,
+        changes_asked=asked, changes_shown=answered, server_page_runs=page_runs,
         peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
+
+
+def replay_over(page, until) -> None:
+    """A lesson opens on its ready-made run, replaying; its end reruns the page to draw the results, and a click
+    landing in that rerun is lost (a list it had opened closes, a press is dropped). Wait for the results."""
+    if page.get_by_text("ready-made run, trained before you came").count():      # drawn with the page's settings
+        page.get_by_role("heading", name=re.compile(r"^\d+\. Results")).first.wait_for(timeout=until())
+    wait_idle(page, timeout=until())
+
+
+def server_page_runs(url: str, seconds: float) -> dict:
+    """How long the server itself took to run whole pages over the last `seconds` (ui/server_stats.py): the
+    server's share of each click, apart from the browsers' drawing."""
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"{url}/lesson1-api/page-runs?minutes={seconds / 60 + 0.5:.2f}", timeout=30) as r:
+        return json.load(r)
 
 
 def open_options(page, box, tries: int = 3):
@@ -348,6 +359,13 @@ def _spread(values) -> str:
     return f"{percentile(values, 50):.2f} / {percentile(values, 95):.2f} ({len(values)})"
 
 
+def _server_spread(runs: dict) -> str:
+    seconds = lambda v: "-" if v is None else f"{v:.2f}"
+    by_page = "; ".join(f"{page} {seconds(s['p50_s'])} / {seconds(s['p95_s'])} ({s['runs']})"
+                        for page, s in runs["pages"].items())
+    return f"p50 / p95 {seconds(runs['p50_s'])} / {seconds(runs['p95_s'])} ({runs['runs']} runs): {by_page}"
+
+
 def report(r: dict) -> str:
     lines = [f"{r['trainers']} trainers + {r['idle']} idle students, lesson {r['lesson']}, {r['cpus']} CPUs, "
              f"{r['wall_s']:.0f} s",
@@ -360,6 +378,8 @@ def report(r: dict) -> str:
              f"change showed, p50 / p95 (n), all of them · once every trainer had pressed Train:",
              *(f"  {name}: {_spread(r[f'{kind}_s'])} · {_spread(r[f'{kind}_after_pressed_s'])}"
                for kind, name in KIND_NAMES.items()),
+             "the server's own time for a whole page (its share of a click, before the browser draws): "
+             + _server_spread(r["server_page_runs"]),
              f"peak host memory in use {r['peak_host_gib']:.1f} GiB"
              + (f", peak GPU memory {r['peak_gpu_gib']:.1f} GiB" if r["peak_gpu_gib"] else ""),
              f"CPU: server {r['server_cores']:.2f} cores, workers {r['workers_cores']:.2f}, the browsers (the "

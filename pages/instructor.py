@@ -9,6 +9,7 @@ from core import readymade
 from core.classroom import (ClassLimits, current_limits, gpu_usage, presentation_settings, set_limits,
                             set_presentation_settings)
 from core.lessons import LESSONS, list_lessons
+from core.pagetimes import PAGE_TIMES
 from core.runs import DONE
 from ui import runs as ui_runs
 from ui.frame import require_frame
@@ -55,6 +56,12 @@ def queue_panel() -> None:
                        border=True, help=", ".join(g["name"] for g in gpus))
     else:
         cols[3].metric("GPU", "none", "training on the CPU", delta_color="off", delta_arrow="off", border=True)
+    pages = PAGE_TIMES.summary()
+    if pages["runs"]:
+        st.caption(f"This server ran {pages['runs']} whole pages in the last {pages['window_s'] / 60:.0f} minutes: "
+                   f"half within {pages['p50_s']:.2f} s, 95% within {pages['p95_s']:.2f} s (slowest "
+                   f"{pages['max_s']:.2f} s). That is the server's share of a click, the part a class shares; each "
+                   "student's browser then draws the page on its own machine.")
 
     rows = ui_runs.queue()
     if not rows:
