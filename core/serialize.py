@@ -33,9 +33,16 @@ def load_model(path) -> tuple[dict[str, torch.Tensor], dict]:
 
 def model_to_bytes(model: torch.nn.Module, meta: dict) -> tuple[bytes, bytes]:
     """For a download button: the same two files, in memory."""
+    return weights_bytes(model), meta_bytes(meta)
+
+
+def weights_bytes(model: torch.nn.Module) -> bytes:
     from safetensors.torch import save
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    return save(state), json.dumps(dict(meta, format_version=FORMAT_VERSION), indent=2).encode()
+    return save({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()})
+
+
+def meta_bytes(meta: dict) -> bytes:
+    return json.dumps(dict(meta, format_version=FORMAT_VERSION), indent=2).encode()
 
 
 def _atomic(final: Path, write) -> None:

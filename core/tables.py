@@ -90,9 +90,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` to show: every text cell, column name and row name that a spreadsheet would run as a formula
     (it starts with = + - @, a tab or a carriage return: '=HYPERLINK(...)') gets a leading apostrophe, OWASP's
-    defence against CSV injection. A table on a page can be downloaded as CSV from its toolbar, and a run's link
-    shows one student's cells to others: what they download must stay data. Numbers are left as they are, written
-    as text too ("-2" is a number to a spreadsheet, "-2+3" a formula)."""
+    defence against CSV injection. A table on a page can be copied into a spreadsheet (a big one downloaded as CSV
+    from its toolbar), and a run's link shows one student's cells to others: what they take away must stay data.
+    Numbers are left as they are, written as text too ("-2" is a number to a spreadsheet, "-2+3" a formula)."""
     def cell(value):
         return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) and not _number(value) \
             else value

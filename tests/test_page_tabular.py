@@ -2,6 +2,7 @@
 import json
 import pickle
 import re
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -269,3 +270,13 @@ def test_journey_in_chromium(app_url, page, screenshot_dir):
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "tabular_what_if.png"))
     assert page.get_by_text("An honest comparison").count() >= 1
+    # Export: the weights are written when the button is pressed (ui/export.py), and they are the trained model's
+    with page.expect_download(timeout=60_000) as weights:
+        page.get_by_role("button", name="Download weights (.safetensors)").click()
+    with page.expect_download(timeout=60_000) as meta:
+        page.get_by_role("button", name="Download metadata (.json)").click()
+    assert weights.value.suggested_filename == "tabular.safetensors"
+    from safetensors.torch import load as load_weights
+    tensors = load_weights(Path(weights.value.path()).read_bytes())
+    described = json.loads(Path(meta.value.path()).read_text())
+    assert tensors and all(t.numel() for t in tensors.values()) and "format_version" in described
