@@ -22,7 +22,8 @@ def test_numbers_to_four_digits_missing_ones_said_and_formats_per_column():
     for shown in ("0.1235", ">12345.7<", ">2<", "12.5%", ">184700<", ">2.5e-05<"):
         assert shown in markup, shown
     assert markup.count('class="none">NaN<') == 3                             # missing numbers and words, faded
-    assert '<th class="num">x</th>' in markup and "<th>word</th>" in markup   # numbers' headers to the right
+    assert '<th scope="col" class="num">x</th>' in markup and '<th scope="col">word</th>' in markup   # numbers'
+    # headers to the right, like their cells
 
 
 def test_marked_cells_and_rows():

@@ -64,11 +64,12 @@ def to_html(df: pd.DataFrame, *, index: bool = True, digits: int = 4, formats: d
         if marked is not None and tag == "td" and marked(value):
             css += " " + MARK
         css = (css + " " + extra).strip()
-        return f"<{tag}{classes(css)}>{html.escape(text)}</{tag}>"
+        scope = ' scope="row"' if tag == "th" else ""           # a row's name, for screen readers
+        return f"<{tag}{scope}{classes(css)}>{html.escape(text)}</{tag}>"
 
     def th(name, dtype):
         is_number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        return f"<th{classes('num' if is_number else '')}>{html.escape(str(name))}</th>"
+        return f"<th scope=\"col\"{classes('num' if is_number else '')}>{html.escape(str(name))}</th>"
 
     head = ("<th></th>" if index else "") + "".join(th(name, dtype) for name, dtype in zip(df.columns, df.dtypes))
     column_formats = [formats.get(c) for c in df.columns]
