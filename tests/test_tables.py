@@ -40,7 +40,8 @@ def test_small_tables_as_html_big_ones_in_the_grid_and_both_read_back():
         "import numpy as np\nimport pandas as pd\nfrom ui.tables import show_table\n"
         "small = pd.DataFrame({'word': ['a', 'b'], 'value': [0.5, 1.25]})\n"
         "show_table(small, index=False)\n"
-        f"show_table(pd.DataFrame({{'v': np.arange({HTML_ROWS + 1})}}))\n"
+        f"show_table(pd.DataFrame({{'v': np.arange({HTML_ROWS + 1})}}), marked=lambda v: v == 3, "
+        "formats={'v': '{:d}'})\n"                 # the grid keeps the highlights and formats (a Styler)
         f"show_table(pd.DataFrame(np.zeros((2, {HTML_CELLS // 2 + 1}))))\n"
         "left, right = __import__('streamlit').columns(2)\n"
         "show_table(small, where=right, marked=lambda v: v == 'a')\n")

@@ -37,10 +37,15 @@ _state = live.LiveRuns()
 def routes() -> list:
     """The route the panel polls, for `st.App(..., routes=routes())`. Under server.baseUrlPath when one is set."""
     from starlette.routing import Route
+    _mounted["prefix"] = under_base_path(API_PREFIX)
+    return [Route(_mounted["prefix"] + "{run_id}", _answer, methods=["GET"])]
+
+
+def under_base_path(path: str) -> str:
+    """`path` under server.baseUrlPath when one is set, as Streamlit's own routes are."""
     from streamlit import config
     base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    _mounted["prefix"] = (f"/{base}" if base else "") + API_PREFIX
-    return [Route(_mounted["prefix"] + "{run_id}", _answer, methods=["GET"])]
+    return (f"/{base}" if base else "") + path
 
 
 def mounted() -> bool:

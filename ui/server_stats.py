@@ -10,9 +10,9 @@ PATH = "/lesson1-api/page-runs"
 
 def routes() -> list:
     from starlette.routing import Route
-    from streamlit import config
-    base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    return [Route((f"/{base}" if base else "") + PATH, _answer, methods=["GET"])]
+
+    from ui.live_panel import under_base_path
+    return [Route(under_base_path(PATH), _answer, methods=["GET"])]
 
 
 def _answer(request):

@@ -17,6 +17,7 @@ import streamlit as st
 HTML_CELLS = 600          # more cells than this (or more than HTML_ROWS rows): the data grid
 HTML_ROWS = 40
 MARK = "mark"             # the class of a highlighted cell (a yellow background, as the grid's highlights had)
+MARK_COLOUR = "#fff3cd"
 
 CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
        ".l1-table table { border-collapse: collapse; font-size: 0.875rem; font-variant-numeric: tabular-nums; }"
@@ -26,7 +27,7 @@ CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
        ".l1-table tbody th { font-weight: 400; opacity: 0.65; }"
        ".l1-table .num { text-align: right; }"
        ".l1-table .none { opacity: 0.45; }"
-       f".l1-table .{MARK} {{ background: #fff3cd; color: #31333f; font-weight: 600; }}")   # in the app's
+       f".l1-table .{MARK} {{ background: {MARK_COLOUR}; color: #31333f; font-weight: 600; }}")   # in the app's
 # stylesheet (ui/frame.py), sent once per page
 
 
@@ -84,7 +85,7 @@ def to_html(df: pd.DataFrame, *, index: bool = True, digits: int = 4, formats: d
 
 
 def show_table(data, *, where=None, index: bool = True, digits: int = 4, formats: dict | None = None, marked=None,
-          marked_rows=(), **grid) -> None:
+               marked_rows=(), **grid) -> None:
     """Show `data` (a DataFrame, or what one is made from) in `where` (a column, a container; the page by default):
     as HTML when it is small, else in Streamlit's data grid (`grid`: st.dataframe's own arguments, such as
     column_config, used only there)."""
@@ -93,13 +94,11 @@ def show_table(data, *, where=None, index: bool = True, digits: int = 4, formats
     if len(df) <= HTML_ROWS and df.size <= HTML_CELLS:
         where.html(to_html(df, index=index, digits=digits, formats=formats, marked=marked, marked_rows=marked_rows))
         return
-    shown = df.style
-    if formats:
-        shown = shown.format({c: f for c, f in formats.items() if c in df.columns})
-    if marked is not None or marked_rows:
-        def style_row(row):
-            return ["background-color: #fff3cd; font-weight: bold" if row.name in marked_rows or
-                    (marked is not None and marked(v)) else "" for v in row]
-        shown = shown.apply(style_row, axis=1)
-    where.dataframe(shown if formats or marked is not None or marked_rows else df, width="stretch",
-                    hide_index=not index, **grid)
+    shown = df
+    if formats or marked is not None or marked_rows:
+        shown = df.style.format({c: f for c, f in (formats or {}).items() if c in df.columns})
+        if marked is not None or marked_rows:
+            shown = shown.apply(lambda row: [f"background-color: {MARK_COLOUR}; font-weight: bold"
+                                             if row.name in marked_rows or (marked is not None and marked(v)) else ""
+                                             for v in row], axis=1)
+    where.dataframe(shown, width="stretch", hide_index=not index, **grid)
