@@ -85,7 +85,7 @@ def main():
         print(f"{name:40s} {ours:10.4f} {theirs:20.4f}")
     print("\nand what the page draws around each step (ms):")
     figure_costs = {
-        "loop figure": lambda: figures.loop_figure("loss", figures.loop_numbers(trace, 3)),
+        "loop drawing (SVG)": lambda: figures.loop_svg("loss", figures.loop_numbers(trace, 3)),
         "quadratic figure": lambda: figures.quadratic_figure(problem, (1.0, 1.0, 1.0), True),
         "gradient arrows figure": lambda: figures.gradient_arrows_figure((1.0, 1.0, 1.0), trace["grad"], 0.1),
         "ReLU figure (8 units)": lambda: figures.relu_figure(x, y, net),

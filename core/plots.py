@@ -115,26 +115,6 @@ def probability_bars(probabilities: Sequence[float], labels: Sequence[str], titl
     return _layout(fig, title, "probability", "", height=max(220, 40 * len(labels) + 100))
 
 
-def layer_heatmap(records: Sequence[dict], value: str = "weight_change", title: str | None = None) -> go.Figure:
-    """Layers (rows, input at the top) against training steps (columns): how much each layer's weights have
-    moved from their pretrained values, or how big its gradient is."""
-    frame = pd.DataFrame(records)
-    if frame.empty:
-        return _layout(go.Figure(), title or value, "step", "layer")
-    order = list(dict.fromkeys(frame["layer"]))
-    grid = frame.pivot_table(index="layer", columns="step", values=value, aggfunc="last").reindex(order)
-    label = {"weight_change": "weights moved (relative to start)", "grad_norm": "gradient size"}.get(value, value)
-    fig = go.Figure(go.Heatmap(z=grid.values, x=grid.columns, y=grid.index, colorscale="Viridis",
-                               colorbar=dict(title=""), hovertemplate="%{y}<br>step %{x}<br>%{z:.3g}<extra></extra>"))
-    if "phase" in frame:
-        boundary = frame.loc[frame["phase"] == "unfrozen", "step"]
-        if len(boundary):
-            fig.add_vline(x=boundary.min() - 0.5, line=dict(color="white", width=2, dash="dash"),
-                          annotation_text="unfrozen from here", annotation_font_color="white")
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title or label, "optimizer step", "", height=max(320, 16 * len(order) + 120))
-
-
 def epoch_table(rows: Sequence[dict]) -> pd.DataFrame:
     """fastai's epoch table: epoch, train_loss, valid_loss, the metric, time — the numbers students read."""
     frame = pd.DataFrame(rows)

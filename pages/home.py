@@ -1,8 +1,9 @@
 """Welcome: what lesson 1 is, the whole game in one picture, and a card per lesson."""
 import streamlit as st
 
-from core.basics.figures import loop_figure
+from core.basics.figures import loop_svg
 from core.lessons import list_lessons
+from ui import images as pictures
 from ui.frame import require_frame
 
 require_frame()
@@ -17,10 +18,9 @@ st.markdown(
 st.subheader("The whole game in one picture")
 left, right = st.columns([3, 2], vertical_alignment="center")
 with left:
-    st.plotly_chart(loop_figure(active=("model", "loss", "update"), numbers={
+    pictures.drawing(loop_svg(active=("model", "loss", "update"), numbers={
         "inputs": "photos, rows…", "weights": "what we learn", "model": "×, +, ReLU",
-        "results": "predictions", "loss": "how wrong?", "update": "nudge weights"}),
-        config={"displayModeBar": False, "staticPlot": True}, key="whole-game")
+        "results": "predictions", "loss": "how wrong?", "update": "nudge weights"}))
 with right:
     st.markdown(
         "Arthur Samuel described machine learning in 1962 like this: **inputs** and **weights** go into a "

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.basics import figures, quadratic, relu_fit, side_by_side, titanic
+from ui import images as pictures
 from ui import runs as ui_runs
 from ui.frame import require_frame
 from ui.notices import resolved_once
@@ -33,6 +34,7 @@ LRS = [0.0001, 0.001, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5]
 RELU_LRS = [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 MY_POINTS = "my points (draw on the grid)"
 CHART = {"displayModeBar": False}
+LOOP_HEIGHT = 340               # px: Samuel's loop, the size it was as a chart
 STAGE_TEXT = {
     "inputs": "**Inputs**: this batch of data, the x values (here all 20 points at once).",
     "model": "**Model**: multiply and add: ŷ = a·x² + b·x + c, with the current weights.",
@@ -112,9 +114,7 @@ def descent_interval():
 def loop_while_training(numbers: dict, running: bool, key: str) -> None:
     """Samuel's loop beside any training on this page: every box lit while it runs (one step is far too quick
     to show box by box), with this model's own numbers written in the boxes."""
-    figure = figures.loop_figure(list(figures.LOOP_BOXES) if running else None, numbers)
-    figure.update_layout(height=230)
-    st.plotly_chart(figure, width="stretch", config=CHART, key=key)
+    pictures.drawing(figures.loop_svg(list(figures.LOOP_BOXES) if running else None, numbers, max_height=260))
 
 
 # ---- 1. the loop ----------------------------------------------------------------------------------------------
@@ -135,13 +135,12 @@ def section_loop():
 def loop_view():
     gd = ss.htw_gd
     if gd.trace is None:
-        st.plotly_chart(figures.loop_figure(), width="stretch", config=CHART, key="htw_loop_fig")
+        pictures.drawing(figures.loop_svg(max_height=LOOP_HEIGHT))
         return
     name = figures.LOOP_STAGES[gd.stage]
     running_fast = gd.running and not ss.get("htw_slow", False)
     active = list(figures.LOOP_BOXES) if running_fast else name
-    st.plotly_chart(figures.loop_figure(active, figures.loop_numbers(gd.trace, gd.stage)), width="stretch",
-                    config=CHART, key="htw_loop_fig")
+    pictures.drawing(figures.loop_svg(active, figures.loop_numbers(gd.trace, gd.stage), max_height=LOOP_HEIGHT))
     if running_fast:
         st.caption(f"Running {QUAD_STEPS_PER_TICK} steps per frame — too fast to light one box at a time "
                    f"(tick *slow motion* in section 3 to watch each box). Showing step {gd.steps}.")

@@ -17,7 +17,7 @@ from core import plots
 from core.device import training_device
 from core.tables import spreadsheet_safe
 from core.errors import StudentError
-from core.images import check_image, displayable
+from core.images import check_image
 from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo
 from core.vision import figures, web
 from core.vision.data import (BadUpload, bundle_classes, check_class_names, class_counts, image_from_bytes, load_zip,
@@ -27,6 +27,7 @@ from core.vision.interpret import cell_items, confusion_matrix, most_confused, r
 from core.vision.jobs import read_items
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, RECIPES, classifier_from_files
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
+from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.export import export_and_load_back
@@ -60,8 +61,7 @@ def image_grid(images, captions, cols: int = 6, width: int = 130):
     """Photos in rows of `cols`, one image element per row rather than a column per photo (the page has dozens of
     photos: a lesson switch draws faster). A row of 6 at 130 px fits a 1280 px screen with the sidebar open."""
     for start in range(0, len(images), cols):
-        st.image([displayable(img) for img in images[start:start + cols]], caption=list(captions[start:start + cols]),
-                 width=width)
+        pictures.show(images[start:start + cols], captions[start:start + cols], width=width)
 
 
 def show_rejected(rejected: list[dict]):
@@ -337,7 +337,18 @@ def section_datablock(items, data: dict) -> dict:
     return dict(valid_pct=float(valid_pct), seed=seed, size=int(size), method=method)
 
 
-def section_show_batch(items, chosen: dict) -> None:
+@st.cache_data(max_entries=32, show_spinner=False)
+def augmented_batch(data_key: str, picked: tuple, size: int, method: str, backbone: str, shuffle: int,
+                    _items) -> list[np.ndarray]:
+    """show_batch's photos: resized, then cropped and flipped at random (cached per data, photos and settings: a
+    visit of the page doesn't augment them again)."""
+    spec = BACKBONES[backbone]
+    batch = to_uint8_tensor([resize(_items.images[i], size, method) for i in picked])
+    tfm = BatchTransform(spec.mean, spec.std, augment=True, min_scale=DEFAULTS["min_scale"], seed=shuffle)
+    return list(denormalize(tfm((batch,))[0], spec.mean, spec.std))
+
+
+def section_show_batch(items, data: dict, chosen: dict) -> None:
     st.markdown("Always look at the data before training. These are training photos the way the model will get "
                 "them: resized, then randomly cropped and flipped each time (data augmentation), so the model "
                 "can't just memorise pixels.")
@@ -345,13 +356,13 @@ def section_show_batch(items, chosen: dict) -> None:
     if st.button("Reshuffle", icon=":material/shuffle:", key="ic_reshuffle"):
         ss.ic_shuffle = ss.get("ic_shuffle", 0) + 1
     train_idx, valid_idx = random_split(items.groups, chosen["valid_pct"], chosen["seed"])
-    rng = np.random.default_rng(ss.get("ic_shuffle", 0))
-    picked = rng.choice(train_idx, size=min(12, len(train_idx)), replace=False)
-    spec = BACKBONES.get(ss.get("ic_backbone", DEFAULT_BACKBONE), BACKBONES[DEFAULT_BACKBONE])
-    batch = to_uint8_tensor([resize(items.images[i], chosen["size"], chosen["method"]) for i in picked])
-    tfm = BatchTransform(spec.mean, spec.std, augment=True, min_scale=DEFAULTS["min_scale"],
-                         seed=ss.get("ic_shuffle", 0))
-    image_grid(list(denormalize(tfm((batch,))[0], spec.mean, spec.std)), [plain(items.labels[i]) for i in picked])
+    shuffle = ss.get("ic_shuffle", 0)
+    rng = np.random.default_rng(shuffle)
+    picked = tuple(int(i) for i in rng.choice(train_idx, size=min(12, len(train_idx)), replace=False))
+    backbone = ss.get("ic_backbone", DEFAULT_BACKBONE)
+    batch = augmented_batch(json.dumps(data, sort_keys=True), picked, chosen["size"], chosen["method"],
+                            backbone if backbone in BACKBONES else DEFAULT_BACKBONE, shuffle, items)
+    image_grid(batch, [plain(items.labels[i]) for i in picked])
     counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),
                            "valid": class_counts([items.labels[i] for i in valid_idx])}).fillna(0).astype(int)
     show_table(spreadsheet_safe(counts))
@@ -418,12 +429,7 @@ def section_inside(view) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    st.plotly_chart(figures.layer_change_bars(stats), width="stretch", key="ic_change_bars", config=CHART)
-    left, right = st.columns(2)
-    left.plotly_chart(figures.layer_change_figure(stats, "weight_change"), width="stretch", key="ic_change_lines",
-                      config=CHART)
-    right.plotly_chart(figures.layer_change_figure(stats, "grad_norm", log_y=True), width="stretch",
-                       key="ic_grad_lines", config=CHART)
+    st.plotly_chart(figures.inside_figure(stats), width="stretch", key="ic_inside", config=CHART)
 
 
 def section_results(view, run) -> None:
@@ -559,7 +565,7 @@ def section_use(run, classifier, model_key: str) -> None:
     if img is None:
         return
     left, right = st.columns([1, 2])
-    left.image(displayable(img), width=220)
+    pictures.show([img], width=220, where=left)
     p = prediction_of(model_key, photo_key, classifier, img)
     right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
     right.plotly_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), width="stretch",
@@ -591,7 +597,7 @@ if picked is not None:
     with numbered("DataBlock: tell fastai what the data is"):
         chosen = section_datablock(items, data)
     with numbered("show_batch: look at your data"):
-        section_show_batch(items, chosen)
+        section_show_batch(items, data, chosen)
     with numbered("Learner: start from a pretrained model"):
         chosen.update(section_learner())
     with numbered("lr_find, then train"):

@@ -5,13 +5,13 @@ training service (ui/runs.py), and everything drawn about a run is read from the
 link or a restarted server shows the same.
 """
 import hashlib
+import secrets
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from core import plots
 from core.classroom import check_upload
 from core.datasets import DatasetUnavailable, resolve
 from core.device import training_device
@@ -27,6 +27,7 @@ from core.segmentation.model import DIFFERS_FROM_FASTAI, count_parameters, creat
 from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS
 from core.splits import random_split
+from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.export import export_and_load_back
@@ -159,7 +160,7 @@ def pairs_grid(rows, width: int | None = None):
     One image element per row, not a column per image: a lesson page with dozens of photos draws faster."""
     for row in filter(None, rows):                 # a zip of three photos leaves the second row empty
         images, captions = zip(*row)
-        st.image(list(images), caption=list(captions), width=width or ROW_WIDTH // len(row) - 4)
+        pictures.show(images, captions, width=width or ROW_WIDTH // len(row) - 4)
 
 
 def legend(codes, counts=None, where=st):
@@ -292,14 +293,7 @@ def section_inside(run) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    st.plotly_chart(figures.layer_change_bars(stats), width="stretch", key="seg_change_bars", config=CHART)
-    left, right = st.columns(2)
-    logged = [dict(r, weight_change=float(np.log10(max(r["weight_change"], 1e-5))),
-                   grad_norm=float(np.log10(max(r["grad_norm"], 1e-12)))) for r in stats]   # both span decades
-    left.plotly_chart(plots.layer_heatmap(logged, "weight_change", "weights moved from the start (log10, relative)"),
-                      width="stretch", key="seg_change_map", config=CHART)
-    right.plotly_chart(plots.layer_heatmap(logged, "grad_norm", "gradient size (log10)"), width="stretch",
-                       key="seg_grad_map", config=CHART)
+    st.plotly_chart(figures.inside_figure(stats), width="stretch", key="seg_inside", config=CHART)
     st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. While "
                "the encoder is frozen its only gradients are its BatchNorm layers' (they keep training, as in "
                "fastai); once it is unfrozen every layer gets them, and the encoder's weights start to move.")
@@ -423,16 +417,24 @@ def clicked_class(event, codes) -> int | None:
     return labels.index(points[0]["x"]) if points[0].get("x") in labels else None
 
 
-def section_use(run) -> None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def probabilities_of(model_key: str, photo_key: str, _segmenter, _photo) -> np.ndarray:
+    """Per class, per pixel (cached per model and photo: a visit of the page doesn't run the model again)."""
+    return _segmenter.predict_proba(_photo)
+
+
+def section_use(run, model_key: str) -> None:
     st.markdown("Give it a photo of your own, or pick a validation photo, and see which pixels it gives which class, "
                 "and how sure it is of each.")
     segmenter = run.segmenter
     loaded = ss.get("seg_loaded")
     if loaded is not None:
+        if ss.get("_seg_loaded_was") is not loaded:                # a new model loaded: its own cache entries
+            ss._seg_loaded_was, ss._seg_loaded_key = loaded, f"loaded:{secrets.token_hex(8)}"
         which = st.radio("Which model?", ["the one trained above", "the one you loaded back"], horizontal=True,
                          key="seg_which_model")
         if which == "the one you loaded back":
-            segmenter = loaded
+            segmenter, model_key = loaded, ss._seg_loaded_key
     left, right = st.columns([1, 2])
     photo_file = left.file_uploader("Your photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
                                     key="seg_photo")
@@ -444,26 +446,27 @@ def section_use(run) -> None:
         if photo is None:
             left.error(f"That file can't be used: {reason}.", icon=":material/broken_image:")
             return
+        photo_key = "photo:" + hashlib.sha256(photo_file.getvalue()).hexdigest()
     else:
-        photo = Image.fromarray(run.x_valid[example])
-    probs = segmenter.predict_proba(photo)
+        photo, photo_key = Image.fromarray(run.x_valid[example]), f"valid:{example}"
+    probs = probabilities_of(model_key, photo_key, segmenter, photo)
     found_codes, confidence = probs.argmax(0).astype(np.uint8), probs.max(0)
     shown = np.asarray(photo.convert("RGB").resize((found_codes.shape[1], found_codes.shape[0])))
     codes = segmenter.codes
-    left.image(shown, caption="the photo", width="stretch")
+    pictures.show([shown], ["the photo"], where=left)
     a, b = right.columns(2)
-    a.image(figures.overlay(shown, found_codes, codes), caption="the model's classes over the photo", width="stretch")
-    b.image(figures.confidence_image(confidence, len(codes)), caption="its confidence, pixel by pixel", width="stretch")
+    pictures.show([figures.overlay(shown, found_codes, codes)], ["the model's classes over the photo"], where=a)
+    pictures.show([figures.confidence_image(confidence, len(codes))], ["its confidence, pixel by pixel"], where=b)
     right.html(figures.confidence_scale_html(len(codes)))
     legend(codes, np.bincount(found_codes.ravel(), minlength=len(codes)), where=right)
     c, d = right.columns(2)
     threshold = ss.get("seg_unsure", UNSURE_BELOW)                # the slider of "How sure is it?"
-    c.image(figures.unsure_pixels(shown, confidence, threshold),
-            caption=f"unsure pixels (below {threshold:.0%}): {(confidence < threshold).mean():.0%}", width="stretch")
+    pictures.show([figures.unsure_pixels(shown, confidence, threshold)],
+                  [f"unsure pixels (below {threshold:.0%}): {(confidence < threshold).mean():.0%}"], where=c)
     which_class = d.selectbox("Probability of one class", range(len(codes)), format_func=lambda i: codes[i],
                               index=min(1, len(codes) - 1), key="seg_prob_class")
-    d.image(figures.probability_image(probs[which_class], figures.class_colours(codes)[which_class]),
-            caption=f"probability of {plain(codes[which_class])}: black 0, bright 1", width="stretch")
+    pictures.show([figures.probability_image(probs[which_class], figures.class_colours(codes)[which_class])],
+                  [f"probability of {plain(codes[which_class])}: black 0, bright 1"], where=d)
     right.code("pred_mask, _, probs = learn.predict(PILImage.create('photo.jpg'))\n"
                f"probs.shape   # {tuple(probs.shape)}: a probability per class for every pixel", language="python")
 
@@ -525,7 +528,7 @@ if run is not None:
     with numbered("Each class on its own: IoU"):
         section_iou(run)
     with numbered("Use it"):
-        section_use(run)
+        section_use(run, f"run:{view.id}")
     with numbered("Export it and load it back"):
         section_export(run)
 elif picked is not None and (view is None or not view.active):

@@ -164,12 +164,23 @@ def test_the_loop_reveals_its_numbers_box_by_box():
     assert weights["gradient"].to_numpy() == pytest.approx(trace["grad"], rel=1e-3)
 
 
-def test_the_lit_box_is_the_active_one():
-    fig = figures.loop_figure("loss")
-    lit = [s for s in fig.layout.shapes if s.fillcolor == figures.ACTIVE]
-    assert len(lit) == 1
-    x, y = figures.LOOP_BOXES["loss"]
-    assert lit[0].x0 < x < lit[0].x1 and lit[0].y0 < y < lit[0].y1
+def test_the_lit_box_is_the_active_one_and_its_numbers_stay_text():
+    import xml.etree.ElementTree as ET
+    svg = ET.fromstring(figures.loop_svg("loss", {"loss": "MSE = 1.5", "inputs": "<script>x</script>"}))
+    ns = "{http://www.w3.org/2000/svg}"
+    names = [t for t in svg.iter(ns + "text") if t.get("font-weight") == "bold"]      # each box's title
+    boxes = {text.text: rect for rect, text in zip(svg.iter(ns + "rect"), names, strict=True)}
+    assert set(boxes) == set(figures.LOOP_BOXES)
+    lit = [name for name, rect in boxes.items() if rect.get("fill") == figures.ACTIVE]
+    assert lit == ["loss"]
+    x, y = figures.LOOP_BOXES["loss"]                           # the lit box is drawn where the loss box is
+    left, top = float(boxes["loss"].get("x")), float(boxes["loss"].get("y"))
+    px, py = (x - figures.LOOP_X[0]) * figures.LOOP_SCALE, (figures.LOOP_Y[1] - y) * figures.LOOP_SCALE
+    assert left < px < left + float(boxes["loss"].get("width")) and top < py < top + float(boxes["loss"].get("height"))
+    texts = [t.text for t in svg.iter(ns + "text")]
+    assert "MSE = 1.5" in texts and "<script>x</script>" in texts   # parsed back as text: it was escaped
+    assert not list(svg.iter(ns + "script"))
+    assert "Lit: loss" in svg.get("aria-label")
 
 
 def test_gradient_arrows_point_downhill():

@@ -102,3 +102,22 @@ def test_class_names_from_a_student_are_text_in_html_and_charts():
     assert "<img" not in str(figures.pixel_share_bars({"train": np.array([5, 3, 1])}, codes).data[0].x)
     from ui.text import plain
     assert plain("[x](javascript:alert(1)) *b*") == r"\[x\]\(javascript\:alert\(1\)\) \*b\*"
+
+
+def test_what_changed_inside_is_one_figure_bars_and_two_maps_of_the_same_layers():
+    stats = [{"step": step, "layer": layer, "phase": "frozen" if step < 3 else "unfrozen",
+              "weight_change": 0.0 if layer == "encoder.stem" and step < 3 else 0.01 * step,
+              "grad_norm": 0.0 if layer == "encoder.stem" and step < 3 else 0.5}
+             for step in (1, 2, 3, 4) for layer in ("encoder.stem", "decoder.head")]
+    fig = figures.inside_figure(stats)
+    bars = [t for t in fig.data if t.type == "bar"]
+    maps = [t for t in fig.data if t.type == "heatmap"]
+    assert [b.name for b in bars] == ["after the frozen epoch(s)", "at the end of training"]
+    assert list(bars[0].y) == [1e-9, 0.02]                         # a layer that never moved: at the floor, drawn
+    assert len(maps) == 2 and all(list(m.y) == ["encoder.stem", "decoder.head"] for m in maps)
+    moved = np.asarray(maps[0].z)
+    assert moved[1].tolist() == pytest.approx(np.log10([0.01, 0.02, 0.03, 0.04]).tolist())
+    assert moved[0, 0] == np.log10(1e-5) and np.asarray(maps[0].customdata)[0, 0] == 0   # hover: the real value
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.autorange == "reversed"
+    unfreeze = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert len(unfreeze) == 2 and {s.x0 for s in unfreeze} == {2.5}  # on both maps, between steps 2 and 3

@@ -163,7 +163,7 @@ def test_fit_one_cycle_from_random_weights_is_said_and_trains_everything_from_th
     results = load_run(service.store, record).results
     assert results["recipe"] == "fit_one_cycle" and results["pretrained"] is False
     assert results["weights_source"] == "random"
-    assert figures.layer_change_bars(stats).data[0].name == "after training"
+    assert figures.phase_bars(stats)[0].name == "after training"
 
 
 def test_stop_keeps_the_model_and_says_it_stopped_early(service, half_birds):
@@ -252,9 +252,9 @@ def test_a_frozen_layers_gradient_is_a_gap_on_the_log_chart_not_a_made_up_floor(
               "grad_norm": 0.0 if frozen else 0.5}
              for step, phase in [(1, "frozen"), (2, "frozen"), (3, "unfrozen")]
              for layer in ["blocks.0", "classifier"] for frozen in [layer == "blocks.0" and phase == "frozen"]]
-    grads = {t.name: list(t.y) for t in figures.layer_change_figure(stats, "grad_norm", log_y=True).data}
+    grads = {t.name: list(t.y) for t in figures.layer_lines(stats, "grad_norm", log_y=True)}
     assert grads == {"blocks.0": [None, None, 0.5], "classifier": [0.5, 0.5, 0.5]}
-    moved = {t.name: list(t.y) for t in figures.layer_change_figure(stats, "weight_change").data}
+    moved = {t.name: list(t.y) for t in figures.layer_lines(stats, "weight_change")}
     assert moved["blocks.0"] == [0.0, 0.0, 0.03]                        # a linear axis keeps its zeros
 
 
@@ -350,3 +350,18 @@ def test_the_bird_lessons_training_steps_read_nothing_back_from_the_device(monke
     per_fit, steps = bird_training_reads(tmp_path, torch.device("cpu"), monkeypatch, lambda: len(reads))
     assert len(per_fit) == 2 and steps >= 60            # fine_tune(1): the frozen epoch, then the unfrozen one
     assert all(n <= 5 for n in per_fit), per_fit       # per epoch: the losses, the statistics, the metric
+
+
+def test_what_changed_inside_is_one_figure_with_each_layer_once_in_its_legend():
+    stats = [{"step": step, "layer": layer, "phase": phase, "weight_change": 0.01 * step, "grad_norm": 0.5}
+             for step, phase in [(1, "frozen"), (2, "frozen"), (3, "unfrozen")] for layer in ["blocks.0", "classifier"]]
+    fig = figures.inside_figure(stats)
+    bars = [t for t in fig.data if t.type == "bar"]
+    lines = [t for t in fig.data if t.type == "scatter"]
+    assert [b.name for b in bars] == ["after the frozen epoch", "after the unfrozen epochs"]
+    assert list(bars[1].y) == [0.03, 0.03]
+    assert [t.name for t in lines] == ["blocks.0", "classifier"] * 2           # weights moved, then gradients
+    assert [t.name for t in lines if t.showlegend is not False] == ["blocks.0", "classifier"]
+    assert all(t.legendgroup == t.name for t in lines)                     # a click on a layer hides both lines
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis3.type == "log" and fig.layout.yaxis2.type != "log"
+    assert {s.x0 for s in fig.layout.shapes if s.line.dash == "dash"} == {2.5}

@@ -1,4 +1,6 @@
 """Plotly figures for the "how training works" lesson. Pure functions of numbers: no streamlit here."""
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,7 +20,8 @@ LOOP_BOXES = {
 LOOP_ARROWS = [("inputs", "model"), ("weights", "model"), ("model", "results"), ("results", "loss"),
                ("loss", "update"), ("update", "weights")]
 LOOP_STAGES = quadratic.LOOP_STAGES
-BOX_W, BOX_H = 1.7, 0.9
+BOX_W, BOX_H = 1.9, 0.9
+LOOP_X, LOOP_Y, LOOP_SCALE = (-0.1, 9.7), (-0.45, 3.8), 100     # the canvas drawn, and pixels per unit
 
 
 def _layout(fig, height, **kw):
@@ -28,28 +31,39 @@ def _layout(fig, height, **kw):
     return fig
 
 
-def loop_figure(active=None, numbers=None):
-    """The loop with the `active` box (a name or several) lit; `numbers`: box -> a short text under its title."""
+def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
+    """The loop as an SVG drawing, the `active` box (a name or several) lit; `numbers`: box -> a short text under its
+    title. A plain drawing rather than a chart: a page draws it in a few milliseconds (a plotly chart costs ~70 ms of
+    the browser's time on a 2-core machine), and How training works redraws it several times a second while it
+    trains. `max_height` (px) shrinks it, centred, where it sits beside a training."""
     active = {active} if isinstance(active, str) else set(active or ())
     numbers = numbers or {}
-    shapes, notes = [], []         # built as plain dicts and set at once: add_shape one by one is 3x slower
-    for name, (x, y) in LOOP_BOXES.items():
-        lit = name in active
-        shapes.append(dict(type="rect", x0=x - BOX_W / 2, x1=x + BOX_W / 2, y0=y - BOX_H / 2, y1=y + BOX_H / 2,
-                           line=dict(color=ACTIVE if lit else EDGE, width=4 if lit else 1.5),
-                           fillcolor=ACTIVE if lit else IDLE, layer="below"))
-        text = f"<b>{name}</b>"
-        if numbers.get(name):
-            text += f"<br><span style='font-size:11px'>{numbers[name]}</span>"
-        notes.append(dict(x=x, y=y, text=text, showarrow=False, font=dict(size=15, color="#0f172a")))
+    to_x = lambda x: round((x - LOOP_X[0]) * LOOP_SCALE, 1)             # noqa: E731  (canvas units -> pixels)
+    to_y = lambda y: round((LOOP_Y[1] - y) * LOOP_SCALE, 1)             # noqa: E731  (y grows downwards in SVG)
+    width, height = to_x(LOOP_X[1]), to_y(LOOP_Y[0])
+    parts = [f'<defs><marker id="loop-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE}"/></marker></defs>']
     for start, end in LOOP_ARROWS:
         (x0, y0), (x1, y1) = _edge_point(start, end), _edge_point(end, start)
-        notes.append(dict(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", text="",
-                          showarrow=True, arrowhead=3, arrowsize=1.3, arrowwidth=2, arrowcolor=EDGE))
-    fig = go.Figure(layout=dict(shapes=shapes, annotations=notes))
-    fig.update_xaxes(visible=False, range=[-0.1, 9.7])
-    fig.update_yaxes(visible=False, range=[-0.45, 3.8])
-    return _layout(fig, 330, showlegend=False, margin=dict(l=0, r=0, t=10, b=0))
+        parts.append(f'<line x1="{to_x(x0)}" y1="{to_y(y0)}" x2="{to_x(x1)}" y2="{to_y(y1)}" stroke="{EDGE}" '
+                     f'stroke-width="2.5" marker-end="url(#loop-arrow)"/>')
+    for name, (x, y) in LOOP_BOXES.items():
+        lit = name in active
+        parts.append(f'<rect x="{to_x(x - BOX_W / 2)}" y="{to_y(y + BOX_H / 2)}" width="{round(BOX_W * LOOP_SCALE, 1)}" '
+                     f'height="{round(BOX_H * LOOP_SCALE, 1)}" rx="6" fill="{ACTIVE if lit else IDLE}" '
+                     f'stroke="{ACTIVE if lit else EDGE}" stroke-width="{4 if lit else 1.5}"/>')
+        note = numbers.get(name)
+        parts.append(f'<text x="{to_x(x)}" y="{to_y(y) + (-6 if note else 7)}" font-size="22" font-weight="bold">'
+                     f'{html.escape(name)}</text>')
+        if note:
+            parts.append(f'<text x="{to_x(x)}" y="{to_y(y) + 22}" font-size="17">{html.escape(str(note))}</text>')
+    lit = ", ".join(n for n in LOOP_BOXES if n in active)
+    label = "Samuel's loop: inputs and weights go into the model, which gives results; the loss measures them; " \
+            "the update changes the weights" + (f". Lit: {lit}" if lit else "")
+    size = f"max-height:{max_height}px" if max_height else "max-width:100%"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+            f'style="{size};display:block;margin:auto" role="img" aria-label="{html.escape(label)}" '
+            f'text-anchor="middle" fill="#0f172a">{"".join(parts)}</svg>')
 
 
 def _edge_point(name, toward):

@@ -7,6 +7,7 @@ from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core.plots import TEMPLATE
 
@@ -167,20 +168,56 @@ def reliability_bars(rows: list[dict]) -> go.Figure:
     return fig
 
 
-def layer_change_bars(stats: list[dict]) -> go.Figure:
-    """Per layer, how far its weights had moved from where they started at the end of the frozen epochs and at
-    the end of training (log scale: the new decoder moves orders of magnitude more than the encoder)."""
+def inside_figure(stats: list[dict]) -> go.Figure:
+    """What changed inside, as one figure (one chart for the browser to draw, not three). On top, per layer, how far
+    its weights had moved from where they started by the end of the frozen epochs and of training (log scale: the
+    new decoder moves orders of magnitude more than the encoder). Below, layer by layer (rows, the input at the top)
+    over the optimizer steps: how far the weights had moved, and how big the gradients were, as colours on a log10
+    scale (both span decades); a dashed line where the encoder was unfrozen."""
     layers = list(dict.fromkeys(r["layer"] for r in stats))
-    fig = go.Figure()
+    steps = sorted({r["step"] for r in stats})
+    bars_px, maps_px, gap_px = 330, max(320, 16 * len(layers) + 100), 150
+    height = bars_px + maps_px + gap_px + 50
+    fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
+                        vertical_spacing=gap_px / height, horizontal_spacing=0.1,
+                        subplot_titles=("weights moved by the end of each phase (relative, log scale)",
+                                        "weights moved from the start (log10, relative)", "gradient size (log10)"))
+    for trace in phase_bars(stats, layers):
+        fig.add_trace(trace, row=1, col=1)
+    row_of, column_of = {layer: i for i, layer in enumerate(layers)}, {step: j for j, step in enumerate(steps)}
+    for col, value, floor in ((1, "weight_change", 1e-5), (2, "grad_norm", 1e-12)):
+        raw = np.full((len(layers), len(steps)), np.nan)
+        for r in stats:                                  # a step logged twice for a layer: its last value
+            raw[row_of[r["layer"]], column_of[r["step"]]] = r[value]
+        right_edge = fig.layout[f"xaxis{col + 1}"].domain[1]
+        fig.add_trace(go.Heatmap(z=np.log10(np.maximum(raw, floor)), x=steps, y=layers, customdata=raw,
+                                 colorscale="Viridis", hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
+                                 colorbar=dict(x=right_edge + 0.005, xanchor="left", y=0, yanchor="bottom",
+                                               len=fig.layout.yaxis2.domain[1], thickness=10)), row=2, col=col)
+    unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
+    if unfrozen and any(r.get("phase") == "frozen" for r in stats):
+        for col in (1, 2):
+            fig.add_vline(x=min(unfrozen) - 0.5, line=dict(color="white", width=2, dash="dash"), row=2, col=col,
+                          annotation_text="unfrozen from here", annotation_font_color="white")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(tickangle=-40, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=2)
+    fig.update_yaxes(showticklabels=False, row=2, col=2)            # the same layers as on its left
+    fig.update_xaxes(title_text="optimizer step", row=2)
+    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10), template=TEMPLATE,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="right", x=1.0))
+    return fig
+
+
+def phase_bars(stats: list[dict], layers: list[str]) -> list[go.Bar]:
+    """Per layer, how far its weights had moved at the end of the frozen epochs and at the end of training."""
+    bars = []
     for phase, colour in (("frozen", "#9ecae1"), ("unfrozen", "#08519c")):
         rows = [r for r in stats if r.get("phase") == phase]
         if not rows:
             continue
         last_step = max(r["step"] for r in rows)
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        fig.add_trace(go.Bar(x=layers, y=[max(last.get(layer, 0.0), 1e-9) for layer in layers], marker_color=colour,
-                             name="after the frozen epoch(s)" if phase == "frozen" else "at the end of training"))
-    fig.update_layout(barmode="group", yaxis_title="weights moved (relative, log scale)", yaxis_type="log", height=360,
-                      margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-40, template=TEMPLATE,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
-    return fig
+        bars.append(go.Bar(x=layers, y=[max(last.get(layer, 0.0), 1e-9) for layer in layers], marker_color=colour,
+                           name="after the frozen epoch(s)" if phase == "frozen" else "at the end of training"))
+    return bars

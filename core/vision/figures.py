@@ -6,6 +6,7 @@ import html
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 
 def safe_labels(names) -> list[str]:
@@ -52,45 +53,65 @@ def _colors(n: int) -> list[str]:
     return blues + ["#d62728"]
 
 
-def layer_change_figure(stats: list[dict], value: str = "weight_change", log_y: bool = False) -> go.Figure:
-    """One line per layer over the training steps: `weight_change` (how far its weights moved from the
-    pretrained ones, relative) or `grad_norm`. A dashed line marks where fine_tune unfroze the body. On a log
-    scale a step with no gradient (a frozen layer) is left out, not drawn at a made-up floor."""
-    layers = _layer_order(stats)
-    fig = go.Figure()
-    for layer, color in zip(layers, _colors(len(layers))):
-        rows = [r for r in stats if r["layer"] == layer]
-        values = [r[value] if r[value] > 0 or not log_y else None for r in rows]    # a log axis has no 0: a gap
-        fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer,
-                                 line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
+def inside_figure(stats: list[dict]) -> go.Figure:
+    """What changed inside, as one figure (one chart for the browser to draw, not three): on top, how far each
+    layer's weights had moved by the end of each phase; below, over the training steps, how far they moved and how big
+    their gradients were, a line per layer (clicking a layer in the legend hides it in both). A dashed line marks
+    where fine_tune unfroze the body."""
+    fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
+                        horizontal_spacing=0.08, row_heights=[0.45, 0.55],
+                        subplot_titles=("weights moved by the end of each phase (relative, log scale)",
+                                        "weights moved from the pretrained ones (relative)",
+                                        "gradient size per layer (log scale)"))
+    for trace in phase_bars(stats):
+        fig.add_trace(trace, row=1, col=1)
+    for trace in layer_lines(stats, "weight_change"):
+        fig.add_trace(trace, row=2, col=1)
+    for trace in layer_lines(stats, "grad_norm", log_y=True):
+        fig.add_trace(trace.update(showlegend=False), row=2, col=2)
     unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
     if unfrozen and any(r.get("phase") == "frozen" for r in stats):
-        fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray",
-                      annotation_text="unfreeze", annotation_position="top left")
-    title = {"weight_change": "weights moved from the pretrained ones (relative)",
-             "grad_norm": "gradient size per layer"}.get(value, value)
-    fig.update_layout(title=title, xaxis_title="training step", yaxis_title=value.replace("_", " "),
-                      yaxis_type="log" if log_y else "linear", height=380, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(font=dict(size=10)))
+        for col in (1, 2):
+            fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray", row=2, col=col,
+                          annotation_text="unfreeze", annotation_position="top left")
+    # log scales: the head moves ~100x more than the body, and the body's small moves are the point
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", row=2, col=2)
+    fig.update_xaxes(tickangle=-45, row=1, col=1)
+    fig.update_xaxes(title_text="training step", row=2)
+    fig.update_layout(barmode="group", height=760, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0),
+                      legend2=dict(yanchor="top", y=0.5, font=dict(size=10), title_text="layer"))
     return fig
 
 
-def layer_change_bars(stats: list[dict]) -> go.Figure:
+def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[go.Scatter]:
+    """One line per layer over the training steps: `weight_change` (how far its weights moved from the pretrained
+    ones, relative) or `grad_norm`. On a log scale a step with no gradient (a frozen layer) is left out, not drawn
+    at a made-up floor."""
+    layers = _layer_order(stats)
+    lines = []
+    for layer, color in zip(layers, _colors(len(layers))):
+        rows = [r for r in stats if r["layer"] == layer]
+        values = [r[value] if r[value] > 0 or not log_y else None for r in rows]    # a log axis has no 0: a gap
+        lines.append(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer, legendgroup=layer,
+                                legend="legend2", line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
+    return lines
+
+
+def phase_bars(stats: list[dict]) -> list[go.Bar]:
     """Per layer: weight change at the end of the frozen phase vs at the end of training (or, for a run trained
     without a frozen phase, at the end of training only)."""
     layers = _layer_order(stats)
-    fig = go.Figure()
     phases = [("frozen", "#9ecae1", "after the frozen epoch"), ("unfrozen", "#08519c", "after the unfrozen epochs")]
     if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
         phases = [(stats[-1].get("phase") if stats else "", "#08519c", "after training")]
+    bars = []
     for phase, color, name in phases:
         rows = [r for r in stats if r.get("phase") == phase]
         if not rows:
             continue
         last_step = max(r["step"] for r in rows)
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        fig.add_trace(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color, name=name))
-    # log scale: the head moves ~100x more than the body, and the body's small moves are the point
-    fig.update_layout(barmode="group", yaxis_title="relative weight change (log scale)", yaxis_type="log", height=340,
-                      margin=dict(l=10, r=10, t=30, b=10), xaxis_tickangle=-45)
-    return fig
+        bars.append(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color, name=name))
+    return bars
