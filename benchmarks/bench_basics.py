@@ -87,7 +87,7 @@ def main():
     figure_costs = {
         "loop drawing (SVG)": lambda: figures.loop_svg("loss", figures.loop_numbers(trace, 3)),
         "quadratic figure": lambda: figures.quadratic_figure(problem, (1.0, 1.0, 1.0), True),
-        "gradient arrows figure": lambda: figures.gradient_arrows_figure((1.0, 1.0, 1.0), trace["grad"], 0.1),
+        "gradient arrows (SVG)": lambda: figures.gradient_arrows_svg((1.0, 1.0, 1.0), trace["grad"], 0.1),
         "ReLU figure (8 units)": lambda: figures.relu_figure(x, y, net),
     }
     for name, fn in figure_costs.items():

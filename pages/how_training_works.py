@@ -227,8 +227,7 @@ def descent_view():
         st.success(gd.message, icon=":material/check_circle:")
     else:
         st.info(f"Step {gd.steps} · {gd.kind} = {gd.loss:.4f}. " + ("" if gd.running else gd.message))
-    st.plotly_chart(figures.gradient_arrows_figure(gd.weights, gd.gradient, gd.lr), width="stretch", config=CHART,
-                    key="htw_arrows")
+    pictures.drawing(figures.gradient_arrows_svg(gd.weights, gd.gradient, gd.lr))
     left, right = st.columns(2)
     left.plotly_chart(figures.quadratic_figure(problem, gd.weights, True, gd.kind), width="stretch", config=CHART,
                       key="htw_gd_fit")

@@ -184,8 +184,21 @@ def test_the_lit_box_is_the_active_one_and_its_numbers_stay_text():
 
 
 def test_gradient_arrows_point_downhill():
-    fig = figures.gradient_arrows_figure((1.0, 1.0, 1.0), np.array([2.0, -3.0, 0.0]), lr=0.1)
-    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    import xml.etree.ElementTree as ET
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = ET.fromstring(figures.gradient_arrows_svg((1.0, 1.0, 1.0), np.array([2.0, -3.0, 0.0]), lr=0.1))
+    arrows = [line for line in svg.iter(ns + "line") if line.get("class") == "step"]
     assert len(arrows) == 2                                    # no arrow for a zero gradient
-    assert arrows[0].x < arrows[0].ax                          # positive gradient: move left
-    assert arrows[1].x > arrows[1].ax                          # negative gradient: move right
+    assert float(arrows[0].get("x2")) < float(arrows[0].get("x1"))     # positive gradient: move left
+    assert float(arrows[1].get("x2")) > float(arrows[1].get("x1"))     # negative gradient: move right
+    dots = [float(c.get("cx")) for c in svg.iter(ns + "circle")]
+    assert len(set(dots)) == 1 and float(arrows[0].get("x1")) == dots[0]    # from where the weight is
+    assert "a goes down; b goes up; c stays" in svg.get("aria-label")
+
+
+def test_gradient_arrows_survive_a_run_that_exploded():
+    import xml.etree.ElementTree as ET
+    svg = ET.fromstring(figures.gradient_arrows_svg((np.inf, 1e12, np.nan), np.array([np.nan, 1e30, 0.0]), lr=0.5))
+    assert "nan" not in "".join(el.get("cx", "") + el.get("x1", "") + el.get("x2", "") for el in svg.iter())
+    assert figures._ticks(-6, 6) == [-6, -4, -2, 0, 2, 4, 6] and str(figures._ticks(-6, 6)[3]) == "0.0"
+    assert figures._ticks(0.5, 0.7) == [0.5, 0.55, 0.6, 0.65, 0.7]

@@ -132,27 +132,56 @@ def loss_curve_figure(losses, title="loss", diverged=False):
     return _layout(fig, 300, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
 
 
-def gradient_arrows_figure(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)):
-    """One slider-like track per weight: where the weight is, and an arrow pointing the way
-    gradient descent will move it (−gradient), longer where the loss is steeper."""
+def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
+    """One slider-like track per weight: where the weight is, and an arrow pointing the way gradient descent will
+    move it (−gradient), longer where the loss is steeper. An SVG drawing, like the loop: section 3 redraws it at
+    every frame of a run."""
     weights, grad = np.asarray(weights, float), np.asarray(grad, float)
-    lo, hi = min(span[0], weights.min() - 1), max(span[1], weights.max() + 1)
-    fig = go.Figure()
+    finite = weights[np.isfinite(weights)]
+    lo = min(span[0], finite.min() - 1) if len(finite) else span[0]
+    hi = max(span[1], finite.max() + 1) if len(finite) else span[1]
+    lo, hi = max(lo, -1e300), min(hi, 1e300)            # a run that exploded: its track still has a finite length
+    width, left, right, row_h, top = 1000, 20, 980, 72, 10
+    to_x = lambda v: round(left + (v - lo) / (hi - lo) * (right - left), 1)           # noqa: E731
+    height = top + row_h * len(names) + 30
+    parts = [f'<defs><marker id="grad-arrow" viewBox="0 0 10 10" refX="6" refY="5" markerWidth="4" '
+             f'markerHeight="4" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{ACTIVE}"/></marker>'
+             '</defs>']
+    if lo < 0 < hi:
+        parts.append(f'<line x1="{to_x(0)}" y1="{top}" x2="{to_x(0)}" y2="{height - 26}" stroke="#94a3b8" '
+                     'stroke-width="1" stroke-dasharray="3 3"/>')
     for i, (name, w, g) in enumerate(zip(names, weights, grad)):
-        y = len(names) - 1 - i
-        fig.add_shape(type="line", x0=lo, x1=hi, y0=y, y1=y, line=dict(color="#cbd5e1", width=6))
-        fig.add_trace(go.Scatter(x=[w], y=[y], mode="markers", marker=dict(size=16, color=POINTS),
-                                 hovertemplate=f"{name} = {w:.4f}<extra></extra>"))
+        y = top + row_h * i + 48
+        label = f"{name} = {w:.3f}  ·  dL/d{name} = {g:.3g}  ·  step = −lr·grad = {-lr * g + 0.0:.3g}"
+        parts.append(f'<text x="{left}" y="{y - 22}" font-size="17" style="white-space:pre"><tspan font-weight="bold">{html.escape(name)}'
+                     f'</tspan>{html.escape(label[len(name):])}</text>')
+        parts.append(f'<line x1="{left}" y1="{y}" x2="{right}" y2="{y}" stroke="#cbd5e1" stroke-width="6" '
+                     'stroke-linecap="round"/>')
+        if not np.isfinite(w):
+            continue
         # saturating scale: steep slopes get long arrows (up to 30% of the track), flat ones shrink to nothing
         length = -np.sign(g) * 0.3 * (hi - lo) * abs(g) / (abs(g) + 5.0) if np.isfinite(g) else 0.0
         if abs(length) > 1e-9:
-            fig.add_annotation(x=w + length, y=y, ax=w, ay=y, xref="x", yref="y", axref="x", ayref="y", text="",
-                               showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=3, arrowcolor=ACTIVE)
-        fig.add_annotation(x=lo, y=y + 0.38, xanchor="left", showarrow=False,
-                           text=f"<b>{name}</b> = {w:.3f}   dL/d{name} = {g:.3g}   step = −lr·grad = {-lr * g:.3g}")
-    fig.update_yaxes(visible=False, range=[-0.5, len(names) - 0.2])
-    fig.update_xaxes(range=[lo, hi], zeroline=True)
-    return _layout(fig, 240, showlegend=False, margin=dict(l=10, r=10, t=10, b=10))
+            parts.append(f'<line class="step" x1="{to_x(w)}" y1="{y}" x2="{to_x(w + length)}" y2="{y}" '
+                         f'stroke="{ACTIVE}" stroke-width="5" marker-end="url(#grad-arrow)"/>')
+        parts.append(f'<circle cx="{to_x(w)}" cy="{y}" r="9" fill="{POINTS}"><title>{html.escape(name)} = {w:.4f}'
+                     '</title></circle>')
+    for tick in _ticks(lo, hi):
+        parts.append(f'<text x="{to_x(tick)}" y="{height - 6}" font-size="14" text-anchor="middle" '
+                     f'fill="#64748b">{tick:g}</text>')
+    moves = "; ".join(f"{n} {'stays' if not np.isfinite(g) or g == 0 else 'goes down' if g > 0 else 'goes up'}"
+                      for n, g in zip(names, grad))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+            f'style="display:block" role="img" aria-label="{html.escape("The next step of gradient descent: " + moves)}" '
+            f'fill="#0f172a">{"".join(parts)}</svg>')
+
+
+def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:
+    """Round numbers along an axis from `lo` to `hi`: steps of 1, 2 or 5 times a power of ten, at most `most`."""
+    raw = (hi - lo) / most
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [round(float(t), 12) + 0.0 for t in np.arange(np.ceil(lo / step - 1e-9), np.floor(hi / step + 1e-9) + 1) * step]   # no -0
 
 
 def relu_figure(x, y, net, show_units=True, title=""):
