@@ -10,6 +10,11 @@
   drawing and the browser has been quiet for a moment, as a student reads a page before moving on; clicking while
   the last page still draws timed that page's drawing too.
 
+- with `--visits N`: each lesson opened N more times from the welcome page, in a fresh server once every lesson was
+  visited: seconds until drawn, the browser's main thread busy meanwhile (Chrome's TaskDuration, steadier than the
+  wall time on a shared machine), and the server's own time per page. Paired this way, a change to one lesson's
+  drawing shows through the ±0.1 s that lesson-to-lesson switches vary from run to run.
+
 Goals (the issue): the first page within 5 s of `streamlit run`; switching lessons under 1 s. Measured before this
 work on the same 2-core machine: a median of 6.6 s for the first page (9–10 s when busy).
 """
@@ -133,10 +138,55 @@ def switches(browser, rounds: int, welcome_seconds: float = READ_SECONDS) -> tup
     return out, server
 
 
+def visits(browser, n: int) -> tuple[dict, dict]:
+    """Per lesson, [(seconds until drawn, seconds the browser's main thread was busy)] for `n` visits from the
+    welcome page, after a first visit (imports, the ready-made run's replay); and the server's own page times."""
+    from core.lessons import list_lessons
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, _ = start_server(Path(tmp))
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+
+            def busy() -> float:
+                return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+                            if m["name"] == "TaskDuration")
+
+            def open_lesson(title: str) -> float:
+                clicked_ms = page.evaluate("performance.now()")
+                page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+                return drawn_after(page, clicked_ms)
+
+            open_when_up(page, url)
+            page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
+            for lesson in list_lessons():
+                open_lesson(lesson.title)
+                time.sleep(8)                         # the ready-made run's replay ends
+                wait_idle(page)
+                out[lesson.title] = []
+                for _ in range(n):
+                    open_lesson("Welcome")
+                    wait_idle(page)
+                    time.sleep(1.5)
+                    before = busy()
+                    drawn = open_lesson(lesson.title)
+                    out[lesson.title].append((drawn, busy() - before))
+                    time.sleep(0.5)
+            page.close()
+            server = server_page_runs(url, 600)
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    return out, server
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--switches", type=int, default=3, help="rounds through every lesson")
+    parser.add_argument("--visits", type=int, default=0, help="visits of each lesson from the welcome page")
     parser.add_argument("--welcome-seconds", type=float, default=READ_SECONDS,
                         help="how long the student reads the welcome page before the first lesson")
     args = parser.parse_args()
@@ -145,6 +195,7 @@ def main():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         firsts = [first_page(browser) for _ in range(args.starts)]
         switched, server = switches(browser, args.switches, args.welcome_seconds)
+        visited, visited_server = visits(browser, args.visits) if args.visits else (None, None)
         browser.close()
     print(f"{os.cpu_count()} CPUs")
     print(f"first page after `streamlit run`: median {statistics.median(firsts):.2f} s "
@@ -162,6 +213,15 @@ def main():
                   f"max {max(values):.2f} s; goal under 1 s")
     print("the server's own time per page run, every visit (p50 / p95 (n)): " + "; ".join(
         f"{page} {s['p50_s']:.2f} / {s['p95_s']:.2f} ({s['runs']})" for page, s in server["pages"].items()))
+
+    if visited:
+        print(f"from the welcome page to a lesson, {args.visits} visits each: median seconds until drawn / the browser "
+              "busy meanwhile (range of drawn) / the server's own time, p50")
+        for title, times in visited.items():
+            drawn = [t[0] for t in times]
+            own = visited_server["pages"].get(title, {}).get("p50_s", float("nan"))
+            print(f"  {title:36s} {statistics.median(drawn):5.2f} / {statistics.median(t[1] for t in times):5.2f} s "
+                  f"({min(drawn):.2f}–{max(drawn):.2f}) / {own:.2f} s")
 
 
 if __name__ == "__main__":
