@@ -19,6 +19,7 @@ Goals (the issue): the first page within 5 s of `streamlit run`; switching lesso
 work on the same 2-core machine: a median of 6.6 s for the first page (9–10 s when busy).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -44,26 +45,33 @@ def start_server(runs: Path) -> tuple[subprocess.Popen, str, float]:
     return proc, f"http://127.0.0.1:{port}", started
 
 
-def first_page(browser) -> float:
+@contextlib.contextmanager
+def served():
+    """A fresh server on an empty run store, stopped at the end: (its URL, when it was started)."""
     with tempfile.TemporaryDirectory() as tmp:
         proc, url, started = start_server(Path(tmp))
         try:
-            page = browser.new_page()
-            while True:
-                try:
-                    page.goto(url, timeout=2000)
-                    break
-                except Exception:
-                    if time.perf_counter() - started > 90:
-                        raise
-                    time.sleep(0.05)
-            page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
-            seconds = time.perf_counter() - started
-            page.close()
-            return seconds
+            yield url, started
         finally:
             proc.terminate()
             proc.wait(15)
+
+
+def first_page(browser) -> float:
+    with served() as (url, started):
+        page = browser.new_page()
+        while True:
+            try:
+                page.goto(url, timeout=2000)
+                break
+            except Exception:
+                if time.perf_counter() - started > 90:
+                    raise
+                time.sleep(0.05)
+        page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
+        seconds = time.perf_counter() - started
+        page.close()
+        return seconds
 
 
 def open_when_up(page, url: str, seconds: float = 90) -> None:
@@ -111,31 +119,25 @@ def switches(browser, rounds: int, welcome_seconds: float = READ_SECONDS) -> tup
     from core.lessons import list_lessons
     lessons = list_lessons()
     out: dict[str, list[tuple[float, float]]] = {lesson.title: [] for lesson in lessons}
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url, _ = start_server(Path(tmp))
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            open_when_up(page, url)
-            page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
-            wait_idle(page)
-            time.sleep(max(0.0, welcome_seconds - READ_SECONDS))
-            for _ in range(rounds):
-                for lesson in lessons:
-                    wait_idle(page)
-                    time.sleep(READ_SECONDS)
-                    link = page.locator('[data-testid="stSidebarNav"] a', has_text=lesson.title).first
-                    clicked_ms = page.evaluate("performance.now()")
-                    start = time.perf_counter()
-                    link.click()
-                    page.locator("h1", has_text=lesson.title.split(":")[0]).first.wait_for(timeout=120_000)
-                    title = time.perf_counter() - start
-                    out[lesson.title].append((title, drawn_after(page, clicked_ms)))
-            page.close()
-            server = server_page_runs(url, 60)
-        finally:
-            proc.terminate()
-            proc.wait(15)
-    return out, server
+    with served() as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        open_when_up(page, url)
+        page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
+        wait_idle(page)
+        time.sleep(max(0.0, welcome_seconds - READ_SECONDS))
+        for _ in range(rounds):
+            for lesson in lessons:
+                wait_idle(page)
+                time.sleep(READ_SECONDS)
+                link = page.locator('[data-testid="stSidebarNav"] a', has_text=lesson.title).first
+                clicked_ms = page.evaluate("performance.now()")
+                start = time.perf_counter()
+                link.click()
+                page.locator("h1", has_text=lesson.title.split(":")[0]).first.wait_for(timeout=120_000)
+                title = time.perf_counter() - start
+                out[lesson.title].append((title, drawn_after(page, clicked_ms)))
+        page.close()
+        return out, server_page_runs(url, 60)
 
 
 def visits(browser, n: int) -> tuple[dict, dict]:
@@ -143,43 +145,36 @@ def visits(browser, n: int) -> tuple[dict, dict]:
     welcome page, after a first visit (imports, the ready-made run's replay); and the server's own page times."""
     from core.lessons import list_lessons
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url, _ = start_server(Path(tmp))
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            cdp = page.context.new_cdp_session(page)
-            cdp.send("Performance.enable")
+    with served() as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
 
-            def busy() -> float:
-                return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
-                            if m["name"] == "TaskDuration")
+        def busy() -> float:
+            return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
-            def open_lesson(title: str) -> float:
-                clicked_ms = page.evaluate("performance.now()")
-                page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-                return drawn_after(page, clicked_ms)
+        def open_lesson(title: str) -> float:
+            clicked_ms = page.evaluate("performance.now()")
+            page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+            return drawn_after(page, clicked_ms)
 
-            open_when_up(page, url)
-            page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
-            for lesson in list_lessons():
-                open_lesson(lesson.title)
-                time.sleep(8)                         # the ready-made run's replay ends
+        open_when_up(page, url)
+        page.get_by_role("heading", name="Lesson 1").first.wait_for(timeout=90_000)
+        for lesson in list_lessons():
+            open_lesson(lesson.title)
+            time.sleep(8)                         # the ready-made run's replay ends
+            wait_idle(page)
+            out[lesson.title] = []
+            for _ in range(n):
+                open_lesson("Welcome")
                 wait_idle(page)
-                out[lesson.title] = []
-                for _ in range(n):
-                    open_lesson("Welcome")
-                    wait_idle(page)
-                    time.sleep(1.5)
-                    before = busy()
-                    drawn = open_lesson(lesson.title)
-                    out[lesson.title].append((drawn, busy() - before))
-                    time.sleep(0.5)
-            page.close()
-            server = server_page_runs(url, 600)
-        finally:
-            proc.terminate()
-            proc.wait(15)
-    return out, server
+                time.sleep(1.5)
+                before = busy()
+                drawn = open_lesson(lesson.title)
+                out[lesson.title].append((drawn, busy() - before))
+                time.sleep(0.5)
+        page.close()
+        return out, server_page_runs(url, 600)
 
 
 def main():
