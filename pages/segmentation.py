@@ -5,6 +5,7 @@ training service (ui/runs.py), and everything drawn about a run is read from the
 link or a restarted server shows the same.
 """
 import hashlib
+import json
 import secrets
 
 import numpy as np
@@ -168,7 +169,14 @@ def legend(codes, counts=None, where=st):
 
 
 # ---- sections before training -------------------------------------------------------------------------------------
-def section_data(items, source: str) -> tuple[int, list[int], list[int], int]:
+@st.cache_data(max_entries=32, show_spinner=False)
+def pixel_shares(data_key: str, train_idx: tuple, valid_idx: tuple, _items) -> dict:
+    """Pixels of each class in the training and in the validation photos (cached per data and split: a visit of the
+    page doesn't count them again)."""
+    return {"training photos": pixel_counts(_items, train_idx), "validation photos": pixel_counts(_items, valid_idx)}
+
+
+def section_data(items, data_ref: dict, source: str) -> tuple[int, list[int], list[int], int]:
     codes = items.codes
     st.markdown("Each photo comes with a **mask**: an image of the same size where every pixel holds a number, the "
                 "**code** of its class. `codes.txt` says which number means what. The label of a photo is found "
@@ -218,9 +226,8 @@ dls = SegmentationDataLoaders.from_label_func(
     st.markdown("**How many pixels of each class?** The background takes most of every photo: a model that always "
                 "said *background* would already get most pixels right. That's why we also measure each class on "
                 "its own (IoU, below).")
-    st.plotly_chart(figures.pixel_share_bars({"training photos": pixel_counts(items, train_idx),
-                                              "validation photos": pixel_counts(items, valid_idx)}, codes),
-                    width="stretch", key="seg_pixel_bars", config=CHART)
+    shares = pixel_shares(json.dumps(data_ref, sort_keys=True, default=str), tuple(train_idx), tuple(valid_idx), items)
+    st.plotly_chart(figures.pixel_share_bars(shares, codes), width="stretch", key="seg_pixel_bars", config=CHART)
     note = f"{len(train_idx)} photos for training, {len(valid_idx)} for validation"
     if source == "scenes":
         note += (". The split is by stamp: every scene is made from one of ten sets of cut-outs, and the splitter "
@@ -338,7 +345,13 @@ def section_results(run, found) -> None:
                      (figures.mistakes(run.x_valid[k], run.targets[k], run.predicted[k]), f"wrong pixels: {wrong:.0%}")]])
 
 
-def section_confidence(run) -> None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def reliability(run_key: str, _confidence, _correct) -> list[dict]:
+    """Per band of confidence, how often the model was right (cached per run)."""
+    return confidence_bins(_confidence, _correct)
+
+
+def section_confidence(run, run_key: str) -> None:
     codes = run.codes
     st.markdown("For every pixel the model gives each class a probability (the softmax of its scores); the class "
                 "it paints is the most probable one, and that probability is its **confidence**. Where is it "
@@ -367,7 +380,7 @@ def section_confidence(run) -> None:
                       f"wrong: {1 - correct[k].mean():.0%}")]])
     st.markdown("**Can we trust its confidence?** For each band of confidence, how often the model was right there. "
                 "A model that is right 90% of the time when it says 90% is *well calibrated*.")
-    st.plotly_chart(figures.reliability_bars(confidence_bins(run.confidence, correct)), width="stretch",
+    st.plotly_chart(figures.reliability_bars(reliability(run_key, run.confidence, correct)), width="stretch",
                     key="seg_reliability", config=CHART)
 
 
@@ -504,7 +517,7 @@ picked = choose_data()
 if picked is not None:
     items, data_ref, source = picked
     with numbered("The data: photos and their masks"):
-        width, train_idx, valid_idx, seed = section_data(items, source)
+        width, train_idx, valid_idx, seed = section_data(items, data_ref, source)
     with numbered("The model: a U-Net on a pretrained encoder"):
         backbone = section_model(items, width)
     config = dict(DEFAULTS, width=width, valid_pct=ss.seg_valid_pct, seed=seed, backbone=backbone)
@@ -524,7 +537,7 @@ if run is not None:
                    f"checked on {run.results['n_valid']}.")
         section_results(run, view)
     with numbered("How sure is it? Confidence per pixel"):
-        section_confidence(run)
+        section_confidence(run, f"run:{view.id}")
     with numbered("Each class on its own: IoU"):
         section_iou(run)
     with numbered("Use it"):

@@ -69,6 +69,32 @@ def test_default_page_starts_on_the_embedded_scenes_in_the_course_order():
     assert "learn = unet_learner(dls, resnet34)" in texts(at.code)
 
 
+def test_the_pixel_shares_follow_the_split():
+    """The chart's counts are cached per data and split: a new split must count again, and count right."""
+    import base64
+    import json
+
+    from core.datasets import resolve
+    from core.segmentation.data import load_folder, pixel_counts
+    from core.splits import random_split
+
+    def shown(at) -> list[np.ndarray]:
+        chart = next(c for c in at.get("plotly_chart") if "seg_pixel_bars" in str(c.proto.id))
+        ys = [trace["y"] for trace in json.loads(chart.proto.spec)["data"]]
+        return [np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"]) if isinstance(y, dict) else np.array(y)
+                for y in ys]
+
+    at = fresh()
+    before = shown(at)
+    at.slider(key="seg_valid_pct").set_value(0.4).run()
+    after = shown(at)
+    items = load_folder(resolve("scenes").path, "the embedded scenes")
+    train_idx, valid_idx = random_split(items.groups, 0.4, at.number_input(key="seg_seed").value)
+    for counted, drawn in zip((pixel_counts(items, train_idx), pixel_counts(items, valid_idx)), after):
+        assert drawn == pytest.approx(counted / counted.sum())
+    assert not np.allclose(before[1], after[1])                      # the validation photos changed
+
+
 def test_asking_for_camvid_offline_says_so_and_keeps_the_page_alive(monkeypatch):
     monkeypatch.setenv("LESSON1_OFFLINE", "1")
     at = fresh()
