@@ -111,7 +111,7 @@ def descent_interval():
     return SLOW_TICK if ss.get("htw_slow", False) else TICK
 
 
-def loop_while_training(numbers: dict, running: bool, key: str) -> None:
+def loop_while_training(numbers: dict, running: bool) -> None:
     """Samuel's loop beside any training on this page: every box lit while it runs (one step is far too quick
     to show box by box), with this model's own numbers written in the boxes."""
     pictures.drawing(figures.loop_svg(list(figures.LOOP_BOXES) if running else None, numbers, max_height=260))
@@ -307,7 +307,7 @@ def relu_view():
     if fit.ready:
         loop_while_training({"inputs": f"{len(x)} points", "weights": f"{3 * net.n_units + 1} numbers",
                              "model": "c + Σ w·ReLU", "results": "the sum", "loss": f"MSE {fit.loss:.4f}",
-                             "update": f"step {fit.steps}"}, fit.running, "htw_relu_loop")
+                             "update": f"step {fit.steps}"}, fit.running)
     left, right = st.columns(2)
     units = pd.DataFrame({"unit": np.arange(1, net.n_units + 1), "m": net.m, "b": net.b, "w": net.w,
                           "bend at x = −b/m": -net.b / np.where(net.m == 0, np.nan, net.m)})
@@ -372,7 +372,7 @@ def live_weights(found) -> None:
         loop_while_training({"inputs": "a batch of rows", "weights": f"{len(titanic.FEATURES)}×{hidden}, "
                              f"{hidden}×2", "model": "Linear, ReLU, Linear", "results": "P(survived)",
                              "loss": f"{last['train_loss']:.3f}", "update": f"step {last['step']}"},
-                            True, f"htw_t_loop_{found.id}")
+                            True)
     now = as_snapshot(progress.latest.get("snapshot"))
     if now is not None:
         st.plotly_chart(figures.weights_figure(now, as_snapshot(progress.latest.get("snapshot_start")), None,

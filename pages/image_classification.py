@@ -6,7 +6,6 @@ the same results to anyone, after a restart too.
 """
 import hashlib
 import json
-import secrets
 import time
 
 import numpy as np
@@ -627,12 +626,10 @@ if run is not None:
                                                    f"{', '.join(plain(v) for v in meta['vocab'])}.")
     classifier, model_key = run.classifier, f"run:{view.id}"
     if ss.get("ic_loaded") is not None:
-        if ss.get("_ic_loaded_was") is not ss.ic_loaded:          # a new model loaded: its own cache entries
-            ss._ic_loaded_was, ss._ic_loaded_key = ss.ic_loaded, f"loaded:{secrets.token_hex(8)}"
         which = look_box.radio("Which model?", ["the one trained above", "the one you loaded back"],
                                horizontal=True, key="ic_which_model")
         if which == "the one you loaded back":
-            classifier, model_key = ss.ic_loaded, ss._ic_loaded_key
+            classifier, model_key = ss.ic_loaded, ss.ic_loaded_id          # ui/export names each model loaded
     with look_box:
         section_looks(run, model_key, classifier)
     with use_box:

@@ -6,7 +6,6 @@ link or a restarted server shows the same.
 """
 import hashlib
 import json
-import secrets
 
 import numpy as np
 import pandas as pd
@@ -226,7 +225,8 @@ dls = SegmentationDataLoaders.from_label_func(
     st.markdown("**How many pixels of each class?** The background takes most of every photo: a model that always "
                 "said *background* would already get most pixels right. That's why we also measure each class on "
                 "its own (IoU, below).")
-    shares = pixel_shares(json.dumps(data_ref, sort_keys=True, default=str), tuple(train_idx), tuple(valid_idx), items)
+    data_key = json.dumps(data_ref, sort_keys=True, default=str)
+    shares = pixel_shares(data_key, tuple(train_idx), tuple(valid_idx), items)
     st.plotly_chart(figures.pixel_share_bars(shares, codes), width="stretch", key="seg_pixel_bars", config=CHART)
     note = f"{len(train_idx)} photos for training, {len(valid_idx)} for validation"
     if source == "scenes":
@@ -442,12 +442,10 @@ def section_use(run, model_key: str) -> None:
     segmenter = run.segmenter
     loaded = ss.get("seg_loaded")
     if loaded is not None:
-        if ss.get("_seg_loaded_was") is not loaded:                # a new model loaded: its own cache entries
-            ss._seg_loaded_was, ss._seg_loaded_key = loaded, f"loaded:{secrets.token_hex(8)}"
         which = st.radio("Which model?", ["the one trained above", "the one you loaded back"], horizontal=True,
                          key="seg_which_model")
         if which == "the one you loaded back":
-            segmenter, model_key = loaded, ss._seg_loaded_key
+            segmenter, model_key = loaded, ss.seg_loaded_id            # ui/export names each model loaded
     left, right = st.columns([1, 2])
     photo_file = left.file_uploader("Your photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
                                     key="seg_photo")

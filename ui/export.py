@@ -2,6 +2,7 @@
 nothing to execute) and what is needed to use them as JSON, downloaded and uploaded as two files. Reading the files
 back is the lesson's reader (core/modelfiles.py), which checks them before anything is built."""
 import logging
+import secrets
 from typing import Callable
 
 import streamlit as st
@@ -26,8 +27,9 @@ def download_buttons(model, meta: dict, key: str, filename: str) -> None:
 
 def load_back(key: str, load: Callable[[bytes, bytes], tuple[object, dict]], describe: Callable[[dict], str]) -> None:
     """Two uploaders and a button: `load(weights, meta)`, given the files' bytes, returns (the model, its metadata);
-    the model goes into st.session_state[f"{key}_loaded"] and `describe(meta)` says what was loaded, until another
-    one is. A file that is not a usable model gets its sentence and loses nothing: the model loaded before stays."""
+    the model goes into st.session_state[f"{key}_loaded"], with a name of its own for caching what it computes in
+    st.session_state[f"{key}_loaded_id"] (new with every model loaded), and `describe(meta)` says what was loaded,
+    until another one is. A file that is not a usable model gets its sentence and loses nothing: the model loaded before stays."""
     u1, u2 = st.columns(2)
     up_weights = u1.file_uploader("Load weights (.safetensors)", type=["safetensors"], key=f"{key}_up_weights")
     up_meta = u2.file_uploader("Load metadata (.json)", type=["json"], key=f"{key}_up_meta")
@@ -42,6 +44,7 @@ def load_back(key: str, load: Callable[[bytes, bytes], tuple[object, dict]], des
                      icon=":material/error:")
         else:
             st.session_state[f"{key}_loaded"] = loaded
+            st.session_state[f"{key}_loaded_id"] = f"loaded:{secrets.token_hex(8)}"
             st.session_state[f"{key}_loaded_note"] = describe(loaded_meta)
             st.rerun()                              # the page draws its choice of model above this section
     if st.session_state.get(f"{key}_loaded") is not None and st.session_state.get(f"{key}_loaded_note"):

@@ -41,16 +41,16 @@ def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
     to_x = lambda x: round((x - LOOP_X[0]) * LOOP_SCALE, 1)             # noqa: E731  (canvas units -> pixels)
     to_y = lambda y: round((LOOP_Y[1] - y) * LOOP_SCALE, 1)             # noqa: E731  (y grows downwards in SVG)
     width, height = to_x(LOOP_X[1]), to_y(LOOP_Y[0])
-    parts = [f'<defs><marker id="loop-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE}"/></marker></defs>']
+    parts = [_arrowhead("loop-arrow", EDGE, size=7, tip=9)]
     for start, end in LOOP_ARROWS:
         (x0, y0), (x1, y1) = _edge_point(start, end), _edge_point(end, start)
         parts.append(f'<line x1="{to_x(x0)}" y1="{to_y(y0)}" x2="{to_x(x1)}" y2="{to_y(y1)}" stroke="{EDGE}" '
                      f'stroke-width="2.5" marker-end="url(#loop-arrow)"/>')
     for name, (x, y) in LOOP_BOXES.items():
         lit = name in active
-        parts.append(f'<rect x="{to_x(x - BOX_W / 2)}" y="{to_y(y + BOX_H / 2)}" width="{round(BOX_W * LOOP_SCALE, 1)}" '
-                     f'height="{round(BOX_H * LOOP_SCALE, 1)}" rx="6" fill="{ACTIVE if lit else IDLE}" '
+        parts.append(f'<rect x="{to_x(x - BOX_W / 2)}" y="{to_y(y + BOX_H / 2)}" '
+                     f'width="{round(BOX_W * LOOP_SCALE, 1)}" height="{round(BOX_H * LOOP_SCALE, 1)}" rx="6" '
+                     f'fill="{ACTIVE if lit else IDLE}" '
                      f'stroke="{ACTIVE if lit else EDGE}" stroke-width="{4 if lit else 1.5}"/>')
         note = numbers.get(name)
         parts.append(f'<text x="{to_x(x)}" y="{to_y(y) + (-6 if note else 7)}" font-size="22" font-weight="bold">'
@@ -61,9 +61,20 @@ def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
     label = "Samuel's loop: inputs and weights go into the model, which gives results; the loss measures them; " \
             "the update changes the weights" + (f". Lit: {lit}" if lit else "")
     size = f"max-height:{max_height}px" if max_height else "max-width:100%"
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="{size};display:block;margin:auto" role="img" aria-label="{html.escape(label)}" '
-            f'text-anchor="middle" fill="#0f172a">{"".join(parts)}</svg>')
+    return _svg(width, height, label, parts, style=f"{size};display:block;margin:auto", attrs='text-anchor="middle"')
+
+
+def _svg(width, height, label: str, parts: list[str], style: str = "display:block", attrs: str = "") -> str:
+    """A drawing `width` x `height` units that scales with the page; `label` is what a screen reader says of it."""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" style="{style}" '
+            f'role="img" aria-label="{html.escape(label)}" fill="#0f172a" {attrs}>{"".join(parts)}</svg>')
+
+
+def _arrowhead(name: str, colour: str, size: float, tip: float) -> str:
+    """A triangle for lines to end with (marker-end="url(#name)"); `tip`: how far along it the line stops (of 10)."""
+    return (f'<defs><marker id="{name}" viewBox="0 0 10 10" refX="{tip}" refY="5" markerWidth="{size}" '
+            f'markerHeight="{size}" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/>'
+            '</marker></defs>')
 
 
 def _edge_point(name, toward):
@@ -144,17 +155,15 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
     width, left, right, row_h, top = 1000, 20, 980, 72, 10
     to_x = lambda v: round(left + (v - lo) / (hi - lo) * (right - left), 1)           # noqa: E731
     height = top + row_h * len(names) + 30
-    parts = [f'<defs><marker id="grad-arrow" viewBox="0 0 10 10" refX="6" refY="5" markerWidth="4" '
-             f'markerHeight="4" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{ACTIVE}"/></marker>'
-             '</defs>']
+    parts = [_arrowhead("grad-arrow", ACTIVE, size=4, tip=6)]
     if lo < 0 < hi:
         parts.append(f'<line x1="{to_x(0)}" y1="{top}" x2="{to_x(0)}" y2="{height - 26}" stroke="#94a3b8" '
                      'stroke-width="1" stroke-dasharray="3 3"/>')
     for i, (name, w, g) in enumerate(zip(names, weights, grad)):
         y = top + row_h * i + 48
-        label = f"{name} = {w:.3f}  ·  dL/d{name} = {g:.3g}  ·  step = −lr·grad = {-lr * g + 0.0:.3g}"
-        parts.append(f'<text x="{left}" y="{y - 22}" font-size="17" style="white-space:pre"><tspan font-weight="bold">{html.escape(name)}'
-                     f'</tspan>{html.escape(label[len(name):])}</text>')
+        numbers = f" = {w:.3f}  ·  dL/d{name} = {g:.3g}  ·  step = −lr·grad = {-lr * g + 0.0:.3g}"
+        parts.append(f'<text x="{left}" y="{y - 22}" font-size="17" style="white-space:pre">'
+                     f'<tspan font-weight="bold">{html.escape(name)}</tspan>{html.escape(numbers)}</text>')
         parts.append(f'<line x1="{left}" y1="{y}" x2="{right}" y2="{y}" stroke="#cbd5e1" stroke-width="6" '
                      'stroke-linecap="round"/>')
         if not np.isfinite(w):
@@ -171,9 +180,7 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
                      f'fill="#64748b">{tick:g}</text>')
     moves = "; ".join(f"{n} {'stays' if not np.isfinite(g) or g == 0 else 'goes down' if g > 0 else 'goes up'}"
                       for n, g in zip(names, grad))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="display:block" role="img" aria-label="{html.escape("The next step of gradient descent: " + moves)}" '
-            f'fill="#0f172a">{"".join(parts)}</svg>')
+    return _svg(width, height, "The next step of gradient descent: " + moves, parts)
 
 
 def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:
@@ -181,7 +188,8 @@ def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:
     raw = (hi - lo) / most
     power = 10 ** np.floor(np.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return [round(float(t), 12) + 0.0 for t in np.arange(np.ceil(lo / step - 1e-9), np.floor(hi / step + 1e-9) + 1) * step]   # no -0
+    multiples = np.arange(np.ceil(lo / step - 1e-9), np.floor(hi / step + 1e-9) + 1)
+    return [round(float(t), 12) + 0.0 for t in multiples * step]          # + 0.0: never a "-0" tick
 
 
 def relu_figure(x, y, net, show_units=True, title=""):

@@ -191,7 +191,8 @@ def inside_figure(stats: list[dict]) -> go.Figure:
             raw[row_of[r["layer"]], column_of[r["step"]]] = r[value]
         right_edge = fig.layout[f"xaxis{col + 1}"].domain[1]
         fig.add_trace(go.Heatmap(z=np.log10(np.maximum(raw, floor)), x=steps, y=layers, customdata=raw,
-                                 colorscale="Viridis", hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
+                                 colorscale="Viridis",
+                                 hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
                                  colorbar=dict(x=right_edge + 0.005, xanchor="left", y=0, yanchor="bottom",
                                                len=fig.layout.yaxis2.domain[1], thickness=10)), row=2, col=col)
     unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
