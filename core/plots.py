@@ -115,6 +115,34 @@ def probability_bars(probabilities: Sequence[float], labels: Sequence[str], titl
     return _layout(fig, title, "probability", "", height=max(220, 40 * len(labels) + 100))
 
 
+def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0) -> list[go.Bar]:
+    """Per layer, how far its weights had moved by the end of fine_tune's frozen epoch(s) and by the end of training
+    (a run with no frozen phase: by the end of training only). `stats`: the runs' weight statistics, a row per layer
+    and logged step; `floor`: the smallest value drawn, for a log axis, where a layer that never moved has no bar."""
+    phases = [("frozen", "#9ecae1", "after the frozen epoch(s)"), ("unfrozen", "#08519c", "at the end of training")]
+    if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
+        phases = [(stats[-1].get("phase") if stats else "", "#08519c", "at the end of training")]
+    bars = []
+    for phase, colour, name in phases:
+        rows = [r for r in stats if r.get("phase") == phase]
+        if not rows:
+            continue
+        last_step = max(r["step"] for r in rows)
+        last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
+        bars.append(go.Bar(x=list(layers), y=[max(last.get(layer, 0.0), floor) for layer in layers],
+                           marker_color=colour, name=name))
+    return bars
+
+
+def unfrozen_from(stats: Sequence[dict]) -> float | None:
+    """Where to draw fine_tune's "unfreeze" line on a chart over the training steps (half a step before the first
+    unfrozen one), or None for a run that had no frozen phase."""
+    unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
+    if unfrozen and any(r.get("phase") == "frozen" for r in stats):
+        return min(unfrozen) - 0.5
+    return None
+
+
 def epoch_table(rows: Sequence[dict]) -> pd.DataFrame:
     """fastai's epoch table: epoch, train_loss, valid_loss, the metric, time — the numbers students read."""
     frame = pd.DataFrame(rows)

@@ -359,7 +359,7 @@ def section_show_batch(items, data: dict, chosen: dict) -> None:
     rng = np.random.default_rng(shuffle)
     picked = tuple(int(i) for i in rng.choice(train_idx, size=min(12, len(train_idx)), replace=False))
     backbone = ss.get("ic_backbone", DEFAULT_BACKBONE)
-    batch = augmented_batch(json.dumps(data, sort_keys=True), picked, chosen["size"], chosen["method"],
+    batch = augmented_batch(json.dumps(data, sort_keys=True, default=str), picked, chosen["size"], chosen["method"],
                             backbone if backbone in BACKBONES else DEFAULT_BACKBONE, shuffle, items)
     image_grid(batch, [plain(items.labels[i]) for i in picked])
     counts = pd.DataFrame({"train": class_counts([items.labels[i] for i in train_idx]),

@@ -163,7 +163,7 @@ def test_fit_one_cycle_from_random_weights_is_said_and_trains_everything_from_th
     results = load_run(service.store, record).results
     assert results["recipe"] == "fit_one_cycle" and results["pretrained"] is False
     assert results["weights_source"] == "random"
-    assert figures.phase_bars(stats)[0].name == "after training"
+    assert [t.name for t in figures.inside_figure(stats).data if t.type == "bar"] == ["at the end of training"]
 
 
 def test_stop_keeps_the_model_and_says_it_stopped_early(service, half_birds):
@@ -358,7 +358,7 @@ def test_what_changed_inside_is_one_figure_with_each_layer_once_in_its_legend():
     fig = figures.inside_figure(stats)
     bars = [t for t in fig.data if t.type == "bar"]
     lines = [t for t in fig.data if t.type == "scatter"]
-    assert [b.name for b in bars] == ["after the frozen epoch", "after the unfrozen epochs"]
+    assert [b.name for b in bars] == ["after the frozen epoch(s)", "at the end of training"]
     assert list(bars[1].y) == [0.03, 0.03]
     assert [t.name for t in lines] == ["blocks.0", "classifier"] * 2           # weights moved, then gradients
     assert [t.name for t in lines if t.showlegend is not False] == ["blocks.0", "classifier"]

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots import TEMPLATE
+from core.plots import TEMPLATE, phase_bars, unfrozen_from
 
 # The scenes' classes get the colours of datasets/scenes (animal orange, plant green, vehicle blue); more classes
 # (CamVid has 32) take the next ones from a list of well-separated colours.
@@ -182,7 +182,7 @@ def inside_figure(stats: list[dict]) -> go.Figure:
                         vertical_spacing=gap_px / height, horizontal_spacing=0.1,
                         subplot_titles=("weights moved by the end of each phase (relative, log scale)",
                                         "weights moved from the start (log10, relative)", "gradient size (log10)"))
-    for trace in phase_bars(stats, layers):
+    for trace in phase_bars(stats, layers, floor=1e-9):
         fig.add_trace(trace, row=1, col=1)
     row_of, column_of = {layer: i for i, layer in enumerate(layers)}, {step: j for j, step in enumerate(steps)}
     for col, value, floor in ((1, "weight_change", 1e-5), (2, "grad_norm", 1e-12)):
@@ -195,10 +195,10 @@ def inside_figure(stats: list[dict]) -> go.Figure:
                                  hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
                                  colorbar=dict(x=right_edge + 0.005, xanchor="left", y=0, yanchor="bottom",
                                                len=fig.layout.yaxis2.domain[1], thickness=10)), row=2, col=col)
-    unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
-    if unfrozen and any(r.get("phase") == "frozen" for r in stats):
+    unfreeze = unfrozen_from(stats)
+    if unfreeze is not None:
         for col in (1, 2):
-            fig.add_vline(x=min(unfrozen) - 0.5, line=dict(color="white", width=2, dash="dash"), row=2, col=col,
+            fig.add_vline(x=unfreeze, line=dict(color="white", width=2, dash="dash"), row=2, col=col,
                           annotation_text="unfrozen from here", annotation_font_color="white")
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(tickangle=-40, row=1, col=1)
@@ -208,17 +208,3 @@ def inside_figure(stats: list[dict]) -> go.Figure:
     fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10), template=TEMPLATE,
                       legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="right", x=1.0))
     return fig
-
-
-def phase_bars(stats: list[dict], layers: list[str]) -> list[go.Bar]:
-    """Per layer, how far its weights had moved at the end of the frozen epochs and at the end of training."""
-    bars = []
-    for phase, colour in (("frozen", "#9ecae1"), ("unfrozen", "#08519c")):
-        rows = [r for r in stats if r.get("phase") == phase]
-        if not rows:
-            continue
-        last_step = max(r["step"] for r in rows)
-        last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        bars.append(go.Bar(x=layers, y=[max(last.get(layer, 0.0), 1e-9) for layer in layers], marker_color=colour,
-                           name="after the frozen epoch(s)" if phase == "frozen" else "at the end of training"))
-    return bars

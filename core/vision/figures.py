@@ -8,6 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.plots import phase_bars, unfrozen_from
+
 
 def safe_labels(names) -> list[str]:
     """Names as plotly shows them literally: '<b>x</b>' stays those characters, never markup."""
@@ -63,16 +65,16 @@ def inside_figure(stats: list[dict]) -> go.Figure:
                         subplot_titles=("weights moved by the end of each phase (relative, log scale)",
                                         "weights moved from the pretrained ones (relative)",
                                         "gradient size per layer (log scale)"))
-    for trace in phase_bars(stats):
+    for trace in phase_bars(stats, _layer_order(stats)):
         fig.add_trace(trace, row=1, col=1)
     for trace in layer_lines(stats, "weight_change"):
         fig.add_trace(trace, row=2, col=1)
     for trace in layer_lines(stats, "grad_norm", log_y=True):
         fig.add_trace(trace.update(showlegend=False), row=2, col=2)
-    unfrozen = [r["step"] for r in stats if r.get("phase") == "unfrozen"]
-    if unfrozen and any(r.get("phase") == "frozen" for r in stats):
+    unfreeze = unfrozen_from(stats)
+    if unfreeze is not None:
         for col in (1, 2):
-            fig.add_vline(x=min(unfrozen) - 0.5, line_dash="dash", line_color="gray", row=2, col=col,
+            fig.add_vline(x=unfreeze, line_dash="dash", line_color="gray", row=2, col=col,
                           annotation_text="unfreeze", annotation_position="top left")
     # log scales: the head moves ~100x more than the body, and the body's small moves are the point
     fig.update_yaxes(type="log", row=1, col=1)
@@ -97,21 +99,3 @@ def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[go.S
         lines.append(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer, legendgroup=layer,
                                 legend="legend2", line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
     return lines
-
-
-def phase_bars(stats: list[dict]) -> list[go.Bar]:
-    """Per layer: weight change at the end of the frozen phase vs at the end of training (or, for a run trained
-    without a frozen phase, at the end of training only)."""
-    layers = _layer_order(stats)
-    phases = [("frozen", "#9ecae1", "after the frozen epoch"), ("unfrozen", "#08519c", "after the unfrozen epochs")]
-    if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
-        phases = [(stats[-1].get("phase") if stats else "", "#08519c", "after training")]
-    bars = []
-    for phase, color, name in phases:
-        rows = [r for r in stats if r.get("phase") == phase]
-        if not rows:
-            continue
-        last_step = max(r["step"] for r in rows)
-        last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        bars.append(go.Bar(x=layers, y=[last.get(layer, 0.0) for layer in layers], marker_color=color, name=name))
-    return bars
