@@ -12,7 +12,7 @@ from typing import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.plots import TEMPLATE
+from core.plots import figure
 from core.runs import Progress, RunRecord
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
@@ -66,22 +66,21 @@ def _in_epochs(losses: Sequence[dict]) -> list[float]:
 def loss_figure(runs: Sequence[tuple[str, Progress]], title: str = "Loss as training goes") -> go.Figure:
     """Every run's smoothed training loss (solid) and validation loss at each epoch's end (dashed), one colour
     per run."""
-    fig = go.Figure()
+    lines = []
     for i, (name, progress) in enumerate(runs):
         color = COLORS[i % len(COLORS)]
         if progress.losses:
-            fig.add_trace(go.Scatter(x=_in_epochs(progress.losses), y=[r["train_loss"] for r in progress.losses],
-                                     mode="lines", name=f"{name} · train", legendgroup=name,
-                                     line=dict(color=color, width=2)))
+            lines.append(dict(type="scatter", x=_in_epochs(progress.losses),
+                              y=[r["train_loss"] for r in progress.losses], mode="lines", name=f"{name} · train",
+                              legendgroup=name, line=dict(color=color, width=2)))
         if progress.valid_losses:
-            fig.add_trace(go.Scatter(x=list(range(1, len(progress.valid_losses) + 1)),
-                                     y=[r["valid_loss"] for r in progress.valid_losses], mode="lines+markers",
-                                     name=f"{name} · valid", legendgroup=name,
-                                     line=dict(color=color, width=2, dash="dash"), marker=dict(size=9)))
-    fig.update_layout(title=title, xaxis_title="epochs", yaxis_title="loss", height=420, template=TEMPLATE,
-                      margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
-    return fig
+            lines.append(dict(type="scatter", x=list(range(1, len(progress.valid_losses) + 1)),
+                              y=[r["valid_loss"] for r in progress.valid_losses], mode="lines+markers",
+                              name=f"{name} · valid", legendgroup=name, line=dict(color=color, width=2, dash="dash"),
+                              marker=dict(size=9)))
+    return figure(lines, title=title, xaxis=dict(title="epochs"), yaxis=dict(title="loss"), height=420,
+                  margin=dict(l=10, r=10, t=50, b=10),
+                  legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
 
 
 def final_numbers(records: Sequence[RunRecord], key: str, higher_is_better: bool) -> list[float | None]:

@@ -1,4 +1,10 @@
-"""Figures every lesson shares, as plain functions returning plotly figures (no streamlit here)."""
+"""Figures every lesson shares, as plain functions returning plotly figures (no streamlit here).
+
+How a figure is built matters: the pages build several on every visit, and How training works one per frame of its
+animations. Built whole from plain dicts (`figure`), plotly validates it once, ~1-2 ms; built from go.Scatter
+objects with add_trace, add_vline, update_xaxes and update_layout, each of which validates again, 7-20 ms."""
+import functools
+import json
 from typing import Sequence
 
 import numpy as np
@@ -30,11 +36,46 @@ _LIGHT_LAYOUT = dict(template="none", height=360, margin=dict(l=10, r=10, t=50, 
                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-                      template=TEMPLATE)
-    return fig
+def figure(data: Sequence[dict], **layout) -> go.Figure:
+    """A figure built whole from plain dicts (`data`: traces with their `type`), in the lessons' template."""
+    return go.Figure(dict(data=list(data), layout=dict(template=TEMPLATE, **layout)))
+
+
+def subplot_layout(rows: int, cols: int, **options) -> dict:
+    """make_subplots(rows, cols, **options)'s layout: each subplot's axes (`xaxis2`, `yaxis2`...) with their domains,
+    and the subplot titles; a fresh dict for `figure` to add to. Worked out once per shape and titles (make_subplots
+    takes ~10 ms); a trace goes in subplot n with `xaxis="x<n>", yaxis="y<n>"` (the first: "x", "y")."""
+    return json.loads(_subplot_layout(rows, cols, json.dumps(options, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=64)
+def _subplot_layout(rows: int, cols: int, options: str) -> str:
+    from plotly.subplots import make_subplots
+    layout = make_subplots(rows=rows, cols=cols, **json.loads(options)).layout.to_plotly_json()
+    layout.pop("template", None)
+    return json.dumps(layout)
+
+
+def vline(x: float, line: dict, text: str | None = None, position: str = "top right",
+          axes: tuple[str, str] = ("x", "y")) -> tuple[dict, dict | None]:
+    """fig.add_vline(x, line=line, annotation_text=text, annotation_position=position) on the subplot of `axes`, as
+    (the shape, its note or None) for a figure's `shapes` and `annotations`."""
+    xref, yref = axes[0], f"{axes[1]} domain"
+    shape = dict(type="line", x0=x, x1=x, xref=xref, y0=0, y1=1, yref=yref, line=line)
+    if text is None:
+        return shape, None
+    xanchor = "left" if position.endswith("right") else "right" if position.endswith("left") else "center"
+    yanchor = "bottom" if position == "top" else "top"
+    return shape, dict(x=x, xref=xref, y=1, yref=yref, text=text, showarrow=False, xanchor=xanchor, yanchor=yanchor)
+
+
+def chart(data: Sequence[dict], title: str, x: str, y: str, height: int = 360, xaxis: dict | None = None,
+          yaxis: dict | None = None, **layout) -> go.Figure:
+    """A one-chart figure with a title, axis titles and the legend above on the right, built whole (`figure`);
+    `xaxis`, `yaxis`: more settings for the axes."""
+    return figure(data, title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+                  xaxis=dict(title=x, **(xaxis or {})), yaxis=dict(title=y, **(yaxis or {})), **layout)
 
 
 def loss_curves(losses: Sequence[dict], valid_losses: Sequence[dict] = (), title: str = "Loss as training goes",
@@ -74,18 +115,21 @@ def loss_curves(losses: Sequence[dict], valid_losses: Sequence[dict] = (), title
 def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float | None = None,
               chosen: float | None = None) -> go.Figure:
     """Loss against learning rate on a log axis: pick an LR where the loss is still falling steeply."""
-    fig = go.Figure(go.Scatter(x=list(lrs), y=list(losses), mode="lines", name="loss", line=dict(color=TRAIN_COLOR)))
+    data = [dict(type="scatter", x=list(lrs), y=list(losses), mode="lines", name="loss", line=dict(color=TRAIN_COLOR))]
     if suggestion:
-        fig.add_trace(go.Scatter(x=[suggestion], y=[float(np.interp(np.log(suggestion), np.log(lrs), losses))],
-                                 mode="markers", name=f"suggested (valley): {suggestion:.1e}",
-                                 marker=dict(color=ACCENT, size=13, symbol="circle")))
+        data.append(dict(type="scatter", x=[suggestion], y=[float(np.interp(np.log(suggestion), np.log(lrs), losses))],
+                         mode="markers", name=f"suggested (valley): {suggestion:.1e}",
+                         marker=dict(color=ACCENT, size=13, symbol="circle")))
+    marks = {}
     if chosen:
-        fig.add_vline(x=chosen, line=dict(color=VALID_COLOR, dash="dash"), annotation_text=f"your choice {chosen:.1e}")
+        shape, note = vline(chosen, dict(color=VALID_COLOR, dash="dash"), f"your choice {chosen:.1e}")
+        marks = dict(shapes=[shape], annotations=[note])
+    yaxis = {}
     if len(losses):
         low, high = min(losses), np.percentile(losses, 90)
-        fig.update_yaxes(range=[low - 0.05 * (high - low), high + 0.1 * (high - low)])
-    fig.update_xaxes(type="log")
-    return _layout(fig, "Learning rate finder", "learning rate (log scale)", "loss")
+        yaxis = dict(range=[low - 0.05 * (high - low), high + 0.1 * (high - low)])
+    return chart(data, "Learning rate finder", "learning rate (log scale)", "loss", xaxis=dict(type="log"),
+                 yaxis=yaxis, **marks)
 
 
 def confusion_matrix(matrix: np.ndarray, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
@@ -94,14 +138,11 @@ def confusion_matrix(matrix: np.ndarray, labels: Sequence[str], title: str = "Co
     matrix = np.asarray(matrix)
     n = len(labels)
     custom = np.dstack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
-    fig = go.Figure(go.Heatmap(z=matrix, x=list(labels), y=list(labels), colorscale="Blues", showscale=False,
-                               text=matrix, texttemplate="%{text}", textfont=dict(size=16), customdata=custom,
-                               hovertemplate="actual %{y}<br>predicted %{x}<br>%{z} items<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title="actual")
-    fig.update_xaxes(title="predicted", side="bottom")
-    side = max(320, 60 * n + 120)
-    fig.update_layout(title=title, height=side, margin=dict(l=10, r=10, t=50, b=10), template=TEMPLATE)
-    return fig
+    cells = dict(type="heatmap", z=matrix, x=list(labels), y=list(labels), colorscale="Blues", showscale=False,
+                 text=matrix, texttemplate="%{text}", textfont=dict(size=16), customdata=custom,
+                 hovertemplate="actual %{y}<br>predicted %{x}<br>%{z} items<extra></extra>")
+    return figure([cells], title=title, height=max(320, 60 * n + 120), margin=dict(l=10, r=10, t=50, b=10),
+                  xaxis=dict(title="predicted", side="bottom"), yaxis=dict(autorange="reversed", title="actual"))
 
 
 def probability_bars(probabilities: Sequence[float], labels: Sequence[str], title: str = "What the model thinks"
@@ -109,16 +150,17 @@ def probability_bars(probabilities: Sequence[float], labels: Sequence[str], titl
     order = np.argsort(probabilities)
     probs, names = np.asarray(probabilities)[order], [labels[i] for i in order]
     colors = [ACCENT if i == len(order) - 1 else MUTED for i in range(len(order))]
-    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colors,
-                           text=[f"{p:.1%}" for p in probs], textposition="auto"))
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
-    return _layout(fig, title, "probability", "", height=max(220, 40 * len(labels) + 100))
+    bars = dict(type="bar", x=probs, y=names, orientation="h", marker_color=colors, text=[f"{p:.1%}" for p in probs],
+                textposition="auto")
+    return chart([bars], title, "probability", "", height=max(220, 40 * len(labels) + 100),
+                 xaxis=dict(range=[0, 1], tickformat=".0%"))
 
 
-def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0) -> list[go.Bar]:
+def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0) -> list[dict]:
     """Per layer, how far its weights had moved by the end of fine_tune's frozen epoch(s) and by the end of training
     (a run with no frozen phase: by the end of training only). `stats`: the runs' weight statistics, a row per layer
-    and logged step; `floor`: the smallest value drawn, for a log axis, where a layer that never moved has no bar."""
+    and logged step; `floor`: the smallest value drawn, for a log axis, where a layer that never moved has no bar.
+    Traces for `figure`."""
     phases = [("frozen", "#9ecae1", "after the frozen epoch(s)"), ("unfrozen", "#08519c", "at the end of training")]
     if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
         phases = [(stats[-1].get("phase") if stats else "", "#08519c", "at the end of training")]
@@ -129,8 +171,8 @@ def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0)
             continue
         last_step = max(r["step"] for r in rows)
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        bars.append(go.Bar(x=list(layers), y=[max(last.get(layer, 0.0), floor) for layer in layers],
-                           marker_color=colour, name=name))
+        bars.append(dict(type="bar", x=list(layers), y=[max(last.get(layer, 0.0), floor) for layer in layers],
+                         marker_color=colour, name=name))
     return bars
 
 

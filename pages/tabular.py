@@ -154,13 +154,44 @@ def demo_rows(data) -> pd.DataFrame:
     return picked.sort_index()
 
 
-def section_procs(data, csv_name: str, data_ref: dict) -> None:
-    spec, procs = data.spec, data.procs
+@st.cache_data(show_spinner=False, max_entries=8)
+def procs_examples(_data, data_key: str, spec_key: str) -> tuple[dict[str, pd.DataFrame], bool]:
+    """The procs section's tables: the same few validation rows before and after each proc, and what each proc
+    learnt from the training rows; once per table and column choice, not on every visit. And whether one cell per
+    continuous column of the example rows was blanked to show FillMissing at work (no such column has a gap in the
+    training rows)."""
+    spec, procs = _data.spec, _data.procs
+    rows = demo_rows(_data)
+    tables, blanked = {}, False
+    if spec.cat_names:
+        tables["categories"] = rows[spec.cat_names]
+        tables["categorified"] = procs.categorify(rows)[spec.cat_names]
+    if spec.cont_names:
+        fill, shown = procs.fill, rows[spec.cont_names]
+        if not fill.na_columns:
+            # e.g. UCI Adult: only categories are ever missing ('?'), so blank some cells to show the proc at work
+            shown = shown.copy()
+            for i, c in enumerate(spec.cont_names):
+                shown.iloc[i % len(shown), shown.columns.get_loc(c)] = np.nan
+            fill = FillMissing.from_state({**procs.fill.state(), "na_columns": list(spec.cont_names)})
+            blanked = True
+        tables["gaps"], tables["filled"] = shown, fill(shown)
+        tables["medians"] = pd.DataFrame([procs.fill.medians], index=["training median"])
+        filled = procs.fill(rows)
+        tables["numbers"] = filled[spec.cont_names]
+        tables["normalized"] = procs.normalize(filled)[spec.cont_names].round(3)
+        tables["mean_std"] = pd.DataFrame([procs.normalize.means, procs.normalize.stds],
+                                          index=["training mean", "training std"]).round(3)
+    return {name: spreadsheet_safe(table) for name, table in tables.items()}, blanked
+
+
+def section_procs(data, csv_name: str, data_ref: dict, data_key: str, spec_key: str) -> None:
+    spec = data.spec
     st.markdown("A neural net only does arithmetic, so every cell has to become a number. fastai does it with three "
                 "*procs*, each set up on the **training rows only** and then applied, unchanged, to the validation "
                 "rows and to any new row later. Here are the same five rows before and after each one.")
     st.code(fastai_code(spec, csv_name, course_data=data_ref.get("dataset") == "adult"), language="python")
-    rows = demo_rows(data)
+    tables, blanked = procs_examples(data, data_key, spec_key)
     n_train, n_valid = len(data.train_idx), len(data.valid_idx)
     st.caption(f"RandomSplitter(valid_pct=0.2, seed=42): {n_train:,} training rows, {n_valid:,} validation rows."
                + (" " + " ".join(data.notes) if data.notes else ""))
@@ -170,48 +201,37 @@ def section_procs(data, csv_name: str, data_ref: dict) -> None:
         st.markdown("Each categorical column gets a *vocabulary*, the sorted list of values seen in training, and "
                     f"each value becomes its position in it. Position 0 is `{NA}`: a missing value, or a value "
                     "never seen in training.")
-        before, after = st.columns(2)
-        before.caption("before (a grey None is a missing value)")
-        show_table(spreadsheet_safe(rows[spec.cat_names]), where=before)
-        after.caption("after Categorify")
-        show_table(spreadsheet_safe(procs.categorify(rows)[spec.cat_names]), where=after)
-        st.fragment(vocabulary)(procs.categorify.vocab, spec.cat_names)    # choosing a column redraws only this
+        before_after(tables["categories"], "before (a grey None is a missing value)",
+                     tables["categorified"], "after Categorify")
+        st.fragment(vocabulary)(data.procs.categorify.vocab, spec.cat_names)    # choosing a column redraws only this
 
     if spec.cont_names:
         st.subheader("FillMissing: gaps in numbers → the training median, plus a flag")
         st.markdown("A missing number is replaced by the **median of the training rows**, and a new True/False "
                     "column `<name>_na` remembers that it was missing (the model may learn that *not knowing* "
                     "matters). The `_na` column is then treated as one more categorical column.")
-        fill, shown = procs.fill, rows[spec.cont_names]
-        if not fill.na_columns:
-            # e.g. UCI Adult: only categories are ever missing ('?'), so blank some cells to show the proc at work
-            shown = shown.copy()
-            for i, c in enumerate(spec.cont_names):
-                shown.iloc[i % len(shown), shown.columns.get_loc(c)] = np.nan
-            fill = FillMissing.from_state({**procs.fill.state(), "na_columns": list(spec.cont_names)})
+        if blanked:
             st.info("No continuous column has a gap in this table's training rows (in UCI Adult only categories are "
                     "missing), so FillMissing adds no `_na` column here. To show what it would do, we blanked one "
                     "cell per column in these example rows only; the training data is unchanged.",
                     icon=":material/lightbulb:")
-        before, after = st.columns(2)
-        before.caption("before (a grey None is a missing value)")
-        show_table(spreadsheet_safe(shown), where=before)
-        after.caption("after FillMissing")
-        show_table(spreadsheet_safe(fill(shown)), where=after)
-        show_table(spreadsheet_safe(pd.DataFrame([procs.fill.medians], index=["training median"])))
+        before_after(tables["gaps"], "before (a grey None is a missing value)", tables["filled"], "after FillMissing")
+        show_table(tables["medians"])
 
         st.subheader("Normalize: subtract the mean, divide by the standard deviation")
         st.markdown("So every number sits around 0 with a spread of about 1; otherwise `fnlwgt` (in the "
                     "hundreds of thousands) would drown `education-num` (1 to 16). Mean and std come from the "
                     "training rows.")
-        filled = procs.fill(rows)
-        before, after = st.columns(2)
-        before.caption("before")
-        show_table(spreadsheet_safe(filled[spec.cont_names]), where=before)
-        after.caption("after Normalize")
-        show_table(spreadsheet_safe(procs.normalize(filled)[spec.cont_names].round(3)), where=after)
-        stats = pd.DataFrame([procs.normalize.means, procs.normalize.stds], index=["training mean", "training std"])
-        show_table(spreadsheet_safe(stats.round(3)))
+        before_after(tables["numbers"], "before", tables["normalized"], "after Normalize")
+        show_table(tables["mean_std"])
+
+
+def before_after(before: pd.DataFrame, before_caption: str, after: pd.DataFrame, after_caption: str) -> None:
+    left, right = st.columns(2)
+    left.caption(before_caption)
+    show_table(before, where=left)
+    right.caption(after_caption)
+    show_table(after, where=right)
 
 
 def vocabulary(vocabs: dict[str, list], columns: list[str]) -> None:
@@ -420,11 +440,12 @@ if picked is not None:
         picked = None
 trained = None
 if picked is not None:
-    data = prepared(df, data_key, json.dumps(spec.to_dict()))
+    spec_key = json.dumps(spec.to_dict())
+    data = prepared(df, data_key, spec_key)
     with numbered("The raw table"):
         section_raw(df, spec, csv_name)
     with numbered("Procs: getting the table ready"):
-        section_procs(data, csv_name, data_ref)
+        section_procs(data, csv_name, data_ref, data_key, spec_key)
     with numbered("The model: embeddings + a small neural net"):
         section_learner(data)
     with numbered("Find a learning rate, then train"):

@@ -15,16 +15,56 @@ def weight_stats(phases: dict[int, str]) -> list[dict]:
 def test_phase_bars_show_each_phase_at_its_last_step():
     stats = weight_stats({1: "frozen", 2: "frozen", 3: "unfrozen", 4: "unfrozen"})
     frozen, end = plots.phase_bars(stats, LAYERS)
-    assert (frozen.name, end.name) == ("after the frozen epoch(s)", "at the end of training")
-    assert list(frozen.x) == LAYERS and list(frozen.y) == [0.0, 0.2] and list(end.y) == [0.4, 0.4]
-    assert list(plots.phase_bars(stats, LAYERS, floor=1e-9)[0].y) == [1e-9, 0.2]     # a log axis has no 0
+    assert (frozen["name"], end["name"]) == ("after the frozen epoch(s)", "at the end of training")
+    assert frozen["x"] == LAYERS and frozen["y"] == [0.0, 0.2] and end["y"] == [0.4, 0.4]
+    assert plots.phase_bars(stats, LAYERS, floor=1e-9)[0]["y"] == [1e-9, 0.2]     # a log axis has no 0
     assert plots.unfrozen_from(stats) == 2.5                                         # between steps 2 and 3
 
 
 def test_a_run_without_a_frozen_phase_has_one_bar_per_layer_and_no_unfreeze_line():
     stats = weight_stats({1: "one_cycle", 2: "one_cycle"})
     [end] = plots.phase_bars(stats, LAYERS)
-    assert end.name == "at the end of training" and list(end.y) == [0.2, 0.2]
+    assert end["name"] == "at the end of training" and end["y"] == [0.2, 0.2]
     assert plots.unfrozen_from(stats) is None
     assert plots.unfrozen_from(weight_stats({1: "unfrozen"})) is None      # unfrozen from the start: no line
     assert plots.phase_bars([], LAYERS) == []
+
+
+def test_a_figure_built_whole_is_the_one_plotly_builds_step_by_step():
+    """figure, subplot_layout and vline (fast) against make_subplots, add_trace and add_vline (plotly's own)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    grid = dict(column_widths=[0.7, 0.3], horizontal_spacing=0.1, subplot_titles=["left", "right"])
+    slow = make_subplots(rows=1, cols=2, **grid)
+    slow.add_trace(go.Bar(x=[1, 2], y=[3, 4], name="bars"), row=1, col=1)
+    slow.add_trace(go.Scatter(x=[1, 2], y=[5, 6], name="line"), row=1, col=2)
+    slow.add_vline(x=1.5, line=dict(dash="dash"), row=1, col=2, annotation_text="here", annotation_position="top left")
+    slow.update_yaxes(type="log", row=1, col=2)
+    slow.update_layout(height=300, template=plots.TEMPLATE)
+
+    layout = plots.subplot_layout(1, 2, **grid)
+    shape, note = plots.vline(1.5, dict(dash="dash"), "here", "top left", axes=("x2", "y2"))
+    layout["yaxis2"].update(type="log")
+    fast = plots.figure([dict(type="bar", x=[1, 2], y=[3, 4], name="bars", xaxis="x", yaxis="y"),
+                         dict(type="scatter", x=[1, 2], y=[5, 6], name="line", xaxis="x2", yaxis="y2")],
+                        height=300, shapes=[shape], annotations=layout.pop("annotations") + [note], **layout)
+    assert fast.to_plotly_json() == slow.to_plotly_json()
+
+
+def test_subplot_layout_hands_out_a_fresh_layout_each_time():
+    first = plots.subplot_layout(1, 2, subplot_titles=["a", "b"])
+    first["yaxis"]["type"] = "log"
+    first["annotations"].clear()
+    again = plots.subplot_layout(1, 2, subplot_titles=["a", "b"])
+    assert "type" not in again["yaxis"] and [a["text"] for a in again["annotations"]] == ["a", "b"]
+
+
+def test_a_vertical_line_with_its_note_where_add_vline_puts_them():
+    import plotly.graph_objects as go
+    for position in ("top", "top right", "top left"):
+        slow = go.Figure(go.Scatter(x=[0, 2], y=[0, 1]))
+        slow.add_vline(x=1, line=dict(color="red"), annotation_text="note", annotation_position=position)
+        shape, note = plots.vline(1, dict(color="red"), "note", position)
+        fast = go.Figure(go.Scatter(x=[0, 2], y=[0, 1]), layout=dict(shapes=[shape], annotations=[note]))
+        assert fast.to_plotly_json() == slow.to_plotly_json(), position
+    assert plots.vline(1, dict(color="red"))[1] is None

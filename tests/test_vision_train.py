@@ -252,9 +252,9 @@ def test_a_frozen_layers_gradient_is_a_gap_on_the_log_chart_not_a_made_up_floor(
               "grad_norm": 0.0 if frozen else 0.5}
              for step, phase in [(1, "frozen"), (2, "frozen"), (3, "unfrozen")]
              for layer in ["blocks.0", "classifier"] for frozen in [layer == "blocks.0" and phase == "frozen"]]
-    grads = {t.name: list(t.y) for t in figures.layer_lines(stats, "grad_norm", log_y=True)}
+    grads = {t["name"]: list(t["y"]) for t in figures.layer_lines(stats, "grad_norm", log_y=True)}
     assert grads == {"blocks.0": [None, None, 0.5], "classifier": [0.5, 0.5, 0.5]}
-    moved = {t.name: list(t.y) for t in figures.layer_lines(stats, "weight_change")}
+    moved = {t["name"]: list(t["y"]) for t in figures.layer_lines(stats, "weight_change")}
     assert moved["blocks.0"] == [0.0, 0.0, 0.03]                        # a linear axis keeps its zeros
 
 

@@ -3,11 +3,9 @@ import html
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from core.basics import quadratic, relu_fit
-from core.plots import TEMPLATE
+from core.plots import figure, subplot_layout, vline
 
 ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"
 POINTS, CURVE, TRUE = "#2563eb", "#dc2626", "#64748b"
@@ -24,11 +22,11 @@ BOX_W, BOX_H = 1.9, 0.9
 LOOP_X, LOOP_Y, LOOP_SCALE = (-0.1, 9.7), (-0.45, 3.8), 100     # the canvas drawn, and pixels per unit
 
 
-def _layout(fig, height, **kw):
-    settings = dict(height=height, margin=dict(l=10, r=10, t=40, b=10), template=TEMPLATE,
+def _figure(data, height, **layout):
+    """A figure of this lesson, built whole (core/plots.py says why): its height, margins and legend, then `layout`."""
+    settings = dict(height=height, margin=dict(l=10, r=10, t=40, b=10),
                     legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
-    fig.update_layout(**{**settings, **kw})
-    return fig
+    return figure(data, **{**settings, **layout})
 
 
 def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
@@ -110,37 +108,34 @@ def quadratic_figure(problem, weights, show_true=False, kind="MSE"):
     """The noisy points, the curve for `weights`, and each point's error as a thin line."""
     xs = np.linspace(-2.2, 2.2, 200)
     preds = quadratic.predict(weights, problem.x)
-    fig = go.Figure()
     ex, ey = [], []
     for x, y, p in zip(problem.x, problem.y, preds):
         ex += [x, x, None]
         ey += [y, p, None]
-    fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#f97316", width=1), name="errors"))
-    fig.add_trace(go.Scatter(x=problem.x, y=problem.y, mode="markers", marker=dict(color=POINTS, size=8),
-                             name="data"))
     a, b, c = weights
-    fig.add_trace(go.Scatter(x=xs, y=quadratic.predict(weights, xs), mode="lines", line=dict(color=CURVE, width=3),
-                             name=f"{a:.2f}x² + {b:.2f}x + {c:.2f}"))
+    data = [dict(type="scatter", x=ex, y=ey, mode="lines", line=dict(color="#f97316", width=1), name="errors"),
+            dict(type="scatter", x=problem.x, y=problem.y, mode="markers", marker=dict(color=POINTS, size=8),
+                 name="data"),
+            dict(type="scatter", x=xs, y=quadratic.predict(weights, xs), mode="lines", line=dict(color=CURVE, width=3),
+                 name=f"{a:.2f}x² + {b:.2f}x + {c:.2f}")]
     if show_true:
         ta, tb, tc = problem.true_weights
-        fig.add_trace(go.Scatter(x=xs, y=quadratic.predict(problem.true_weights, xs), mode="lines",
-                                 line=dict(color=TRUE, dash="dash"), name=f"true: {ta:g}x² + {tb:g}x + {tc:g}"))
+        data.append(dict(type="scatter", x=xs, y=quadratic.predict(problem.true_weights, xs), mode="lines",
+                         line=dict(color=TRUE, dash="dash"), name=f"true: {ta:g}x² + {tb:g}x + {tc:g}"))
     lo, hi = float(problem.y.min()), float(problem.y.max())
     pad = (hi - lo) * 0.3
-    fig.update_yaxes(range=[lo - pad, hi + pad], title="y")
-    fig.update_xaxes(title="x")
     loss = quadratic.loss(weights, problem.x, problem.y, kind)
     # the legend under the plot: above it, wrapped on a phone's width, it ran into the loss in the title
-    return _layout(fig, 380, title=dict(text=f"{kind} = {loss:.3f}", x=0.99, xanchor="right"),
-                   legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    return _figure(data, 380, title=dict(text=f"{kind} = {loss:.3f}", x=0.99, xanchor="right"),
+                   legend=dict(orientation="h", yanchor="top", y=-0.2, x=0), xaxis=dict(title="x"),
+                   yaxis=dict(range=[lo - pad, hi + pad], title="y"))
 
 
 def loss_curve_figure(losses, title="loss", diverged=False):
-    fig = go.Figure(go.Scatter(x=list(range(len(losses))), y=losses, mode="lines+markers",
-                               marker=dict(size=3), line=dict(color="#b91c1c" if diverged else "#16a34a")))
-    fig.update_xaxes(title="step")
-    fig.update_yaxes(title=title, type="log", dtick=1, tickformat=".2g")
-    return _layout(fig, 300, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
+    line = dict(type="scatter", x=list(range(len(losses))), y=losses, mode="lines+markers", marker=dict(size=3),
+                line=dict(color="#b91c1c" if diverged else "#16a34a"))
+    return _figure([line], 300, showlegend=False, margin=dict(l=10, r=10, t=20, b=10), xaxis=dict(title="step"),
+                   yaxis=dict(title=title, type="log", dtick=1, tickformat=".2g"))
 
 
 def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
@@ -194,22 +189,20 @@ def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:
 
 def relu_figure(x, y, net, show_units=True, title=""):
     xs = np.linspace(relu_fit.X_RANGE[0] - 0.1, relu_fit.X_RANGE[1] + 0.1, 300)
-    fig = go.Figure()
     # a faint grid of candidate points: box-selecting them adds target points
     gx, gy = np.meshgrid(np.linspace(-2, 2, 33), np.linspace(-2, 2, 17))
-    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="drag a box here to add points",
-                             marker=dict(size=7, color="rgba(148,163,184,0.18)"), hoverinfo="x+y"))
-    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="target", marker=dict(color=POINTS, size=8)))
+    data = [dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers", name="drag a box here to add points",
+                 marker=dict(size=7, color="rgba(148,163,184,0.18)"), hoverinfo="x+y"),
+            dict(type="scatter", x=x, y=y, mode="markers", name="target", marker=dict(color=POINTS, size=8))]
     if show_units:
         for i, contrib in enumerate(relu_fit.contributions(net, xs)):
-            fig.add_trace(go.Scatter(x=xs, y=contrib, mode="lines", line=dict(width=1.5, dash="dot"),
-                                     name=f"unit {i + 1}", opacity=0.8))
-    fig.add_trace(go.Scatter(x=xs, y=relu_fit.predict(net, xs), mode="lines", name="sum (the model)",
-                             line=dict(color=CURVE, width=4)))
-    fig.update_xaxes(range=[-2.2, 2.2], title="x")
-    fig.update_yaxes(range=[-2.3, 2.3], title="y")
-    return _layout(fig, 420, title=dict(text=title, x=0.99, xanchor="right"), clickmode="event+select",
-                   dragmode="select")
+            data.append(dict(type="scatter", x=xs, y=contrib, mode="lines", line=dict(width=1.5, dash="dot"),
+                             name=f"unit {i + 1}", opacity=0.8))
+    data.append(dict(type="scatter", x=xs, y=relu_fit.predict(net, xs), mode="lines", name="sum (the model)",
+                     line=dict(color=CURVE, width=4)))
+    return _figure(data, 420, title=dict(text=title, x=0.99, xanchor="right"), clickmode="event+select",
+                   dragmode="select", xaxis=dict(range=[-2.2, 2.2], title="x"),
+                   yaxis=dict(range=[-2.3, 2.3], title="y"))
 
 
 def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
@@ -217,46 +210,44 @@ def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
     inputs → hidden on the left, hidden → outputs in the middle; and a histogram of all weights,
     now against at the start."""
     w1, w2 = snapshot["weights"]["layer 1"], snapshot["weights"]["layer 2"].T
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.14,
-                        subplot_titles=[f"layer 1: inputs → {w1.shape[0]} hidden", "layer 2: → outputs",
-                                        "all weights"])
+    layout = subplot_layout(1, 3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.14,
+                            subplot_titles=[f"layer 1: inputs → {w1.shape[0]} hidden", "layer 2: → outputs",
+                                            "all weights"])
     every = np.concatenate([w1.ravel(), w2.ravel()])
     vmax = vmax or float(np.abs(every).max()) or 1.0
     inputs = list(inputs) if inputs is not None else list(range(w1.shape[1]))
     outputs = list(outputs) if outputs is not None else list(range(w2.shape[1]))
-    heat = dict(zmid=0, zmin=-vmax, zmax=vmax, colorscale="RdBu_r")
-    fig.add_trace(go.Heatmap(z=w1, x=inputs, showscale=False, **heat), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=w2, x=outputs, colorbar=dict(x=0.56, xanchor="left", thickness=12, len=0.9),
-                             **heat), row=1, col=2)
-    for col in (1, 2):
-        fig.update_yaxes(autorange="reversed", title="hidden unit" if col == 1 else None, row=1, col=col)
+    heat = dict(type="heatmap", zmid=0, zmin=-vmax, zmax=vmax, colorscale="RdBu_r")
+    data = [dict(heat, z=w1, x=inputs, showscale=False, xaxis="x", yaxis="y"),
+            dict(heat, z=w2, x=outputs, colorbar=dict(x=0.56, xanchor="left", thickness=12, len=0.9), xaxis="x2",
+                 yaxis="y2")]
+    layout["yaxis"].update(autorange="reversed", title="hidden unit")
+    layout["yaxis2"].update(autorange="reversed")
+    layout["xaxis3"].update(title="weight")
     bins = dict(start=-vmax, end=vmax, size=2 * vmax / 40)
     if first is not None:
         start = np.concatenate([w.ravel() for w in first["weights"].values()])
-        fig.add_trace(go.Histogram(x=start, name="at step 0", opacity=0.5, marker_color="#94a3b8", xbins=bins),
-                      row=1, col=3)
-    fig.add_trace(go.Histogram(x=every, name=f"at step {snapshot['step']}", opacity=0.7, marker_color=CURVE,
-                               xbins=bins), row=1, col=3)
-    fig.update_xaxes(title="weight", row=1, col=3)
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, 440, legend=dict(orientation="h", x=1, xanchor="right", y=-0.25))
+        data.append(dict(type="histogram", x=start, name="at step 0", opacity=0.5, marker_color="#94a3b8",
+                         xbins=bins, xaxis="x3", yaxis="y3"))
+    data.append(dict(type="histogram", x=every, name=f"at step {snapshot['step']}", opacity=0.7, marker_color=CURVE,
+                     xbins=bins, xaxis="x3", yaxis="y3"))
+    return _figure(data, 440, barmode="overlay", legend=dict(orientation="h", x=1, xanchor="right", y=-0.25), **layout)
 
 
 def train_valid_figure(epoch_rows):
     """Loss per epoch on the training rows and on the held-out rows: when valid turns up, it's overfitting."""
     epochs = [r["epoch"] for r in epoch_rows]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in epoch_rows], name="train loss",
-                             line=dict(color=POINTS)))
-    fig.add_trace(go.Scatter(x=epochs, y=[r["valid_loss"] for r in epoch_rows], name="valid loss",
-                             line=dict(color=CURVE)))
+    data = [dict(type="scatter", x=epochs, y=[r["train_loss"] for r in epoch_rows], name="train loss",
+                 line=dict(color=POINTS)),
+            dict(type="scatter", x=epochs, y=[r["valid_loss"] for r in epoch_rows], name="valid loss",
+                 line=dict(color=CURVE))]
+    marks = {}
     if epoch_rows:
         best = int(np.argmin([r["valid_loss"] for r in epoch_rows]))
-        fig.add_vline(x=epochs[best], line=dict(dash="dot", color=TRUE),
-                      annotation_text="lowest valid loss", annotation_position="top")
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="cross-entropy loss")
-    return _layout(fig, 320, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+        shape, note = vline(epochs[best], dict(dash="dot", color=TRUE), "lowest valid loss", "top")
+        marks = dict(shapes=[shape], annotations=[note])
+    return _figure(data, 320, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+                   xaxis=dict(title="epoch"), yaxis=dict(title="cross-entropy loss"), **marks)
 
 
 def loop_tables(trace, stage_index, n_rows=6):
@@ -291,23 +282,23 @@ def _short(value):
 def layers_figure(numbers, inputs, outputs):
     """One passenger through the network, left to right: the 8 inputs (normalised), layer 1's numbers per hidden
     unit before and after the ReLU, the two outputs, and the softmax's probabilities."""
-    fig = make_subplots(rows=1, cols=4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
-                        subplot_titles=["inputs (normalised)", "hidden units: before ReLU (grey), after (red)",
-                                        "outputs", "softmax"])
-    fig.add_trace(go.Bar(x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input", showlegend=False,
-                         hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=1)
+    layout = subplot_layout(1, 4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
+                            subplot_titles=["inputs (normalised)", "hidden units: before ReLU (grey), after (red)",
+                                            "outputs", "softmax"])
     units = list(range(1, len(numbers.hidden) + 1))
-    fig.add_trace(go.Bar(x=units, y=numbers.hidden, marker_color="#cbd5e1", name="before ReLU", showlegend=False,
-                         hovertemplate="unit %{x}: %{y:.3f}<extra>before ReLU</extra>"), row=1, col=2)
-    fig.add_trace(go.Bar(x=units, y=numbers.relu, marker_color=CURVE, name="after ReLU", showlegend=False,
-                         hovertemplate="unit %{x}: %{y:.3f}<extra>after ReLU</extra>"), row=1, col=2)
-    fig.add_trace(go.Bar(x=list(outputs), y=numbers.outputs, marker_color="#64748b", name="output",
-                         hovertemplate="%{x}: %{y:.3f}<extra></extra>", showlegend=False), row=1, col=3)
-    fig.add_trace(go.Bar(x=list(outputs), y=numbers.probs, marker_color=["#64748b", "#16a34a"],
-                         text=[f"{p:.0%}" for p in numbers.probs], textposition="outside", showlegend=False,
-                         hovertemplate="P(%{x}) = %{y:.3f}<extra></extra>"), row=1, col=4)
-    fig.update_yaxes(range=[0, 1.15], row=1, col=4)
-    fig.update_xaxes(title="hidden unit", row=1, col=2)
-    fig.update_xaxes(tickangle=-40, row=1, col=1)
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, 380, showlegend=False)
+    bar = dict(type="bar", showlegend=False)
+    data = [dict(bar, x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input",
+                 hovertemplate="%{x}: %{y:.3f}<extra></extra>", xaxis="x", yaxis="y"),
+            dict(bar, x=units, y=numbers.hidden, marker_color="#cbd5e1", name="before ReLU",
+                 hovertemplate="unit %{x}: %{y:.3f}<extra>before ReLU</extra>", xaxis="x2", yaxis="y2"),
+            dict(bar, x=units, y=numbers.relu, marker_color=CURVE, name="after ReLU",
+                 hovertemplate="unit %{x}: %{y:.3f}<extra>after ReLU</extra>", xaxis="x2", yaxis="y2"),
+            dict(bar, x=list(outputs), y=numbers.outputs, marker_color="#64748b", name="output",
+                 hovertemplate="%{x}: %{y:.3f}<extra></extra>", xaxis="x3", yaxis="y3"),
+            dict(bar, x=list(outputs), y=numbers.probs, marker_color=["#64748b", "#16a34a"],
+                 text=[f"{p:.0%}" for p in numbers.probs], textposition="outside",
+                 hovertemplate="P(%{x}) = %{y:.3f}<extra></extra>", xaxis="x4", yaxis="y4")]
+    layout["yaxis4"].update(range=[0, 1.15])
+    layout["xaxis2"].update(title="hidden unit")
+    layout["xaxis"].update(tickangle=-40)
+    return _figure(data, 380, showlegend=False, barmode="overlay", **layout)

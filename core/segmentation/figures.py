@@ -7,9 +7,8 @@ from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from core.plots import TEMPLATE, phase_bars, unfrozen_from
+from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
 
 # The scenes' classes get the colours of datasets/scenes (animal orange, plant green, vehicle blue); more classes
 # (CamVid has 32) take the next ones from a list of well-separated colours.
@@ -83,15 +82,14 @@ def legend_html(codes: list[str], counts: np.ndarray | None = None) -> str:
 def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -> go.Figure:
     """The share of pixels of each class, per split: background dominates, which is why accuracy flatters."""
     colours = [hex_colour(c) for c in class_colours(codes)]
-    fig = go.Figure()
+    bars = []
     for (split, counts), opacity in zip(counts_by_split.items(), (1.0, 0.5)):
         share = counts / max(1, counts.sum())
-        fig.add_trace(go.Bar(x=[label(c) for c in codes], y=share, name=split, marker_color=colours, opacity=opacity,
-                             text=[f"{s:.1%}" for s in share], textposition="outside"))
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_title="share of the pixels", height=330,
-                      margin=dict(l=10, r=10, t=30, b=10), showlegend=len(counts_by_split) > 1, template=TEMPLATE,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
-    return fig
+        bars.append(dict(type="bar", x=[label(c) for c in codes], y=share, name=split, marker_color=colours,
+                         opacity=opacity, text=[f"{s:.1%}" for s in share], textposition="outside"))
+    return figure(bars, barmode="group", yaxis=dict(tickformat=".0%", title="share of the pixels"), height=330,
+                  margin=dict(l=10, r=10, t=30, b=10), showlegend=len(counts_by_split) > 1,
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
 def iou_bars(iou: np.ndarray, codes: list[str]) -> go.Figure:
@@ -102,16 +100,13 @@ def iou_bars(iou: np.ndarray, codes: list[str]) -> go.Figure:
     colours = [hex_colour(c) for c in class_colours(codes)]
     names = [label(codes[i]) for i in keep]
     hover = "%{x}: IoU %{customdata[1]:.2f}<extra>click to see its worst photos</extra>"
-    fig = go.Figure([
-        go.Bar(x=names, y=[1.05] * len(keep), customdata=[[i, iou[i]] for i in keep], hovertemplate=hover,
-               marker_color="rgba(0,0,0,0.02)", showlegend=False, name="click"),
-        go.Bar(x=names, y=[iou[i] for i in keep], customdata=[[i, iou[i]] for i in keep], hovertemplate=hover,
-               marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
-               textposition="outside", showlegend=False, name="IoU")])
-    fig.update_layout(barmode="overlay", yaxis_range=[0, 1.1], yaxis_title="IoU (1 = perfect overlap)", height=330,
-                      margin=dict(l=10, r=10, t=30, b=10), template=TEMPLATE, clickmode="event+select",
-                      dragmode=False)
-    return fig
+    bars = [dict(type="bar", x=names, y=[1.05] * len(keep), customdata=[[i, iou[i]] for i in keep],
+                 hovertemplate=hover, marker_color="rgba(0,0,0,0.02)", showlegend=False, name="click"),
+            dict(type="bar", x=names, y=[iou[i] for i in keep], customdata=[[i, iou[i]] for i in keep],
+                 hovertemplate=hover, marker_color=[colours[i] for i in keep], text=[f"{iou[i]:.2f}" for i in keep],
+                 textposition="outside", showlegend=False, name="IoU")]
+    return figure(bars, barmode="overlay", yaxis=dict(range=[0, 1.1], title="IoU (1 = perfect overlap)"), height=330,
+                  margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select", dragmode=False)
 
 
 # sure (1.0) bright yellow-green, unsure dark purple: viridis' ends, readable by colour-blind students
@@ -156,16 +151,14 @@ def reliability_bars(rows: list[dict]) -> go.Figure:
     confidence of those pixels), and, as the text on each bar, the share of all pixels in that band."""
     shown = [r for r in rows if r["accuracy"] is not None]
     names = [f"{r['low']:.0%}–{r['high']:.0%}" for r in shown]
-    fig = go.Figure(go.Bar(x=names, y=[r["accuracy"] for r in shown], marker_color="#21918c",
-                           text=[f"{r['share']:.1%} of pixels" for r in shown], textposition="outside",
-                           name="right this often"))
-    fig.add_trace(go.Scatter(x=names, y=[r["claimed"] for r in shown], mode="lines+markers",
-                             line=dict(color="#d62728", dash="dash"), name="what it claimed (its mean confidence)"))
-    fig.update_layout(yaxis_range=[0, 1.2], yaxis_tickformat=".0%", yaxis_title="pixels labelled right",
-                      xaxis_title="the model's confidence (probability of the class it chose)", height=340,
-                      margin=dict(l=10, r=10, t=30, b=10), template=TEMPLATE,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
-    return fig
+    data = [dict(type="bar", x=names, y=[r["accuracy"] for r in shown], marker_color="#21918c",
+                 text=[f"{r['share']:.1%} of pixels" for r in shown], textposition="outside", name="right this often"),
+            dict(type="scatter", x=names, y=[r["claimed"] for r in shown], mode="lines+markers",
+                 line=dict(color="#d62728", dash="dash"), name="what it claimed (its mean confidence)")]
+    return figure(data, yaxis=dict(range=[0, 1.2], tickformat=".0%", title="pixels labelled right"),
+                  xaxis=dict(title="the model's confidence (probability of the class it chose)"), height=340,
+                  margin=dict(l=10, r=10, t=30, b=10),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
 def inside_figure(stats: list[dict]) -> go.Figure:
@@ -178,33 +171,32 @@ def inside_figure(stats: list[dict]) -> go.Figure:
     steps = sorted({r["step"] for r in stats})
     bars_px, maps_px, gap_px = 330, max(320, 16 * len(layers) + 100), 150
     height = bars_px + maps_px + gap_px + 50
-    fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
-                        vertical_spacing=gap_px / height, horizontal_spacing=0.1,
-                        subplot_titles=("weights moved by the end of each phase (relative, log scale)",
-                                        "weights moved from the start (log10, relative)", "gradient size (log10)"))
-    for trace in phase_bars(stats, layers, floor=1e-9):
-        fig.add_trace(trace, row=1, col=1)
+    layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
+                            vertical_spacing=gap_px / height, horizontal_spacing=0.1,
+                            subplot_titles=["weights moved by the end of each phase (relative, log scale)",
+                                            "weights moved from the start (log10, relative)", "gradient size (log10)"])
+    data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, layers, floor=1e-9)]
     row_of, column_of = {layer: i for i, layer in enumerate(layers)}, {step: j for j, step in enumerate(steps)}
-    for col, value, floor in ((1, "weight_change", 1e-5), (2, "grad_norm", 1e-12)):
+    for n, value, floor in ((2, "weight_change", 1e-5), (3, "grad_norm", 1e-12)):
         raw = np.full((len(layers), len(steps)), np.nan)
         for r in stats:                                  # a step logged twice for a layer: its last value
             raw[row_of[r["layer"]], column_of[r["step"]]] = r[value]
-        right_edge = fig.layout[f"xaxis{col + 1}"].domain[1]
-        fig.add_trace(go.Heatmap(z=np.log10(np.maximum(raw, floor)), x=steps, y=layers, customdata=raw,
-                                 colorscale="Viridis",
-                                 hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
-                                 colorbar=dict(x=right_edge + 0.005, xanchor="left", y=0, yanchor="bottom",
-                                               len=fig.layout.yaxis2.domain[1], thickness=10)), row=2, col=col)
+        right_edge = layout[f"xaxis{n}"]["domain"][1]
+        data.append(dict(type="heatmap", z=np.log10(np.maximum(raw, floor)), x=steps, y=layers, customdata=raw,
+                         colorscale="Viridis", hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
+                         colorbar=dict(x=right_edge + 0.005, xanchor="left", y=0, yanchor="bottom",
+                                       len=layout["yaxis2"]["domain"][1], thickness=10), xaxis=f"x{n}", yaxis=f"y{n}"))
     unfreeze = unfrozen_from(stats)
     if unfreeze is not None:
-        for col in (1, 2):
-            fig.add_vline(x=unfreeze, line=dict(color="white", width=2, dash="dash"), row=2, col=col,
-                          annotation_text="unfrozen from here", annotation_font_color="white")
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_xaxes(tickangle=-40, row=1, col=1)
-    fig.update_yaxes(autorange="reversed", row=2)
-    fig.update_yaxes(showticklabels=False, row=2, col=2)            # the same layers as on its left
-    fig.update_xaxes(title_text="optimizer step", row=2)
-    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10), template=TEMPLATE,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="right", x=1.0))
-    return fig
+        line = dict(color="white", width=2, dash="dash")
+        marks = [vline(unfreeze, line, "unfrozen from here", axes=(f"x{n}", f"y{n}")) for n in (2, 3)]
+        layout["shapes"] = [shape for shape, _ in marks]
+        layout["annotations"] += [dict(note, font=dict(color="white")) for _, note in marks]
+    layout["yaxis"].update(type="log")
+    layout["xaxis"].update(tickangle=-40)
+    for n in (2, 3):
+        layout[f"yaxis{n}"].update(autorange="reversed")
+        layout[f"xaxis{n}"].update(title="optimizer step")
+    layout["yaxis3"].update(showticklabels=False)            # the same layers as on its left
+    return figure(data, barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="right", x=1.0), **layout)

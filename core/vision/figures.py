@@ -6,9 +6,8 @@ import html
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from core.plots import phase_bars, unfrozen_from
+from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
 
 
 def safe_labels(names) -> list[str]:
@@ -24,21 +23,21 @@ def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
     actual, predicted, counts = actual.ravel(), predicted.ravel(), cm.ravel()
     share = counts / np.maximum(cm.sum(axis=1, keepdims=True), 1).repeat(n, axis=1).ravel()
     cell_px = max(28, min(110, 440 // n))
-    fig = go.Figure(go.Scatter(
-        x=[vocab[j] for j in predicted], y=[vocab[i] for i in actual], mode="markers+text",
+    cells = dict(
+        type="scatter", x=[vocab[j] for j in predicted], y=[vocab[i] for i in actual], mode="markers+text",
         marker=dict(symbol="square", size=cell_px, color=share, colorscale="Blues", cmin=0, cmax=1,
                     line=dict(color="white", width=1), showscale=False),
         text=[str(c) for c in counts], textfont=dict(color=["white" if s > 0.55 else "black" for s in share], size=14),
         customdata=np.stack([actual, predicted], axis=1), unselected=dict(marker=dict(opacity=0.45)),
-        hovertemplate="actual %{y}<br>predicted %{x}<br>%{text} images<extra>click to see them</extra>"))
+        hovertemplate="actual %{y}<br>predicted %{x}<br>%{text} images<extra>click to see them</extra>")
     side = cell_px * n + 160
-    fig.update_layout(width=side + 40, height=side, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis=dict(title="predicted", side="top", type="category", categoryorder="array",
-                                 categoryarray=vocab, showgrid=False),
-                      yaxis=dict(title="actual", type="category", categoryorder="array",
-                                 categoryarray=list(reversed(vocab)), showgrid=False),
-                      plot_bgcolor="white", clickmode="event+select")
-    return fig
+    layout = dict(width=side + 40, height=side, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white",
+                  xaxis=dict(title="predicted", side="top", type="category", categoryorder="array", categoryarray=vocab,
+                             showgrid=False),
+                  yaxis=dict(title="actual", type="category", categoryorder="array",
+                             categoryarray=list(reversed(vocab)), showgrid=False),
+                  clickmode="event+select")
+    return go.Figure(dict(data=[cells], layout=layout))
 
 
 def _layer_order(stats: list[dict]) -> list[str]:
@@ -60,34 +59,33 @@ def inside_figure(stats: list[dict]) -> go.Figure:
     layer's weights had moved by the end of each phase; below, over the training steps, how far they moved and how big
     their gradients were, a line per layer (clicking a layer in the legend hides it in both). A dashed line marks
     where fine_tune unfroze the body."""
-    fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
-                        horizontal_spacing=0.08, row_heights=[0.45, 0.55],
-                        subplot_titles=("weights moved by the end of each phase (relative, log scale)",
-                                        "weights moved from the pretrained ones (relative)",
-                                        "gradient size per layer (log scale)"))
-    for trace in phase_bars(stats, _layer_order(stats)):
-        fig.add_trace(trace, row=1, col=1)
-    for trace in layer_lines(stats, "weight_change"):
-        fig.add_trace(trace, row=2, col=1)
-    for trace in layer_lines(stats, "grad_norm", log_y=True):
-        fig.add_trace(trace.update(showlegend=False), row=2, col=2)
+    layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
+                            horizontal_spacing=0.08, row_heights=[0.45, 0.55],
+                            subplot_titles=["weights moved by the end of each phase (relative, log scale)",
+                                            "weights moved from the pretrained ones (relative)",
+                                            "gradient size per layer (log scale)"])
+    data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, _layer_order(stats))]
+    data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change")]
+    data += [dict(line, showlegend=False, xaxis="x3", yaxis="y3")
+             for line in layer_lines(stats, "grad_norm", log_y=True)]
     unfreeze = unfrozen_from(stats)
     if unfreeze is not None:
-        for col in (1, 2):
-            fig.add_vline(x=unfreeze, line_dash="dash", line_color="gray", row=2, col=col,
-                          annotation_text="unfreeze", annotation_position="top left")
+        marks = [vline(unfreeze, dict(dash="dash", color="gray"), "unfreeze", "top left", axes=(f"x{n}", f"y{n}"))
+                 for n in (2, 3)]
+        layout["shapes"] = [shape for shape, _ in marks]
+        layout["annotations"] += [note for _, note in marks]
     # log scales: the head moves ~100x more than the body, and the body's small moves are the point
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_yaxes(type="log", row=2, col=2)
-    fig.update_xaxes(tickangle=-45, row=1, col=1)
-    fig.update_xaxes(title_text="training step", row=2)
-    fig.update_layout(barmode="group", height=760, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0),
-                      legend2=dict(yanchor="top", y=0.5, font=dict(size=10), title_text="layer"))
-    return fig
+    layout["yaxis"].update(type="log")
+    layout["yaxis3"].update(type="log")
+    layout["xaxis"].update(tickangle=-45)
+    for axis in ("xaxis2", "xaxis3"):
+        layout[axis].update(title="training step")
+    return figure(data, barmode="group", height=760, margin=dict(l=10, r=10, t=40, b=10),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0),
+                  legend2=dict(yanchor="top", y=0.5, font=dict(size=10), title_text="layer"), **layout)
 
 
-def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[go.Scatter]:
+def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[dict]:
     """One line per layer over the training steps: `weight_change` (how far its weights moved from the pretrained
     ones, relative) or `grad_norm`. On a log scale a step with no gradient (a frozen layer) is left out, not drawn
     at a made-up floor."""
@@ -96,6 +94,7 @@ def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[go.S
     for layer, color in zip(layers, _colors(len(layers))):
         rows = [r for r in stats if r["layer"] == layer]
         values = [r[value] if r[value] > 0 or not log_y else None for r in rows]    # a log axis has no 0: a gap
-        lines.append(go.Scatter(x=[r["step"] for r in rows], y=values, mode="lines", name=layer, legendgroup=layer,
-                                legend="legend2", line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
+        lines.append(dict(type="scatter", x=[r["step"] for r in rows], y=values, mode="lines", name=layer,
+                          legendgroup=layer, legend="legend2",
+                          line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
     return lines
