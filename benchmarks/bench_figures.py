@@ -8,7 +8,6 @@ Run: .venv/bin/python benchmarks/bench_figures.py
 """
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bench_basics import ms_per_call  # noqa: E402
 from core import compare, plots  # noqa: E402
 from core.basics import figures as basics, quadratic, relu_fit, titanic  # noqa: E402
 from core.collab import figures as collab  # noqa: E402
@@ -25,16 +25,7 @@ from core.segmentation import figures as segmentation  # noqa: E402
 from core.tabular import plots as tabular  # noqa: E402
 from core.vision import figures as vision  # noqa: E402
 
-
-def ms_per_call(fn, repeat=20) -> float:
-    fn()                                           # warm up
-    best = float("inf")
-    for _ in range(3):                             # best of three runs of `repeat` calls
-        start = time.perf_counter()
-        for _ in range(repeat):
-            fn()
-        best = min(best, (time.perf_counter() - start) / repeat)
-    return best * 1e3
+REPEAT = 20                     # calls per timing, best of three (bench_basics.ms_per_call)
 
 
 def sent(fig: go.Figure) -> dict:
@@ -116,7 +107,8 @@ def main() -> None:
         fig = make()
         rebuilt = step_by_step(fig)
         assert sent(rebuilt) == sent(fig), f"{name}: the two ways differ"
-        ours, theirs = ms_per_call(make), ms_per_call(lambda: step_by_step(fig)) - ms_per_call(fig.to_plotly_json)
+        ours = ms_per_call(make, REPEAT)
+        theirs = ms_per_call(lambda: step_by_step(fig), REPEAT) - ms_per_call(fig.to_plotly_json, REPEAT)
         ours_total, theirs_total = ours_total + ours, theirs_total + theirs
         print(f"{name:52s} {ours:6.1f} ms {theirs:10.1f} ms")
     print(f"{'all of them':52s} {ours_total:6.1f} ms {theirs_total:10.1f} ms  ({theirs_total / ours_total:.1f}x)")
