@@ -1,8 +1,9 @@
 """Figures every lesson shares, as plain functions returning plotly figures (no streamlit here).
 
-How a figure is built matters: the pages build several on every visit, and How training works one per frame of its
-animations. Built whole from plain dicts (`figure`), plotly validates it once, ~1-2 ms; built from go.Scatter
-objects with add_trace, add_vline, update_xaxes and update_layout, each of which validates again, 7-20 ms."""
+How a figure is built matters: the pages build several on every visit, and How training works two per frame of its
+animations. Built whole from plain dicts (`figure`), plotly validates it once: 1.4-11 ms a figure. Built from go
+objects with make_subplots, add_trace, add_vline, update_xaxes and update_layout, each of which validates again, the
+same figures took 5-31 ms (benchmarks/bench_figures.py)."""
 import functools
 import json
 from typing import Sequence
@@ -56,16 +57,20 @@ def _subplot_layout(rows: int, cols: int, options: str) -> str:
     return json.dumps(layout)
 
 
+_NOTE_ANCHORS = {"top": ("center", "bottom"), "top right": ("left", "top"), "top left": ("right", "top")}
+
+
 def vline(x: float, line: dict, text: str | None = None, position: str = "top right",
           axes: tuple[str, str] = ("x", "y")) -> tuple[dict, dict | None]:
     """fig.add_vline(x, line=line, annotation_text=text, annotation_position=position) on the subplot of `axes`, as
-    (the shape, its note or None) for a figure's `shapes` and `annotations`."""
+    (the shape, its note or None) for a figure's `shapes` and `annotations`. The note goes at the top of the line."""
+    if position not in _NOTE_ANCHORS:
+        raise ValueError(f"vline's note goes {', '.join(map(repr, _NOTE_ANCHORS))}, not {position!r}")
     xref, yref = axes[0], f"{axes[1]} domain"
     shape = dict(type="line", x0=x, x1=x, xref=xref, y0=0, y1=1, yref=yref, line=line)
     if text is None:
         return shape, None
-    xanchor = "left" if position.endswith("right") else "right" if position.endswith("left") else "center"
-    yanchor = "bottom" if position == "top" else "top"
+    xanchor, yanchor = _NOTE_ANCHORS[position]
     return shape, dict(x=x, xref=xref, y=1, yref=yref, text=text, showarrow=False, xanchor=xanchor, yanchor=yanchor)
 
 

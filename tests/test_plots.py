@@ -1,4 +1,6 @@
 """The figures every lesson shares (core/plots.py) show the numbers they are given."""
+import pytest
+
 from core import plots
 
 LAYERS = ["body.0", "head"]
@@ -68,3 +70,5 @@ def test_a_vertical_line_with_its_note_where_add_vline_puts_them():
         fast = go.Figure(go.Scatter(x=[0, 2], y=[0, 1]), layout=dict(shapes=[shape], annotations=[note]))
         assert fast.to_plotly_json() == slow.to_plotly_json(), position
     assert plots.vline(1, dict(color="red"))[1] is None
+    with pytest.raises(ValueError, match="bottom right"):           # add_vline would put it below: not drawn wrong
+        plots.vline(1, dict(color="red"), "note", "bottom right")
