@@ -53,6 +53,7 @@ CONTROLS = {"col_method": DEFAULTS["method"], "col_bs": DEFAULTS["batch_size"], 
             "col_wd": DEFAULTS["wd"], "col_epochs": DEFAULTS["epochs"], "col_seed": DEFAULTS["seed"],
             "col_factors": DEFAULTS["n_factors"], "col_use_nn": False, "col_top": None}
 CHART = {"displayModeBar": False}
+MAP_MOVIES = 300        # points on the map of the movies: each is an element the browser draws
 
 
 def _finite(v) -> bool:
@@ -291,8 +292,8 @@ def section_model(picked: Picked) -> dict | None:
                 "Training nudges all these numbers to make the predictions match the known ratings.")
     # each control is given the value it holds (ss) as its default too: a browser that mounts it afresh shows that
     top_items = st.radio("Train on the ratings of", TOP_CHOICES, index=TOP_CHOICES.index(ss.col_top),
-                         format_func=TOP_LABELS.get, horizontal=True, key="col_top", help="Fewer movies: fewer numbers to learn, a little faster on a CPU. "
-                                             "The course uses all.")
+                         format_func=TOP_LABELS.get, horizontal=True, key="col_top",
+                         help="Fewer movies: fewer numbers to learn, a little faster on a CPU. The course uses all.")
     data = prepared(picked.ratings, picked.data_key, top_items)
     cols = st.columns([1, 1, 2])
     use_nn = cols[0].toggle("Neural net instead (use_nn=True)", value=ss.col_use_nn, key="col_use_nn",
@@ -484,16 +485,17 @@ def section_learned(use: InUse) -> None:
     factors = "i_weight" if is_dot_product(model) else "item_factors"
     table = use.pca if use.pca is not None else factor_pca(model, items, ratings, n_top=1000)
     st.markdown("Each movie's factors are directions nobody named. PCA finds the few directions along which the "
-                f"movies differ most; plotting the {len(table):,} most-rated movies on two of them, similar movies "
-                "land close together (often: blockbusters vs. critics' favourites, or old classics vs. recent "
-                "films).")
+                f"{len(table):,} most-rated movies differ most; plotting the {min(MAP_MOVIES, len(table)):,} "
+                "most-rated of them on two of those directions, similar movies land close together (often: "
+                "blockbusters vs. critics' favourites, or old classics vs. recent films).")
     st.code(f"movie_w = learn.model.{factors}.weight[top_idxs].cpu().detach()\nmovie_pca = movie_w.pca(3)",
             language="python")
     if len(table) >= 3:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
-        st.plotly_chart(figures.factor_map(table, x, y, n_labels=30), width="stretch", config=CHART)
+        st.plotly_chart(figures.factor_map(table, x, y, n_labels=30, n_shown=MAP_MOVIES), width="stretch",
+                        config=CHART)
         st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
 
     st.subheader("Similar movies: factors that point the same way")

@@ -245,7 +245,7 @@ def section_relus():
     st.markdown(
         "A **rectified linear unit** is a line with its negative part replaced by zero: max(0, m·x + b). It has "
         "one bend. Multiply it by a weight w and add several together and you can bend a line into any shape. "
-        "Pick a target (or draw your own points on the faint grid), add units one at a time, then let SGD move "
+        "Pick a target (or *my points* and drag boxes on the faint grid), add units one at a time, then let SGD move "
         "every m, b and w. The dotted lines are what each unit adds; the thick red line is their sum.")
     st.code("""def rectified_linear(m, b, x):
     return torch.clip(m * x + b, min=0.)      # max(0, m·x + b)
@@ -295,10 +295,11 @@ def relu_view():
     elif fit.message:
         st.info(fit.message)
     title = f"{net.n_units} units · MSE = {fit.loss:.4f}" if len(x) else f"{net.n_units} units"
-    event = st.plotly_chart(figures.relu_figure(x, y, net, title=title), width="stretch", config=CHART,
-                            key=f"htw_relu_fig_{ss.htw_chart_key}", on_select="rerun",
+    drawing = ss.get("htw_target") == MY_POINTS     # the grid to draw on, a chart of its own: no stale selection
+    event = st.plotly_chart(figures.relu_figure(x, y, net, title=title, grid=drawing), width="stretch",
+                            config=CHART, key=f"htw_relu_fig_{ss.htw_chart_key}_{drawing:d}", on_select="rerun",
                             selection_mode=("points", "box"))
-    if ss.get("htw_target") == MY_POINTS and event:
+    if drawing and event:
         clicked = {(round(float(p["x"]), 3), round(float(p["y"]), 3))
                    for p in event.get("selection", {}).get("points", []) if p.get("curve_number") == 0}
         if clicked - set(ss.htw_my_points):

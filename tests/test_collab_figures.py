@@ -25,6 +25,11 @@ def test_factor_map_labels_the_first_rows_only():
     assert list(labelled.text) == ["m0", "m1", "m2"] and list(labelled.y) == [10, 11, 12] and len(rest.x) == 7
 
 
+def test_factor_map_draws_only_the_most_rated():
+    table = pd.DataFrame({"movie": [f"m{i}" for i in range(10)], "PC1": range(10), "PC3": range(10)})
+    rest, labelled = figures.factor_map(table, "PC1", "PC3", n_labels=2, n_shown=5).data
+    assert list(labelled.text) == ["m0", "m1"] and list(rest.text) == ["m2", "m3", "m4"]
+
 
 def test_predictions_by_rating_has_a_box_per_real_rating():
     fig = figures.predictions_by_rating([3.1, 3.9, 4.2, 2.0], [3.0, 4.0, 4.0, 2.0])

@@ -187,13 +187,16 @@ def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:
     return [round(float(t), 12) + 0.0 for t in multiples * step]          # + 0.0: never a "-0" tick
 
 
-def relu_figure(x, y, net, show_units=True, title=""):
+def relu_figure(x, y, net, show_units=True, title="", grid=False):
+    """The target points, each unit's ReLU and their sum. With `grid`, the first trace is a faint grid of candidate
+    points, which box-selecting adds to the targets; only then, as the browser draws each of its 561 points."""
     xs = np.linspace(relu_fit.X_RANGE[0] - 0.1, relu_fit.X_RANGE[1] + 0.1, 300)
-    # a faint grid of candidate points: box-selecting them adds target points
-    gx, gy = np.meshgrid(np.linspace(-2, 2, 33), np.linspace(-2, 2, 17))
-    data = [dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers", name="drag a box here to add points",
-                 marker=dict(size=7, color="rgba(148,163,184,0.18)"), hoverinfo="x+y"),
-            dict(type="scatter", x=x, y=y, mode="markers", name="target", marker=dict(color=POINTS, size=8))]
+    data = [dict(type="scatter", x=x, y=y, mode="markers", name="target", marker=dict(color=POINTS, size=8))]
+    if grid:
+        gx, gy = np.meshgrid(np.linspace(-2, 2, 33), np.linspace(-2, 2, 17))
+        data.insert(0, dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers",
+                            name="drag a box here to add points", marker=dict(size=7, color="rgba(148,163,184,0.18)"),
+                            hoverinfo="x+y"))
     if show_units:
         for i, contrib in enumerate(relu_fit.contributions(net, xs)):
             data.append(dict(type="scatter", x=xs, y=contrib, mode="lines", line=dict(width=1.5, dash="dot"),
