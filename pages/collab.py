@@ -21,6 +21,7 @@ from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
 from core.tables import Limits, TableError, spreadsheet_safe
 from ui import runs as ui_runs
+from ui.charts import show_chart
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -52,7 +53,6 @@ VALID = {"col_lr": lambda v: v in LRS, "col_wd": lambda v: v in WDS, "col_bs": l
 CONTROLS = {"col_method": DEFAULTS["method"], "col_bs": DEFAULTS["batch_size"], "col_lr": DEFAULTS["lr"],
             "col_wd": DEFAULTS["wd"], "col_epochs": DEFAULTS["epochs"], "col_seed": DEFAULTS["seed"],
             "col_factors": DEFAULTS["n_factors"], "col_use_nn": False, "col_top": None}
-CHART = {"displayModeBar": False}
 MAP_MOVIES = 300        # points on the map of the movies: each is an element the browser draws
 
 
@@ -255,8 +255,8 @@ def section_data(picked: Picked) -> None:
     show_table(spreadsheet_safe(shown), marked=lambda v: v == "?")
     st.caption("A yellow '?' is a rating this user never gave: what the model will guess.")
     left, right = st.columns(2)
-    left.plotly_chart(figures.rating_counts(ratings), width="stretch", config=CHART)
-    right.plotly_chart(figures.ratings_per_user(ratings), width="stretch", config=CHART)
+    show_chart(figures.rating_counts(ratings), where=left)
+    show_chart(figures.ratings_per_user(ratings), where=right)
 
 
 def y_range_controls(picked: Picked, data) -> tuple[float, float] | None:
@@ -449,8 +449,7 @@ def section_results(run, record) -> None:
     st.subheader("show_results: validation ratings the model never saw")
     st.code("learn.show_results()", language="python")
     show_table(spreadsheet_safe(run.show_results), index=False)
-    st.plotly_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets), width="stretch",
-                    config=CHART)
+    show_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets))
     st.caption("All the validation ratings: for each real rating, the middle half of the predictions (the box) and "
                "their range. A model that had learned nothing would draw the same box everywhere.")
 
@@ -494,8 +493,7 @@ def section_learned(use: InUse) -> None:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
-        st.plotly_chart(figures.factor_map(table, x, y, n_labels=30, n_shown=MAP_MOVIES), width="stretch",
-                        config=CHART)
+        show_chart(figures.factor_map(table, x, y, n_labels=30, n_shown=MAP_MOVIES))
         st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
 
     st.subheader("Similar movies: factors that point the same way")
@@ -531,7 +529,7 @@ def section_predict(use: InUse) -> None:
             f"res = dot + m.u_bias.weight[u] + m.i_bias.weight[i]\nsigmoid_range(res, {low:g}, {high:g})",
             language="python")
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures.prediction_parts(parts), width="stretch", config=CHART)
+    show_chart(figures.prediction_parts(parts), where=left)
     with right:
         st.markdown(f"- dot product of the factors: **{parts['dot']:+.3f}**\n"
                     f"- user {user}'s bias (`u_bias`): **{parts['user_bias']:+.3f}**\n"

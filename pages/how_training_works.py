@@ -8,6 +8,7 @@ import streamlit as st
 from core.basics import figures, quadratic, relu_fit, side_by_side, titanic
 from ui import images as pictures
 from ui import runs as ui_runs
+from ui.charts import show_chart
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -33,7 +34,6 @@ RELU_MAX_STEPS = 5000            # one press of Train
 LRS = [0.0001, 0.001, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5]
 RELU_LRS = [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 MY_POINTS = "my points (draw on the grid)"
-CHART = {"displayModeBar": False}
 LOOP_HEIGHT = 340               # px: Samuel's loop, the size it was as a chart
 STAGE_TEXT = {
     "inputs": "**Inputs**: this batch of data, the x values (here all 20 points at once).",
@@ -180,8 +180,7 @@ def fit_by_hand():
                   delta=f"{hand_loss - previous[1]:+.3f}" if changed else None)
         ss.htw_hand_prev = (hand_kind, hand_loss)
     with c_plot:
-        st.plotly_chart(figures.quadratic_figure(problem, hand, show_true, hand_kind), width="stretch",
-                        config=CHART, key="htw_hand_fig")
+        show_chart(figures.quadratic_figure(problem, hand, show_true, hand_kind), key="htw_hand_fig")
 
 
 # ---- 3. gradient descent --------------------------------------------------------------------------------------
@@ -229,11 +228,10 @@ def descent_view():
         st.info(f"Step {gd.steps} · {gd.kind} = {gd.loss:.4f}. " + ("" if gd.running else gd.message))
     pictures.drawing(figures.gradient_arrows_svg(gd.weights, gd.gradient, gd.lr))
     left, right = st.columns(2)
-    left.plotly_chart(figures.quadratic_figure(problem, gd.weights, True, gd.kind), width="stretch", config=CHART,
-                      key="htw_gd_fit")
+    show_chart(figures.quadratic_figure(problem, gd.weights, True, gd.kind), where=left, key="htw_gd_fit")
     if len(gd.history) > 1:
-        right.plotly_chart(figures.loss_curve_figure(gd.history, gd.kind, gd.status == quadratic.DIVERGED),
-                           width="stretch", config=CHART, key="htw_gd_loss")
+        show_chart(figures.loss_curve_figure(gd.history, gd.kind, gd.status == quadratic.DIVERGED), where=right,
+                   key="htw_gd_loss")
     else:
         right.caption("The loss curve appears here once you take a step.")
     if was_running and not gd.running:
@@ -296,9 +294,9 @@ def relu_view():
         st.info(fit.message)
     title = f"{net.n_units} units · MSE = {fit.loss:.4f}" if len(x) else f"{net.n_units} units"
     drawing = ss.get("htw_target") == MY_POINTS     # the grid to draw on, a chart of its own: no stale selection
-    event = st.plotly_chart(figures.relu_figure(x, y, net, title=title, grid=drawing), width="stretch",
-                            config=CHART, key=f"htw_relu_fig_{ss.htw_chart_key}_{drawing:d}", on_select="rerun",
-                            selection_mode=("points", "box"))
+    event = show_chart(figures.relu_figure(x, y, net, title=title, grid=drawing),
+                       key=f"htw_relu_fig_{ss.htw_chart_key}_{drawing:d}", on_select="rerun",
+                       selection_mode=("points", "box"))
     if drawing and event:
         clicked = {(round(float(p["x"]), 3), round(float(p["y"]), 3))
                    for p in event.get("selection", {}).get("points", []) if p.get("curve_number") == 0}
@@ -315,8 +313,8 @@ def relu_view():
     show_table(units.round(3), where=left, index=False)
     left.caption(f"{net.n_units} ReLU units · constant c = {net.c:.3f}")
     if len(fit.history) > 1:
-        right.plotly_chart(figures.loss_curve_figure(fit.history, "MSE", fit.status == relu_fit.DIVERGED),
-                           width="stretch", config=CHART, key="htw_relu_loss")
+        show_chart(figures.loss_curve_figure(fit.history, "MSE", fit.status == relu_fit.DIVERGED), where=right,
+                   key="htw_relu_loss")
     if was_running and not fit.running:
         st.rerun(scope="app")        # training ended: redraw the page once so the buttons read right
 
@@ -376,9 +374,8 @@ def live_weights(found) -> None:
                             True)
     now = as_snapshot(progress.latest.get("snapshot"))
     if now is not None:
-        st.plotly_chart(figures.weights_figure(now, as_snapshot(progress.latest.get("snapshot_start")), None,
-                                               titanic.FEATURES, titanic.CLASSES),
-                        width="stretch", config=CHART, key=f"htw_weights_live_{found.id}")
+        show_chart(figures.weights_figure(now, as_snapshot(progress.latest.get("snapshot_start")), None,
+                                          titanic.FEATURES, titanic.CLASSES), key=f"htw_weights_live_{found.id}")
 
 
 def trained_weights(run, run_id: str) -> None:
@@ -397,11 +394,11 @@ def trained_weights(run, run_id: str) -> None:
     else:
         current = None
     if current is not None:
-        st.plotly_chart(figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES, titanic.CLASSES),
-                        width="stretch", config=CHART, key=f"htw_weights_{run_id}")
+        show_chart(figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES, titanic.CLASSES),
+                   key=f"htw_weights_{run_id}")
     rows = run.epoch_table
     if rows:
-        st.plotly_chart(figures.train_valid_figure(rows), width="stretch", config=CHART, key=f"htw_tv_{run_id}")
+        show_chart(figures.train_valid_figure(rows), key=f"htw_tv_{run_id}")
         best = min(rows, key=lambda r: r["valid_loss"])
         last = rows[-1]
         if last["valid_loss"] > 1.2 * best["valid_loss"]:
@@ -450,8 +447,7 @@ def section_predict(run) -> None:
     verdict = "survived" if numbers.survived >= 0.5 else "died"
     st.markdown(f"The network says this passenger **{verdict}**: P(survived) = **{numbers.survived:.1%}**, "
                 f"P(died) = **{1 - numbers.survived:.1%}**.")
-    st.plotly_chart(figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES), width="stretch",
-                    config=CHART, key="htw_p_layers")
+    show_chart(figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES), key="htw_p_layers")
     raw = passenger.iloc[0]
     yes_no = {True: "yes", False: "no"}
     given = [yes_no[raw.pclass == "1st"], yes_no[raw.pclass == "2nd"], yes_no[raw.pclass == "3rd"],

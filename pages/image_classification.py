@@ -29,6 +29,7 @@ from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, 
 from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
+from ui.charts import show_chart
 from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice, weights_notice
@@ -52,7 +53,6 @@ SOURCES = {"birds": "Is it a bird? (embedded photos, works offline)",
 LABELS = {"birds": {"is_bird": "bird or not bird (2 classes)",
                     "kind": "what kind of thing: birds, animals, food, plants, vehicles, things"},
           "pets": {"is_cat": "cat or dog (the course's is_cat)", "breed": "which of 37 breeds"}}
-CHART = {"displayModeBar": False}
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 
@@ -428,7 +428,7 @@ def section_inside(view) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    st.plotly_chart(figures.inside_figure(stats), width="stretch", key="ic_inside", config=CHART)
+    show_chart(figures.inside_figure(stats), key="ic_inside")
 
 
 def section_results(view, run) -> None:
@@ -459,8 +459,8 @@ def section_results(view, run) -> None:
     st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_confusion_matrix()",
             language="python")
     cm = confusion_matrix(targets, predicted, len(vocab))
-    event = st.plotly_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points",
-                            key="ic_cm", width="content", config=CHART)
+    event = show_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points", key="ic_cm",
+                       width="content")
     cells = [(a, p) for a in range(len(vocab)) for p in range(len(vocab)) if cm[a, p]]
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     clicked = None
@@ -567,8 +567,7 @@ def section_use(run, classifier, model_key: str) -> None:
     pictures.show([img], width=220, where=left)
     p = prediction_of(model_key, photo_key, classifier, img)
     right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
-    right.plotly_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), width="stretch",
-                       key="ic_probs", config=CHART)
+    show_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), where=right, key="ic_probs")
     with right:
         probabilities_table(p, classifier.vocab)
     right.code("pred, idx, probs = learn.predict(PILImage.create('photo.jpg'))", language="python")

@@ -30,6 +30,7 @@ from core.splits import random_split
 from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
+from ui.charts import show_chart
 from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice
@@ -49,7 +50,6 @@ LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2]
 SOURCES = {"scenes": "Scenes (embedded photos, works offline)", "camvid_tiny": "CamVid tiny (downloaded from fast.ai)",
            "own": "My own photos and masks (a zip)"}
 ROW_WIDTH = 810                 # px: a row of photos, within the page at 1280 px with the sidebar open
-CHART = {"displayModeBar": False}
 UNSURE_BELOW = 0.6
 
 
@@ -227,7 +227,7 @@ dls = SegmentationDataLoaders.from_label_func(
                 "its own (IoU, below).")
     data_key = json.dumps(data_ref, sort_keys=True, default=str)
     shares = pixel_shares(data_key, tuple(train_idx), tuple(valid_idx), items)
-    st.plotly_chart(figures.pixel_share_bars(shares, codes), width="stretch", key="seg_pixel_bars", config=CHART)
+    show_chart(figures.pixel_share_bars(shares, codes), key="seg_pixel_bars")
     note = f"{len(train_idx)} photos for training, {len(valid_idx)} for validation"
     if source == "scenes":
         note += (". The split is by stamp: every scene is made from one of ten sets of cut-outs, and the splitter "
@@ -300,7 +300,7 @@ def section_inside(run) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    st.plotly_chart(figures.inside_figure(stats), width="stretch", key="seg_inside", config=CHART)
+    show_chart(figures.inside_figure(stats), key="seg_inside")
     st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. While "
                "the encoder is frozen its only gradients are its BatchNorm layers' (they keep training, as in "
                "fastai); once it is unfrozen every layer gets them, and the encoder's weights start to move.")
@@ -380,8 +380,7 @@ def section_confidence(run, run_key: str) -> None:
                       f"wrong: {1 - correct[k].mean():.0%}")]])
     st.markdown("**Can we trust its confidence?** For each band of confidence, how often the model was right there. "
                 "A model that is right 90% of the time when it says 90% is *well calibrated*.")
-    st.plotly_chart(figures.reliability_bars(reliability(run_key, run.confidence, correct)), width="stretch",
-                    key="seg_reliability", config=CHART)
+    show_chart(figures.reliability_bars(reliability(run_key, run.confidence, correct)), key="seg_reliability")
 
 
 def section_iou(run) -> None:
@@ -390,8 +389,7 @@ def section_iou(run) -> None:
                 "give it, divided by the pixels either gives it. Background is easy; the small classes tell you "
                 "whether the model really learnt to tell an animal from a plant. **Click a bar** to see the "
                 "validation photos where that class is worst.")
-    event = st.plotly_chart(figures.iou_bars(iou, codes), width="stretch", key="seg_iou", on_select="rerun",
-                            selection_mode="points", config=CHART)
+    event = show_chart(figures.iou_bars(iou, codes), key="seg_iou", on_select="rerun", selection_mode="points")
     table = pd.DataFrame({"class": codes, "IoU": iou, "pixel accuracy": np.diag(cm) / np.maximum(cm.sum(1), 1),
                           "pixels (validation)": cm.sum(1)})
     table = table[table["pixels (validation)"] > 0]

@@ -18,6 +18,7 @@ from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, lo
 from core.tabular.saved import tabular_from_files
 from core.tabular.train import BATCH_SIZE, model_meta, prepare
 from ui import export, runs as ui_runs
+from ui.charts import show_chart
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -32,7 +33,6 @@ EMBEDDED, ONLINE, UPLOAD = "Adult census, embedded (offline)", "fast.ai's ADULT_
 LESSON = "tabular"
 WIDGETS = {"lr": "tab_lr", "epochs": "tab_epochs", "seed": "tab_seed", "spec": "tab_spec_refill"}
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
-CHART = {"displayModeBar": False}
 MISSING = "(missing)"
 
 
@@ -139,8 +139,8 @@ def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str) -> None:
     st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
     show_table(spreadsheet_safe(df.head(8)))
     left, right = st.columns(2)
-    left.plotly_chart(tplots.missing_per_column(df), width="stretch", config=CHART)
-    right.plotly_chart(tplots.target_balance(df, spec.target), width="stretch", config=CHART)
+    show_chart(tplots.missing_per_column(df), where=left)
+    show_chart(tplots.target_balance(df, spec.target), where=right)
     share = df[spec.target].value_counts(normalize=True).iloc[0]
     st.caption(f"Always saying the most common answer is already right {share:.1%} of the time: a model has to "
                "beat that to be any use.")
@@ -330,7 +330,7 @@ def section_results(run) -> None:
     with left:
         section_confusion(run)
     if summary.get("importance"):
-        right.plotly_chart(tplots.importance_bars(summary["importance"]), width="stretch", config=CHART)
+        show_chart(tplots.importance_bars(summary["importance"]), where=right)
         right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
                       "much accuracy drops. A big drop: the model relies on that column.")
     st.subheader("Top losses: the rows it was most wrong about")
@@ -346,9 +346,8 @@ def section_results(run) -> None:
 def section_confusion(run) -> None:
     """The confusion matrix; a click on a cell (or the list under it) shows that cell's rows."""
     classes, cm = run.procs.classes, np.array(run.summary["confusion"])
-    event = st.plotly_chart(plots.confusion_matrix(cm, classes, "Confusion matrix (validation rows)"),
-                            width="stretch", config=CHART, on_select="rerun", selection_mode="points",
-                            key="tab_cm")
+    event = show_chart(plots.confusion_matrix(cm, classes, "Confusion matrix (validation rows)"), on_select="rerun",
+                       selection_mode="points", key="tab_cm")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     clicked = None
     if points and isinstance(points[0].get("customdata"), (list, tuple)) and len(points[0]["customdata"]) == 2:
@@ -389,7 +388,7 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
-    st.plotly_chart(tplots.probability_bars(now, before if original else None), width="stretch", config=CHART)
+    show_chart(tplots.probability_bars(now, before if original else None))
     top = max(now, key=now.get)
     st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
 

@@ -128,3 +128,12 @@ def test_pages_reach_training_only_through_ui(path):
             [a.name for a in node.names] if isinstance(node, ast.Import) else []
         for name in names:
             assert not name.startswith(ENGINE_INTERNALS), f"{path.name} imports {name}"
+
+
+def test_charts_are_drawn_in_one_place():
+    """ui/charts.show_chart draws every Plotly chart, so that they all look and behave alike."""
+    for path in [*ROOT.joinpath("pages").glob("*.py"), *ROOT.joinpath("ui").glob("*.py")]:
+        if path.name == "charts.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            assert not (isinstance(node, ast.Attribute) and node.attr == "plotly_chart"), f"{path.name}:{node.lineno}"

@@ -13,10 +13,10 @@ from core.lessons import Comparison, Lesson
 from core.runs import RunError, RunRecord
 from core.service import get_service
 from ui import runs as ui_runs
+from ui.charts import show_chart
 from ui.identity import current_user
 from ui.tables import show_table
 
-CHART = {"displayModeBar": False}
 RUNS_PARAM = "runs"
 
 
@@ -111,8 +111,7 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
             shown = format(value, lesson.metric.format) if value is not None else "–"
             column.metric(f"{labels[i]}", shown, "best" if i == winner else None, delta_color="normal",
                           help=f"final {lesson.metric.label}", border=True)
-    st.plotly_chart(compare.loss_figure([(labels[i], v.progress) for i, v in enumerate(views)]), width="stretch",
-                    config=CHART, key="cmp-curves")
+    show_chart(compare.loss_figure([(labels[i], v.progress) for i, v in enumerate(views)]), key="cmp-curves")
     st.caption("Solid: training loss (smoothed), each batch. Dashed: validation loss at the end of each epoch. "
                "A validation loss that rises while the training loss falls is overfitting.")
     st.subheader("Epoch tables")

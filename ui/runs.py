@@ -33,6 +33,7 @@ from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, R
                        RunStore)
 from core.service import get_service
 from ui import live_panel
+from ui.charts import show_chart
 from ui.identity import current_user
 from ui.sidebar import page_polls_a_run
 from ui.tables import show_table
@@ -325,8 +326,7 @@ def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
         drawn = cache.get(found.id)
         if drawn is None or chart_is_behind(drawn[0], drawn[1], seen, found.active or found.replaying):
             cache[found.id] = (seen, time.time(), plots.loss_curves(progress.losses, progress.valid_losses))
-        st.plotly_chart(cache[found.id][2], width="stretch", key=f"loss-{found.id}",
-                        config={"displayModeBar": False})
+        show_chart(cache[found.id][2], key=f"loss-{found.id}")
     if extra is not None:
         extra(found)
 
@@ -395,8 +395,7 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
         st.warning(str(e))
         return None
     chosen = st.session_state.get(lr_key) if lr_key else None
-    st.plotly_chart(plots.lr_finder(result["lrs"], result["losses"], result.get("valley"), chosen),
-                    width="stretch", key=f"{key}_lr_plot", config={"displayModeBar": False})
+    show_chart(plots.lr_finder(result["lrs"], result["losses"], result.get("valley"), chosen), key=f"{key}_lr_plot")
     if result.get("valley"):
         st.success(f"Suggested learning rate (the valley): **{result['valley']:.1e}**", icon=":material/lightbulb:")
     return result
