@@ -302,10 +302,9 @@ def change_epochs(page, value: int) -> tuple[float, int]:
 
 def change_vocabulary(page, n: int) -> tuple[float, int]:
     """A choice that reruns one table (the column whose vocabulary the procs section shows, a fragment): seconds
-    until the page says which column it shows, and the clicks it took. A click the browser lost (a rerun landing as
-    the list opened closed it: the box still names the column before) is tried again, timed from the click that
-    took. A choice the box shows but the page does not within a minute is not tried again: it counts as a change
-    that never showed."""
+    until the page says which column it shows, and the clicks it took. A click the browser lost (the box still
+    names the column before) is tried again, timed from the click that took. A choice the box shows but the page
+    does not within a minute is not tried again: it counts as a change that never showed."""
     box = page.get_by_label("Show the vocabulary of")
     for attempt in range(3):
         options = open_options(page, box)
@@ -334,9 +333,9 @@ TARGETS = ("sex", "salary")        # another two-valued column, then back to the
 def change_target(page, n: int) -> tuple[float, int]:
     """A setting that reruns the whole page (the column to predict: the procs, the model and the training all
     follow it): seconds until the first section names it and the script has finished (the first section alone
-    shows while the rest of the page is still being drawn). A click lost to a rerun landing at that moment (the
-    list it opened closes: seen about once in five CI runs) is tried again, timed from the click that took; the
-    clicks it took come back too."""
+    shows while the rest of the page is still being drawn), and the clicks it took. A click the browser lost (the
+    list it opened closed at once: opened while the columns' expander was still opening, before the wait below) is
+    tried again, timed from the click that took."""
     target = TARGETS[n % 2]
     for attempt in range(3):
         try:
