@@ -37,8 +37,8 @@ def test_a_box_dragged_on_the_grid_adds_target_points(page, app_url, screenshot_
 
 
 def _choose(page, label: str, option: str, until, tries: int = 3):
-    """Pick `option` in the selectbox labelled `label`, until `until` shows: a rerun landing between the click that
-    opens the list and the click on the option (the page still settling) closes the list."""
+    """Pick `option` in the selectbox labelled `label`, until `until` shows: a list opened while the page is still
+    settling can close at once (benchmarks/class_load.py found one opened under an expander still opening)."""
     for attempt in range(tries):
         wait_for_app(page, timeout=60_000)
         try:
