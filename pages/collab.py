@@ -53,7 +53,6 @@ VALID = {"col_lr": lambda v: v in LRS, "col_wd": lambda v: v in WDS, "col_bs": l
 CONTROLS = {"col_method": DEFAULTS["method"], "col_bs": DEFAULTS["batch_size"], "col_lr": DEFAULTS["lr"],
             "col_wd": DEFAULTS["wd"], "col_epochs": DEFAULTS["epochs"], "col_seed": DEFAULTS["seed"],
             "col_factors": DEFAULTS["n_factors"], "col_use_nn": False, "col_top": None}
-MAP_MOVIES = 300        # points on the map of the movies: each is an element the browser draws
 
 
 def _finite(v) -> bool:
@@ -484,7 +483,7 @@ def section_learned(use: InUse) -> None:
     factors = "i_weight" if is_dot_product(model) else "item_factors"
     table = use.pca if use.pca is not None else factor_pca(model, items, ratings, n_top=1000)
     st.markdown("Each movie's factors are directions nobody named. PCA finds the few directions along which the "
-                f"{len(table):,} most-rated movies differ most; plotting the {min(MAP_MOVIES, len(table)):,} "
+                f"{len(table):,} most-rated movies differ most; plotting the {min(figures.MAP_MOVIES, len(table)):,} "
                 "most-rated of them on two of those directions, similar movies land close together (often: "
                 "blockbusters vs. critics' favourites, or old classics vs. recent films).")
     st.code(f"movie_w = learn.model.{factors}.weight[top_idxs].cpu().detach()\nmovie_pca = movie_w.pca(3)",
@@ -493,7 +492,7 @@ def section_learned(use: InUse) -> None:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
-        show_chart(figures.factor_map(table, x, y, n_labels=30, n_shown=MAP_MOVIES))
+        show_chart(figures.factor_map(table, x, y, n_labels=30))
         st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
 
     st.subheader("Similar movies: factors that point the same way")

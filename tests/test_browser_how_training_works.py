@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from benchmarks.class_load import open_options
 from tests.conftest import wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -42,7 +43,7 @@ def _choose(page, label: str, option: str, until, tries: int = 3):
     for attempt in range(tries):
         wait_for_app(page, timeout=60_000)
         try:
-            page.get_by_role("combobox", name=label).click()
+            open_options(page, page.get_by_role("combobox", name=label))
             page.get_by_role("option", name=option).click(timeout=5_000)
             until.wait_for(timeout=20_000)
             return

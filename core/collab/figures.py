@@ -24,8 +24,11 @@ def ratings_per_user(ratings: pd.DataFrame) -> go.Figure:
                  yaxis=dict(type="log", dtick=1))
 
 
+MAP_MOVIES = 300        # points on the map of the movies: each is an element the browser draws
+
+
 def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: int = 50,
-               n_shown: int = 300) -> go.Figure:
+               n_shown: int = MAP_MOVIES) -> go.Figure:
     """The chapter's scatter of movies on two principal components of their factors: the `n_shown` first rows of the
     table (the most-rated), the `n_labels` first of them labelled. The browser draws each point as an element of its
     own: 300 keep the map readable and its page lighter than 1,000 did."""
