@@ -24,6 +24,7 @@ finishes, p95 idle latency under 2 s; on a GPU server, 30 trainers → 0 failure
 import argparse
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from core.pagetimes import percentile  # noqa: E402
 
 MAX_SESSIONS = 40
 KINDS = ("target", "epochs", "vocabulary")      # the idle students' changes, in turn (see change_*)
+SERVER_SAYS = re.compile(r"fragment|WARNING|ERROR|Traceback|Exception", re.IGNORECASE)   # shown after a lost change
 KIND_NAMES = {"epochs": "a training setting (its section reruns)",
               "vocabulary": "the vocabulary shown (its table reruns)",
               "target": "the target (the whole page reruns)"}
@@ -191,12 +193,14 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         cpu0, workers0, chrome0, t0 = cpu_seconds(server.proc.pid), children_cpu(server.proc.pid), chromium_cpu(), \
             time.time()
         train = Trainers(trainers, f"{server.url}/{lesson}", store, deadline, log)
+        answered, asked = 0, 0
         try:
             until = lambda: ms_left(deadline)
-            idle_pages = []
+            idle_pages, heard = [], {}
             for _ in range(idle):                   # the idle students are there first, ready to click
                 contexts.append(browser.new_context(viewport={"width": 1300, "height": 900}))
                 page = contexts[-1].new_page()
+                listen(page, heard)
                 page.goto(f"{server.url}/{lesson}")
                 page.get_by_label("Epochs").wait_for(timeout=until())
                 idle_pages.append(page)
@@ -204,7 +208,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                 replay_over(page, until)
             train.start()                           # the class arrives: they train while the others click
             timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train)
-            answered, asked, clicked_again, value, turn = 0, 0, 0, 4, 0
+            clicked_again, value, turn = 0, 4, 0
             while time.time() < deadline and not train.ended():
                 kind, rounds, pressed = KINDS[turn % 3], turn // 3, train.pressed.is_set()
                 turn += 1
@@ -224,6 +228,8 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                     except Exception as e:          # a change that never shows is counted, not fatal
                         first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
                         log(f"an idle session's change of the {kind} did not show: {type(e).__name__} {first_line}")
+                        for line in heard.get(page, [])[-10:]:
+                            log(f"  its browser said: {line}")
                 time.sleep(0.5)
             records = store.records(train.run_ids)
             page_runs = server_page_runs(server.url, time.time() - t0)
@@ -239,6 +245,11 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             for context in contexts:
                 context.close()
             server.stop()
+            if answered < asked:                    # what the server said about the lost changes, for CI's artifacts
+                shutil.copy(runs.parent / "server.log", ROOT / "artifacts" / "class_load-server.log")
+                said = (runs.parent / "server.log").read_text(errors="replace").splitlines()
+                for line in [line for line in said if SERVER_SAYS.search(line)][-20:]:
+                    log(f"the server said: {line[:300]}")
     done = [r for r in records if r.status == "done"]
     return dict(
         trainers=trainers, not_started=train.not_started, trainers_error=train.error, idle=idle, lesson=lesson,
@@ -254,6 +265,16 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         changes_asked=asked, changes_shown=answered, changes_clicked_again=clicked_again, server_page_runs=page_runs,
         peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
+
+
+def listen(page, heard: dict) -> None:
+    """Keep what a page's browser says that could explain a change never shown: the frontend's errors and warnings
+    (a rerun it could not send), its websocket to the server closing."""
+    said = heard.setdefault(page, [])
+    stamp = lambda: time.strftime("%H:%M:%S")
+    page.on("console", lambda m: said.append(f"{stamp()} console {m.type}: {m.text[:200]}")
+            if m.type in ("error", "warning") else None)
+    page.on("websocket", lambda ws: ws.on("close", lambda _: said.append(f"{stamp()} websocket {ws.url} closed")))
 
 
 def replay_over(page, until) -> None:
@@ -318,7 +339,12 @@ def change_vocabulary(page, n: int) -> tuple[float, int]:
             return time.perf_counter() - start, attempt + 1
         except Exception:
             if box.input_value() == column:                     # the browser took it: the page has the minute
-                shown.wait_for(timeout=50_000)
+                try:
+                    shown.wait_for(timeout=50_000)
+                except Exception as e:
+                    page.screenshot(path=str(ROOT / "artifacts" / "class_load-vocabulary-taken-not-shown.png"))
+                    says = page.get_by_text(re.compile("^The vocabulary of ")).all_inner_texts()
+                    raise AssertionError(f"the box says {column}, the page still says {says}") from e
                 return time.perf_counter() - start, attempt + 1
             if attempt == 2:
                 page.screenshot(path=str(ROOT / "artifacts" / "class_load-vocabulary-not-shown.png"))
