@@ -62,7 +62,8 @@ def main() -> None:
 
 # Three ways this file is loaded:
 # - `streamlit run streamlit_app.py` first imports it as the module `streamlit_app`, finds `app` (an st.App: the
-#   Streamlit server with one route of ours beside its own, the live panel's, ui/live_panel.py) and serves it;
+#   Streamlit server with routes of ours beside its own: ui/live_panel.py's, ui/job_counts.py's and
+#   ui/server_stats.py's) and serves it;
 # - that server then runs it for every page view as a script named __main__: the app itself;
 # - worker processes started with multiprocessing's "spawn" (core/backends.py) import it as their main module,
 #   __mp_main__. There it must do nothing: a worker has no use for streamlit or ui/ (0.4 s and 33 MB a worker).
@@ -70,7 +71,7 @@ def main() -> None:
 if __name__ == "streamlit_app":
     import streamlit as st
 
-    from ui import live_panel, server_stats
-    app = st.App(__file__, routes=[*live_panel.routes(), *server_stats.routes()])
+    from ui import job_counts, live_panel, server_stats
+    app = st.App(__file__, routes=[*live_panel.routes(), *job_counts.routes(), *server_stats.routes()])
 elif __name__ != "__mp_main__":
     main()

@@ -69,27 +69,30 @@ def auto_reruns(monkeypatch) -> list[float]:
     return seen
 
 
-def test_the_sidebar_polls_less_beside_a_live_panel_that_polls(service, shipped, monkeypatch):
-    """A watching tab redraws at each poll, whichever fragment asked: the sidebar keeps out of the way of a live
-    panel, and comes back to its pace once the panel has stopped polling."""
-    from ui import runs as ui_runs
-    from ui.sidebar import BESIDE_A_LIVE_RUN_POLL_SECONDS, POLL_SECONDS, _warmup
+def test_a_tab_left_open_reruns_nothing_for_the_job_counts(service, shipped, monkeypatch):
+    """Where the browser can ask for the job counts (ui/job_counts.py's route, mounted by streamlit_app.py), no
+    fragment polls for them: a tab left open on a page costs its browser nothing between clicks. Until the service
+    has started the sidebar polls, then draws the page once more without a poll."""
+    from ui import job_counts, runs as ui_runs
+    from ui.sidebar import POLL_SECONDS, WARMING_POLL_SECONDS, _warmup
     intervals = auto_reruns(monkeypatch)
     at = run_app()
     assert _warmup().done.wait(120)
+    at.run()
+    assert intervals[-1:] == [POLL_SECONDS]             # AppTest has no route: the sidebar's fragment polls
+    monkeypatch.setattr(job_counts, "_mounted", {"url": job_counts.PATH})
     intervals.clear()
     at.run()
-    assert intervals == [POLL_SECONDS]                  # the welcome page: the sidebar's counts alone
-    intervals.clear()
+    assert intervals == [] and not at.exception         # the welcome page: nothing polls
+    assert not any(m.value.startswith("**Jobs:**") for m in at.sidebar.markdown)   # the browser's line instead
     at.switch_page("pages/tabular.py").run()            # opens on its ready-made run, replaying as it trained
     assert not at.exception
-    assert "Replaying" in " ".join(str(p.proto.text) for p in at.get("progress"))
-    assert sorted(intervals) == [ui_runs.POLL_SECONDS, BESIDE_A_LIVE_RUN_POLL_SECONDS]
+    assert intervals == [ui_runs.POLL_SECONDS]          # the replay alone (the live panel's own route is not here)
+
+    monkeypatch.setattr(_warmup().done, "is_set", lambda: False)   # a server still starting its service
     intervals.clear()
-    speed = next(b for b in at.button_group if b.key.startswith("replay-speed-"))
-    speed.set_value("instant").run()                    # the replay ends: the page stops polling
-    assert not at.exception and "5. Results" in [h.value for h in at.header]
-    assert intervals == [POLL_SECONDS]
+    at.run()
+    assert intervals[-1:] == [WARMING_POLL_SECONDS]
 
 
 def test_the_welcome_page_does_not_import_torch():

@@ -29,7 +29,7 @@ from core import live
 API_PREFIX = "/lesson1-api/live/"
 POLL_MS = 1000
 _mounted: dict = {}
-_MOVED_ON = "_live_panel_moved_on"     # the run the browser has just seen start or end
+_MOVED_ON = "_live_panel_moved_on"     # the run the browser has just seen end
 _state = live.LiveRuns()
 
 
@@ -113,8 +113,7 @@ _PANEL = st.components.v2.component("lesson1_live_panel", js=(_ASSETS / "live_pa
 def show(found, *, chart: bool, table: bool, can_stop: bool, stopping: bool, on_stop,
          watching_note: str | None) -> None:
     """The live panel of a queued or training run (a ui/runs.RunView), drawn and polled by the browser. Stop calls
-    `on_stop` (before the page reruns). When the run starts or ends the page reruns: the sidebar's job counts, the
-    results."""
+    `on_stop` (before the page reruns). When the run ends the page reruns to draw the results."""
     _mount(found, chart, table, live.snapshot(found.record, found.progress, found.position, stopping), on_stop,
            can_stop=can_stop, note=watching_note or "")
 
@@ -138,9 +137,8 @@ def _mount(found, chart: bool, table: bool, first: dict, on_stop, **more) -> Non
 
 
 def rerun_the_page_if_the_run_moved_on(run_id: str) -> None:
-    """The browser said the run started or ended: its trigger reran what holds the panel. Where that is a fragment
-    (a lesson's Train section), the rest of the page (the results below, the sidebar's job counts) has not been
-    redrawn: rerun the whole page, once."""
+    """The browser said the run ended: its trigger reran what holds the panel. Where that is a fragment (a lesson's
+    Train section), the results below have not been drawn: rerun the whole page, once."""
     if st.session_state.get(_MOVED_ON) != run_id:
         return
     del st.session_state[_MOVED_ON]

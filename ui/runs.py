@@ -35,7 +35,6 @@ from core.service import get_service
 from ui import live_panel
 from ui.charts import show_chart
 from ui.identity import current_user
-from ui.sidebar import page_polls_a_run
 from ui.tables import show_table
 
 POLL_SECONDS = 1.0           # a run next in line (it starts any moment), a ready-made run replaying
@@ -214,7 +213,6 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
     if found.ready_made:
         _replay_controls(found)
         if found.replaying:
-            page_polls_a_run()
             if extra is None and live_panel.mounted():
                 state = _replay_state(found.record)
                 live_panel.show_replay(found, chart=chart, table=table, at=_replay_position(state),
@@ -224,7 +222,6 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
             return found
         _panel(found, chart, table, extra)
     elif found.active:
-        page_polls_a_run()
         if extra is None and live_panel.mounted():
             _drawn_by_the_browser(found, chart, table)
             return found

@@ -12,16 +12,12 @@ import threading
 
 import streamlit as st
 
+from ui import job_counts
+
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 5.0              # the job counts, on every page
+POLL_SECONDS = 5.0              # the job counts, where the browser cannot poll them itself (ui/job_counts.py)
 WARMING_POLL_SECONDS = 2.0      # until the training service has started and the device is known
-# A page whose live panel polls a run (ui/runs.py, every 1-3 s) already makes the student's browser redraw the app at
-# each poll, whatever changed (~0.1 s of its CPU each); the sidebar's own poll every 5 s on top made a tab watching
-# the bird lesson train cost 0.080 of a core instead of 0.070 (2-core machine). Beside such a panel the counts
-# refresh twice a minute, and with the page when the run ends.
-BESIDE_A_LIVE_RUN_POLL_SECONDS = 30.0
-_PAGE_POLLS = "_sidebar_page_polls_a_run"       # set by this script run's page, read once after it
 
 
 class _Warmup:
@@ -58,6 +54,10 @@ def _warmup() -> _Warmup:
 def warm_up() -> None:
     """Start the service and find the device in the background (streamlit_app.py calls it after the page)."""
     _warmup().start()
+
+
+def service_started() -> bool:
+    return _warmup().done.is_set()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -97,10 +97,11 @@ def _training_status() -> None:
         st.success(summary, icon=":material/memory:")
     else:
         st.warning(summary, icon=":material/memory:")
-    stats = get_service().stats()
-    alive = f" ({stats['alive']} ready)" if stats.get("alive", stats["workers"]) != stats["workers"] else ""
-    workers = f"{stats['workers']} worker{'' if stats['workers'] == 1 else 's'}"
-    st.markdown(f"**Jobs:** {stats['running']} training · {stats['queued']} waiting · {workers}{alive}")
+    counts = job_counts.line(get_service().stats())
+    if job_counts.mounted():
+        job_counts.show(counts)             # the browser keeps them fresh
+    else:
+        st.markdown(f"**Jobs:** {counts}")
 
 
 def _sources_box() -> None:
@@ -124,7 +125,6 @@ def render_sidebar():
     """The sidebar: the account box and the presentation toggle, and a place for its live part (the service, the
     jobs), returned for `render_sidebar_live` to fill once the page has drawn."""
     from ui import login, present
-    st.session_state.pop(_PAGE_POLLS, None)         # a fragment's rerun may have set it since the last full run
     with st.sidebar:
         login.account_box()
         live = st.container()
@@ -132,21 +132,23 @@ def render_sidebar():
     return live
 
 
-def page_polls_a_run() -> None:
-    """The page has set a live panel polling (ui/runs.py): the sidebar, drawn after it, polls less."""
-    st.session_state[_PAGE_POLLS] = True
-
-
-def poll_seconds(warming: bool, beside_a_live_run: bool) -> float:
-    if warming:
-        return WARMING_POLL_SECONDS
-    return BESIDE_A_LIVE_RUN_POLL_SECONDS if beside_a_live_run else POLL_SECONDS
-
-
 def render_sidebar_live(place) -> None:
     """After the page, so that the job counts are no older than the page's own live panel: drawn before it, the
-    sidebar said "1 waiting" beside a panel showing the run that had just started. Polled: the queue changes, and
-    the first time round the service is still starting."""
-    every = poll_seconds(not _warmup().done.is_set(), bool(st.session_state.pop(_PAGE_POLLS, False)))
+    sidebar said "1 waiting" beside a panel showing the run that had just started. The counts change as the queue
+    moves: the browser asks for them (ui/job_counts.py); until the service has started, this part polls."""
+    warming = not _warmup().done.is_set()
     with place:
-        st.fragment(run_every=every)(_live_part)()
+        if job_counts.mounted() and not warming:
+            _live_part()
+        elif job_counts.mounted():
+            st.fragment(run_every=WARMING_POLL_SECONDS)(_until_warm)()
+        else:                               # no route to ask (AppTest): a fragment polls the counts
+            st.fragment(run_every=WARMING_POLL_SECONDS if warming else POLL_SECONDS)(_live_part)()
+
+
+def _until_warm() -> None:
+    """Polls while the service starts; once it has, the page is drawn again without a poll (the counts then poll in
+    the browser). Once per session, in the first seconds of a server."""
+    if _warmup().done.is_set():
+        st.rerun(scope="app")
+    _live_part()

@@ -200,15 +200,13 @@ export default function (component) {
         current = { ...current, line: body.line, fraction: body.fraction };
         drawLine();
       } else {
-        const before = current.status;
         current = body;
         drawAll();
         if (!current.active) {
           setTriggerValue("status", current.status);         // it ended: the page reruns and draws the results
           return;
         }
-        if (before === "queued" && current.status !== "queued") setTriggerValue("status", current.status);
-      }                                                      // it started: the sidebar's job counts are redrawn
+      }                  // it started: nothing else on the page changes (the sidebar's counts poll on their own)
     } catch (err) {
       failures += 1;                                       // the server is restarting, or the network dropped
       wait = Math.min(10000, data.poll_ms * 2 ** failures);
