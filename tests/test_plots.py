@@ -72,3 +72,33 @@ def test_a_vertical_line_with_its_note_where_add_vline_puts_them():
     assert plots.vline(1, dict(color="red"))[1] is None
     with pytest.raises(ValueError, match="bottom right"):           # add_vline would put it below: not drawn wrong
         plots.vline(1, dict(color="red"), "note", "bottom right")
+
+
+def test_the_same_figure_asked_for_again_is_the_one_built_before():
+    import datetime
+
+    import numpy as np
+    xs = np.arange(5.0)
+    squares = lambda x, **layout: plots.figure([dict(type="scatter", x=x, y=xs ** 2)], **{"title": "squares", **layout})
+    once = squares(xs)
+    again = squares(xs.copy())                                      # asked for twice: kept from now on
+    assert again is not once and squares(xs) is again
+    moved = xs.copy()
+    moved[3] = 3.5                                                  # one number changed: a new figure, showing it
+    other = squares(moved)
+    assert squares(moved) is not other and list(other.data[0].x) == [0, 1, 2, 3.5, 4]
+    assert squares(xs, title="cubes") is not again and squares(xs.astype(np.float32)) is not again
+    day = [datetime.date(2026, 12, 6)]                              # a value without a digest: built, never kept
+    days = [plots.figure([dict(type="bar", x=day, y=[1])]) for _ in range(3)]
+    assert days[1] is not days[2] and list(days[2].data[0].y) == [1]
+
+
+def test_figures_kept_are_bounded_and_frames_asked_for_once_are_not_kept(monkeypatch):
+    monkeypatch.setattr(plots, "KEEP_FIGURES", 3)
+    bar = lambda n: plots.figure([dict(type="bar", x=[0], y=[n])])
+    built = [[bar(n), bar(n)][1] for n in range(5)]
+    assert len(plots._BUILT) == 3
+    assert bar(4) is built[4]
+    assert bar(0) is not built[0]                                   # the oldest went first
+    frames = [bar(1000 + n) for n in range(50)]                     # an animation: each frame once
+    assert bar(4) is built[4] and not any(f is bar(1000 + n) for n, f in enumerate(frames))

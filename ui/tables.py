@@ -75,7 +75,7 @@ def to_html(df: pd.DataFrame, *, index: bool = True, digits: int = 4, formats: d
     head = ("<th></th>" if index else "") + "".join(th(name, dtype) for name, dtype in zip(df.columns, df.dtypes))
     column_formats = [formats.get(c) for c in df.columns]
     rows = []
-    for name, values in zip(df.index, df.itertuples(index=False, name=None)):
+    for name, values in zip(df.index, df.to_numpy(dtype=object).tolist()):     # (itertuples: 3x the time)
         extra = MARK if name in marked_rows else ""
         cells = [td(name, "th", extra)] if index else []
         cells += [td(v, extra=extra, fmt=f) for v, f in zip(values, column_formats)]

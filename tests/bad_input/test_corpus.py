@@ -132,9 +132,11 @@ def test_a_table_saved_as_utf16_is_told_so_and_a_blank_target_is_called_empty():
 
 def test_cells_a_spreadsheet_would_run_are_shown_with_an_apostrophe():
     df = pd.DataFrame({"=cmd": ["=1+1", "+2+3", "-3", "@SUM(A1)", "plain", None], "n": [-1, 2, 3, 4, 5, 6],
-                       "kind": pd.Categorical(["=x", "a", "a", "a", "a", "a"])}, index=list("=bcdef"))
+                       "kind": pd.Categorical(["=x", "a", "a", "a", "a", "a"]), "text": list("uvwxyz"),
+                       "grade": pd.Categorical(list("ABABAB"))}, index=list("=bcdef"))
     safe = spreadsheet_safe(df)
-    assert list(safe.columns) == ["'=cmd", "n", "kind"] and list(safe.index)[0] == "'="
+    assert list(safe.columns) == ["'=cmd", "n", "kind", "text", "grade"] and list(safe.index)[0] == "'="
+    assert safe["text"].tolist() == list("uvwxyz") and safe["grade"].dtype == df["grade"].dtype   # nothing to do
     assert safe["'=cmd"].tolist()[:5] == ["'=1+1", "'+2+3", "-3", "'@SUM(A1)", "plain"]    # "-3": a number
     assert safe["n"].tolist() == [-1, 2, 3, 4, 5, 6] and safe["kind"].tolist()[0] == "'=x"
     assert df.iloc[0, 0] == "=1+1"                                               # a copy: the data is untouched
