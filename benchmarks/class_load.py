@@ -206,10 +206,11 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             for page in idle_pages:                 # as a student reads the page while its ready-made run replays
                 replay_over(page, until)
             train.start()                           # the class arrives: they train while the others click
-            timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train)
+            arrived = time.time()
+            timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train, when it was asked)
             clicked_again, value, turn = 0, 4, 0
             while time.time() < deadline and not train.ended():
-                kind, rounds, pressed = KINDS[turn % 3], turn // 3, train.pressed.is_set()
+                kind, rounds, pressed, at = KINDS[turn % 3], turn // 3, train.pressed.is_set(), time.time() - arrived
                 turn += 1
                 for page in idle_pages:
                     asked += 1
@@ -221,7 +222,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                             seconds, clicks = change_vocabulary(page, rounds)
                         else:
                             seconds, clicks = change_target(page, rounds)
-                        timed[kind].append((seconds, pressed))
+                        timed[kind].append((seconds, pressed, at))
                         answered += 1
                         clicked_again += clicks > 1
                     except Exception as e:          # a change that never shows is counted, not fatal
@@ -259,8 +260,9 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         positions=sorted({n for seen in train.positions.values() for n in seen}),
         wait_s=[r.started - r.created for r in records if r.started],
         run_s=[r.finished - r.started for r in records if r.started and r.finished],
-        **{f"{kind}_s": [t for t, _ in timed[kind]] for kind in KINDS},
-        **{f"{kind}_after_pressed_s": [t for t, pressed in timed[kind] if pressed] for kind in KINDS},
+        **{f"{kind}_s": [t for t, _, _ in timed[kind]] for kind in KINDS},
+        **{f"{kind}_after_pressed_s": [t for t, pressed, _ in timed[kind] if pressed] for kind in KINDS},
+        slowest=sorted(((t, kind, at) for kind in KINDS for t, _, at in timed[kind]), reverse=True)[:5],
         changes_asked=asked, changes_shown=answered, changes_clicked_again=clicked_again, server_page_runs=page_runs,
         peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
@@ -429,6 +431,10 @@ def report(r: dict) -> str:
              f"change showed, p50 / p95 (n), all of them · once every trainer had pressed Train:",
              *(f"  {name}: {_spread(r[f'{kind}_s'])} · {_spread(r[f'{kind}_after_pressed_s'])}"
                for kind, name in KIND_NAMES.items()),
+             f"  every change together: {_spread([t for kind in KINDS for t in r[f'{kind}_s']])} · "
+             f"{_spread([t for kind in KINDS for t in r[f'{kind}_after_pressed_s']])}",
+             "  the slowest (what changed, asked how long after the class began to arrive): "
+             + ", ".join(f"{t:.2f} s ({kind}, {at:.0f} s)" for t, kind, at in r["slowest"]),
              "the server's own time for a whole page (its share of a click, before the browser draws): "
              + _server_spread(r["server_page_runs"]),
              f"peak host memory in use {r['peak_host_gib']:.1f} GiB"
