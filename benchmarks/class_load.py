@@ -4,17 +4,19 @@ server on 127.0.0.1. Prints what a teacher would want to know.
     .venv/bin/python benchmarks/class_load.py [--trainers 10] [--idle 5] [--lesson tabular] [--minutes 10]
 
 The idle students open the lesson first. Then the class arrives: each trainer is its own browser identity, in a
-Chromium of their own driven from another thread; it opens the lesson, presses Train (the tabular lesson's
-fit_one_cycle(3), the cheapest real training) and keeps watching its run's live panel, noting every queue position
-it is shown. All the while, each idle student changes settings over and over and times how long the page takes to
-show each change, in turn: the number of epochs (a training setting: only its section, a fragment, reruns), the
-column whose vocabulary the procs section shows (only that table, a fragment, reruns), and the column to predict
-(the whole page reruns: every section depends on it). Bounded: at most `--minutes`, at most 40 sessions, loopback only.
+Chromium of their own (already running, as a student's browser is) driven from another thread; it opens the
+lesson, presses Train (the tabular lesson's fit_one_cycle(3), the cheapest real training) and keeps watching its
+run's live panel, noting every queue position it is shown. All the while, each idle student changes settings over
+and over and times how long the page takes to show each change, in turn: the number of epochs (a training setting:
+only its section, a fragment, reruns), the column whose vocabulary the procs section shows (only that table, a
+fragment, reruns), and the column to predict (the whole page reruns: every section depends on it). Bounded: at most
+`--minutes`, at most 40 sessions, loopback only.
 Each change is also counted apart once every trainer has pressed Train (runs queued and training, the pages
 loaded), as the harness measured before the trainers had a thread of their own.
 
 Prints: runs done / failed / still queued, the queue positions seen, p50/p95 of each run's wait and training time
-(from the run store), p50/p95 of the idle students' widget latency, and of the server's own time per whole page
+(from the run store), p50/p95 of the idle students' widget latency (per kind of change and all together, and the
+slowest five with when they were asked), and of the server's own time per whole page
 (its share of each click, core/pagetimes.py; the rest is the browsers drawing), the host's peak memory in use, the
 server's CPU (its own process: training runs in worker processes), the workers' CPU, and what the browsers
 themselves cost.
@@ -107,6 +109,7 @@ class Trainers(threading.Thread):
         self.run_ids, self.not_started, self.positions, self.error = [], [], {}, None
         self.pressed = threading.Event()           # every trainer has pressed Train (or given up)
         self.release = threading.Event()
+        self.launched, self.go = threading.Event(), threading.Event()
 
     def run(self):
         from playwright.sync_api import sync_playwright
@@ -114,8 +117,12 @@ class Trainers(threading.Thread):
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                # The students' browsers are running before the class: starting Chromium itself (~1 s of both
+                # cores here) is not the server's load, and on their own laptops it costs this server nothing.
+                self.launched.set()
                 try:
-                    self._train(browser)
+                    if self.go.wait(timeout=max(0.0, self.deadline - time.time())) and not self.release.is_set():
+                        self._train(browser)
                 finally:
                     self.pressed.set()
                     self.release.wait(timeout=max(0.0, self.deadline - time.time()) + 120)
@@ -123,6 +130,7 @@ class Trainers(threading.Thread):
         except Exception as e:                      # said in the report; the idle students stop waiting
             self.error = f"{type(e).__name__}: {e}"
         finally:
+            self.launched.set()
             self.pressed.set()
 
     def ended(self) -> bool:
@@ -195,6 +203,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         answered, asked = 0, 0
         try:
             until = lambda: ms_left(deadline)
+            train.start()                           # their browsers start before the class (see Trainers.run)
             idle_pages, heard = [], {}
             for _ in range(idle):                   # the idle students are there first, ready to click
                 contexts.append(browser.new_context(viewport={"width": 1300, "height": 900}))
@@ -205,7 +214,8 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
                 idle_pages.append(page)
             for page in idle_pages:                 # as a student reads the page while its ready-made run replays
                 replay_over(page, until)
-            train.start()                           # the class arrives: they train while the others click
+            train.launched.wait(timeout=until() / 1000)
+            train.go.set()                          # the class arrives: they train while the others click
             arrived = time.time()
             timed = {kind: [] for kind in KINDS}      # (seconds, every trainer had pressed Train, when it was asked)
             clicked_again, value, turn = 0, 4, 0
@@ -240,6 +250,7 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
             chrome_cpu = chromium_cpu() - chrome0
             wall = time.time() - t0
             train.release.set()
+            train.go.set()                          # (a trainer still waiting to arrive goes home)
             if train.is_alive():
                 train.join(timeout=120)
             for context in contexts:

@@ -43,9 +43,10 @@ _LIGHT_LAYOUT = dict(template="none", height=360, margin=dict(l=10, r=10, t=50, 
 
 
 def figure(data: Sequence[dict], **layout) -> go.Figure:
-    """A figure built whole from plain dicts (`data`: traces with their `type`), in the lessons' template; the same
-    figure as last time for the same traces and layout (most of a page's figures are, run after run: building one
-    is mostly plotly copying and checking the template). Shared: never change a figure this returns."""
+    """A figure built whole from plain dicts (`data`: traces with their `type`), in the lessons' template unless
+    `layout` names another (None: plotly's default); the same figure as last time for the same traces and layout
+    (most of a page's figures are, run after run: building one is mostly plotly copying and checking the
+    template). Shared: never change a figure this returns."""
     key = _figure_key(data, layout)
     with _BUILT_LOCK:
         if key in _BUILT:
@@ -58,7 +59,10 @@ def figure(data: Sequence[dict], **layout) -> go.Figure:
             _SEEN_ONCE[key] = True
             while len(_SEEN_ONCE) > 8 * KEEP_FIGURES:
                 _SEEN_ONCE.popitem(last=False)
-    built = go.Figure(dict(data=list(data), layout=dict(template=TEMPLATE, **layout)))
+    layout = {"template": TEMPLATE, **layout}
+    if layout["template"] is None:                  # plotly's default template (plotly applies it cheaply)
+        del layout["template"]
+    built = go.Figure(dict(data=list(data), layout=layout))
     if keep:
         with _BUILT_LOCK:
             _BUILT[key] = built
@@ -166,7 +170,7 @@ def loss_curves(losses: Sequence[dict], valid_losses: Sequence[dict] = (), title
     layout = dict(_LIGHT_LAYOUT, title=dict(text=title), shapes=shapes, annotations=notes,
                   xaxis=dict(_LIGHT_AXIS, title=dict(text="batches seen (optimizer steps)")),
                   yaxis=dict(_LIGHT_AXIS, title=dict(text="loss")))
-    return go.Figure(dict(data=traces, layout=layout))
+    return figure(traces, **layout)
 
 
 def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float | None = None,

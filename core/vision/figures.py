@@ -37,7 +37,7 @@ def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
                   yaxis=dict(title="actual", type="category", categoryorder="array",
                              categoryarray=list(reversed(vocab)), showgrid=False),
                   clickmode="event+select")
-    return go.Figure(dict(data=[cells], layout=layout))
+    return figure([cells], template=None, **layout)          # plotly's default template, as it always had
 
 
 def _layer_order(stats: list[dict]) -> list[str]:
