@@ -12,7 +12,7 @@ from core.collab.code import EMBEDDED as CODE_EMBEDDED, ONLINE as CODE_ONLINE, U
 from core.collab.code import course_code, fit_call, short
 from core.collab.data import (FASTAI_BATCH_SIZE, RatingsSpec, crosstab, default_y_range, embedded_ratings,
                               guess_spec, prepare, read_ratings_csv, sample_ratings, summary, to_ratings)
-from core.collab.interpret import (factor_pca, fit_new_user, item_biases, predict_one, prediction_parts,
+from core.collab.interpret import (factor_pca, fit_new_user, item_biases, most_rated, predict_one, prediction_parts,
                                    recommend, recommend_for_factors, similar_items, user_history)
 from core.collab.jobs import DEFAULTS
 from core.collab.model import expected_shapes, is_dot_product
@@ -457,7 +457,7 @@ def section_results(run, record) -> None:
 
 def popular_items(use: InUse, n: int) -> list[str]:
     known = set(use.items)
-    return [m for m in use.ratings["item"].astype(str).value_counts().index if m in known][:n]
+    return [m for m in most_rated(use.ratings) if m in known][:n]
 
 
 def section_learned(use: InUse) -> None:

@@ -216,3 +216,20 @@ def test_a_prediction_is_its_parts_through_sigmoid_range(trained):
     assert parts["prediction"] == pytest.approx(predict(model, torch.tensor([[3, 5]])).item(), abs=1e-5)
     products = [abs(f["product"]) for f in parts["top_factors"]]
     assert products == sorted(products, reverse=True) and len(products) == 5
+
+
+def test_the_ratings_per_item_are_counted_once_per_table_and_forgotten_with_it():
+    import gc
+
+    from core.collab import interpret
+    ratings = pd.DataFrame({"user": [1, 2, 3, 1, 2], "item": [10, 20, 10, 30, 10], "rating": [4.0, 3, 5, 2, 1]})
+    counts = interpret.counts_per_item(ratings)
+    assert counts.to_dict() == {"10": 3, "20": 1, "30": 1} and interpret.most_rated(ratings)[0] == "10"
+    assert interpret.counts_per_item(ratings) is counts                         # not counted again
+    assert interpret.item_counts(ratings, ["#na#", "30", "10", "99"]).tolist() == [0, 1, 3, 0]
+    other = ratings.assign(item=[20, 20, 20, 30, 10])                          # another table: its own counts
+    assert interpret.most_rated(other)[0] == "20"
+    key = id(ratings)
+    del ratings, counts
+    gc.collect()
+    assert key not in interpret._COUNTED

@@ -1,5 +1,8 @@
 """What the trained model learned, and using it: show_results, movie biases, PCA of the movie factors,
 similar movies, recommendations for a user, a new user from a few ratings, and a baseline of biases only."""
+import threading
+import weakref
+
 import numpy as np
 import pandas as pd
 import torch
@@ -29,8 +32,37 @@ def show_results(data: CollabData, preds: np.ndarray, n: int = 10, seed: int = 0
 
 def item_counts(ratings: pd.DataFrame, items: list[str]) -> np.ndarray:
     """How many ratings each vocabulary item has (in all of `ratings`), in vocabulary order."""
-    counts = ratings["item"].astype(str).value_counts()
-    return counts.reindex(items).fillna(0).to_numpy(np.int64)
+    return counts_per_item(ratings).reindex(items).fillna(0).to_numpy(np.int64)
+
+
+def counts_per_item(ratings: pd.DataFrame) -> pd.Series:
+    """How many ratings each item has, most-rated first, items named as text. Counted once per table (the collab
+    page asks five times a run, and its tables are shared by every session), forgotten with the table: a table of
+    ratings is never changed once made."""
+    return _counted(ratings)[0]
+
+
+def most_rated(ratings: pd.DataFrame) -> list[str]:
+    """The items, most-rated first (counts_per_item's order)."""
+    return _counted(ratings)[1]
+
+
+_COUNTED: dict[int, tuple[pd.Series, list[str]]] = {}
+_COUNTED_LOCK = threading.Lock()
+
+
+def _counted(ratings: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+    key = id(ratings)
+    with _COUNTED_LOCK:
+        found = _COUNTED.get(key)
+    if found is None:
+        counts = ratings["item"].astype(str).value_counts()
+        found = (counts, counts.index.tolist())
+        with _COUNTED_LOCK:
+            if key not in _COUNTED:
+                _COUNTED[key] = found
+                weakref.finalize(ratings, _COUNTED.pop, key, None)     # its id may be reused once it is gone
+    return found
 
 
 def item_biases(model: DotProductBias, items: list[str], ratings: pd.DataFrame, n: int = 8,
