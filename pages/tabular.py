@@ -452,15 +452,15 @@ picked = choose_table()
 if picked is not None:
     df, default_spec, data_key, csv_name, data_ref = picked
     spec = choose_columns(df, default_spec, data_key)
+    spec_key = json.dumps(spec.to_dict())                       # the column choice, for the caches below
     try:
-        for warning in spec_warnings(df, data_key, json.dumps(spec.to_dict())):
+        for warning in spec_warnings(df, data_key, spec_key):
             st.warning(plain(warning))                          # they quote the table's columns
     except TableError as e:
         st.error(plain(e), icon=":material/error:")
         picked = None
 trained = None
 if picked is not None:
-    spec_key = json.dumps(spec.to_dict())
     data = prepared(df, data_key, spec_key)
     with numbered("The raw table"):
         section_raw(df, spec, csv_name, data_key)

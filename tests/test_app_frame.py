@@ -88,6 +88,11 @@ def test_a_tab_left_open_reruns_nothing_for_the_job_counts(service, shipped, mon
     at.switch_page("pages/tabular.py").run()            # opens on its ready-made run, replaying as it trained
     assert not at.exception
     assert intervals == [ui_runs.POLL_SECONDS]          # the replay alone (the live panel's own route is not here)
+    intervals.clear()
+    speed = next(b for b in at.button_group if b.key.startswith("replay-speed-"))
+    speed.set_value("instant").run()                    # the replay ends: nothing polls any more
+    assert not at.exception and "5. Results" in [h.value for h in at.header]
+    assert intervals == []
 
     monkeypatch.setattr(_warmup().done, "is_set", lambda: False)   # a server still starting its service
     intervals.clear()
