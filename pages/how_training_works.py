@@ -9,6 +9,7 @@ from core.basics import figures, quadratic, relu_fit, side_by_side, titanic
 from ui import images as pictures
 from ui import runs as ui_runs
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -190,13 +191,13 @@ def section_descent():
         "way makes the loss go up and how steeply: the **gradient**. Take a small step the other way, the size "
         "set by the **learning rate**, and repeat. The arrows show where the next step will move each weight. "
         "Try a learning rate of 0.3 or 0.5 (it explodes), and 0.001 (it crawls).")
-    st.code("""abc = torch.tensor([a, b, c], requires_grad=True)
+    show_code("""abc = torch.tensor([a, b, c], requires_grad=True)
 for step in range(n_steps):
     loss = mse(quad(abc, x), y)       # model → results → loss
     loss.backward()                   # the gradient: abc.grad
     with torch.no_grad():
         abc -= lr * abc.grad          # the update
-        abc.grad.zero_()""", language="python")
+        abc.grad.zero_()""")
     controls = st.columns([2, 1, 1])
     controls[0].select_slider("Learning rate", LRS, value=0.1, key="htw_lr")
     controls[1].radio("Loss", quadratic.LOSSES, horizontal=True, key="htw_kind")
@@ -245,11 +246,10 @@ def section_relus():
         "one bend. Multiply it by a weight w and add several together and you can bend a line into any shape. "
         "Pick a target (or *my points* and drag boxes on the faint grid), add units one at a time, then let SGD move "
         "every m, b and w. The dotted lines are what each unit adds; the thick red line is their sum.")
-    st.code("""def rectified_linear(m, b, x):
+    show_code("""def rectified_linear(m, b, x):
     return torch.clip(m * x + b, min=0.)      # max(0, m·x + b)
 
-def model(x): return c + sum(w[i] * rectified_linear(m[i], b[i], x) for i in range(n_units))""",
-            language="python")
+def model(x): return c + sum(w[i] * rectified_linear(m[i], b[i], x) for i in range(n_units))""")
     controls = st.columns([2, 2, 1])
     controls[0].selectbox("Target", [*relu_fit.TARGETS, MY_POINTS], key="htw_target")
     controls[1].select_slider("Learning rate ", RELU_LRS, value=0.03, key="htw_relu_lr")
@@ -331,7 +331,7 @@ def section_network(seed: int):
         "rows. Train long on few rows and the validation loss turns back up: that's **overfitting** — the network "
         "memorises its few passengers instead of learning what generalises.")
     found = resolved_once(titanic.DATASET, False, key="htw_t_resolved")
-    st.code(titanic.FASTAI_CODE, language="python")
+    show_code(titanic.FASTAI_CODE)
     cols = st.columns(4)
     n_train = cols[0].select_slider("Training rows", ROWS, value=100, key="htw_t_rows",
                                     help=f"The other {titanic.N_VALID} passengers are always held out for "
@@ -479,9 +479,9 @@ def section_from_scratch():
         "Karpathy's *micrograd*), doing the same one SGD step on the quadratic as PyTorch, from section 3's "
         "current weights and learning rate. The numbers are identical.")
     st.markdown("**Our `Value`**")
-    st.code(side_by_side.VALUE_CODE, language="python")
+    show_code(side_by_side.VALUE_CODE)
     st.markdown("**The same step in PyTorch**")
-    st.code(side_by_side.TORCH_CODE, language="python")
+    show_code(side_by_side.TORCH_CODE)
     problem, start_weights = ss.htw_problem, ss.htw_gd.weights
     ours = side_by_side.step_from_scratch(start_weights, problem.x, problem.y, lr())
     theirs = side_by_side.step_with_torch(start_weights, problem.x, problem.y, lr())

@@ -30,6 +30,7 @@ from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice, weights_notice
@@ -266,9 +267,9 @@ def photos_from_the_web():
     names = [ss.get(f"ic_class_name_{i}", "") for i in range(int(ss.get("ic_n_classes", 2)))]
     st.caption("The class names are the ones in the tab before; each class is searched for as “<name> photo”.")
     per_class = st.slider("Photos per class", 10, 60, web.PER_CLASS, 10, key="ic_web_n")
-    st.code("for o in ['bird', 'forest']:\n"
-            f"    download_images(path/o, urls=search_images(f'{{o}} photo', max_images={per_class}))\n"
-            "failed = verify_images(get_image_files(path))\nfailed.map(Path.unlink)", language="python")
+    show_code("for o in ['bird', 'forest']:\n"
+              f"    download_images(path/o, urls=search_images(f'{{o}} photo', max_images={per_class}))\n"
+              "failed = verify_images(get_image_files(path))\nfailed.map(Path.unlink)")
     if st.button("Search and download", key="ic_web_go", icon=":material/travel_explore:",
                  disabled=not all(names)):
         bar = st.progress(0.0, text="Searching…")
@@ -311,7 +312,7 @@ def section_datablock(items, data: dict) -> dict:
                 "cut-outs, not photos" if grouped else f"RandomSplitter(valid_pct={valid_pct:g}, seed={seed}),")
     loader = (f"dataloaders(path, bs={CPU_BATCH_SIZE})" if training_device().type == "cpu" else
               "dataloaders(path, bs=bs)  # bs: the largest batch that fits this job's share of the GPU")
-    st.code(f"""dls = DataBlock(
+    show_code(f"""dls = DataBlock(
     blocks=(ImageBlock, CategoryBlock),
     get_items=get_image_files,
     splitter={splitter}
@@ -319,7 +320,7 @@ def section_datablock(items, data: dict) -> dict:
     item_tfms=[Resize({size}, method='{method}')],
     # a random crop and a flip only, not aug_transforms() (no rotation, zoom, warp, lighting)
     batch_tfms=[RandomResizedCropGPU({size}, min_scale={DEFAULTS['min_scale']}), Flip()],
-).{loader}""", language="python")
+).{loader}""")
     if grouped:
         st.caption("`group_splitter` is this app's: several photos come from the same cut-out (on other "
                    "backgrounds), so whole cut-outs go to one side. fastai's `RandomSplitter` picks single photos, "
@@ -351,7 +352,7 @@ def section_show_batch(items, data: dict, chosen: dict) -> None:
     st.markdown("Always look at the data before training. These are training photos the way the model will get "
                 "them: resized, then randomly cropped and flipped each time (data augmentation), so the model "
                 "can't just memorise pixels.")
-    st.code("dls.show_batch(max_n=12)", language="python")
+    show_code("dls.show_batch(max_n=12)")
     if st.button("Reshuffle", icon=":material/shuffle:", key="ic_reshuffle"):
         ss.ic_shuffle = ss.get("ic_shuffle", 0) + 1
     train_idx, valid_idx = random_split(items.groups, chosen["valid_pct"], chosen["seed"])
@@ -381,8 +382,8 @@ def section_learner() -> dict:
     if not pretrained:
         weights_notice(WeightsInfo("random", "this run starts from random weights, not ImageNet's: expect a far "
                                              "worse error rate from the same photos and time"))
-    st.code(f"learn = vision_learner(dls, '{backbone}', metrics=error_rate"
-            f"{', pretrained=False' if not pretrained else ''})", language="python")
+    show_code(f"learn = vision_learner(dls, '{backbone}', metrics=error_rate"
+              f"{', pretrained=False' if not pretrained else ''})")
     return dict(backbone=backbone, pretrained=bool(pretrained), recipe=recipe)
 
 
@@ -408,7 +409,7 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
                                  DEFAULTS["epochs"], key="ic_epochs"))
     call = f"fine_tune({epochs}, base_lr={lr:g})" if config["recipe"] == "fine_tune" else \
         f"fit_one_cycle({epochs}, {lr:g})"
-    st.code(f"learn.{call}", language="python")
+    show_code(f"learn.{call}")
     fit_config = dict(config, lr=lr, epochs=epochs)
     ui_runs.train_button(LESSON, data, fit_config, f"Train: {call}", key="ic_train",
                          title=f"{call} · {config['backbone']} on {n_items} photos · seed {config['seed']}")
@@ -447,7 +448,7 @@ def section_results(view, run) -> None:
             show_rejected(results["rejected"])
 
     st.subheader("show_results")
-    st.code("learn.show_results()", language="python")
+    show_code("learn.show_results()")
     show = results_sample(targets)
     image_grid([valid_items[i] for i in show],
                [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {plain(vocab[predicted[i]])} "
@@ -456,8 +457,7 @@ def section_results(view, run) -> None:
     st.subheader("Confusion matrix")
     st.markdown("Rows: what the photo really is. Columns: what the model said. The diagonal is right, everything "
                 "else is a mistake. **Click a cell** to see its photos.")
-    st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_confusion_matrix()",
-            language="python")
+    show_code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_confusion_matrix()")
     cm = confusion_matrix(targets, predicted, len(vocab))
     event = show_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points", key="ic_cm",
                        width="content")
@@ -479,7 +479,7 @@ def section_results(view, run) -> None:
     st.subheader("Top losses")
     st.markdown("The photos the model was most wrong (or least sure) about. Often they show a labelling mistake "
                 "or a photo that is genuinely hard.")
-    st.code("interp.plot_top_losses(9)", language="python")
+    show_code("interp.plot_top_losses(9)")
     top = top_losses(losses, 9)
     image_grid([valid_items[i] for i in top],
                [f"{plain(vocab[predicted[i]])} / {plain(vocab[targets[i]])} / {losses[i]:.2f} / "
@@ -487,7 +487,7 @@ def section_results(view, run) -> None:
     st.caption("Each caption: predicted / actual / loss / probability of the prediction (as fastai prints it).")
     confused = most_confused(cm, vocab)
     st.subheader("Most confused")
-    st.code("interp.most_confused()", language="python")
+    show_code("interp.most_confused()")
     if confused:
         show_table(spreadsheet_safe(pd.DataFrame(confused, columns=["actual", "predicted", "photos"])), index=False)
     else:
@@ -547,9 +547,9 @@ def section_looks(run, model_key: str, classifier) -> None:
     image_grid(shown, captions, cols=3, width=220)
     st.caption(f"Red: that part raised the class's score most; blue: not at all. Computed in {seconds:.2f} s on "
                "the server's CPU, then kept for this photo.")
-    st.code("from fastai.callback.hook import hook_output   # the course's CAM, chapter 18\n"
-            "with hook_output(learn.model[0]) as hook: output = learn.model.eval()(x)\n"
-            "cam = torch.einsum('ck,kij->cij', learn.model[1][-1].weight, hook.stored[0])", language="python")
+    show_code("from fastai.callback.hook import hook_output   # the course's CAM, chapter 18\n"
+              "with hook_output(learn.model[0]) as hook: output = learn.model.eval()(x)\n"
+              "cam = torch.einsum('ck,kij->cij', learn.model[1][-1].weight, hook.stored[0])")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -570,7 +570,7 @@ def section_use(run, classifier, model_key: str) -> None:
     show_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), where=right, key="ic_probs")
     with right:
         probabilities_table(p, classifier.vocab)
-    right.code("pred, idx, probs = learn.predict(PILImage.create('photo.jpg'))", language="python")
+    show_code("pred, idx, probs = learn.predict(PILImage.create('photo.jpg'))", where=right)
 
 
 # ---- page ---------------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice
@@ -83,8 +84,8 @@ def own_zip():
                 "in `labels/` (`<name>_P.png`) or `masks/` (`<name>.png`), a greyscale or palette PNG the same size "
                 "as its photo, each pixel holding its class's code; and `codes.txt`, the class names one a line "
                 f"(line 0 is code 0). Up to {MAX_ITEMS} photos.")
-    st.code("my_data.zip\n├── codes.txt          background\\ncat\\ndog\n├── images/cat_01.jpg\n"
-            "└── labels/cat_01_P.png", language=None)
+    show_code("my_data.zip\n├── codes.txt          background\\ncat\\ndog\n├── images/cat_01.jpg\n"
+              "└── labels/cat_01_P.png", language=None)
     upload = st.file_uploader("Your zip of photos, masks and codes.txt", type=["zip"], key="seg_zip")
     if upload is not None and ss.get("seg_zip_id") != upload.file_id:
         refused = ss.get("seg_zip_refused")
@@ -182,11 +183,11 @@ def section_data(items, data_ref: dict, source: str) -> tuple[int, list[int], li
                 "from its file name (`label_func`), exactly as for CamVid in the course.")
     batch_size_code = CPU_BATCH_SIZE if training_device().type == "cpu" else "bs"    # bs: sized to the GPU share
     here = {"scenes": "datasets/scenes", "camvid_tiny": "CamVid", "own": "your zip"}[source]
-    st.code(f"""path = untar_data(URLs.CAMVID_TINY)      # here: {here}
+    show_code(f"""path = untar_data(URLs.CAMVID_TINY)      # here: {here}
 dls = SegmentationDataLoaders.from_label_func(
     path, bs={batch_size_code}, fnames=get_image_files(path/"images"),
     label_func=lambda o: path/'labels'/f'{{o.stem}}_P.png',
-    codes=np.loadtxt(path/'codes.txt', dtype=str))""", language="python")
+    codes=np.loadtxt(path/'codes.txt', dtype=str))""")
     st.markdown(f"**{len(items)} photos, {len(codes)} codes.** Colours used everywhere on this page:")
     legend(codes)
     c1, c2, c3 = st.columns(3)
@@ -204,7 +205,7 @@ dls = SegmentationDataLoaders.from_label_func(
     train_idx, valid_idx = random_split(items.groups, valid_pct, seed)
 
     st.subheader("show_batch")
-    st.code("dls.show_batch(max_n=6)", language="python")
+    show_code("dls.show_batch(max_n=6)")
     st.caption("Photos with their masks drawn over them (the dark background is left uncoloured):")
     if st.button("Other photos", icon=":material/shuffle:", key="seg_reshuffle"):
         ss.seg_shuffle = ss.get("seg_shuffle", 0) + 1
@@ -249,7 +250,7 @@ def section_model(items, width: int) -> str:
     backbone = backbone_picker("Pretrained encoder", key="seg_backbone", show_size=False)
     codes = items.codes
     st.caption("The fastai call for these weights:")
-    st.code(fastai_code(backbone, len(codes)), language="python")
+    show_code(fastai_code(backbone, len(codes)))
     st.caption(DIFFERS_FROM_FASTAI)
     n_encoder, n_decoder = model_sizes(backbone, len(codes))
     shape = shape_for(items, width)
@@ -279,7 +280,7 @@ def section_train(items, data_ref: dict, config: dict) -> None:
                              help="The course runs fine_tune(8) on a GPU; the default here finishes in about a "
                                   "minute on a laptop CPU.")
     lr = ss.seg_lr
-    st.code(f"learn.fine_tune({epochs}, base_lr={lr:g})", language="python")
+    show_code(f"learn.fine_tune({epochs}, base_lr={lr:g})")
     label = f"Train: fine_tune({epochs}, base_lr={lr:g})"
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="seg_train",
                          title=f"U-Net on {config['backbone']}, {len(items)} photos, fine_tune({epochs}), "
@@ -317,7 +318,7 @@ def section_results(run, found) -> None:
     m3.metric("training time", f"{res['seconds']:.0f} s")
     job_notices(found)
     st.subheader("show_results")
-    st.code("learn.show_results(max_n=6)", language="python")
+    show_code("learn.show_results(max_n=6)")
     st.caption("The true mask, what the model painted, and how sure it was of each pixel, for validation photos it "
                "never trained on.")
     legend(codes)
@@ -336,7 +337,7 @@ def section_results(run, found) -> None:
                "help; on a GPU try 320 pixels wide and 10 epochs.")
 
     st.subheader("Top losses: the photos it got most wrong")
-    st.code("interp = SegmentationInterpretation.from_learner(learn)\ninterp.plot_top_losses(3)", language="python")
+    show_code("interp = SegmentationInterpretation.from_learner(learn)\ninterp.plot_top_losses(3)")
     st.caption("For each: the truth, the prediction, and the wrong pixels in red.")
     for k in top_losses(run.losses, 3):
         wrong = 1 - per_image_accuracy(run.predicted[k:k + 1], run.targets[k:k + 1])[0]
@@ -476,8 +477,8 @@ def section_use(run, model_key: str) -> None:
                               index=min(1, len(codes) - 1), key="seg_prob_class")
     pictures.show([figures.probability_image(probs[which_class], figures.class_colours(codes)[which_class])],
                   [f"probability of {plain(codes[which_class])}: black 0, bright 1"], where=d)
-    right.code("pred_mask, _, probs = learn.predict(PILImage.create('photo.jpg'))\n"
-               f"probs.shape   # {tuple(probs.shape)}: a probability per class for every pixel", language="python")
+    show_code("pred_mask, _, probs = learn.predict(PILImage.create('photo.jpg'))\n"
+              f"probs.shape   # {tuple(probs.shape)}: a probability per class for every pixel", where=right)
 
 
 def section_export(run) -> None:

@@ -19,6 +19,7 @@ from core.tabular.saved import tabular_from_files
 from core.tabular.train import BATCH_SIZE, model_meta, prepare
 from ui import export, runs as ui_runs
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -158,7 +159,7 @@ def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str, data_key: str)
     st.markdown("This is what the computer gets: a spreadsheet. Each row is one person; we want to predict the "
                 f"**{plain(spec.target)}** column from the others. Before any deep learning, look at your data: how "
                 "many rows, what's missing, and how often each answer appears.")
-    st.code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()", language="python")
+    show_code(f"df = pd.read_csv(path/{csv_name!r})\ndf.head()")
     show_table(spreadsheet_safe(df.head(8)))
     left, right = st.columns(2)
     missing, balance, share = raw_figures(df, data_key, spec.target)
@@ -212,7 +213,7 @@ def section_procs(data, csv_name: str, data_ref: dict, data_key: str, spec_key: 
     st.markdown("A neural net only does arithmetic, so every cell has to become a number. fastai does it with three "
                 "*procs*, each set up on the **training rows only** and then applied, unchanged, to the validation "
                 "rows and to any new row later. Here are the same five rows before and after each one.")
-    st.code(fastai_code(spec, csv_name, course_data=data_ref.get("dataset") == "adult"), language="python")
+    show_code(fastai_code(spec, csv_name, course_data=data_ref.get("dataset") == "adult"))
     tables, blanked = procs_examples(data, data_key, spec_key)
     n_train, n_valid = len(data.train_idx), len(data.valid_idx)
     st.caption(f"RandomSplitter(valid_pct=0.2, seed=42): {n_train:,} training rows, {n_valid:,} validation rows."
@@ -271,7 +272,7 @@ def section_learner(data, data_key: str, spec_key: str) -> None:
                 "fastai's rule of thumb `min(600, round(1.6 * n_categories ** 0.56))`. The embeddings and the "
                 "normalised numbers are put side by side and go through two hidden layers of 200 and 100 units "
                 "(tabular_learner's default), then one output per class.")
-    st.code("learn = tabular_learner(dls, metrics=accuracy)   # layers=[200, 100]", language="python")
+    show_code("learn = tabular_learner(dls, metrics=accuracy)   # layers=[200, 100]")
     described, n_emb = described_model(data, data_key, spec_key)
     if described["embeddings"]:
         table = pd.DataFrame(described["embeddings"]).rename(
@@ -306,7 +307,7 @@ def section_train(data, data_ref: dict) -> None:
                             key="tab_lr")
     epochs = right.number_input("Epochs", min_value=1, max_value=20, value=DEFAULTS["epochs"], step=1,
                                 key="tab_epochs")
-    st.code(f"learn.fit_one_cycle({epochs}, {lr:.0e})", language="python")
+    show_code(f"learn.fit_one_cycle({epochs}, {lr:.0e})")
     label = f"Train: fit_one_cycle({epochs}, {lr:.0e})"
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="tab_train",
                          title=f"Tabular: fit_one_cycle({epochs}, {lr:.0e}), seed {seed}")
@@ -345,7 +346,7 @@ def section_results(run) -> None:
                     "keep when embeddings help (many categories, e.g. a store id) or when you want those "
                     "embeddings for something else.")
     st.subheader("show_results: a few validation rows")
-    st.code("learn.show_results()", language="python")
+    show_code("learn.show_results()")
     show_table(spreadsheet_safe(pd.DataFrame(summary["show_results"])), index=False)
     left, right = st.columns(2)
     with left:
@@ -355,8 +356,8 @@ def section_results(run) -> None:
         right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
                       "much accuracy drops. A big drop: the model relies on that column.")
     st.subheader("Top losses: the rows it was most wrong about")
-    st.code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_top_losses(10)  # for tables: "
-            "the rows", language="python")
+    show_code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_top_losses(10)  # for tables: "
+              "the rows")
     show_table(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
                                      run.procs.classes, run.spec.target, top_losses(run.valid_losses, 10)),
                index=False)
@@ -418,7 +419,7 @@ def section_export(model, procs, spec, meta_extra: dict) -> None:
     st.markdown("`learn.export()` in fastai pickles everything; here the weights go in a **safetensors** file "
                 "(numbers only, it cannot run code) and the procs' vocabularies, medians, means and stds in a "
                 "**JSON** file. Both are needed to use the model on new rows.")
-    st.code("learn.export('adult.pkl')   # fastai\nlearn = load_learner('adult.pkl')", language="python")
+    show_code("learn.export('adult.pkl')   # fastai\nlearn = load_learner('adult.pkl')")
     export.download_buttons(model, model_meta(spec, procs, model, meta_extra), "tab", "tabular")
 
 

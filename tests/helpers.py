@@ -171,3 +171,11 @@ def bird_training_reads(root, device, monkeypatch, reads_so_far, **settings) -> 
     monkeypatch.setattr(Learner, "_validate", counted_validate)
     train(learn, cfg)
     return per_fit, learn.train_steps
+
+
+def code_blocks(at) -> list:
+    """The page's code blocks (ui/code.py draws them, not st.code), each with the `value` it shows, as at.code's."""
+    import json
+    from types import SimpleNamespace
+    return [SimpleNamespace(value=json.loads(e.proto.json)["text"]) for e in at.get("bidi_component")
+            if e.proto.component_name == "lesson1_code"]

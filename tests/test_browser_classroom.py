@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from core.classroom import hash_password
+from core.classroom import hash_password, set_presentation_settings
 from tests.conftest import ROOT, app_server, type_number, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,11 @@ def class_url(tmp_path_factory):
                        f'instructor_password = "{hash_password(TEACHER_PW)}"\n')
     with app_server(folder, folder / "runs", ("--secrets.files", str(secrets)),
                     env={"LESSON1_READYMADE_DIR": str(ROOT / "readymade")}) as url:
+        CLASS_RUNS[url] = folder / "runs"
         yield url
+
+
+CLASS_RUNS = {}          # class_url -> its run store
 
 
 def signed_in(browser, url, name, password, size=(1400, 1000)):
@@ -117,6 +121,7 @@ def test_the_instructors_page_during_two_students_jobs(browser, class_url, scree
 
 
 def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screenshot_dir):
+    set_presentation_settings({"hide": ["code"]}, CLASS_RUNS[class_url])          # as the instructor's page would
     page = signed_in(browser, class_url, "Ms Teacher", TEACHER_PW, size=(1280, 720))
     page.goto(f"{class_url}/tabular?present=1")
     wait_for_app(page, timeout=90_000)
@@ -132,6 +137,8 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
         wait_for_app(page)
     assert page.locator(".st-key-lesson-section-2").is_visible()
     assert not page.locator(".st-key-lesson-section-1").is_visible()
+    code = page.locator('.st-key-lesson-section-2 [class*="st-key-lesson1-code-"]')   # ui/code.py's blocks
+    assert code.count() and not code.first.is_visible()                             # hidden, as chosen
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "present_2_procs.png"))
     page.get_by_role("button", name="Next").click()
@@ -148,7 +155,11 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
     page.screenshot(path=str(screenshot_dir / "present_welcome.png"))
     page.get_by_role("button", name="Exit").click()
     page.locator('[data-testid="stSidebar"]').wait_for(state="visible", timeout=30_000)
+    page.goto(f"{class_url}/tabular")                           # out of presentation mode the code shows again
+    wait_for_app(page, timeout=60_000)
+    page.locator('[class*="st-key-lesson1-code-"]').first.wait_for(state="visible", timeout=30_000)
     page.context.close()
+    set_presentation_settings({"hide": []}, CLASS_RUNS[class_url])
 
 
 def test_a_comparison(browser, class_url, screenshot_dir):

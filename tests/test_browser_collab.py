@@ -38,6 +38,15 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     page.get_by_text("Chapter 8: fit_one_cycle(5, 5e-3, wd=0.1)").click()     # a recipe: the code follows
     page.get_by_role("button", name="Train: fit_one_cycle(5, 5e-3, wd=0.1)").wait_for(timeout=30_000)
     wait_for_app(page)
+    # The course's code (ui/code.py): coloured on the server, copied whole by its button.
+    code = page.locator('[class*="st-key-lesson1-code-"]').filter(has_text="collab_learner(dls").first
+    assert "learn.fit_one_cycle(5, 5e-3, wd=0.1)" in code.locator("code").inner_text()
+    assert code.locator("span.f", has_text="fit_one_cycle").count() == 1
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
+    code.hover()
+    code.get_by_role("button", name="Copy").click()
+    code.get_by_role("button", name="Copied").wait_for(timeout=5_000)
+    assert page.evaluate("navigator.clipboard.readText()") == code.locator("code").inner_text()
     shot(page, screenshot_dir, "Start from a recipe", "recipes")
     page.get_by_text("The app's fast default").click()
     page.get_by_role("button", name="Train: fit_one_cycle(5, 1e-2, wd=0.5)").wait_for(timeout=30_000)

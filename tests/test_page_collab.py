@@ -12,7 +12,7 @@ from core.collab.saved import export_bytes
 from core.runs import RunStore
 from core.service import TrainingService, set_service
 from tests.conftest import store_csv
-from tests.helpers import open_page, tables, texts
+from tests.helpers import code_blocks, open_page, tables, texts
 from tests.test_collab_model import taste_ratings
 
 PAGE = "pages/collab.py"
@@ -31,7 +31,7 @@ def fresh(query: dict | None = None) -> AppTest:
 
 
 def shown_code(at: AppTest) -> str:
-    return next(c.value for c in at.code if "collab_learner(" in c.value and "dls = " in c.value)
+    return next(c.value for c in code_blocks(at) if "collab_learner(" in c.value and "dls = " in c.value)
 
 
 def headers(at: AppTest) -> list[str]:
@@ -45,7 +45,7 @@ def test_default_page_shows_the_data_the_model_and_the_apps_recipe():
                            "3. Find a learning rate, then train", "4. Export and load the model"]   # no gaps
     assert [m.value for m in at.metric[:3]] == ["100,004", "671", "9,066"]
     assert "462,366 parameters" in texts(at.markdown)             # (672 + 8,394) × (50 + 1)
-    assert any("class DotProductBias" in c.value and "y_range=(0.5, 5.5)" in c.value for c in at.code)
+    assert any("class DotProductBias" in c.value and "y_range=(0.5, 5.5)" in c.value for c in code_blocks(at))
     assert shown_code(at).endswith("collab_learner(dls, y_range=(0.5, 5.5))\nlearn.fit_one_cycle(5, 1e-2, wd=0.5)")
     assert at.button(key="col_train").label == "Train: fit_one_cycle(5, 1e-2, wd=0.5)"
     assert at.segmented_control(key="col_recipe").value == "app"
@@ -81,7 +81,7 @@ def test_the_code_shows_the_y_range_and_factors_of_the_controls():
     at.number_input(key="col_y_low").set_value(1.0).run()
     at.number_input(key="col_factors").set_value(20).run()
     assert "collab_learner(dls, n_factors=20, y_range=(1, 5.5))" in shown_code(at)
-    assert any("class DotProductBias" in c.value and "y_range=(1, 5.5)" in c.value for c in at.code)
+    assert any("class DotProductBias" in c.value and "y_range=(1, 5.5)" in c.value for c in code_blocks(at))
     assert "outside y_range (1, 5.5)" in texts(at.warning)          # ratings of 0.5 can't be predicted
     at.number_input(key="col_y_high").set_value(0.5).run()
     assert "high end must be above" in texts(at.error)
@@ -92,7 +92,7 @@ def test_the_neural_net_choice_shows_its_code_and_size():
     at = fresh()
     at.toggle(key="col_use_nn").set_value(True).run()
     assert not at.exception
-    assert any("class CollabNN" in c.value for c in at.code)
+    assert any("class CollabNN" in c.value for c in code_blocks(at))
     assert "use_nn=True, layers=[100]" in shown_code(at) and "462,366 parameters" not in texts(at.markdown)
     assert "rule of thumb" in texts(at.caption)
 
@@ -212,7 +212,7 @@ def test_results_come_from_the_run(trained_page, module_service):
     assert shown[["rating", "prediction"]].to_numpy() == pytest.approx(
         expected[["rating", "prediction"]].to_numpy(float), rel=1e-3)
     assert any("bias" in f.columns for f in frames) and any("similarity" in f.columns for f in frames)
-    assert any("learn.model.i_bias.weight.squeeze()" in c.value for c in at.code)
+    assert any("learn.model.i_bias.weight.squeeze()" in c.value for c in code_blocks(at))
     assert "your run, seed 7" in "\n".join(e.label for e in at.expander)
 
 
@@ -224,7 +224,7 @@ def test_a_prediction_is_shown_as_its_parts(trained_page):
     assert len(parts) == 4
     total = parts["dot product of the factors"] + parts["bias (`u_bias`)"] + parts["bias (`i_bias`)"]
     assert total == pytest.approx(parts["sum"], abs=2e-3)
-    assert any("m.u_weight.weight[u] * m.i_weight.weight[i]" in c.value for c in at.code)
+    assert any("m.u_weight.weight[u] * m.i_weight.weight[i]" in c.value for c in code_blocks(at))
     stars = re.search(r"sigmoid\(([-\d.]+)\) = \*\*([\d.]+) stars", said)
     import math
     assert float(stars.group(2)) == pytest.approx(0.5 + 5 / (1 + math.exp(-float(stars.group(1)))), abs=0.006)

@@ -16,7 +16,7 @@ from core.service import TrainingService, set_service
 from core.vision.jobs import load_run
 from core.serialize import model_to_bytes
 from tests.conftest import wait_for_app
-from tests.helpers import open_page, tables, texts
+from tests.helpers import code_blocks, open_page, tables, texts
 
 PAGE = "pages/image_classification.py"
 LESSON = "image_classification"
@@ -81,7 +81,7 @@ def test_default_page_starts_on_the_embedded_photos_in_the_course_order():
     assert headers(at) == ["1. The photos", "2. DataBlock: tell fastai what the data is",
                            "3. show_batch: look at your data", "4. Learner: start from a pretrained model",
                            "5. lr_find, then train"]
-    code = texts(at.code)
+    code = texts(code_blocks(at))
     assert "group_splitter(valid_pct=0.2, seed=42, group=stamp)" in code      # the split really is by group
     assert "RandomResizedCropGPU(224, min_scale=0.75), Flip()" in code and "not aug_transforms()" in code
     assert "dataloaders(path, bs=16)" in code                                  # the batch size this CPU trains with
@@ -93,25 +93,25 @@ def test_default_page_starts_on_the_embedded_photos_in_the_course_order():
 def test_resize_method_changes_the_preview_and_the_code():
     at = fresh()
     at.radio(key="ic_method").set_value("pad").run()
-    assert "method='pad'" in texts(at.code)
+    assert "method='pad'" in texts(code_blocks(at))
     assert "black bars" in texts(at.markdown)
     at.radio(key="ic_size").set_value(96).run()
-    assert "Resize(96, method='pad')" in texts(at.code)
+    assert "Resize(96, method='pad')" in texts(code_blocks(at))
 
 
 def test_the_recipe_and_random_weights_are_said_in_the_code_and_out_loud():
     at = fresh()
     at.radio(key="ic_recipe").set_value("fit_one_cycle").run()
-    assert "learn.fit_one_cycle(1, 0.01)" in texts(at.code)
+    assert "learn.fit_one_cycle(1, 0.01)" in texts(code_blocks(at))
     at.toggle(key="ic_pretrained").set_value(False).run()
-    assert "random weights" in texts(at.warning) and "pretrained=False" in texts(at.code)
+    assert "random weights" in texts(at.warning) and "pretrained=False" in texts(code_blocks(at))
 
 
 def test_settings_in_the_url_fill_the_controls_and_odd_ones_are_ignored_with_a_sentence():
     at = fresh({"size": "96", "seed": "7", "epochs": "3", "lr": "0.002", "recipe": "fit_one_cycle"})
     assert at.radio(key="ic_size").value == 96 and at.number_input(key="ic_seed").value == 7
     assert at.number_input(key="ic_epochs").value == 3 and at.select_slider(key="ic_lr").value == 0.002
-    assert "learn.fit_one_cycle(3, 0.002)" in texts(at.code)
+    assert "learn.fit_one_cycle(3, 0.002)" in texts(code_blocks(at))
     odd = fresh({"size": "99999", "method": "<b>x</b>", "seed": "-3", "pretrained": "maybe"})
     assert "left at their defaults: size, method, seed, pretrained" in texts(odd.warning)
     assert odd.radio(key="ic_size").value == 224 and odd.radio(key="ic_method").value == "squish"
@@ -128,7 +128,7 @@ def test_a_malicious_zip_gets_a_sentence_and_a_good_one_lists_what_was_left_out(
     assert "1 file(s) were left out" in texts(at.warning)
     assert "blue/notes.jpg" in next(t for t in tables(at) if "file" in t.columns)["file"].tolist()
     assert "6 images in 2 classes" in texts(at.info)
-    assert "get_y=parent_label" in texts(at.code) and "RandomSplitter(valid_pct=0.2, seed=42)" in texts(at.code)
+    assert "get_y=parent_label" in texts(code_blocks(at)) and "RandomSplitter(valid_pct=0.2, seed=42)" in texts(code_blocks(at))
 
 
 def test_odd_photos_are_shown_not_crashed_on_and_names_are_text_not_markup():
@@ -168,7 +168,7 @@ def test_photos_found_on_the_web_become_the_lessons_photos(monkeypatch):
     try:
         at = fresh()
         at.radio(key="ic_source").set_value("own").run()
-        assert "search_images(f'{o} photo', max_images=30)" in texts(at.code)
+        assert "search_images(f'{o} photo', max_images=30)" in texts(code_blocks(at))
         at.button(key="ic_web_go").click().run()
     finally:
         site.close()

@@ -14,7 +14,7 @@ from core.runs import DONE, RunStore
 from core.segmentation.jobs import load_run
 from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
-from tests.helpers import open_page, texts
+from tests.helpers import code_blocks, open_page, texts
 from tests.test_segmentation_upload import GOOD, mutate, png, squares_zip
 
 PAGE = "pages/segmentation.py"
@@ -56,7 +56,7 @@ def test_default_page_starts_on_the_embedded_scenes_in_the_course_order():
     at = fresh()
     assert "embedded 'Scenes'" in texts(at.info)
     assert headers(at) == BEFORE_TRAINING                                 # no gap, nothing after training yet
-    code = texts(at.code)
+    code = texts(code_blocks(at))
     for piece in ("SegmentationDataLoaders.from_label_func(", "label_func=lambda o: path/'labels'/f'{o.stem}_P.png'",
                   "codes=np.loadtxt(path/'codes.txt', dtype=str)", "learn.lr_find()", "learn.fine_tune(5",
                   "unet_learner(dls, efficientnet_lite0, n_out=4, normalize=False)"):
@@ -66,7 +66,7 @@ def test_default_page_starts_on_the_embedded_scenes_in_the_course_order():
     assert "Train a model to see" in texts(at.info)
     assert "never saw" in texts(at.caption)                               # the split by stamp is explained
     at.selectbox(key="seg_backbone").set_value("resnet34").run()
-    assert "learn = unet_learner(dls, resnet34)" in texts(at.code)
+    assert "learn = unet_learner(dls, resnet34)" in texts(code_blocks(at))
 
 
 def test_the_pixel_shares_follow_the_split():
@@ -127,7 +127,7 @@ def test_an_own_zip_is_used_and_a_bad_one_after_it_keeps_it(monkeypatch):
     assert "Upload a zip" in texts(at.info)
     at.file_uploader(key="seg_zip").set_value(("squares.zip", squares_zip(12), "application/zip")).run()
     assert "Using your zip 'squares.zip': 12 photos, 3 classes" in texts(at.info)
-    assert headers(at) == BEFORE_TRAINING and "here: your zip" in texts(at.code)
+    assert headers(at) == BEFORE_TRAINING and "here: your zip" in texts(code_blocks(at))
     at.file_uploader(key="seg_zip").set_value(("broken.zip", b"not a zip", "application/zip")).run()
     assert "not a zip archive" in texts(at.error)
     assert "Still using your previous zip, 'squares.zip'" in texts(at.caption)
@@ -154,7 +154,7 @@ def trained_page(module_service):
     at.radio(key="seg_width").set_value(64).run()
     at.number_input(key="seg_epochs").set_value(1).run()
     at.number_input(key="seg_seed").set_value(7).run()
-    assert "learn.fine_tune(1" in texts(at.code)
+    assert "learn.fine_tune(1" in texts(code_blocks(at))
     at.button(key="seg_train").click().run()
     run_id = at.session_state["run:segmentation:fit"]
     record = module_service.wait(run_id, timeout=600)
@@ -176,7 +176,7 @@ def test_results_show_truth_prediction_and_confidence_with_the_weights_used(trai
     shown = captions(at)
     for words in ("truth", "prediction", "confidence ·", "wrong pixels", "unsure:"):
         assert words in shown
-    assert "learn.show_results(max_n=6)" in texts(at.code)
+    assert "learn.show_results(max_n=6)" in texts(code_blocks(at))
     assert "unsure pixels" in metrics and "right where it is sure" in metrics
     charts = " ".join(str(c.proto.id) for c in at.get("plotly_chart"))
     for key in ("seg_inside", "seg_iou", "seg_reliability"):     # weights moved and gradients, IoU, calibration
@@ -213,7 +213,7 @@ def test_use_it_rejects_a_bad_file_and_paints_a_good_one_with_its_confidence(tra
     shown = captions(at)
     assert "the model's classes over the photo" in shown and "its confidence, pixel by pixel" in shown
     assert "probability of animal" in shown
-    assert "probs.shape   # (4, 60, 90)" in texts(at.code)                # a probability per class for every pixel
+    assert "probs.shape   # (4, 60, 90)" in texts(code_blocks(at))                # a probability per class for every pixel
     at.file_uploader(key="seg_photo").set_value(None).run()
 
 

@@ -13,7 +13,7 @@ from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
 from core.tabular.jobs import load_run
 from tests.conftest import type_number, wait_for_app
-from tests.helpers import open_page, texts
+from tests.helpers import code_blocks, open_page, texts
 
 PAGE = "pages/tabular.py"
 UPLOAD = "My own CSV"
@@ -33,8 +33,8 @@ def test_default_page_shows_the_lesson_on_the_embedded_table():
     assert "embedded UCI Adult" in texts(at.info)                       # which data, said out loud
     assert [h.value[:2] for h in at.header] == ["1.", "2.", "3.", "4.", "5.", "6."]   # no gap before training
     assert "Train a model (above)" in texts(at.info)
-    assert any("Categorify" in c.value for c in at.code)
-    assert any("tabular_learner" in c.value for c in at.code)
+    assert any("Categorify" in c.value for c in code_blocks(at))
+    assert any("tabular_learner" in c.value for c in code_blocks(at))
     assert "28,593 parameters" in texts(at.markdown)                    # embeddings + [200, 100] on Adult
     assert "No continuous column has a gap" in texts(at.info)           # FillMissing explained honestly
     assert at.button(key="tab_train").label.startswith("Train: fit_one_cycle(3")
@@ -97,7 +97,7 @@ def test_a_broken_file_after_a_good_one_keeps_the_good_one():
     at.file_uploader(key="tab_upload").set_value(("good.csv", f"age,kind,score,label\n{rows}".encode(), "text/csv"))
     at.run()
     assert "Using your file 'good.csv' (80 rows" in texts(at.info)
-    code = texts(at.code)                      # the fastai code shown is for this file and its columns
+    code = texts(code_blocks(at))                      # the fastai code shown is for this file and its columns
     assert "path/'good.csv'" in code and "y_names='label'" in code and "ADULT_SAMPLE" not in code
     at.file_uploader(key="tab_upload").set_value(("bad.csv", b"a,b\n1,\"never closed\n", "text/csv")).run()
     assert not at.exception

@@ -14,6 +14,7 @@ from core.runs import RunError, RunRecord
 from core.service import get_service
 from ui import runs as ui_runs
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.identity import current_user
 from ui.tables import show_table
 
@@ -61,7 +62,7 @@ def preset_box(lesson: Lesson, preset: Comparison) -> list[str] | None:
         if preset.question:
             st.caption(preset.question)
         changes = " vs ".join(", ".join(f"{k}={v}" for k, v in change.items()) for change in preset.changes)
-        st.code(changes, language=None, wrap_lines=True)
+        show_code(changes, language=None, wrap=True)
         buttons = st.container(horizontal=True)       # they wrap in a narrow card instead of cutting their labels
         if len(shipped) == len(preset.changes) and buttons.button(
                 "Show the ready-made runs", key=f"cmp-show-{preset.key}", icon=":material/visibility:"):

@@ -17,7 +17,7 @@ PARAM, STEP_PARAM = "present", "step"
 
 # What an instructor may hide on the projector (the instructor's page chooses), and how to find it on a page.
 HIDEABLE = {
-    "code": ("Code cells", '[data-testid="stCode"]'),
+    "code": ("Code cells", '[class*="st-key-lesson1-code-"]'),             # ui/code.py
     "uploads": ("Upload boxes", '[data-testid="stFileUploader"]'),
     "downloads": ("Download buttons", '[data-testid="stDownloadButton"]'),
     "details": ("Expanders (column choices, run details)", '[data-testid="stExpander"]'),

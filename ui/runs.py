@@ -34,6 +34,7 @@ from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, R
 from core.service import get_service
 from ui import live_panel
 from ui.charts import show_chart
+from ui.code import show_code
 from ui.identity import current_user
 from ui.tables import show_table
 
@@ -379,7 +380,7 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
     cols = st.columns([1, 3])
     if cols[0].button("Run lr_find", icon=":material/search:", key=f"{key}_lr_find"):
         start(lesson, "lr_find", data, config, title)
-    cols[1].code(code, language="python")
+    show_code(code, where=cols[1])
     run_id = current(lesson, "lr_find")
     if not run_id:
         return None
@@ -442,7 +443,7 @@ def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
                     f"**Started from:** {found.info.get('weights_detail', 'random weights')}  \n"
                     f"**Trained:** {time.strftime('%Y-%m-%d %H:%M', time.localtime(record.created))}, "
                     f"{record.seconds or 0:.1f} s · run `{record.id}`")
-        st.code(share_link(record.id), language=None)
+        show_code(share_link(record.id), language=None)
         if widgets and st.button("Train again with these settings", key=f"again-{record.id}",
                                  icon=":material/replay:"):
             st.session_state["_refill"] = {widgets[k]: v for k, v in record.config.items() if k in widgets}
