@@ -369,7 +369,8 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
     page.get_by_text("4. Learner").wait_for(timeout=120_000)
     page.locator('[data-testid="stRadio"]').filter(has_text="Resize to").get_by_text("64", exact=True).click()
     wait_for_app(page, timeout=60_000)
-    page.locator('[data-testid="stCode"]').filter(has_text="Resize(64, method='squish')").wait_for(timeout=30_000)
+    code = page.locator('[class*="st-key-lesson1-code-"]')              # ui/code.py's blocks
+    code.filter(has_text="Resize(64, method='squish')").wait_for(timeout=30_000)
     page.screenshot(path=str(screenshot_dir / "image_classification_datablock.png"))
     page.get_by_role("button", name=re.compile("Train: fine_tune")).click()
     line = page.get_by_text(re.compile(r"Training — epoch \d of 2"))
