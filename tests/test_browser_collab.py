@@ -47,6 +47,13 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     code.get_by_role("button", name="Copy").click()
     code.get_by_role("button", name="Copied").wait_for(timeout=5_000)
     assert page.evaluate("navigator.clipboard.readText()") == code.locator("code").inner_text()
+    # On a class's plain-http address there is no clipboard API: the button copies through a selected textarea.
+    page.evaluate("""() => { Object.defineProperty(navigator, 'clipboard', {value: undefined, configurable: true});
+                             document.addEventListener('copy', e => { window.__copied = e.target.value; }); }""")
+    code.get_by_role("button", name="Copy").wait_for(timeout=5_000)
+    code.get_by_role("button", name="Copy").click()
+    code.get_by_role("button", name="Copied").wait_for(timeout=5_000)
+    assert page.evaluate("window.__copied") == code.locator("code").inner_text()
     shot(page, screenshot_dir, "Start from a recipe", "recipes")
     page.get_by_text("The app's fast default").click()
     page.get_by_role("button", name="Train: fit_one_cycle(5, 1e-2, wd=0.5)").wait_for(timeout=30_000)

@@ -26,8 +26,9 @@ async function copy(block) {
       area.style.opacity = "0";
       document.body.append(area);
       area.select();
-      document.execCommand("copy");
+      const copied = document.execCommand("copy");
       area.remove();
+      if (!copied) throw new Error("not copied");
     }
     button.textContent = "Copied";
   } catch (err) {
