@@ -7,6 +7,7 @@ import pytest
 
 from core.classroom import hash_password, set_presentation_settings
 from tests.conftest import ROOT, app_server, type_number, wait_for_app
+from ui.code import SELECTOR as CODE_BLOCKS
 
 pytestmark = pytest.mark.browser
 CLASS_PW, TEACHER_PW = "owls-at-dusk", "chalk-and-talk"
@@ -137,7 +138,7 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
         wait_for_app(page)
     assert page.locator(".st-key-lesson-section-2").is_visible()
     assert not page.locator(".st-key-lesson-section-1").is_visible()
-    code = page.locator('.st-key-lesson-section-2 [class*="st-key-lesson1-code-"]')   # ui/code.py's blocks
+    code = page.locator(f".st-key-lesson-section-2 {CODE_BLOCKS}")
     assert code.count() and not code.first.is_visible()                             # hidden, as chosen
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "present_2_procs.png"))
@@ -157,7 +158,7 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
     page.locator('[data-testid="stSidebar"]').wait_for(state="visible", timeout=30_000)
     page.goto(f"{class_url}/tabular")                           # out of presentation mode the code shows again
     wait_for_app(page, timeout=60_000)
-    page.locator('[class*="st-key-lesson1-code-"]').first.wait_for(state="visible", timeout=30_000)
+    page.locator(CODE_BLOCKS).first.wait_for(state="visible", timeout=30_000)
     page.context.close()
     set_presentation_settings({"hide": []}, CLASS_RUNS[class_url])
 

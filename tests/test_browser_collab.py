@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tests.conftest import wait_for_app
+from ui.code import SELECTOR as CODE_BLOCKS
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +40,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     page.get_by_role("button", name="Train: fit_one_cycle(5, 5e-3, wd=0.1)").wait_for(timeout=30_000)
     wait_for_app(page)
     # The course's code (ui/code.py): coloured on the server, copied whole by its button.
-    code = page.locator('[class*="st-key-lesson1-code-"]').filter(has_text="collab_learner(dls").first
+    code = page.locator(CODE_BLOCKS).filter(has_text="collab_learner(dls").first
     assert "learn.fit_one_cycle(5, 5e-3, wd=0.1)" in code.locator("code").inner_text()
     assert code.locator("span.f", has_text="fit_one_cycle").count() == 1
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)

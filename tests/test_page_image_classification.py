@@ -17,6 +17,7 @@ from core.vision.jobs import load_run
 from core.serialize import model_to_bytes
 from tests.conftest import wait_for_app
 from tests.helpers import code_blocks, open_page, tables, texts
+from ui.code import SELECTOR as CODE_BLOCKS
 
 PAGE = "pages/image_classification.py"
 LESSON = "image_classification"
@@ -369,7 +370,7 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
     page.get_by_text("4. Learner").wait_for(timeout=120_000)
     page.locator('[data-testid="stRadio"]').filter(has_text="Resize to").get_by_text("64", exact=True).click()
     wait_for_app(page, timeout=60_000)
-    code = page.locator('[class*="st-key-lesson1-code-"]')              # ui/code.py's blocks
+    code = page.locator(CODE_BLOCKS)
     code.filter(has_text="Resize(64, method='squish')").wait_for(timeout=30_000)
     page.screenshot(path=str(screenshot_dir / "image_classification_datablock.png"))
     page.get_by_role("button", name=re.compile("Train: fine_tune")).click()

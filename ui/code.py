@@ -42,7 +42,7 @@ def highlighted(code: str, language: str | None = "python") -> str:
     starts = [0]
     for line in code.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    offset = lambda row_col: starts[row_col[0] - 1] + row_col[1] if row_col[0] - 1 < len(starts) else len(code)
+    offset = lambda row_col: starts[row_col[0] - 1] + row_col[1]         # the ENDMARKER's row is len(starts)
     out, done, previous = [], 0, None
     for token in _tokens(code):
         begin, end = offset(token.start), offset(token.end)
@@ -66,7 +66,8 @@ def highlighted(code: str, language: str | None = "python") -> str:
     return "".join(out)
 
 
-KEY_PREFIX = "lesson1-code-"          # every block's element has the class st-key-<its key> (ui/present.py hides them)
+KEY_PREFIX = "lesson1-code-"          # every block's element has the class st-key-<its key>
+SELECTOR = f'[class*="st-key-{KEY_PREFIX}"]'      # every block on a page (presentation mode hides them by it)
 _ASSETS = Path(__file__).with_name("assets")
 _CODE = st.components.v2.component("lesson1_code", js=(_ASSETS / "code.js").read_text(),
                                    css=(_ASSETS / "code.css").read_text())

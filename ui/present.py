@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import code
 from ui.identity import class_root
 
 PARAM, STEP_PARAM = "present", "step"
 
 # What an instructor may hide on the projector (the instructor's page chooses), and how to find it on a page.
 HIDEABLE = {
-    "code": ("Code cells", '[class*="st-key-lesson1-code-"]'),             # ui/code.py
+    "code": ("Code cells", code.SELECTOR),
     "uploads": ("Upload boxes", '[data-testid="stFileUploader"]'),
     "downloads": ("Download buttons", '[data-testid="stDownloadButton"]'),
     "details": ("Expanders (column choices, run details)", '[data-testid="stExpander"]'),
