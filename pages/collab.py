@@ -257,8 +257,8 @@ def section_data(picked: Picked) -> None:
     show_table(spreadsheet_safe(shown), marked=lambda v: v == "?")
     st.caption("A yellow '?' is a rating this user never gave: what the model will guess.")
     left, right = st.columns(2)
-    show_chart(figures.rating_counts(ratings), where=left)
-    show_chart(figures.ratings_per_user(ratings), where=right)
+    show_chart(figures.rating_counts(ratings), where=left, key="col_rating_counts")
+    show_chart(figures.ratings_per_user(ratings), where=right, key="col_ratings_per_user")
 
 
 def y_range_controls(picked: Picked, data) -> tuple[float, float] | None:
@@ -451,7 +451,7 @@ def section_results(run, record) -> None:
     st.subheader("show_results: validation ratings the model never saw")
     show_code("learn.show_results()")
     show_table(spreadsheet_safe(run.show_results), index=False)
-    show_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets))
+    show_chart(figures.predictions_by_rating(run.valid_preds, run.valid_targets), key="col_by_rating")
     st.caption("All the validation ratings: for each real rating, the middle half of the predictions (the box) and "
                "their range. A model that had learned nothing would draw the same box everywhere.")
 
@@ -494,7 +494,7 @@ def section_learned(use: InUse) -> None:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
-        show_chart(figures.factor_map(table, x, y, n_labels=30))
+        show_chart(figures.factor_map(table, x, y, n_labels=30), key="col_factor_map")
         st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
 
     st.subheader("Similar movies: factors that point the same way")
@@ -529,7 +529,7 @@ def section_predict(use: InUse) -> None:
               "m = learn.model\ndot = (m.u_weight.weight[u] * m.i_weight.weight[i]).sum()\n"
               f"res = dot + m.u_bias.weight[u] + m.i_bias.weight[i]\nsigmoid_range(res, {low:g}, {high:g})")
     left, right = st.columns([3, 2])
-    show_chart(figures.prediction_parts(parts), where=left)
+    show_chart(figures.prediction_parts(parts), where=left, key="col_prediction_parts")
     with right:
         st.markdown(f"- dot product of the factors: **{parts['dot']:+.3f}**\n"
                     f"- user {user}'s bias (`u_bias`): **{parts['user_bias']:+.3f}**\n"

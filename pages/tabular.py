@@ -163,8 +163,8 @@ def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str, data_key: str)
     show_table(spreadsheet_safe(df.head(8)))
     left, right = st.columns(2)
     missing, balance, share = raw_figures(df, data_key, spec.target)
-    show_chart(missing, where=left)
-    show_chart(balance, where=right)
+    show_chart(missing, where=left, key="tab_missing")
+    show_chart(balance, where=right, key="tab_balance")
     st.caption(f"Always saying the most common answer is already right {share:.1%} of the time: a model has to "
                "beat that to be any use.")
 
@@ -352,7 +352,7 @@ def section_results(run) -> None:
     with left:
         section_confusion(run)
     if summary.get("importance"):
-        show_chart(tplots.importance_bars(summary["importance"]), where=right)
+        show_chart(tplots.importance_bars(summary["importance"]), where=right, key="tab_importance")
         right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
                       "much accuracy drops. A big drop: the model relies on that column.")
     st.subheader("Top losses: the rows it was most wrong about")
@@ -410,7 +410,7 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
-    show_chart(tplots.probability_bars(now, before if original else None))
+    show_chart(tplots.probability_bars(now, before if original else None), key="tab_what_if")
     top = max(now, key=now.get)
     st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
 

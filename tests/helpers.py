@@ -1,4 +1,6 @@
 """Tiny data and models shared by the core tests."""
+import json
+
 import torch
 from torch import nn
 
@@ -175,7 +177,22 @@ def bird_training_reads(root, device, monkeypatch, reads_so_far, **settings) -> 
 
 def code_blocks(at) -> list:
     """The page's code blocks (ui/code.py draws them, not st.code), each with the `value` it shows, as at.code's."""
-    import json
     from types import SimpleNamespace
     return [SimpleNamespace(value=json.loads(e.proto.json)["text"]) for e in at.get("bidi_component")
             if e.proto.component_name == "lesson1_code"]
+
+
+def charts(at) -> list:
+    """The page's Plotly charts as a student sees them after scrolling down the whole page. ui/charts.py draws a
+    chart once the browser says that its stand-in came near the window; here every stand-in says so, then the page
+    reruns (again while that shows new stand-ins)."""
+    from ui.charts import GATE_NAME
+    for _ in range(5):
+        unseen = [e.proto.id.split("-", 2)[2] for e in at.get("bidi_component")
+                  if e.proto.component_name == GATE_NAME and not json.loads(e.proto.json)["seen"]]
+        if not unseen:
+            break
+        for key in unseen:
+            at.session_state[key] = {"seen": True}
+        at.run()
+    return list(at.get("plotly_chart"))

@@ -48,9 +48,12 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     wait_for_app(page, timeout=60_000)
     assert page.get_by_text("ImageNet weights").count() >= 1
     shot(page, screenshot_dir, "5. What changed inside", "inside")
+    calibration = page.locator(".st-key-seg_reliability [data-testid='stPlotlyChart']")
+    assert calibration.count() == 0                 # screens below the window: a stand-in until scrolled near
     shot(page, screenshot_dir, "6. Results: truth vs prediction", "results")
     shot(page, screenshot_dir, "7. How sure is it?", "confidence")
     shot(page, screenshot_dir, "Can we trust its confidence?", "calibration")
+    calibration.locator(".main-svg").first.wait_for(timeout=15_000)            # drawn once the student got near
 
     page.get_by_text("8. Each class on its own: IoU").first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(1500)

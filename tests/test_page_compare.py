@@ -3,14 +3,15 @@ as presets, shown from the shipped runs or trained as the person's own pair; a c
 import json
 
 from core import readymade
-from tests.helpers import tables, texts
+from tests.helpers import charts, tables, texts
 from tests.page_users import ALICE, BOB, open_as
+from ui.charts import gate_key
 
 PAGE = "pages/compare.py"
 
 
 def curves(at) -> list[str]:
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = json.loads(charts(at)[0].proto.spec)
     return [trace["name"] for trace in spec["data"]]
 
 
@@ -52,6 +53,7 @@ def test_a_preset_trains_the_pair_as_the_persons_runs(service, tmp_path, monkeyp
     assert "already have a comparison" in texts(again.warning)
     for run in runs:
         assert service.wait(run, 240).status == "done"
+    at.session_state[gate_key("cmp-curves")] = {"seen": True}    # the student has scrolled down to the curves
     at.run()
     assert len(curves(at)) == 4 and "Here: seed." in texts(at.caption)
 

@@ -12,7 +12,7 @@ from core.basics import quadratic, relu_fit, titanic
 from core.runs import RunStore
 from core.service import TrainingService, set_service
 from tests.conftest import wait_for_app
-from tests.helpers import open_page, tables, texts, wait_until
+from tests.helpers import charts, open_page, tables, texts, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/how_training_works.py"
@@ -85,7 +85,7 @@ def test_gradient_descent_one_step_then_run_converges(at):
     gd = at.session_state.htw_gd
     assert gd.status == quadratic.CONVERGED, gd.status
     assert "Converged" in texts(at.success)
-    assert at.get("plotly_chart")                             # the loss curve is drawn from gd.history
+    assert charts(at)                                         # the loss curve is drawn from gd.history
     problem = quadratic.make_problem(42)
     assert gd.weights == pytest.approx(np.polyfit(problem.x, problem.y, 2), abs=0.02)
 
@@ -333,7 +333,7 @@ def test_while_it_trains_the_owner_sees_live_weights_and_stop_and_others_only_wa
     try:
         assert store.read(run_id).active, "trained too fast for this test"
         assert at.get("progress")                                            # the live panel
-        heatmaps = [c for c in at.get("plotly_chart") if "htw_weights_live" in str(c.proto.id)]
+        heatmaps = [c for c in charts(at) if "htw_weights_live" in str(c.proto.id)]
         assert heatmaps, "no live weights"
         watcher = open_page(PAGE, timeout=90, query={"run": run_id})
         assert not [b for b in watcher.button if b.label == "Stop"]

@@ -14,7 +14,7 @@ from core.runs import DONE, RunStore
 from core.segmentation.jobs import load_run
 from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
-from tests.helpers import code_blocks, open_page, texts
+from tests.helpers import charts, code_blocks, open_page, texts
 from tests.test_segmentation_upload import GOOD, mutate, png, squares_zip
 
 PAGE = "pages/segmentation.py"
@@ -79,7 +79,7 @@ def test_the_pixel_shares_follow_the_split():
     from core.splits import random_split
 
     def shown(at) -> list[np.ndarray]:
-        chart = next(c for c in at.get("plotly_chart") if "seg_pixel_bars" in str(c.proto.id))
+        chart = next(c for c in charts(at) if "seg_pixel_bars" in str(c.proto.id))
         ys = [trace["y"] for trace in json.loads(chart.proto.spec)["data"]]
         return [np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"]) if isinstance(y, dict) else np.array(y)
                 for y in ys]
@@ -178,9 +178,9 @@ def test_results_show_truth_prediction_and_confidence_with_the_weights_used(trai
         assert words in shown
     assert "learn.show_results(max_n=6)" in texts(code_blocks(at))
     assert "unsure pixels" in metrics and "right where it is sure" in metrics
-    charts = " ".join(str(c.proto.id) for c in at.get("plotly_chart"))
+    drawn = " ".join(str(c.proto.id) for c in charts(at))
     for key in ("seg_inside", "seg_iou", "seg_reliability"):     # weights moved and gradients, IoU, calibration
-        assert key in charts, key
+        assert key in drawn, key
 
 
 def test_the_unsure_threshold_changes_what_counts_as_unsure(trained_page):
