@@ -47,15 +47,16 @@ def _browser_missing_reason():
 
 
 @contextmanager
-def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict | None = None):
-    """`streamlit run streamlit_app.py` on a free loopback port (with `extra_args`, e.g. a secrets file, and more
-    environment `env`); yields its URL."""
+def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict | None = None,
+               script: str = "streamlit_app.py"):
+    """`streamlit run streamlit_app.py` (or another `script`, relative to the repository) on a free loopback port
+    (with `extra_args`, e.g. a secrets file, and more environment `env`); yields its URL."""
     port = _free_port()
     env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), LESSON1_BACKEND="local", PYTHONUNBUFFERED="1",
                **(env or {}))
     log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        [sys.executable, "-m", "streamlit", "run", script,
          "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
          "--browser.gatherUsageStats", "false", *extra_args],

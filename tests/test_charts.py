@@ -2,9 +2,11 @@
 then the chart in its place, kept while the page reruns. A chart that answers clicks is drawn at once."""
 import json
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import charts
+from core.lessons import list_lessons
+from tests.helpers import charts, open_page
 from ui.charts import GATE_NAME, PLOTLY_HEIGHT, gate_key
 
 
@@ -57,3 +59,17 @@ def test_a_chart_seen_stays_drawn_and_follows_the_page():
 def test_the_helper_draws_every_chart_as_after_scrolling_the_whole_page():
     at = AppTest.from_function(script).run()
     assert sorted(e.proto.id.split("-", 2)[2] for e in charts(at)) == ["bars", "click", "line"]
+
+
+@pytest.mark.parametrize("lesson", list_lessons(), ids=lambda lesson: lesson.key)
+def test_every_chart_of_a_lesson_is_drawn_once_the_page_is_scrolled_through(lesson, service, shipped):
+    at = open_page(lesson.page)                        # the shipped ready-made run: its results and their charts
+    replay = [g for g in at.button_group if g.key.startswith("replay-speed-")]
+    if replay:                                         # it replays as it trained: its results come at the end
+        replay[0].set_value("instant").run()
+    waiting = [key for key, state in stand_ins(at).items() if not state["seen"]]
+    assert waiting, "every lesson has charts below its first screen"
+    drawn = {e.proto.id.split("-", 2)[2] for e in charts(at)}
+    assert not at.exception, [e.value for e in at.exception]
+    assert {key.removesuffix("-seen") for key in waiting} <= drawn
+    assert not [key for key, state in stand_ins(at).items() if not state["seen"]]

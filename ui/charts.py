@@ -1,10 +1,11 @@
 """Every lesson's Plotly charts, drawn one way: across the width of where they go, without Plotly's own toolbar
 (Streamlit's, on hover, has full screen and download), and only once the student scrolls near them.
 
-Why wait: a lesson's charts sit below its first screen, and Plotly is the biggest part of the browser's work when a
-page opens (~60 ms of its main thread a chart; 4-7 charts a lesson; on a student's first lesson also ~0.7 s to load
-Plotly itself). Until then a chart is a stand-in of its height (ui/assets/chart_gate.js) that says when it comes
-within a screen of the window; its fragment then reruns alone and draws the chart in its place. Once drawn, a chart
+Why wait: a lesson's charts sit below its first screen, and Plotly was the biggest part of the browser's work when a
+lesson opened (~60-70 ms of its main thread a chart, 4-7 charts a lesson; a fresh page with five charts kept the main
+thread busy 1.46 s, 0.40 s without them, Plotly's own loading included). Until then a chart is a stand-in of its
+height (ui/assets/chart_gate.js) that says when it comes within a screen of the window; its fragment then reruns
+alone and draws the chart in its place. Once drawn, a chart
 stays drawn while the student is on the page. A chart that answers clicks (`on_select`) is drawn at once: its
 selection is read by the page as it runs."""
 from pathlib import Path

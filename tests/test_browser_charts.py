@@ -1,0 +1,43 @@
+"""Charts drawn when the student scrolls near them (ui/charts.py), in a real browser: nothing drawn far below the
+window, then every chart that comes near, two side by side at the same moment included."""
+import pytest
+
+from tests.conftest import app_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
+
+
+@pytest.fixture(scope="module")
+def charts_url(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs"),
+                    script="tests/apps/charts_far_down.py") as url:
+        yield url
+
+
+def scroll_to(page, key: str) -> None:
+    """One jump of the page's own scrolling area (Streamlit's main), as a scrollbar dragged or a link followed."""
+    page.locator(f".st-key-{key}-seen").evaluate("""e => {
+        const main = e.closest('[data-testid=stMain]');
+        main.scrollTop += e.getBoundingClientRect().top - 200;
+    }""")
+
+
+def test_charts_far_below_wait_and_two_that_come_near_together_are_both_drawn(page, charts_url):
+    page.goto(charts_url)
+    page.get_by_text("Charts far down").wait_for(timeout=60_000)
+    wait_for_app(page)
+    page.wait_for_timeout(1000)
+    assert page.locator(DRAWN).count() == 0                         # screens below the window: stand-ins only
+    stand_in = page.locator(".st-key-left-seen").bounding_box()
+    assert stand_in["height"] == pytest.approx(300, abs=2)          # of the chart's height: nothing jumps
+
+    scroll_to(page, "left")        # both come near in one moment: one message, had they spoken at once
+    for key in ("left", "right"):
+        page.locator(f".st-key-{key} .main-svg").first.wait_for(timeout=15_000)
+    assert page.locator(".st-key-last .main-svg").count() == 0      # still 3000 px further down
+
+    scroll_to(page, "last")
+    page.locator(".st-key-last .main-svg").first.wait_for(timeout=15_000)
+    assert page.locator(DRAWN).count() >= 3
