@@ -182,14 +182,25 @@ def code_blocks(at) -> list:
             if e.proto.component_name == "lesson1_code"]
 
 
+def element_key(element) -> str:
+    """The key a page gave an element (Streamlit's id is "$$ID-<hash>-<key>")."""
+    return element.proto.id.split("-", 2)[2]
+
+
+def stand_ins(at) -> dict[str, dict]:
+    """The page's chart stand-ins (ui/charts.py), by key, with what each tells the browser: its height, and whether
+    the chart has been seen."""
+    from ui.charts import GATE_NAME
+    return {element_key(e): json.loads(e.proto.json) for e in at.get("bidi_component")
+            if e.proto.component_name == GATE_NAME}
+
+
 def charts(at) -> list:
     """The page's Plotly charts as a student sees them after scrolling down the whole page. ui/charts.py draws a
     chart once the browser says that its stand-in came near the window; here every stand-in says so, then the page
     reruns (again while that shows new stand-ins)."""
-    from ui.charts import GATE_NAME
     for _ in range(5):
-        unseen = [e.proto.id.split("-", 2)[2] for e in at.get("bidi_component")
-                  if e.proto.component_name == GATE_NAME and not json.loads(e.proto.json)["seen"]]
+        unseen = [key for key, said in stand_ins(at).items() if not said["seen"]]
         if not unseen:
             break
         for key in unseen:

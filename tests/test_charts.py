@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.lessons import list_lessons
-from tests.helpers import charts, open_page
-from ui.charts import GATE_NAME, PLOTLY_HEIGHT, gate_key
+from tests.helpers import charts, element_key, open_page, stand_ins
+from ui.charts import PLOTLY_HEIGHT, gate_key
 
 
 def script():
@@ -22,13 +22,8 @@ def script():
     st.session_state.clicked = show_chart(go.Figure(go.Bar(y=[5])), where=right, key="click", on_select="rerun")
 
 
-def stand_ins(at) -> dict[str, dict]:
-    return {e.proto.id.split("-", 2)[2]: json.loads(e.proto.json) for e in at.get("bidi_component")
-            if e.proto.component_name == GATE_NAME}
-
-
 def drawn(at) -> list[str]:
-    return [e.proto.id.split("-", 2)[2] for e in at.get("plotly_chart")]
+    return [element_key(e) for e in at.get("plotly_chart")]
 
 
 def test_a_chart_is_a_stand_in_of_its_height_until_seen_then_drawn_in_its_place():
@@ -58,7 +53,7 @@ def test_a_chart_seen_stays_drawn_and_follows_the_page():
 
 def test_the_helper_draws_every_chart_as_after_scrolling_the_whole_page():
     at = AppTest.from_function(script).run()
-    assert sorted(e.proto.id.split("-", 2)[2] for e in charts(at)) == ["bars", "click", "line"]
+    assert sorted(element_key(e) for e in charts(at)) == ["bars", "click", "line"]
 
 
 @pytest.mark.parametrize("lesson", list_lessons(), ids=lambda lesson: lesson.key)
@@ -69,7 +64,7 @@ def test_every_chart_of_a_lesson_is_drawn_once_the_page_is_scrolled_through(less
         replay[0].set_value("instant").run()
     waiting = [key for key, state in stand_ins(at).items() if not state["seen"]]
     assert waiting, "every lesson has charts below its first screen"
-    drawn = {e.proto.id.split("-", 2)[2] for e in charts(at)}
+    shown = {element_key(e) for e in charts(at)}
     assert not at.exception, [e.value for e in at.exception]
-    assert {key.removesuffix("-seen") for key in waiting} <= drawn
+    assert {gate_key(key) for key in shown} >= set(waiting)
     assert not [key for key, state in stand_ins(at).items() if not state["seen"]]
