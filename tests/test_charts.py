@@ -46,7 +46,7 @@ def test_a_chart_seen_stays_drawn_and_follows_the_page():
     at.session_state[gate_key("bars")] = {"seen": True}
     at.run()
     at.number_input[0].set_value(5).run()
-    bars = next(e for e in at.get("plotly_chart") if e.proto.id.endswith("bars"))
+    bars = next(e for e in at.get("plotly_chart") if element_key(e) == "bars")
     assert json.loads(bars.proto.spec)["data"][0]["y"] == [0, 1, 2, 3, 4]
     assert stand_ins(at)[gate_key("bars")]["seen"] is True
 

@@ -5,20 +5,17 @@ Why wait: a lesson's charts sit below its first screen, and Plotly was the bigge
 lesson opened (~60-70 ms of its main thread a chart, 4-7 charts a lesson; a fresh page with five charts kept the main
 thread busy 1.46 s, 0.40 s without them, Plotly's own loading included). Until then a chart is a stand-in of its
 height (ui/assets/chart_gate.js) that says when it comes within a screen of the window; its fragment then reruns
-alone and draws the chart in its place. Once drawn, a chart
-stays drawn while the student is on the page. A chart that answers clicks (`on_select`) is drawn at once: its
-selection is read by the page as it runs."""
-from pathlib import Path
-
+alone and draws the chart in its place. Once drawn, a chart stays drawn while the student is on the page. A chart
+that answers clicks (`on_select`) is drawn at once: its selection is read by the page as it runs."""
 import streamlit as st
+
+from ui.components import component
 
 CONFIG = {"displayModeBar": False}
 PLOTLY_HEIGHT = 450                 # what Plotly draws when a figure names no height
 
-_ASSETS = Path(__file__).with_name("assets")
 GATE_NAME = "lesson1_chart_gate"
-_GATE = st.components.v2.component(GATE_NAME, js=(_ASSETS / "chart_gate.js").read_text(),
-                                   css=(_ASSETS / "chart_gate.css").read_text())
+_GATE = component(GATE_NAME, "chart_gate")
 
 
 def show_chart(figure, *, key: str, where=None, **options):

@@ -15,7 +15,7 @@ import sys
 import tokenize
 from pathlib import Path
 
-import streamlit as st
+from ui.components import component
 
 _KINDS = {tokenize.COMMENT: "c", tokenize.NUMBER: "n", tokenize.STRING: "s"}
 for _name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END"):      # Python 3.12 splits f-strings
@@ -68,9 +68,7 @@ def highlighted(code: str, language: str | None = "python") -> str:
 
 KEY_PREFIX = "lesson1-code-"          # every block's element has the class st-key-<its key>
 SELECTOR = f'[class*="st-key-{KEY_PREFIX}"]'      # every block on a page (presentation mode hides them by it)
-_ASSETS = Path(__file__).with_name("assets")
-_CODE = st.components.v2.component("lesson1_code", js=(_ASSETS / "code.js").read_text(),
-                                   css=(_ASSETS / "code.css").read_text())
+_CODE = component("lesson1_code", "code")
 
 
 def show_code(code: str, language: str | None = "python", *, where=None, wrap: bool = False,

@@ -14,9 +14,8 @@ token is signed with the class's secret, as the live panel's). Where the route i
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
 
-import streamlit as st
+from ui.components import component
 
 PATH = "/lesson1-api/jobs"
 POLL_MS = 2000
@@ -63,9 +62,7 @@ def _answer(request):
 
 
 # ---- the page's side ---------------------------------------------------------------------------------------------
-_ASSETS = Path(__file__).with_name("assets")
-_COUNTS = st.components.v2.component("lesson1_job_counts", js=(_ASSETS / "job_counts.js").read_text(),
-                                     css=(_ASSETS / "job_counts.css").read_text())
+_COUNTS = component("lesson1_job_counts", "job_counts")
 
 
 def show(first: str) -> None:

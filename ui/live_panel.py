@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hmac
 import math
-from pathlib import Path
 
 import streamlit as st
 
 from core import live
+from ui.components import component
 
 API_PREFIX = "/lesson1-api/live/"
 POLL_MS = 1000
@@ -105,9 +105,7 @@ def _replayed(run_id: str, at: float) -> dict:
 
 
 # ---- the page's side ---------------------------------------------------------------------------------------------
-_ASSETS = Path(__file__).with_name("assets")
-_PANEL = st.components.v2.component("lesson1_live_panel", js=(_ASSETS / "live_panel.js").read_text(),
-                                    css=(_ASSETS / "live_panel.css").read_text())
+_PANEL = component("lesson1_live_panel", "live_panel")
 
 
 def show(found, *, chart: bool, table: bool, can_stop: bool, stopping: bool, on_stop,
