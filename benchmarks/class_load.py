@@ -39,6 +39,9 @@ from core.pagetimes import percentile  # noqa: E402
 
 MAX_SESSIONS = 40
 KINDS = ("target", "epochs", "vocabulary")      # the idle students' changes, in turn (see change_*)
+# Streamlit's frontend sends the widget changes of one moment as one message, which reruns one fragment: a change
+# in another fragment is then not shown until that one reruns. Its console says so; the report counts it.
+BATCHED = "Multiple different fragmentIds"
 SERVER_SAYS = re.compile(r"fragment|WARNING|ERROR|Traceback|Exception", re.IGNORECASE)   # shown after a lost change
 KIND_NAMES = {"epochs": "a training setting (its section reruns)",
               "vocabulary": "the vocabulary shown (its table reruns)",
@@ -271,10 +274,13 @@ def run_load(trainers: int, idle: int, lesson: str = "tabular", minutes: float =
         positions=sorted({n for seen in train.positions.values() for n in seen}),
         wait_s=[r.started - r.created for r in records if r.started],
         run_s=[r.finished - r.started for r in records if r.started and r.finished],
+        timeline=sorted((r.created - arrived, (r.started or float("nan")) - arrived,
+                         (r.finished or float("nan")) - arrived) for r in records),
         **{f"{kind}_s": [t for t, _, _ in timed[kind]] for kind in KINDS},
         **{f"{kind}_after_pressed_s": [t for t, pressed, _ in timed[kind] if pressed] for kind in KINDS},
         slowest=sorted(((t, kind, at) for kind in KINDS for t, _, at in timed[kind]), reverse=True)[:5],
         changes_asked=asked, changes_shown=answered, changes_clicked_again=clicked_again, server_page_runs=page_runs,
+        batched=sum(BATCHED in line for said in heard.values() for line in said),
         peak_host_gib=peaks.host / 2**30, peak_gpu_gib=peaks.gpu / 2**30 if peaks.gpu else None,
         server_cores=server_cpu / wall, workers_cores=workers_cpu / wall, browsers_cores=chrome_cpu / wall)
 
@@ -437,8 +443,11 @@ def report(r: dict) -> str:
              f"{r['positions'] or '-'}",
              f"wait in the queue: p50 {percentile(r['wait_s'], 50):.1f} s, p95 {percentile(r['wait_s'], 95):.1f} s; "
              f"training: p50 {percentile(r['run_s'], 50):.1f} s, p95 {percentile(r['run_s'], 95):.1f} s",
+             "each run, seconds after the class began to arrive (Train pressed / started / ended): "
+             + ", ".join("/".join(f"{t:.0f}" for t in times) for times in r["timeline"]),
              f"idle students' changes: {r['changes_shown']} of {r['changes_asked']} shown "
-             f"({r['changes_clicked_again']} of them after the browser lost a first click); seconds until a "
+             f"({r['changes_clicked_again']} of them after the browser lost a first click; {r['batched']} times two "
+             f"fragments' changes went as one message); seconds until a "
              f"change showed, p50 / p95 (n), all of them · once every trainer had pressed Train:",
              *(f"  {name}: {_spread(r[f'{kind}_s'])} · {_spread(r[f'{kind}_after_pressed_s'])}"
                for kind, name in KIND_NAMES.items()),

@@ -295,7 +295,7 @@ def relu_view():
     title = f"{net.n_units} units · MSE = {fit.loss:.4f}" if len(x) else f"{net.n_units} units"
     drawing = ss.get("htw_target") == MY_POINTS     # the grid to draw on, a chart of its own: no stale selection
     event = show_chart(figures.relu_figure(x, y, net, title=title, grid=drawing),
-                       key=f"htw_relu_fig_{ss.htw_chart_key}_{drawing:d}", on_select="rerun",
+                       key=f"htw_relu_fig_{ss.htw_chart_key}_{drawing:d}", place="htw_relu_fig", on_select="rerun",
                        selection_mode=("points", "box"))
     if drawing and event:
         clicked = {(round(float(p["x"]), 3), round(float(p["y"]), 3))

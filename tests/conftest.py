@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -180,6 +181,27 @@ def wait_for_app(page, timeout=30_000):
     how the frontend says so)."""
     from benchmarks.bench_watching import wait_idle
     wait_idle(page, timeout=timeout)
+
+
+def chart_in_view(page, place: str, chart: str | None = None, timeout: float = 30_000):
+    """Scroll to a chart as a student does and return it once drawn: ui/charts.py draws a chart when its stand-in
+    (`place`: the chart's key, or the `place` it was given) comes near the window. `chart`: a CSS selector for the
+    chart's own element when its key is not `place`. Scrolled to again while it waits: the stand-ins above it take
+    their heights (and charts theirs) as they come near, which can push it out of the window."""
+    from ui.charts import gate_key
+    stand_in = page.locator(f".st-key-{gate_key(place)}").first
+    drawn = page.locator(f"{chart or '.st-key-' + place} [data-testid='stPlotlyChart']").first
+    deadline = time.time() + timeout / 1000
+    while True:
+        stand_in.evaluate("e => e.scrollIntoView({block: 'center'})")
+        try:
+            drawn.locator(".main-svg").first.wait_for(timeout=2_000)
+            break
+        except Exception:
+            if time.time() > deadline:
+                raise
+    drawn.evaluate("e => e.scrollIntoView({block: 'center'})")
+    return drawn
 
 
 def type_number(page, label: str, value, until, tries: int = 4, timeout: float = 30_000):

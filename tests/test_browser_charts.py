@@ -1,5 +1,6 @@
 """Charts drawn when the student scrolls near them (ui/charts.py), in a real browser: nothing drawn far below the
-window, then every chart that comes near, two side by side at the same moment included."""
+window, then every chart that comes near, two side by side at the same moment included, and a chart that answers
+clicks, whose click reaches the page."""
 import pytest
 
 from tests.conftest import app_server, wait_for_app
@@ -41,3 +42,19 @@ def test_charts_far_below_wait_and_two_that_come_near_together_are_both_drawn(pa
     scroll_to(page, "last")
     page.locator(".st-key-last .main-svg").first.wait_for(timeout=15_000)
     assert page.locator(DRAWN).count() >= 3
+
+
+def test_a_chart_that_answers_clicks_waits_too_and_its_click_reaches_the_page(page, charts_url):
+    page.goto(charts_url)
+    page.get_by_text("Charts far down").wait_for(timeout=60_000)
+    wait_for_app(page)
+    page.wait_for_timeout(1000)
+    assert page.locator(".st-key-click .main-svg").count() == 0
+    page.get_by_text("Clicked: nothing").wait_for()
+
+    scroll_to(page, "click")                            # its stand-in reruns the page, which reads the selection
+    bar = page.locator(".st-key-click .barlayer .point path").nth(1)
+    bar.wait_for(timeout=15_000)
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("Clicked: b").wait_for(timeout=15_000)

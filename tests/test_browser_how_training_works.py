@@ -4,7 +4,7 @@ import re
 import pytest
 
 from benchmarks.class_load import open_options
-from tests.conftest import wait_for_app
+from tests.conftest import chart_in_view, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -13,12 +13,11 @@ def test_a_box_dragged_on_the_grid_adds_target_points(page, app_url, screenshot_
     page.goto(f"{app_url}/how_training_works")
     wait_for_app(page, timeout=90_000)
     main = page.locator('[data-testid="stMain"]')
-    relus = main.locator('[data-testid="stPlotlyChart"]').filter(has_text="units")
-    relus.first.wait_for(timeout=60_000)
-    assert relus.first.locator("path.point").count() < 100          # no grid until the student draws
+    relus = chart_in_view(page, "htw_relu_fig", chart='[class*="st-key-htw_relu_fig_"]', timeout=60_000)
+    assert relus.locator("path.point").count() < 100                # no grid until the student draws
     _choose(page, "Target", "my points (draw on the grid)", until=main.get_by_text("0 points so far"))
     wait_for_app(page)
-    chart = relus.first
+    chart = chart_in_view(page, "htw_relu_fig", chart='[class*="st-key-htw_relu_fig_"]')
     chart.locator("path.point").nth(500).wait_for(state="attached", timeout=30_000)   # the grid of 561 points
     chart.scroll_into_view_if_needed()
     area = chart.locator(".nsewdrag").first.bounding_box()

@@ -3,7 +3,7 @@ worker process, see truth next to prediction and the confidence map, click a cla
 of your own, and open the run's link as someone else. Screenshots go to artifacts/segmentation_*.png."""
 import pytest
 
-from tests.conftest import ROOT, type_number, wait_for_app
+from tests.conftest import ROOT, chart_in_view, type_number, wait_for_app
 from tests.test_segmentation_upload import GOOD, mutate
 
 pytestmark = pytest.mark.browser
@@ -56,8 +56,8 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     calibration.locator(".main-svg").first.wait_for(timeout=15_000)            # drawn once the student got near
 
     page.get_by_text("8. Each class on its own: IoU").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(1500)
-    columns = page.locator(".st-key-lesson-section-8 .js-plotly-plot .barlayer .trace").first.locator(".point path")
+    columns = chart_in_view(page, "seg_iou").locator(".barlayer .trace").first.locator(".point path")
+    page.wait_for_timeout(1000)
     box = columns.nth(1).bounding_box()                             # the second class's column (animal), whatever its IoU
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)   # plotly listens on the whole plot
     page.wait_for_timeout(300)

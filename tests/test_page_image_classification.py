@@ -15,7 +15,7 @@ from core.runs import RunStore
 from core.service import TrainingService, set_service
 from core.vision.jobs import load_run
 from core.serialize import model_to_bytes
-from tests.conftest import wait_for_app
+from tests.conftest import chart_in_view, wait_for_app
 from tests.helpers import code_blocks, open_page, tables, texts
 from ui.code import SELECTOR as CODE_BLOCKS
 
@@ -383,8 +383,7 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
     page.get_by_text("6. What changed inside").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "image_classification_inside.png"))
-    matrix = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="actual").filter(has_text="predicted")
-    matrix.scroll_into_view_if_needed()
+    matrix = chart_in_view(page, "ic_cm")
     page.wait_for_timeout(1500)
     counts = [(t or "").strip() for t in matrix.locator(".scatterlayer .textpoint text").all_text_contents()]
     page.screenshot(path=str(screenshot_dir / "image_classification_results.png"))
@@ -398,8 +397,7 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
         wait_for_app(them, timeout=120_000)
         them.get_by_text("7. Results").wait_for(timeout=120_000)
         wait_for_app(them, timeout=60_000)
-        theirs = them.locator('[data-testid="stPlotlyChart"]').filter(has_text="actual").filter(has_text="predicted")
-        theirs.scroll_into_view_if_needed()
+        theirs = chart_in_view(them, "ic_cm")
         them.wait_for_timeout(1500)
         assert [(t or "").strip() for t in theirs.locator(".scatterlayer .textpoint text").all_text_contents()] == counts
         assert them.get_by_text("shared with you (read-only)").count() == 1

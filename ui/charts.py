@@ -6,7 +6,11 @@ lesson opened (~60-70 ms of its main thread a chart, 4-7 charts a lesson; a fres
 thread busy 1.46 s, 0.40 s without them, Plotly's own loading included). Until then a chart is a stand-in of its
 height (ui/assets/chart_gate.js) that says when it comes within a screen of the window; its fragment then reruns
 alone and draws the chart in its place. Once drawn, a chart stays drawn while the student is on the page. A chart
-that answers clicks (`on_select`) is drawn at once: its selection is read by the page as it runs."""
+that answers clicks (`on_select`) waits the same way, but its stand-in reruns the code around it (the page, or the
+fragment it is in), since that code reads its selection: the confusion matrices sit in the lessons' results, and
+drawing them at once loaded Plotly on every student's first visit (0.5 s of the browser's main thread)."""
+from contextlib import nullcontext
+
 import streamlit as st
 
 from ui.components import component
@@ -18,18 +22,18 @@ GATE_NAME = "lesson1_chart_gate"
 _GATE = component(GATE_NAME, "chart_gate")
 
 
-def show_chart(figure, *, key: str, where=None, **options):
+def show_chart(figure, *, key: str, where=None, place: str | None = None, **options):
     """Draw `figure` in `where` (a column, a container; the page by default) once it is near the window. `key` names
-    the chart on its page (it keeps the chart drawn across reruns). `options` go to st.plotly_chart (on_select,
-    selection_mode, or width="content"); with on_select the chart is drawn at once and its selection comes back."""
+    the chart on its page (it keeps the chart drawn across reruns; `place`, when given, instead, for a chart whose key
+    changes to forget its selection). `options` go to st.plotly_chart (on_select, selection_mode, or
+    width="content"); with on_select, the selection comes back once the chart is drawn (None before)."""
     options = {"width": "stretch", "config": CONFIG, "key": key, **options}
-    if options.get("on_select", "ignore") != "ignore":
-        return (where or st).plotly_chart(figure, **options)
-    if where is None or where is st:
-        _when_seen(figure, options)
-    else:
-        with where:
-            _when_seen(figure, options)
+    seen_key = gate_key(place or key)
+    inside = nullcontext() if where is None or where is st else where
+    with inside:
+        if options.get("on_select", "ignore") != "ignore":
+            return _drawn_when_seen(figure, options, seen_key)
+        _when_seen(figure, options, seen_key)
     return None
 
 
@@ -39,15 +43,18 @@ def gate_key(chart_key: str) -> str:
 
 
 @st.fragment
-def _when_seen(figure, options: dict) -> None:
+def _when_seen(figure, options: dict, seen_key: str) -> None:
     """A fragment, so that the stand-in saying "seen" reruns this chart only, not the page."""
-    gate = gate_key(options["key"])
-    seen = bool((st.session_state.get(gate) or {}).get("seen"))
+    _drawn_when_seen(figure, options, seen_key)
+
+
+def _drawn_when_seen(figure, options: dict, seen_key: str):
+    seen = bool((st.session_state.get(seen_key) or {}).get("seen"))
     with st.container(gap=None):                       # the stand-in and the chart, spaced as one chart
-        _GATE(key=gate, data={"height": 0 if seen else _height(figure), "seen": seen}, default={"seen": False},
-              on_seen_change=_nothing)
-        if seen:
-            st.plotly_chart(figure, **options)
+        height = 0 if seen else _height(figure)        # also given to Streamlit: it holds the place before the JS runs
+        _GATE(key=seen_key, data={"height": height, "seen": seen}, default={"seen": False},
+              height=height or "content", on_seen_change=_nothing)
+        return st.plotly_chart(figure, **options) if seen else None
 
 
 def _height(figure) -> int:

@@ -1,4 +1,5 @@
-"""A page for tests/test_browser_charts.py: two charts side by side, then one more, screens below the top."""
+"""A page for tests/test_browser_charts.py: two charts side by side, then one more, then one that answers clicks,
+screens below the top."""
 import sys
 from pathlib import Path
 
@@ -15,3 +16,8 @@ show_chart(go.Figure(go.Bar(y=[1, 2, 3]), layout=dict(height=300)), where=left, 
 show_chart(go.Figure(go.Bar(y=[3, 2, 1]), layout=dict(height=300)), where=right, key="right")
 st.container(height=3000, border=False).write("And more below them.")
 show_chart(go.Figure(go.Scatter(y=[1, 3, 2])), key="last")
+st.container(height=3000, border=False).write("And a chart to click, further down.")
+event = show_chart(go.Figure(go.Bar(x=["a", "b", "c"], y=[2, 5, 3]), layout=dict(height=300)), key="click",
+                   on_select="rerun", selection_mode="points")
+points = event.selection.points if event else []
+st.write(f"Clicked: {points[0]['x']}" if points else "Clicked: nothing")

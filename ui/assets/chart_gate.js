@@ -1,14 +1,23 @@
 // A chart's stand-in until the student scrolls near it (ui/charts.py): it holds the chart's height, so nothing
 // below it jumps, and says that it came within a screen of the window; the server then draws the chart here.
 
-// Stand-ins speak one at a time: Streamlit sends the widget changes of one moment as one message, which reruns one
-// fragment, so two charts side by side coming into view together would otherwise draw only one.
+// Stand-ins speak one at a time, each when the browser is idle. Streamlit's frontend sends the widget changes made
+// before its next task as one message, which reruns one fragment (its console: "Multiple different fragmentIds
+// detected in a single batch"): two charts coming into view together would draw only one, and a stand-in speaking
+// just before the student's own click would take that click's rerun, so the click would seem lost.
+const whenIdle = window.requestIdleCallback
+  ? (f) => window.requestIdleCallback(f, { timeout: 5000 })
+  : (f) => setTimeout(f, 50);
 let speaking = Promise.resolve();
 function inTurn(say) {
-  speaking = speaking.then(() => new Promise((done) => setTimeout(() => { say(); done(); }, 20)));
+  speaking = speaking.then(() => new Promise((done) => whenIdle(() => {
+    try { say(); } finally { setTimeout(done, 20); }      // the next one after this one's message has gone
+  })));
 }
 
-const ASK_AGAIN_MS = 3000;          // the chart has not come: the message or its rerun was lost, say it again
+// The chart has not come: the message or its rerun was lost, say it again, waiting twice as long each time (3, 6,
+// 12 s...): a busy class server must not be asked for a rerun faster than it can answer one.
+const ASK_AGAIN_MS = 3000;
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
@@ -27,7 +36,7 @@ export default function (component) {
     if (closed) return;
     asked += 1;
     setStateValue("seen", asked);                  // a new value each time, so that each one reruns the fragment
-    timer = setTimeout(() => inTurn(ask), ASK_AGAIN_MS);
+    timer = setTimeout(() => inTurn(ask), ASK_AGAIN_MS * 2 ** (asked - 1));
   };
   // The page scrolls inside Streamlit's main area, not the window: watch against it, one screen ahead.
   const watch = new IntersectionObserver((entries) => {
@@ -49,7 +58,9 @@ export default function (component) {
 }
 
 function scroller(element) {
-  for (let node = element.parentElement; node; node = node.parentElement) {
+  const main = element.closest('[data-testid="stMain"]');          // the app's own scrolling area
+  if (main) return main;
+  for (let node = element.parentElement; node; node = node.parentElement) {   // elsewhere, the first that scrolls
     const overflow = getComputedStyle(node).overflowY;
     if (overflow === "auto" || overflow === "scroll") return node;
   }
