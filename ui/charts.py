@@ -4,7 +4,7 @@
 Why wait: a lesson's charts sit below its first screen, and Plotly was the biggest part of the browser's work when a
 lesson opened (~60-70 ms of its main thread a chart, 4-7 charts a lesson; a fresh page with five charts kept the main
 thread busy 1.46 s, 0.40 s without them, Plotly's own loading included). Until then a chart is a stand-in of its
-height (ui/assets/chart_gate.js) that says when it comes within a screen of the window; its fragment then reruns
+height (ui/assets/chart_gate.js) that says when it comes within half a screen of the window; its fragment then reruns
 alone and draws the chart in its place. Once drawn, a chart stays drawn while the student is on the page. A chart
 that answers clicks (`on_select`) waits the same way, but its stand-in reruns the code around it (the page, or the
 fragment it is in), since that code reads its selection: the confusion matrices sit in the lessons' results, and

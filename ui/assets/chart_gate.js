@@ -1,5 +1,5 @@
 // A chart's stand-in until the student scrolls near it (ui/charts.py): it holds the chart's height, so nothing
-// below it jumps, and says that it came within a screen of the window; the server then draws the chart here.
+// below it jumps, and says that it came within half a screen of the window; the server then draws the chart here.
 
 // Stand-ins speak one at a time, each when the browser is idle. Streamlit's frontend sends the widget changes made
 // before its next task as one message, which reruns one fragment (its console: "Multiple different fragmentIds
@@ -38,13 +38,13 @@ export default function (component) {
     setStateValue("seen", asked);                  // a new value each time, so that each one reruns the fragment
     timer = setTimeout(() => inTurn(ask), ASK_AGAIN_MS * 2 ** (asked - 1));
   };
-  // The page scrolls inside Streamlit's main area, not the window: watch against it, one screen ahead.
+  // The page scrolls inside Streamlit's main area, not the window: watch against it, half a screen ahead.
   const watch = new IntersectionObserver((entries) => {
     if (entries.some((entry) => entry.isIntersecting)) {
       watch.disconnect();
       inTurn(ask);
     }
-  }, { root: scroller(parentElement.host || parentElement), rootMargin: "100% 0px" });
+  }, { root: scroller(parentElement.host || parentElement), rootMargin: "50% 0px" });
   watch.observe(box);
 
   const close = () => {
