@@ -2,30 +2,16 @@
 // below it jumps, and says when it comes into view (or within half a screen, once the student scrolls); the server
 // then draws the chart here.
 
-// Stand-ins speak one at a time, when the browser is idle and the student is not acting. Streamlit's frontend sends
-// the widget changes made before its next task as one message, which reruns one fragment (its console: "Multiple
-// different fragmentIds detected in a single batch"): two charts coming into view together would draw only one, and
-// a stand-in speaking just before the student's own click would take that click's rerun, so the click would seem
-// lost. And the student's own change comes first: a chart's rerun asked just before it would be served before it
-// (a class's first changes to a setting below the fold waited 6-10 s behind the charts that scrolling brought near).
+// Stand-ins speak one at a time, each when the browser is idle. Streamlit's frontend sends the widget changes made
+// before its next task as one message, which reruns one fragment (its console: "Multiple different fragmentIds
+// detected in a single batch"): two charts coming into view together would draw only one, and a stand-in speaking
+// just before the student's own click would take that click's rerun, so the click would seem lost.
 const whenIdle = window.requestIdleCallback
   ? (f) => window.requestIdleCallback(f, { timeout: 5000 })
   : (f) => setTimeout(f, 50);
-const SCROLL_SETTLES_MS = 300;
-const INPUT_SETTLES_MS = 1000;
-let lastScroll = -Infinity, lastInput = -Infinity;
-document.addEventListener("scroll", () => { lastScroll = performance.now(); }, { capture: true, passive: true });
-for (const type of ["pointerdown", "keydown", "input"]) {
-  document.addEventListener(type, () => { lastInput = performance.now(); }, { capture: true, passive: true });
-}
-function whenCalm(f) {
-  const wait = Math.max(lastScroll + SCROLL_SETTLES_MS, lastInput + INPUT_SETTLES_MS) - performance.now();
-  if (wait > 0) setTimeout(() => whenCalm(f), wait);
-  else whenIdle(() => (performance.now() - lastInput < INPUT_SETTLES_MS ? whenCalm(f) : f()));
-}
 let speaking = Promise.resolve();
 function inTurn(say) {
-  speaking = speaking.then(() => new Promise((done) => whenCalm(() => {
+  speaking = speaking.then(() => new Promise((done) => whenIdle(() => {
     try { say(); } finally { setTimeout(done, 20); }      // the next one after this one's message has gone
   })));
 }
