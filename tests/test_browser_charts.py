@@ -44,21 +44,6 @@ def test_charts_far_below_wait_and_two_that_come_near_together_are_both_drawn(pa
     assert page.locator(DRAWN).count() >= 3
 
 
-def test_a_chart_just_below_the_window_waits_for_the_student_to_scroll(page, charts_url):
-    page.goto(charts_url)              # a lesson just opened draws what its window shows, not what is just below it
-    page.get_by_text("Charts far down").wait_for(timeout=60_000)
-    wait_for_app(page)
-    page.wait_for_timeout(1500)
-    stand_in = page.locator(".st-key-near-seen").bounding_box()
-    assert 1000 < stand_in["y"] < 1500                              # within half a screen of the window's bottom
-    assert page.locator(DRAWN).count() == 0
-
-    page.mouse.move(700, 500)
-    page.mouse.wheel(0, 100)                                        # reading down: half a screen ahead is drawn
-    page.locator(".st-key-near .main-svg").first.wait_for(timeout=15_000)
-    assert page.locator(".st-key-left .main-svg").count() == 0
-
-
 def test_a_chart_that_answers_clicks_waits_too_and_its_click_reaches_the_page(page, charts_url):
     page.goto(charts_url)
     page.get_by_text("Charts far down").wait_for(timeout=60_000)

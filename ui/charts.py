@@ -4,9 +4,8 @@
 Why wait: a lesson's charts sit below its first screen, and Plotly was the biggest part of the browser's work when a
 lesson opened (~60-70 ms of its main thread a chart, 4-7 charts a lesson; a fresh page with five charts kept the main
 thread busy 1.46 s, 0.40 s without them, Plotly's own loading included). Until then a chart is a stand-in of its
-height (ui/assets/chart_gate.js) that says when it comes into the window, or within half a screen of it once the
-student scrolls (a lesson just opened draws only what its window shows); its fragment then reruns alone and draws the
-chart in its place. Once drawn, a chart stays drawn while the student is on the page. A chart
+height (ui/assets/chart_gate.js) that says when it comes within half a screen of the window; its fragment then reruns
+alone and draws the chart in its place. Once drawn, a chart stays drawn while the student is on the page. A chart
 that answers clicks (`on_select`) waits the same way, but its stand-in reruns the code around it (the page, or the
 fragment it is in), since that code reads its selection: the confusion matrices sit in the lessons' results, and
 drawing them at once loaded Plotly on every student's first visit (0.5 s of the browser's main thread)."""
@@ -25,10 +24,9 @@ _GATE = component(GATE_NAME, "chart_gate")
 
 def show_chart(figure, *, key: str, where=None, place: str | None = None, **options):
     """Draw `figure` in `where` (a column, a container; the page by default) once it is near the window. `key` names
-    the chart on its page, and its stand-in, which keeps it drawn across reruns; `place` names the stand-in instead
-    where the key changes (a chart given a new key to forget its selection). `options` go to st.plotly_chart
-    (on_select, selection_mode, or width="content"); with on_select, the selection comes back once the chart is
-    drawn (None before)."""
+    the chart on its page (it keeps the chart drawn across reruns; `place`, when given, instead, for a chart whose key
+    changes to forget its selection). `options` go to st.plotly_chart (on_select, selection_mode, or
+    width="content"); with on_select, the selection comes back once the chart is drawn (None before)."""
     options = {"width": "stretch", "config": CONFIG, "key": key, **options}
     seen_key = gate_key(place or key)
     inside = nullcontext() if where is None or where is st else where

@@ -1,5 +1,5 @@
-"""A page for tests/test_browser_charts.py: a chart just below the window, then screens below the top two charts side
-by side, one more, and one that answers clicks."""
+"""A page for tests/test_browser_charts.py: two charts side by side, then one more, then one that answers clicks,
+screens below the top."""
 import sys
 from pathlib import Path
 
@@ -10,8 +10,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from ui.charts import show_chart  # noqa: E402
 
 st.title("Charts far down")
-st.container(height=900, border=False).write("A screen of reading first.")
-show_chart(go.Figure(go.Bar(y=[2, 1]), layout=dict(height=300)), key="near")       # just below the window
 st.container(height=3000, border=False).write("A long page before the charts.")
 left, right = st.columns(2)
 show_chart(go.Figure(go.Bar(y=[1, 2, 3]), layout=dict(height=300)), where=left, key="left")

@@ -1,6 +1,5 @@
 // A chart's stand-in until the student scrolls near it (ui/charts.py): it holds the chart's height, so nothing
-// below it jumps, and says when it comes into view (or within half a screen, once the student scrolls); the server
-// then draws the chart here.
+// below it jumps, and says that it came within half a screen of the window; the server then draws the chart here.
 
 // Stand-ins speak one at a time, each when the browser is idle. Streamlit's frontend sends the widget changes made
 // before its next task as one message, which reruns one fragment (its console: "Multiple different fragmentIds
@@ -39,37 +38,18 @@ export default function (component) {
     setStateValue("seen", asked);                  // a new value each time, so that each one reruns the fragment
     timer = setTimeout(() => inTurn(ask), ASK_AGAIN_MS * 2 ** (asked - 1));
   };
-  // The page scrolls inside Streamlit's main area, not the window: watch against it. A stand-in in the window
-  // speaks at once. One within half a screen of it speaks once the student is reading down the page (has scrolled):
-  // a lesson just opened draws only what its window shows, so a class opening it together does not load and draw
-  // the charts just below the fold (the tabular lesson's first visit: 2.4 s of main thread with them, 1.5 without).
-  const root = scroller(parentElement.host || parentElement);
-  const scrolling = root || window;
-  let near = false;
-  const go = () => {
-    stopWatching();
-    inTurn(ask);
-  };
-  const inWindow = new IntersectionObserver((entries) => {
-    if (entries.some((entry) => entry.isIntersecting)) go();
-  }, { root });
-  const ahead = new IntersectionObserver((entries) => {
-    near = entries.some((entry) => entry.isIntersecting);
-    if (near && (root ? root.scrollTop : window.scrollY) > 0) go();
-  }, { root, rootMargin: "50% 0px" });
-  const scrolled = () => { if (near) go(); };
-  const stopWatching = () => {
-    inWindow.disconnect();
-    ahead.disconnect();
-    scrolling.removeEventListener("scroll", scrolled);
-  };
-  inWindow.observe(box);
-  ahead.observe(box);
-  scrolling.addEventListener("scroll", scrolled, { passive: true });
+  // The page scrolls inside Streamlit's main area, not the window: watch against it, half a screen ahead.
+  const watch = new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) {
+      watch.disconnect();
+      inTurn(ask);
+    }
+  }, { root: scroller(parentElement.host || parentElement), rootMargin: "50% 0px" });
+  watch.observe(box);
 
   const close = () => {
     closed = true;
-    stopWatching();
+    watch.disconnect();
     clearTimeout(timer);
     delete parentElement.__lesson1Gate;
   };
