@@ -24,9 +24,10 @@ _GATE = component(GATE_NAME, "chart_gate")
 
 def show_chart(figure, *, key: str, where=None, place: str | None = None, **options):
     """Draw `figure` in `where` (a column, a container; the page by default) once it is near the window. `key` names
-    the chart on its page (it keeps the chart drawn across reruns; `place`, when given, instead, for a chart whose key
-    changes to forget its selection). `options` go to st.plotly_chart (on_select, selection_mode, or
-    width="content"); with on_select, the selection comes back once the chart is drawn (None before)."""
+    the chart on its page, and its stand-in, which keeps it drawn across reruns; `place` names the stand-in instead
+    where the key changes (a chart given a new key to forget its selection). `options` go to st.plotly_chart
+    (on_select, selection_mode, or width="content"); with on_select, the selection comes back once the chart is
+    drawn (None before)."""
     options = {"width": "stretch", "config": CONFIG, "key": key, **options}
     seen_key = gate_key(place or key)
     inside = nullcontext() if where is None or where is st else where
