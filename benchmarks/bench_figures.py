@@ -83,12 +83,9 @@ def cases() -> dict:
         "How training works: train and valid loss": lambda: basics.train_valid_figure(epochs),
         "How training works: one passenger, layer by layer": lambda: basics.layers_figure(
             passenger, titanic.FEATURES, titanic.CLASSES),
-        "every lesson: the loss curves": lambda: plots.loss_curves(losses, valid),
         "every lesson: lr_find": lambda: plots.lr_finder(list(np.logspace(-6, 0, 50)), list(np.linspace(2, 1, 50)),
                                                          1e-3, 3e-3),
-        "every lesson: a confusion matrix": lambda: plots.confusion_matrix(np.array([[50, 3], [7, 40]]), ["a", "b"]),
         "bird: what changed inside": lambda: vision.inside_figure(stats),
-        "bird: the confusion matrix": lambda: vision.confusion_figure(np.array([[50, 3], [7, 40]]), ["bird", "forest"]),
         "segmentation: what changed inside": lambda: segmentation.inside_figure(stats),
         "segmentation: IoU per class": lambda: segmentation.iou_bars(np.array([0.9, 0.5, 0.3]), codes),
         "tabular: missing values": lambda: tabular.missing_per_column(adult),

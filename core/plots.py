@@ -36,12 +36,6 @@ def _white_template() -> go.layout.Template:
 TEMPLATE = "lesson1_white"             # every lesson's figures: template=TEMPLATE
 pio.templates[TEMPLATE] = _white_template()
 
-_LIGHT_AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", zerolinecolor="#EBF0F8", automargin=True)
-_LIGHT_LAYOUT = dict(template="none", height=360, margin=dict(l=10, r=10, t=50, b=10), paper_bgcolor="white",
-                     plot_bgcolor="white", font=dict(color="#2a3f5f"),
-                     legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
-
-
 def figure(data: Sequence[dict], **layout) -> go.Figure:
     """A figure built whole from plain dicts (`data`: traces with their `type`), in the lessons' template unless
     `layout` names another (None: plotly's default); the same figure as last time for the same traces and layout
@@ -139,40 +133,6 @@ def chart(data: Sequence[dict], title: str, x: str, y: str, height: int = 360, x
                   xaxis=dict(title=x, **(xaxis or {})), yaxis=dict(title=y, **(yaxis or {})), **layout)
 
 
-def loss_curves(losses: Sequence[dict], valid_losses: Sequence[dict] = (), title: str = "Loss as training goes",
-                max_points: int = 600) -> go.Figure:
-    """Training loss per batch (smoothed, as fastai shows it) and validation loss at the end of each epoch,
-    with the frozen and unfrozen parts of fine_tune shaded.
-
-    The live panel redraws this while a run trains, for every student watching, so it is built as one plain dict
-    (plotly validates it once) with a light template: ~5 ms instead of ~50 ms with add_vrect and plotly_white.
-    Long runs are thinned to `max_points` (the browser has nothing to gain from more)."""
-    traces, shapes, notes = [], [], []
-    if losses:
-        keep = np.unique(np.linspace(0, len(losses) - 1, min(len(losses), max_points)).astype(int))
-        rows = [losses[i] for i in keep]
-        steps = [r["step"] for r in rows]
-        for phase, color in PHASE_COLORS.items():
-            in_phase = [r["step"] for r in rows if r.get("phase") == phase]
-            if in_phase:
-                shapes.append(dict(type="rect", xref="x", yref="paper", x0=min(in_phase) - 0.5, x1=max(in_phase) + 0.5,
-                                   y0=0, y1=1, fillcolor=color, line=dict(width=0), layer="below"))
-                notes.append(dict(xref="x", yref="paper", x=min(in_phase) - 0.5, y=1, text=phase, showarrow=False,
-                                  xanchor="left", yanchor="top", font=dict(color=MUTED)))
-        traces.append(dict(type="scatter", x=steps, y=[r["raw"] for r in rows], name="train loss (each batch)",
-                           mode="lines", line=dict(color=TRAIN_COLOR, width=1), opacity=0.25))
-        traces.append(dict(type="scatter", x=steps, y=[r["train_loss"] for r in rows], name="train loss (smoothed)",
-                           mode="lines", line=dict(color=TRAIN_COLOR, width=2)))
-    if valid_losses:
-        traces.append(dict(type="scatter", x=[r["step"] for r in valid_losses],
-                           y=[r["valid_loss"] for r in valid_losses], name="valid loss (end of each epoch)",
-                           mode="lines+markers", line=dict(color=VALID_COLOR, width=2), marker=dict(size=9)))
-    layout = dict(_LIGHT_LAYOUT, title=dict(text=title), shapes=shapes, annotations=notes,
-                  xaxis=dict(_LIGHT_AXIS, title=dict(text="batches seen (optimizer steps)")),
-                  yaxis=dict(_LIGHT_AXIS, title=dict(text="loss")))
-    return figure(traces, **layout)
-
-
 def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float | None = None,
               chosen: float | None = None) -> go.Figure:
     """Loss against learning rate on a log axis: pick an LR where the loss is still falling steeply."""
@@ -191,19 +151,6 @@ def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float |
         yaxis = dict(range=[low - 0.05 * (high - low), high + 0.1 * (high - low)])
     return chart(data, "Learning rate finder", "learning rate (log scale)", "loss", xaxis=dict(type="log"),
                  yaxis=yaxis, **marks)
-
-
-def confusion_matrix(matrix: np.ndarray, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
-    """Rows: what it really is. Columns: what the model said. The diagonal is right; everything else is a mistake.
-    Each cell's customdata holds (actual index, predicted index) so a click can show those items."""
-    matrix = np.asarray(matrix)
-    n = len(labels)
-    custom = np.dstack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
-    cells = dict(type="heatmap", z=matrix, x=list(labels), y=list(labels), colorscale="Blues", showscale=False,
-                 text=matrix, texttemplate="%{text}", textfont=dict(size=16), customdata=custom,
-                 hovertemplate="actual %{y}<br>predicted %{x}<br>%{z} items<extra></extra>")
-    return figure([cells], title=title, height=max(320, 60 * n + 120), margin=dict(l=10, r=10, t=50, b=10),
-                  xaxis=dict(title="predicted", side="bottom"), yaxis=dict(autorange="reversed", title="actual"))
 
 
 def probability_bars(probabilities: Sequence[float], labels: Sequence[str], title: str = "What the model thinks"

@@ -33,6 +33,7 @@ from ui.charts import show_chart
 from ui.code import show_code
 from ui.export import export_and_load_back
 from ui.frame import require_frame
+from ui.matrix import show_confusion
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.sections import numbered
 from ui.tables import show_table
@@ -459,13 +460,8 @@ def section_results(view, run) -> None:
                 "else is a mistake. **Click a cell** to see its photos.")
     show_code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_confusion_matrix()")
     cm = confusion_matrix(targets, predicted, len(vocab))
-    event = show_chart(figures.confusion_figure(cm, vocab), on_select="rerun", selection_mode="points", key="ic_cm",
-                       width="content")
+    clicked = show_confusion(cm, vocab, key="ic_cm", unit="photos")
     cells = [(a, p) for a in range(len(vocab)) for p in range(len(vocab)) if cm[a, p]]
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    clicked = None
-    if points and isinstance(points[0].get("point_index"), int) and 0 <= points[0]["point_index"] < len(vocab) ** 2:
-        clicked = divmod(points[0]["point_index"], len(vocab))
     choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
                           format_func=lambda c: f"really {vocab[c[0]]}, predicted {vocab[c[1]]} ({cm[c]} photos)",
                           key=f"ic_cell_{clicked}", placeholder="choose a cell of the matrix")

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import plots
 from core.tabular import plots as tplots
 from core.tabular.interpret import cell_rows, predict_rows, rows_with_predictions, top_losses
 from core.tabular.jobs import DEFAULTS
@@ -18,7 +17,8 @@ from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, lo
 from core.tabular.saved import tabular_from_files
 from core.tabular.train import BATCH_SIZE, model_meta, prepare
 from ui import export, runs as ui_runs
-from ui.charts import show_chart
+from ui.images import drawing
+from ui.matrix import show_confusion
 from ui.code import show_code
 from ui.frame import require_frame
 from ui.notices import resolved_once
@@ -163,8 +163,8 @@ def section_raw(df: pd.DataFrame, spec: TableSpec, csv_name: str, data_key: str)
     show_table(spreadsheet_safe(df.head(8)))
     left, right = st.columns(2)
     missing, balance, share = raw_figures(df, data_key, spec.target)
-    show_chart(missing, where=left, key="tab_missing")
-    show_chart(balance, where=right, key="tab_balance")
+    drawing(missing, where=left)
+    drawing(balance, where=right)
     st.caption(f"Always saying the most common answer is already right {share:.1%} of the time: a model has to "
                "beat that to be any use.")
 
@@ -352,7 +352,7 @@ def section_results(run) -> None:
     with left:
         section_confusion(run)
     if summary.get("importance"):
-        show_chart(tplots.importance_bars(summary["importance"]), where=right, key="tab_importance")
+        drawing(tplots.importance_bars(summary["importance"]), where=right)
         right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
                       "much accuracy drops. A big drop: the model relies on that column.")
     st.subheader("Top losses: the rows it was most wrong about")
@@ -368,12 +368,7 @@ def section_results(run) -> None:
 def section_confusion(run) -> None:
     """The confusion matrix; a click on a cell (or the list under it) shows that cell's rows."""
     classes, cm = run.procs.classes, np.array(run.summary["confusion"])
-    event = show_chart(plots.confusion_matrix(cm, classes, "Confusion matrix (validation rows)"), on_select="rerun",
-                       selection_mode="points", key="tab_cm")
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    clicked = None
-    if points and isinstance(points[0].get("customdata"), (list, tuple)) and len(points[0]["customdata"]) == 2:
-        clicked = tuple(int(v) for v in points[0]["customdata"])
+    clicked = show_confusion(cm, classes, key="tab_cm", title="Confusion matrix (validation rows)", unit="rows")
     cells = [(a, p) for a in range(len(classes)) for p in range(len(classes)) if cm[a, p]]
     choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
                           format_func=lambda c: f"really {classes[c[0]]}, predicted {classes[c[1]]} ({cm[c]} rows)",
@@ -410,7 +405,7 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
-    show_chart(tplots.probability_bars(now, before if original else None), key="tab_what_if")
+    drawing(tplots.probability_bars(now, before if original else None))
     top = max(now, key=now.get)
     st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
 

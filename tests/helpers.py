@@ -195,6 +195,14 @@ def stand_ins(at) -> dict[str, dict]:
             if e.proto.component_name == GATE_NAME}
 
 
+def matrices(at) -> dict[str, dict]:
+    """The page's confusion matrices (ui/matrix.py), by key, with what each tells the browser: counts, labels, the
+    cell shown as selected."""
+    from ui.matrix import MATRIX_NAME
+    return {element_key(e): json.loads(e.proto.json) for e in at.get("bidi_component")
+            if e.proto.component_name == MATRIX_NAME}
+
+
 def charts(at) -> list:
     """The page's Plotly charts as a student sees them after scrolling down the whole page. ui/charts.py draws a
     chart once the browser says that its stand-in came near the window; here every stand-in says so, then the page

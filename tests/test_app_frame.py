@@ -163,17 +163,3 @@ def test_lesson_keys_and_pages_are_unique_and_keys_are_the_page_stems():
     for lesson in lessons:                   # the URL of a lesson; see streamlit_app.py for why it is the stem
         assert Path(lesson.page).stem == lesson.key and (ROOT / lesson.page).is_file()
 
-
-def test_a_live_loss_chart_keeps_within_a_tenth_of_its_run_and_redraws_at_most_every_few_seconds():
-    """A replay at 10x (or a short run) must not show "batch 13 of 18" of epoch 2 over a chart still at the first
-    epoch; a long run's chart must not be rebuilt at every poll."""
-    import time
-
-    from ui.runs import LIVE_CHART_SECONDS, chart_is_behind
-    now = time.time()
-    assert chart_is_behind((19, 1), now, (25, 1), live=True)           # 30% more losses: redraw
-    assert not chart_is_behind((1000, 3), now, (1050, 3), live=True)   # 5% more, just drawn: wait
-    assert chart_is_behind((1000, 3), now - LIVE_CHART_SECONDS, (1050, 3), live=True)   # but not for long
-    assert chart_is_behind((1000, 3), now, (1001, 4), live=True)       # an epoch ended: its validation loss
-    assert chart_is_behind((1000, 3), now, (1001, 3), live=False)      # the run ended: as it ended
-    assert not chart_is_behind((1000, 3), now - 60, (1000, 3), live=True)   # nothing new

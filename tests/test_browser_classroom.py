@@ -136,13 +136,11 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
         page.keyboard.press("ArrowRight")                       # a clicker's keys step too
         page.get_by_text(f"step {step} of").wait_for(timeout=30_000)
         wait_for_app(page)
-        if step == 1:        # two charts side by side, drawn when near the window: both of them (ui/charts.py)
-            page.mouse.move(640, 400)
-            for _ in range(10):                                 # scrolled down as a person does
-                page.mouse.wheel(0, 300)
-                page.wait_for_timeout(300)
-            for chart in ("tab_missing", "tab_balance"):
-                page.locator(f".st-key-{chart} .main-svg").first.wait_for(timeout=15_000)
+        if step == 1:        # two charts side by side, drawn by the server (core/bars.py): both of them, in view
+            for chart in ("Missing values per column", "How often each"):
+                drawn = page.get_by_role("img", name=re.compile("^" + chart))
+                drawn.scroll_into_view_if_needed()
+                assert drawn.bounding_box()["width"] > 300
     assert page.locator(".st-key-lesson-section-2").is_visible()
     assert not page.locator(".st-key-lesson-section-1").is_visible()
     code = page.locator(f".st-key-lesson-section-2 {CODE_BLOCKS}")

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.browser
 
 
 def panel(page):
-    """The live panel (the sidebar's job counts are a component too, ui/job_counts.py)."""
-    return page.locator('[data-testid="stBidiComponentIsolated"]').filter(has=page.locator("div.live"))
+    """The live panel (the sidebar's job counts are a component too, ui/job_counts.py; a run that has ended keeps its
+    loss chart, drawn by the same component, still: div.live.still)."""
+    return page.locator('[data-testid="stBidiComponentIsolated"]').filter(has=page.locator(LIVE))
+
+
+LIVE = "div.live:not(.still)"
 
 
 def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page, app_url, screenshot_dir):
@@ -43,7 +47,7 @@ def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page,
     assert len(points.split()) >= 2
     panel(page).evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(screenshot_dir / "live_panel_training.png"))
-    assert page.locator("div.live").count() == 1
+    assert page.locator(LIVE).count() == 1
     assert "1 training" in page.locator('[data-testid="stSidebar"] p.jobs').inner_text()   # the browser asked
 
     other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()     # someone given the link
@@ -59,6 +63,8 @@ def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page,
     other.get_by_text("Stopped. Whatever was trained").first.wait_for(timeout=90_000)   # the watcher's page too
     wait_for_app(page, timeout=60_000)
     assert panel(page).count() == 0 and page.locator('[data-testid="stException"]').count() == 0
+    chart = page.locator("div.live.still").filter(has=page.get_by_role("img", name="Loss as training goes"))
+    assert chart.count() == 1 and chart.locator("polyline").count() >= 2       # the chart it watched, kept still
     page.screenshot(path=str(screenshot_dir / "live_panel_stopped.png"))
     other.context.close()
 
@@ -79,5 +85,6 @@ def test_a_lessons_ready_made_run_replays_in_the_same_panel(page, tmp_path):
         page.get_by_text("8. What the model looks at").wait_for(timeout=60_000)   # it ended: the results drawn
         replayed_for = time.monotonic() - since
         wait_for_app(page, timeout=60_000)
-        assert page.locator("div.live").count() == 0 and page.get_by_text("Trained in").count() == 1
+        assert page.locator(LIVE).count() == 0 and page.get_by_text("Trained in").count() == 1
+        assert page.locator("div.live.still polyline").count() >= 2             # its loss chart, still
         assert len([t for t in asked if t > since]) <= 2 + replayed_for / 30   # its end, the sidebar's poll

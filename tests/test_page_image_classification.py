@@ -15,8 +15,8 @@ from core.runs import RunStore
 from core.service import TrainingService, set_service
 from core.vision.jobs import load_run
 from core.serialize import model_to_bytes
-from tests.conftest import chart_in_view, wait_for_app
-from tests.helpers import code_blocks, open_page, tables, texts
+from tests.conftest import wait_for_app
+from tests.helpers import code_blocks, matrices, open_page, tables, texts
 from ui.code import SELECTOR as CODE_BLOCKS
 
 PAGE = "pages/image_classification.py"
@@ -247,6 +247,15 @@ def test_picking_a_confusion_cell_shows_its_photos(trained_page):
     assert not at.exception
     assert re.search(r"\d+ photo\(s\) that are really \*\*[a-z ]+\*\* and were predicted", texts(at.caption))
 
+    matrix = matrices(at)["ic_cm"]
+    counts = matrix["counts"]
+    assert sorted(matrix["labels"]) == ["bird", "not bird"] and sum(map(sum, counts)) > 0
+    a, p = next((a, p) for a in range(2) for p in range(2) if counts[a][p])
+    at.session_state["ic_cm"] = {"cell": [a, p]}             # a click on a cell of the matrix
+    at.run()
+    assert matrices(at)["ic_cm"]["selected"] == [a, p]
+    assert f"{counts[a][p]} photo(s) that are really **{matrix['labels'][a]}**" in texts(at.caption)
+
 
 def test_what_the_model_looks_at_draws_layers_early_to_late_and_a_map_per_class(trained_page):
     at, _ = trained_page
@@ -383,9 +392,10 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
     page.get_by_text("6. What changed inside").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "image_classification_inside.png"))
-    matrix = chart_in_view(page, "ic_cm")
-    page.wait_for_timeout(1500)
-    counts = [(t or "").strip() for t in matrix.locator(".scatterlayer .textpoint text").all_text_contents()]
+    matrix = page.locator(".st-key-ic_cm .cm")                 # a table of buttons (ui/matrix.py), drawn at once
+    matrix.scroll_into_view_if_needed()
+    counts = matrix.locator("button").all_text_contents()
+    assert len(counts) == 4 and sum(map(int, counts)) > 0
     page.screenshot(path=str(screenshot_dir / "image_classification_results.png"))
     url = page.url
     assert "run=" in url
@@ -397,9 +407,12 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
         wait_for_app(them, timeout=120_000)
         them.get_by_text("7. Results").wait_for(timeout=120_000)
         wait_for_app(them, timeout=60_000)
-        theirs = chart_in_view(them, "ic_cm")
-        them.wait_for_timeout(1500)
-        assert [(t or "").strip() for t in theirs.locator(".scatterlayer .textpoint text").all_text_contents()] == counts
+        theirs = them.locator(".st-key-ic_cm .cm")
+        theirs.scroll_into_view_if_needed()
+        assert theirs.locator("button").all_text_contents() == counts
+        theirs.locator("button:not([disabled])").first.click()         # a click on a cell shows its photos
+        them.get_by_text(re.compile(r"photo\(s\) that are really")).wait_for(timeout=30_000)
+        assert theirs.locator("button.selected").count() == 1
         assert them.get_by_text("shared with you (read-only)").count() == 1
         assert them.get_by_role("button", name="Stop").count() == 0
         them.screenshot(path=str(screenshot_dir / "image_classification_shared_link.png"))

@@ -13,7 +13,7 @@ from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
 from core.tabular.jobs import load_run
 from tests.conftest import type_number, wait_for_app
-from tests.helpers import code_blocks, open_page, texts
+from tests.helpers import code_blocks, matrices, open_page, texts
 
 PAGE = "pages/tabular.py"
 UPLOAD = "My own CSV"
@@ -153,12 +153,22 @@ def tiny_json_claiming_huge_layers(meta: bytes) -> bytes:
     return json.dumps(dict(json.loads(meta), layers=[16384] * 3)).encode()
 
 
-def test_a_confusion_cell_shows_its_rows_and_the_top_losses_are_listed(trained_page):
+def test_a_confusion_cell_shows_its_rows_and_the_top_losses_are_listed(trained_page, module_service):
     at, record = trained_page
     assert "Top losses: the rows it was most wrong about" in [h.value for h in at.subheader]
     cell = at.selectbox(key="tab_cell_None")
     cell.set_value((1, 0)).run()                            # really >50k, predicted <=50k
     assert "validation row(s) really" in texts(at.caption) and not at.exception
+
+    matrix = matrices(at)["tab_cm"]
+    assert matrix["counts"] == load_run(module_service.store, record).summary["confusion"]
+    counts, labels = matrix["counts"], matrix["labels"]
+    a, p = max(((a, p) for a in range(2) for p in range(2) if counts[a][p]), key=lambda c: c[0] != c[1])
+    at.session_state["tab_cm"] = {"cell": [a, p]}           # a click on a cell of the matrix
+    at.run()
+    assert matrices(at)["tab_cm"]["selected"] == [a, p]
+    assert at.selectbox(key=f"tab_cell_{(a, p)}").value == (a, p)
+    assert f"{counts[a][p]:,} validation row(s) really **{labels[a]}**, predicted **{labels[p]}**" in texts(at.caption)
 
 
 def test_loading_an_exported_model(trained_page, module_service):

@@ -258,18 +258,6 @@ def test_a_frozen_layers_gradient_is_a_gap_on_the_log_chart_not_a_made_up_floor(
     assert moved["blocks.0"] == [0.0, 0.0, 0.03]                        # a linear axis keeps its zeros
 
 
-def test_confusion_figure_cells_carry_actual_and_predicted_and_names_stay_text():
-    cm = np.array([[5, 1], [2, 7]])
-    vocab = ["bird", '<a href="https://x">not bird</a>']
-    fig = figures.confusion_figure(cm, vocab)
-    trace = fig.data[0]
-    assert [int(t) for t in trace.text] == [5, 1, 2, 7]
-    shown = figures.safe_labels(vocab)
-    assert shown[1] == '&lt;a href="https://x"&gt;not bird&lt;/a&gt;'          # plotly shows it, never links it
-    for (a, p), x, y in zip(trace.customdata, trace.x, trace.y):
-        assert (y, x) == (shown[a], shown[p])
-
-
 class FakeContext:
     """Just what batch_plan reads from a RunContext."""
     def __init__(self, memory_budget=None):

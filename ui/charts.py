@@ -7,8 +7,10 @@ thread busy 1.46 s, 0.40 s without them, Plotly's own loading included). Until t
 height (ui/assets/chart_gate.js) that says when it comes within half a screen of the window; its fragment then reruns
 alone and draws the chart in its place. Once drawn, a chart stays drawn while the student is on the page. A chart
 that answers clicks (`on_select`) waits the same way, but its stand-in reruns the code around it (the page, or the
-fragment it is in), since that code reads its selection: the confusion matrices sit in the lessons' results, and
-drawing them at once loaded Plotly on every student's first visit (0.5 s of the browser's main thread)."""
+fragment it is in), since that code reads its selection (segmentation's IoU bars, the ReLU grid). Charts that only
+show numbers are not Plotly charts at all (core/bars.py), nor are the confusion matrices (ui/matrix.py) and a run's
+loss chart (ui/live_panel.show_curves): the first Plotly chart of a visit loads Plotly, ~0.5 s of the browser's main
+thread."""
 from contextlib import nullcontext
 
 import streamlit as st

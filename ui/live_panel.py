@@ -124,14 +124,27 @@ def show_replay(found, *, chart: bool, table: bool, at: float, speed: float) -> 
            replay={"from": at, "speed": speed})
 
 
+def show_curves(found) -> None:
+    """The run's loss chart alone, drawn by the browser as the live panel draws it, and still (nothing polled): a run
+    that has ended, or one a fragment redraws. The chart a student watched grow stays as it was, and a lesson's
+    results load no Plotly for it (~0.9 s of a first visit's browser on a 2-core machine)."""
+    data = {"still": True, "chart": True, "table": False, "first": {"curves": live.curves(found.progress)},
+            "colors": _colours()}
+    _PANEL(data=data, key=f"loss-{found.id}")
+
+
 def _mount(found, chart: bool, table: bool, first: dict, on_stop, **more) -> None:
-    from core import plots
     data = {"url": _mounted["prefix"] + found.id, "token": token(found.id), "poll_ms": POLL_MS, "chart": chart,
-            "table": table, "first": first, "can_stop": False, "note": "", "replay": None,
-            "colors": {"train": plots.TRAIN_COLOR, "valid": plots.VALID_COLOR, "phases": plots.PHASE_COLORS,
-                       "muted": plots.MUTED}, **more}
+            "table": table, "first": first, "can_stop": False, "note": "", "replay": None, "colors": _colours(),
+            **more}
     _PANEL(data=data, key=f"live-{found.id}", on_stop_change=on_stop,
            on_status_change=lambda: st.session_state.__setitem__(_MOVED_ON, found.id))
+
+
+def _colours() -> dict:
+    from core import plots
+    return {"train": plots.TRAIN_COLOR, "valid": plots.VALID_COLOR, "phases": plots.PHASE_COLORS,
+            "muted": plots.MUTED}
 
 
 def rerun_the_page_if_the_run_moved_on(run_id: str) -> None:

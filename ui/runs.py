@@ -44,12 +44,6 @@ POLL_SECONDS = 1.0           # a run next in line (it starts any moment), a read
 # watching at 1 s used 0.15 of a core, at 2 s 0.09-0.10, at no poll 0.03 (benchmarks/bench_watching.py's page,
 # 2-core machine). Epochs take tens of seconds on a CPU: a 2 s step is still a live progress line.
 TRAINING_POLL_SECONDS = 2.0
-# While a run trains (or replays), its loss chart is rebuilt when an epoch ends, once it has a tenth more losses
-# than it shows, or every few seconds, not at every poll: a long run's chart costs the server a rebuild per 10% and
-# per 5 s, while a short run's (or a replay's at 10x) keeps up with its progress line. The browser's cost is per
-# poll, whether the chart changed or not (above).
-LIVE_CHART_SECONDS = 5.0
-LIVE_CHART_GROWTH = 1.1
 QUEUED_POLL_SECONDS = 3.0    # a run waiting behind others changes slowly: its tab asks a third as often
 RUN_PARAM = "run"
 SPEEDS = {"as it trained": 1.0, "10×": 10.0, "instant": float("inf")}
@@ -319,24 +313,9 @@ def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
         show_table(plots.epoch_table(rows))
     progress = found.progress
     if chart and (progress.losses or progress.valid_losses):
-        cache = st.session_state.setdefault("_loss_charts", {})
-        seen = (len(progress.losses), len(progress.valid_losses))
-        drawn = cache.get(found.id)
-        if drawn is None or chart_is_behind(drawn[0], drawn[1], seen, found.active or found.replaying):
-            cache[found.id] = (seen, time.time(), plots.loss_curves(progress.losses, progress.valid_losses))
-        show_chart(cache[found.id][2], key=f"loss-{found.id}")
+        live_panel.show_curves(found)
     if extra is not None:
         extra(found)
-
-
-def chart_is_behind(drawn: tuple[int, int], drawn_at: float, seen: tuple[int, int], live: bool) -> bool:
-    """Whether a loss chart drawn with `drawn` (training losses, validation losses) is worth rebuilding now that the
-    run has `seen`: always once the run has ended; while it is live, when an epoch has ended, when it has a tenth
-    more losses than the chart shows, or after LIVE_CHART_SECONDS."""
-    if seen == drawn:
-        return False
-    return (not live or seen[1] != drawn[1] or seen[0] >= drawn[0] * LIVE_CHART_GROWTH
-            or time.time() - drawn_at >= LIVE_CHART_SECONDS)
 
 
 def _status_line(found: RunView) -> None:

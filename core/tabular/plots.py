@@ -1,49 +1,49 @@
-"""The tabular lesson's own plotly figures (lr_find, loss curves and the confusion matrix: core/plots.py)."""
+"""The tabular lesson's own charts, as SVG drawings (core/bars.py says why); its lr_find, loss curves and confusion
+matrix are the ones every lesson shares (core/plots.py, ui/matrix.py)."""
 import pandas as pd
-import plotly.graph_objects as go
 
-from core.plots import figure
+from core.bars import BLUE, GREY, ORANGE, Series, hbars
 
-BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9e9e9e"
-
-
-def _figure(data: list[dict], title: str, height: int = 320, **layout) -> go.Figure:
-    return figure(data, title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), **layout)
+MOST_ROWS = 20              # bars in one chart: a table of a hundred columns shows the twenty missing the most
 
 
-def missing_per_column(df: pd.DataFrame) -> go.Figure:
+def missing_per_column(df: pd.DataFrame) -> str:
     missing = df.isna().sum()
-    bars = dict(type="bar", x=missing.index.astype(str), y=missing.values,
-                marker_color=[ORANGE if m else GREY for m in missing.values],
-                text=[f"{m:,}" if m else "" for m in missing.values], textposition="outside")
-    return _figure([bars], f"Missing values per column ({len(df):,} rows)", yaxis=dict(title="missing values"))
+    title = f"Missing values per column ({len(df):,} rows)"
+    if len(missing) > MOST_ROWS:
+        kept = set(missing.sort_values(ascending=False, kind="stable").index[:MOST_ROWS])
+        missing = missing[[c in kept for c in missing.index]]
+        title = f"Missing values: the {MOST_ROWS} columns missing the most, of {len(df.columns):,} ({len(df):,} rows)"
+    values = [int(m) for m in missing.values]
+    return hbars(missing.index.astype(str), [Series("missing", values, [ORANGE if m else GREY for m in values],
+                                                    texts=[f"{m:,}" if m else "none" for m in values])],
+                 title=title, axis="missing values")
 
 
-def target_balance(df: pd.DataFrame, target: str) -> go.Figure:
+def target_balance(df: pd.DataFrame, target: str) -> str:
     counts = df[target].value_counts(dropna=False)
     share = counts / counts.sum()
-    bars = dict(type="bar", x=counts.index.astype(str), y=counts.values, marker_color=BLUE,
-                text=[f"{c:,} ({s:.0%})" for c, s in zip(counts.values, share.values)], textposition="outside")
-    return _figure([bars], f"How often each '{target}' value appears", yaxis=dict(title="rows"))
+    title = f"How often each '{target}' value appears"
+    if len(counts) > MOST_ROWS:
+        title += f" (the {MOST_ROWS} commonest of {len(counts):,})"
+        counts, share = counts.iloc[:MOST_ROWS], share.iloc[:MOST_ROWS]
+    return hbars(counts.index.astype(str), [Series("rows", [int(c) for c in counts.values], BLUE,
+                                                   texts=[f"{c:,} ({s:.0%})" for c, s in zip(counts.values, share.values)])],
+                 title=title, axis="rows")
 
 
-def importance_bars(records: list[dict]) -> go.Figure:
-    df = pd.DataFrame(records).sort_values("importance")
-    bars = dict(type="bar", x=df["importance"] * 100, y=df["column"], orientation="h", marker_color=BLUE,
-                error_x=dict(type="data", array=df["std"] * 100, visible=True))
-    return _figure([bars], "Which columns does the model rely on?", height=120 + 28 * len(df),
-                   xaxis=dict(title="accuracy lost when shuffled (points)"))
+def importance_bars(records: list[dict]) -> str:
+    """The most important column on top, in percentage points of accuracy, ± one standard deviation."""
+    df = pd.DataFrame(records).sort_values("importance", ascending=False, kind="stable")
+    points, spread = (df["importance"] * 100).tolist(), (df["std"] * 100).tolist()
+    return hbars(df["column"].astype(str), [Series("accuracy lost", points, BLUE, errors=spread,
+                                                   texts=[f"{p:+.1f} ± {s:.1f}" for p, s in zip(points, spread)])],
+                 title="Which columns does the model rely on?", axis="accuracy lost when shuffled (points)")
 
 
-def probability_bars(probs: dict[str, float], reference: dict[str, float] | None = None) -> go.Figure:
+def probability_bars(probs: dict[str, float], reference: dict[str, float] | None = None) -> str:
     classes = list(probs)
-    bars = []
-    if reference is not None:
-        bars.append(dict(type="bar", x=[reference[c] for c in classes], y=classes, orientation="h",
-                         name="the original row", marker_color=GREY, text=[f"{reference[c]:.1%}" for c in classes],
-                         textposition="auto"))
-    bars.append(dict(type="bar", x=[probs[c] for c in classes], y=classes, orientation="h", name="with your changes",
-                     marker_color=ORANGE, text=[f"{probs[c]:.1%}" for c in classes], textposition="auto"))
-    return _figure(bars, "What the model predicts for this person", height=260, barmode="group",
-                   legend=dict(orientation="h", y=-0.35),
-                   xaxis=dict(range=[0, 1], tickformat=".0%", title="predicted probability"))
+    series = [Series("the original row", [reference[c] for c in classes], GREY)] if reference is not None else []
+    series.append(Series("with your changes", [probs[c] for c in classes], ORANGE))
+    return hbars(classes, series, title="What the model predicts for this person", axis="predicted probability",
+                 upto=1.0, percent=True)

@@ -4,7 +4,6 @@ Class names come from students' folders: plotly reads a little HTML in its label
 escaped with `safe_labels` before it reaches a figure, and shown as the text it is."""
 import html
 
-import numpy as np
 import plotly.graph_objects as go
 
 from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
@@ -13,31 +12,6 @@ from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
 def safe_labels(names) -> list[str]:
     """Names as plotly shows them literally: '<b>x</b>' stays those characters, never markup."""
     return [html.escape(str(n), quote=False) for n in names]
-
-
-def confusion_figure(cm: np.ndarray, vocab: list[str]) -> go.Figure:
-    """A confusion matrix made of square markers rather than a heatmap, so that clicking a cell selects it
-    (plotly reports selections on scatter points; customdata = (actual index, predicted index))."""
-    vocab, n = safe_labels(vocab), len(vocab)
-    actual, predicted = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    actual, predicted, counts = actual.ravel(), predicted.ravel(), cm.ravel()
-    share = counts / np.maximum(cm.sum(axis=1, keepdims=True), 1).repeat(n, axis=1).ravel()
-    cell_px = max(28, min(110, 440 // n))
-    cells = dict(
-        type="scatter", x=[vocab[j] for j in predicted], y=[vocab[i] for i in actual], mode="markers+text",
-        marker=dict(symbol="square", size=cell_px, color=share, colorscale="Blues", cmin=0, cmax=1,
-                    line=dict(color="white", width=1), showscale=False),
-        text=[str(c) for c in counts], textfont=dict(color=["white" if s > 0.55 else "black" for s in share], size=14),
-        customdata=np.stack([actual, predicted], axis=1), unselected=dict(marker=dict(opacity=0.45)),
-        hovertemplate="actual %{y}<br>predicted %{x}<br>%{text} images<extra>click to see them</extra>")
-    side = cell_px * n + 160
-    layout = dict(width=side + 40, height=side, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white",
-                  xaxis=dict(title="predicted", side="top", type="category", categoryorder="array", categoryarray=vocab,
-                             showgrid=False),
-                  yaxis=dict(title="actual", type="category", categoryorder="array",
-                             categoryarray=list(reversed(vocab)), showgrid=False),
-                  clickmode="event+select")
-    return figure([cells], template=None, **layout)          # plotly's default template, as it always had
 
 
 def _layer_order(stats: list[dict]) -> list[str]:

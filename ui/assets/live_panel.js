@@ -111,7 +111,7 @@ export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   if (parentElement.__lesson1Live) parentElement.__lesson1Live();       // drawn again with new data: one poller
   const colors = data.colors;
-  const root = el("div", "live");
+  const root = el("div", data.still ? "live still" : "live");
   const top = el("div", "top");
   const status = el("div", "status");
   const line = el("div", "line");
@@ -137,13 +137,15 @@ export default function (component) {
   });
   const chartBox = el("div", "chart-box");
   chartBox.append(el("div", "title", "Loss as training goes"), legend, chartHost);
-  root.append(top);
-  if (data.table) root.append(tableHost);
+  if (!data.still) root.append(top);
+  if (data.table && !data.still) root.append(tableHost);
   if (data.chart) root.append(chartBox);
   for (const old of Array.from(parentElement.children)) {        // (a shadow root: `:scope >` matches nothing)
     if (old.classList.contains("live")) old.remove();          // ours only: Streamlit's <style> stays
   }
   parentElement.append(root);
+  const drawCurves = (curves) => drawChart(chartHost, curves, colors, Math.max(240, root.clientWidth));
+  if (data.still) return still(parentElement, root, () => drawCurves(data.first.curves));
 
   let current = data.first, closed = false, timer = null, failures = 0, stopping = false;
   const shownAt = performance.now();
@@ -179,7 +181,7 @@ export default function (component) {
     drawLine();
     drawSide();
     if (data.table) drawTable(tableHost, current.table);
-    if (data.chart && current.curves) drawChart(chartHost, current.curves, colors, Math.max(240, root.clientWidth));
+    if (data.chart && current.curves) drawCurves(current.curves);
   }
 
   async function poll() {
@@ -215,7 +217,7 @@ export default function (component) {
   }
 
   const resized = new ResizeObserver(() => {
-    if (data.chart && current.curves) drawChart(chartHost, current.curves, colors, Math.max(240, root.clientWidth));
+    if (data.chart && current.curves) drawCurves(current.curves);
   });
   resized.observe(root);
   drawAll();
@@ -224,6 +226,20 @@ export default function (component) {
   const close = () => {
     closed = true;
     clearTimeout(timer);
+    resized.disconnect();
+    delete parentElement.__lesson1Live;
+  };
+  parentElement.__lesson1Live = close;
+  return close;
+}
+
+// The loss chart alone and still (ui/live_panel.show_curves): a run that has ended, or one a fragment redraws.
+// Nothing to poll; drawn again when its width changes.
+function still(parentElement, root, draw) {
+  const resized = new ResizeObserver(draw);
+  resized.observe(root);
+  draw();
+  const close = () => {
     resized.disconnect();
     delete parentElement.__lesson1Live;
   };

@@ -1,0 +1,134 @@
+"""Bar charts as SVG drawings, made here and shown as they are: the simple charts of counts and shares a lesson opens
+with. A browser draws one in a few milliseconds, where the first Plotly chart of a visit loads Plotly itself: the
+tabular lesson's two first charts cost a student's first visit ~1 s of the browser's main thread on a 2-core machine
+(2.85 s with them as Plotly charts, 1.80 s without; benchmarks/results/2026-12-06-cpu-2core-charts-as-drawings.md).
+Each bar says its value in text, and its row says everything again to a screen reader and on hover (<title>)."""
+import html
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9e9e9e"
+INK, FAINT = "#0f172a", "#64748b"
+
+WIDTH = 480                 # viewBox units, a pixel each at the chart's natural size (it shrinks, never grows):
+                            # half a lesson's width on a laptop, where its text stays at 11-13 px
+FONT = 13
+CHAR = 7.2                  # a character's width at FONT, roughly: to make room for the labels
+BAR, GAP = 20, 10           # a bar's height and the space between rows
+MAX_LABEL = 24              # characters; a longer label is cut short (whole in its <title>)
+
+
+@dataclass
+class Series:
+    """One set of bars: one value per row; `texts` what each bar says (its value by default); `errors` ± around it."""
+    name: str
+    values: Sequence[float]
+    colour: str | Sequence[str] = BLUE
+    texts: Sequence[str] | None = None
+    errors: Sequence[float] | None = None
+
+
+def hbars(labels: Sequence[str], series: Sequence[Series], *, title: str, axis: str = "",
+          upto: float | None = None, percent: bool = False) -> str:
+    """Horizontal bars, one row per label, the series side by side in each row (a legend when there are several).
+    `upto`: where the axis ends (the largest bar, with its error, by default); `percent`: values are shares, 0..1."""
+    labels = [str(label) for label in labels]
+    if any(len(s.values) != len(labels) for s in series):
+        raise ValueError("every series needs one value per label")
+    top = upto if upto is not None else max([_reach(s) for s in series] + [0.0])
+    top = top if top > 0 and math.isfinite(top) else 1.0
+    shown = [label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…" for label in labels]
+    left = min(WIDTH * 0.4, 12 + CHAR * max([len(s) for s in shown] + [1]))
+    said = [_text(s, i, percent) for s in series for i in range(len(labels))]
+    right = WIDTH - 10 - CHAR * max([len(t) for t in said] + [4])          # room for the longest bar's text
+    scale = (right - left) / top
+    row = len(series) * BAR + GAP
+    y0 = 30 + (22 if len(series) > 1 else 0)
+    height = y0 + row * len(labels) + 44
+    parts = [f'<text x="0" y="{FONT + 4}" font-size="{FONT + 2}" font-weight="bold">{html.escape(title)}</text>']
+    if len(series) > 1:
+        parts += _legend(series, y=y0 - 10)
+    for i, (label, short) in enumerate(zip(labels, shown)):
+        y = y0 + i * row
+        said = "; ".join(f"{s.name}: {_text(s, i, percent)}" for s in series)
+        parts.append(f'<g><title>{html.escape(f"{label}: {said}")}</title>'
+                     f'<text x="{left - 6}" y="{y + row / 2 - GAP / 2 + 4}" text-anchor="end">{html.escape(short)}</text>')
+        for k, s in enumerate(series):
+            parts.append(_bar(s, i, left, y + k * BAR, scale, right, percent))
+        parts.append("</g>")
+    parts += _axis(left, right, y0 + row * len(labels) - GAP / 2, top, axis, percent)
+    label = f"{title}. " + ". ".join(f"{label}: " + "; ".join(
+        (f"{s.name} " if len(series) > 1 else "") + _text(s, i, percent) for s in series) for i, label in enumerate(labels))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {round(height)}" width="100%" '
+            f'style="display:block;max-width:{WIDTH}px" role="img" aria-label="{html.escape(label)}" '
+            f'font-family="inherit" font-size="{FONT}" fill="{INK}">{"".join(parts)}</svg>')
+
+
+def _reach(s: Series) -> float:
+    """How far right this series' bars go, their errors included."""
+    errors = s.errors if s.errors is not None else [0.0] * len(s.values)
+    ends = [v + e for v, e in zip(s.values, errors) if math.isfinite(v + e)]
+    return max(ends + [0.0])
+
+
+def _text(s: Series, i: int, percent: bool) -> str:
+    if s.texts is not None:
+        return str(s.texts[i])
+    value = s.values[i]
+    return f"{value:.1%}" if percent else f"{value:,.4g}"
+
+
+def _bar(s: Series, i: int, left: float, y: float, scale: float, right: float, percent: bool) -> str:
+    value = s.values[i] if math.isfinite(s.values[i]) else 0.0
+    width = max(0.0, min(value * scale, right - left))
+    colour = s.colour if isinstance(s.colour, str) else s.colour[i]
+    parts = [f'<rect x="{left:.1f}" y="{y + 2:.1f}" width="{width:.1f}" height="{BAR - 4}" fill="{colour}"/>']
+    end = left + width
+    if s.errors is not None and s.errors[i] > 0:
+        low, high = (max(left, left + (value - s.errors[i]) * scale),
+                     min(right, left + (value + s.errors[i]) * scale))
+        mid = y + BAR / 2
+        parts.append(f'<path d="M{low:.1f},{mid} H{high:.1f} M{low:.1f},{mid - 5} v10 M{high:.1f},{mid - 5} v10" '
+                     f'stroke="{INK}" stroke-width="1.2" fill="none"/>')
+        end = max(end, high)
+    text = _text(s, i, percent)
+    if text:
+        parts.append(f'<text x="{end + 5:.1f}" y="{y + BAR / 2 + 4:.1f}" fill="{FAINT}">{html.escape(text)}</text>')
+    return "".join(parts)
+
+
+def _legend(series: Sequence[Series], y: float) -> list[str]:
+    parts, x = [], 0.0
+    for s in series:
+        colour = s.colour if isinstance(s.colour, str) else s.colour[0]
+        parts.append(f'<rect x="{x:.1f}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
+                     f'<text x="{x + 17:.1f}" y="{y}">{html.escape(s.name)}</text>')
+        x += 40 + CHAR * len(s.name)
+    return parts
+
+
+def _axis(left: float, right: float, y: float, top: float, title: str, percent: bool) -> list[str]:
+    """The baseline, 4-6 round ticks under it and the axis's title."""
+    parts = [f'<path d="M{left:.1f},{y:.1f} H{right:.1f}" stroke="{FAINT}" stroke-width="1"/>']
+    step = _tick_step(top)
+    for k in range(int(top / step + 1e-9) + 1):
+        value = k * step
+        x = left + value * (right - left) / top
+        tick = f"{value:.0%}" if percent else f"{value:,.6g}"
+        parts.append(f'<path d="M{x:.1f},{y:.1f} v4" stroke="{FAINT}"/>'
+                     f'<text x="{x:.1f}" y="{y + 17:.1f}" text-anchor="middle" fill="{FAINT}" '
+                     f'font-size="{FONT - 1}">{tick}</text>')
+    if title:
+        parts.append(f'<text x="{(left + right) / 2:.1f}" y="{y + 36:.1f}" text-anchor="middle" fill="{FAINT}">'
+                     f'{html.escape(title)}</text>')
+    return parts
+
+
+def _tick_step(top: float) -> float:
+    """A round step (1, 2 or 5 times a power of ten) giving 3 to 6 ticks up to `top`."""
+    power = 10 ** math.floor(math.log10(top / 4))
+    for multiple in (1, 2, 5, 10):
+        if top / (multiple * power) <= 6:
+            return multiple * power
+    return 10 * power
