@@ -206,6 +206,10 @@ def main():
             values = [t[i] for t in later_all]
             print(f"all later switches, to the {what}: median {statistics.median(values):.2f} s, "
                   f"max {max(values):.2f} s; goal under 1 s")
+        slowest = sorted(((t[1], title, visit) for title, times in switched.items()
+                          for visit, t in enumerate(times[1:], start=2)), reverse=True)[:3]
+        print("the slowest later switches, whole page: " + ", ".join(
+            f"{seconds:.2f} s ({title}, visit {visit})" for seconds, title, visit in slowest))
     print("the server's own time per page run, every visit (p50 / p95 (n)): " + "; ".join(
         f"{page} {s['p50_s']:.2f} / {s['p95_s']:.2f} ({s['runs']})" for page, s in server["pages"].items()))
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9e9e9e"
+BLUE, ORANGE, GREY, RED = "#1f77b4", "#ff7f0e", "#9e9e9e", "#d62728"
 INK, FAINT = "#0f172a", "#64748b"
 
 WIDTH = 480                 # viewBox units, a pixel each at the chart's natural size (it shrinks, never grows):
@@ -63,6 +63,14 @@ def hbars(labels: Sequence[str], series: Sequence[Series], *, title: str, axis: 
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {round(height)}" width="100%" '
             f'style="display:block;max-width:{WIDTH}px" role="img" aria-label="{html.escape(label)}" '
             f'font-family="inherit" font-size="{FONT}" fill="{INK}">{"".join(parts)}</svg>')
+
+
+def probabilities(probs: Sequence[float], labels: Sequence[str], title: str = "What the model thinks") -> str:
+    """A prediction's probability for each class, the likeliest on top (and in red)."""
+    order = sorted(range(len(labels)), key=lambda i: -float(probs[i]))
+    colours = [RED if rank == 0 else GREY for rank in range(len(order))]
+    return hbars([labels[i] for i in order], [Series("probability", [float(probs[i]) for i in order], colours)],
+                 title=title, axis="probability", upto=1.0, percent=True)
 
 
 def _reach(s: Series) -> float:

@@ -153,17 +153,6 @@ def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float |
                  yaxis=yaxis, **marks)
 
 
-def probability_bars(probabilities: Sequence[float], labels: Sequence[str], title: str = "What the model thinks"
-                     ) -> go.Figure:
-    order = np.argsort(probabilities)
-    probs, names = np.asarray(probabilities)[order], [labels[i] for i in order]
-    colors = [ACCENT if i == len(order) - 1 else MUTED for i in range(len(order))]
-    bars = dict(type="bar", x=probs, y=names, orientation="h", marker_color=colors, text=[f"{p:.1%}" for p in probs],
-                textposition="auto")
-    return chart([bars], title, "probability", "", height=max(220, 40 * len(labels) + 100),
-                 xaxis=dict(range=[0, 1], tickformat=".0%"))
-
-
 def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0) -> list[dict]:
     """Per layer, how far its weights had moved by the end of fine_tune's frozen epoch(s) and by the end of training
     (a run with no frozen phase: by the end of training only). `stats`: the runs' weight statistics, a row per layer

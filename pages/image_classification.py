@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import plots
+from core.bars import probabilities
 from core.device import training_device
 from core.tables import spreadsheet_safe
 from core.errors import StudentError
@@ -563,7 +563,7 @@ def section_use(run, classifier, model_key: str) -> None:
     pictures.show([img], width=220, where=left)
     p = prediction_of(model_key, photo_key, classifier, img)
     right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
-    show_chart(plots.probability_bars(p, figures.safe_labels(classifier.vocab)), where=right, key="ic_probs")
+    pictures.drawing(probabilities(p, classifier.vocab), where=right)
     with right:
         probabilities_table(p, classifier.vocab)
     show_code("pred, idx, probs = learn.predict(PILImage.create('photo.jpg'))", where=right)

@@ -59,3 +59,13 @@ def test_error_bars_and_values_that_are_not_numbers_draw_without_failing():
     parsed(hbars([], [Series("x", [])], title="nothing"))
     with pytest.raises(ValueError):
         hbars(["a"], [Series("x", [1, 2])], title="t")
+
+
+def test_a_predictions_probabilities_likeliest_on_top_in_red():
+    from core.bars import RED, probabilities
+    root = parsed(probabilities([0.2, 0.7, 0.1], ["cat", "<i>dog</i>", "bird"]))
+    rows = [t.text for t in root.iter(f"{SVG}title")]
+    assert rows == ["<i>dog</i>: probability: 70.0%", "cat: probability: 20.0%", "bird: probability: 10.0%"]
+    assert [r.get("fill") for r in bars(root)] == [RED, GREY, GREY]
+    dog, cat, bird = widths(root)
+    assert dog == pytest.approx(3.5 * cat, rel=1e-2) and cat == pytest.approx(2 * bird, rel=1e-2)

@@ -1,17 +1,9 @@
-"""The lesson's own plotly figures (the generic ones -- loss curves, lr_find -- live in core/plots.py).
-
-Class names come from students' folders: plotly reads a little HTML in its labels (links, bold), so every name is
-escaped with `safe_labels` before it reaches a figure, and shown as the text it is."""
-import html
-
+"""The lesson's own plotly figures: what changed inside each layer (the generic ones, lr_find among them, live in
+core/plots.py). Class names, which come from students' folders, reach no Plotly figure: the confusion matrix
+(ui/matrix.py) and a photo's probabilities (core/bars.py) show them as text."""
 import plotly.graph_objects as go
 
 from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
-
-
-def safe_labels(names) -> list[str]:
-    """Names as plotly shows them literally: '<b>x</b>' stays those characters, never markup."""
-    return [html.escape(str(n), quote=False) for n in names]
 
 
 def _layer_order(stats: list[dict]) -> list[str]:
