@@ -7,7 +7,7 @@ export default function (component) {
   }
   const { counts, labels, unit, selected } = data;
   const root = document.createElement("div");
-  root.className = "cm";
+  root.className = labels.length > DENSE ? "cm dense" : "cm";     // many classes: small cells, names upright
   if (data.title) {
     const title = document.createElement("p");
     title.className = "cm-title";
@@ -47,6 +47,8 @@ export default function (component) {
   parentElement.append(root);
   return undefined;
 }
+
+const DENSE = 8;
 
 function cell(tag, text, kind) {
   const th = document.createElement(tag);
