@@ -40,8 +40,8 @@ def hbars(labels: Sequence[str], series: Sequence[Series], *, title: str, axis: 
     top = top if top > 0 and math.isfinite(top) else 1.0
     shown = [label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…" for label in labels]
     left = min(WIDTH * 0.4, 12 + CHAR * max([len(s) for s in shown] + [1]))
-    said = [_text(s, i, percent) for s in series for i in range(len(labels))]
-    right = WIDTH - 10 - CHAR * max([len(t) for t in said] + [4])          # room for the longest bar's text
+    longest = max([len(_text(s, i, percent)) for s in series for i in range(len(labels))] + [4])
+    right = max(left + WIDTH * 0.3, WIDTH - 10 - CHAR * longest)           # room for the longest bar's text
     scale = (right - left) / top
     row = len(series) * BAR + GAP
     y0 = 30 + (22 if len(series) > 1 else 0)

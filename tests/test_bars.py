@@ -69,3 +69,9 @@ def test_a_predictions_probabilities_likeliest_on_top_in_red():
     assert [r.get("fill") for r in bars(root)] == [RED, GREY, GREY]
     dog, cat, bird = widths(root)
     assert dog == pytest.approx(3.5 * cat, rel=1e-2) and cat == pytest.approx(2 * bird, rel=1e-2)
+
+
+def test_long_texts_leave_the_bars_room():
+    root = parsed(hbars(["a", "b"], [Series("n", [4, 2], texts=["x" * 60, "y"])], title="t"))
+    a, b = widths(root)
+    assert a == pytest.approx(2 * b) and a >= 0.3 * 480 - 1
