@@ -228,7 +228,7 @@ dls = SegmentationDataLoaders.from_label_func(
                 "its own (IoU, below).")
     data_key = json.dumps(data_ref, sort_keys=True, default=str)
     shares = pixel_shares(data_key, tuple(train_idx), tuple(valid_idx), items)
-    show_chart(figures.pixel_share_bars(shares, codes), key="seg_pixel_bars")
+    pictures.drawing(figures.pixel_share_bars(shares, codes))
     note = f"{len(train_idx)} photos for training, {len(valid_idx)} for validation"
     if source == "scenes":
         note += (". The split is by stamp: every scene is made from one of ten sets of cut-outs, and the splitter "

@@ -8,6 +8,7 @@ from html import escape
 import numpy as np
 import plotly.graph_objects as go
 
+from core.bars import Series, hbars
 from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
 
 # The scenes' classes get the colours of datasets/scenes (animal orange, plant green, vehicle blue); more classes
@@ -79,17 +80,22 @@ def legend_html(codes: list[str], counts: np.ndarray | None = None) -> str:
     return " ".join(spans)
 
 
-def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -> go.Figure:
-    """The share of pixels of each class, per split: background dominates, which is why accuracy flatters."""
+def pixel_share_bars(counts_by_split: dict[str, np.ndarray], codes: list[str]) -> str:
+    """The share of pixels of each class, per split (the validation photos' bars paler): background dominates, which
+    is why accuracy flatters. An SVG drawing (core/bars.py): the first chart of the lesson loads no Plotly."""
     colours = [hex_colour(c) for c in class_colours(codes)]
-    bars = []
-    for (split, counts), opacity in zip(counts_by_split.items(), (1.0, 0.5)):
+    series = []
+    for (split, counts), paleness in zip(counts_by_split.items(), (0.0, 0.5)):
         share = counts / max(1, counts.sum())
-        bars.append(dict(type="bar", x=[label(c) for c in codes], y=share, name=split, marker_color=colours,
-                         opacity=opacity, text=[f"{s:.1%}" for s in share], textposition="outside"))
-    return figure(bars, barmode="group", yaxis=dict(tickformat=".0%", title="share of the pixels"), height=330,
-                  margin=dict(l=10, r=10, t=30, b=10), showlegend=len(counts_by_split) > 1,
-                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+        series.append(Series(split, [float(v) for v in share], [_paler(c, paleness) for c in colours]))
+    return hbars([str(c) for c in codes], series, title="Share of the pixels of each class", axis="share of the pixels",
+                 percent=True)
+
+
+def _paler(colour: str, paleness: float) -> str:
+    """`colour` (#rrggbb) mixed with white: 0 leaves it, 1 is white."""
+    rgb = [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+    return hex_colour([round(c + (255 - c) * paleness) for c in rgb])
 
 
 def iou_bars(iou: np.ndarray, codes: list[str]) -> go.Figure:
