@@ -8,8 +8,10 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from core.drawings import INK, svg
+
 BLUE, ORANGE, GREY, RED = "#1f77b4", "#ff7f0e", "#9e9e9e", "#d62728"
-INK, FAINT = "#0f172a", "#64748b"
+FAINT = "#64748b"
 
 WIDTH = 480                 # viewBox units, a pixel each at the chart's natural size (it shrinks, never grows):
                             # half a lesson's width on a laptop, where its text stays at 11-13 px
@@ -40,7 +42,8 @@ def hbars(labels: Sequence[str], series: Sequence[Series], *, title: str, axis: 
     top = top if top > 0 and math.isfinite(top) else 1.0
     shown = [label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…" for label in labels]
     left = min(WIDTH * 0.4, 12 + CHAR * max([len(s) for s in shown] + [1]))
-    longest = max([len(_text(s, i, percent)) for s in series for i in range(len(labels))] + [4])
+    said = [[_text(s, i, percent) for i in range(len(labels))] for s in series]     # what each bar says
+    longest = max([len(text) for texts in said for text in texts] + [4])
     right = max(left + WIDTH * 0.3, WIDTH - 10 - CHAR * longest)           # room for the longest bar's text
     scale = (right - left) / top
     row = len(series) * BAR + GAP
@@ -51,18 +54,18 @@ def hbars(labels: Sequence[str], series: Sequence[Series], *, title: str, axis: 
         parts += _legend(series, y=y0 - 10)
     for i, (label, short) in enumerate(zip(labels, shown)):
         y = y0 + i * row
-        said = "; ".join(f"{s.name}: {_text(s, i, percent)}" for s in series)
-        parts.append(f'<g><title>{html.escape(f"{label}: {said}")}</title>'
+        row_says = "; ".join(f"{s.name}: {texts[i]}" for s, texts in zip(series, said))
+        parts.append(f'<g><title>{html.escape(f"{label}: {row_says}")}</title>'
                      f'<text x="{left - 6}" y="{y + row / 2 - GAP / 2 + 4}" text-anchor="end">{html.escape(short)}</text>')
-        for k, s in enumerate(series):
-            parts.append(_bar(s, i, left, y + k * BAR, scale, right, percent))
+        for k, (s, texts) in enumerate(zip(series, said)):
+            parts.append(_bar(s, i, texts[i], left, y + k * BAR, scale, right))
         parts.append("</g>")
     parts += _axis(left, right, y0 + row * len(labels) - GAP / 2, top, axis, percent)
-    label = f"{title}. " + ". ".join(f"{label}: " + "; ".join(
-        (f"{s.name} " if len(series) > 1 else "") + _text(s, i, percent) for s in series) for i, label in enumerate(labels))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {round(height)}" width="100%" '
-            f'style="display:block;max-width:{WIDTH}px" role="img" aria-label="{html.escape(label)}" '
-            f'font-family="inherit" font-size="{FONT}" fill="{INK}">{"".join(parts)}</svg>')
+    spoken = f"{title}. " + ". ".join(f"{label}: " + "; ".join(
+        (f"{s.name} " if len(series) > 1 else "") + texts[i] for s, texts in zip(series, said))
+        for i, label in enumerate(labels))
+    return svg(WIDTH, round(height), spoken, parts, style=f"display:block;max-width:{WIDTH}px",
+               attrs=f'font-family="inherit" font-size="{FONT}"')
 
 
 def probabilities(probs: Sequence[float], labels: Sequence[str], title: str = "What the model thinks") -> str:
@@ -87,7 +90,7 @@ def _text(s: Series, i: int, percent: bool) -> str:
     return f"{value:.1%}" if percent else f"{value:,.4g}"
 
 
-def _bar(s: Series, i: int, left: float, y: float, scale: float, right: float, percent: bool) -> str:
+def _bar(s: Series, i: int, text: str, left: float, y: float, scale: float, right: float) -> str:
     value = s.values[i] if math.isfinite(s.values[i]) else 0.0
     width = max(0.0, min(value * scale, right - left))
     colour = s.colour if isinstance(s.colour, str) else s.colour[i]
@@ -100,7 +103,6 @@ def _bar(s: Series, i: int, left: float, y: float, scale: float, right: float, p
         parts.append(f'<path d="M{low:.1f},{mid} H{high:.1f} M{low:.1f},{mid - 5} v10 M{high:.1f},{mid - 5} v10" '
                      f'stroke="{INK}" stroke-width="1.2" fill="none"/>')
         end = max(end, high)
-    text = _text(s, i, percent)
     if text:
         parts.append(f'<text x="{end + 5:.1f}" y="{y + BAR / 2 + 4:.1f}" fill="{FAINT}">{html.escape(text)}</text>')
     return "".join(parts)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from core.basics import quadratic, relu_fit
+from core.drawings import svg
 from core.plots import figure, subplot_layout, vline
 
 ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"
@@ -59,13 +60,7 @@ def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
     label = "Samuel's loop: inputs and weights go into the model, which gives results; the loss measures them; " \
             "the update changes the weights" + (f". Lit: {lit}" if lit else "")
     size = f"max-height:{max_height}px" if max_height else "max-width:100%"
-    return _svg(width, height, label, parts, style=f"{size};display:block;margin:auto", attrs='text-anchor="middle"')
-
-
-def _svg(width, height, label: str, parts: list[str], style: str = "display:block", attrs: str = "") -> str:
-    """A drawing `width` x `height` units that scales with the page; `label` is what a screen reader says of it."""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" style="{style}" '
-            f'role="img" aria-label="{html.escape(label)}" fill="#0f172a" {attrs}>{"".join(parts)}</svg>')
+    return svg(width, height, label, parts, style=f"{size};display:block;margin:auto", attrs='text-anchor="middle"')
 
 
 def _arrowhead(name: str, colour: str, size: float, tip: float) -> str:
@@ -175,7 +170,7 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
                      f'fill="#64748b">{tick:g}</text>')
     moves = "; ".join(f"{n} {'stays' if not np.isfinite(g) or g == 0 else 'goes down' if g > 0 else 'goes up'}"
                       for n, g in zip(names, grad))
-    return _svg(width, height, "The next step of gradient descent: " + moves, parts)
+    return svg(width, height, "The next step of gradient descent: " + moves, parts)
 
 
 def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:

@@ -16,12 +16,12 @@ export default function (component) {
   }
   const table = document.createElement("table");
   const head = table.createTHead().insertRow();
-  head.append(cell("th", "actual ↓  predicted →", "corner"));
-  for (const name of labels) head.append(cell("th", name, "col"));
+  head.append(header("actual ↓  predicted →", "corner"));
+  for (const name of labels) head.append(header(name, "col"));
   const body = table.createTBody();
   counts.forEach((row, a) => {
     const line = body.insertRow();
-    line.append(cell("th", labels[a], "row"));
+    line.append(header(labels[a], "row"));
     const total = row.reduce((sum, n) => sum + n, 0) || 1;
     row.forEach((n, p) => {
       const td = document.createElement("td");
@@ -50,8 +50,8 @@ export default function (component) {
 
 const DENSE = 8;
 
-function cell(tag, text, kind) {
-  const th = document.createElement(tag);
+function header(text, kind) {
+  const th = document.createElement("th");
   th.textContent = text;
   th.title = text;
   th.className = kind;
