@@ -4,6 +4,7 @@ A thin view: photos, training and interpretation live in core/vision; lr_find an
 training service (ui/runs.py), and everything after training is drawn from the run store, so a link to a run shows
 the same results to anyone, after a restart too.
 """
+import contextlib
 import hashlib
 import json
 import time
@@ -510,6 +511,14 @@ def photo_picker(run, key: str, label: str):
     return img, "photo:" + hashlib.sha256(data).hexdigest()
 
 
+def validation_photo(run, classifier, photo_key: str) -> int | None:
+    """Which validation photo `photo_key` is, if `classifier` is the run's own: then what the model made of it is
+    kept with the run (its probabilities from the run's validation, its looks inside once made)."""
+    if classifier is run.classifier and photo_key.startswith("valid:"):
+        return int(photo_key.removeprefix("valid:"))
+    return None
+
+
 @st.cache_data(max_entries=64, show_spinner="Looking inside the model…")
 def inside_of(model_key: str, photo_key: str, _classifier, _photo):
     """One look inside (cached per model and photo): what the page draws, and how long it took."""
@@ -526,7 +535,12 @@ def section_looks(run, model_key: str, classifier) -> None:
     img, photo_key = photo_picker(run, "ic_look", "Which photo?")
     if img is None:
         return
-    inside, seconds = inside_of(model_key, photo_key, classifier, img)
+    photo = validation_photo(run, classifier, photo_key)
+    if photo is not None:
+        with st.spinner("Looking inside the model…") if not run.looks.holds(photo) else contextlib.nullcontext():
+            inside, seconds = run.look(photo)
+    else:
+        inside, seconds = inside_of(model_key, photo_key, classifier, img)
     vocab = classifier.vocab
     for layer in inside.layers:
         st.caption(f"**{layer.name}** — maps {layer.reduction}× smaller than the photo, {layer.channels} channels; "
@@ -561,7 +575,8 @@ def section_use(run, classifier, model_key: str) -> None:
         return
     left, right = st.columns([1, 2])
     pictures.show([img], width=220, where=left)
-    p = prediction_of(model_key, photo_key, classifier, img)
+    photo = validation_photo(run, classifier, photo_key)
+    p = run.probs[photo] if photo is not None else prediction_of(model_key, photo_key, classifier, img)
     right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
     pictures.drawing(probabilities(p, classifier.vocab), where=right)
     with right:

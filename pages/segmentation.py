@@ -22,7 +22,7 @@ from core.segmentation import figures
 from core.segmentation.data import MAX_ITEMS, items_from_zip, load_folder, pixel_counts, resize_pair, \
     shape_for
 from core.segmentation.jobs import UPLOAD_KIND
-from core.segmentation.metrics import confidence_bins, per_image_accuracy, top_losses, worst_images
+from core.segmentation.metrics import per_image_accuracy, top_losses, worst_images
 from core.segmentation.model import DIFFERS_FROM_FASTAI, count_parameters, create_unet, fastai_code
 from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS
@@ -346,13 +346,7 @@ def section_results(run, found) -> None:
                      (figures.mistakes(run.x_valid[k], run.targets[k], run.predicted[k]), f"wrong pixels: {wrong:.0%}")]])
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def reliability(run_key: str, _confidence, _correct) -> list[dict]:
-    """Per band of confidence, how often the model was right (cached per run)."""
-    return confidence_bins(_confidence, _correct)
-
-
-def section_confidence(run, run_key: str) -> None:
+def section_confidence(run) -> None:
     codes = run.codes
     st.markdown("For every pixel the model gives each class a probability (the softmax of its scores); the class "
                 "it paints is the most probable one, and that probability is its **confidence**. Where is it "
@@ -381,7 +375,7 @@ def section_confidence(run, run_key: str) -> None:
                       f"wrong: {1 - correct[k].mean():.0%}")]])
     st.markdown("**Can we trust its confidence?** For each band of confidence, how often the model was right there. "
                 "A model that is right 90% of the time when it says 90% is *well calibrated*.")
-    show_chart(figures.reliability_bars(reliability(run_key, run.confidence, correct)), key="seg_reliability")
+    show_chart(figures.reliability_bars(run.reliability), key="seg_reliability")
 
 
 def section_iou(run) -> None:
@@ -457,9 +451,11 @@ def section_use(run, model_key: str) -> None:
             left.error(f"That file can't be used: {reason}.", icon=":material/broken_image:")
             return
         photo_key = "photo:" + hashlib.sha256(photo_file.getvalue()).hexdigest()
+        probs = probabilities_of(model_key, photo_key, segmenter, photo)
     else:
-        photo, photo_key = Image.fromarray(run.x_valid[example]), f"valid:{example}"
-    probs = probabilities_of(model_key, photo_key, segmenter, photo)
+        photo = Image.fromarray(run.x_valid[example])
+        probs = (run.probabilities(example) if segmenter is run.segmenter else          # kept with the run
+                 probabilities_of(model_key, f"valid:{example}", segmenter, photo))
     found_codes, confidence = probs.argmax(0).astype(np.uint8), probs.max(0)
     shown = np.asarray(photo.convert("RGB").resize((found_codes.shape[1], found_codes.shape[0])))
     codes = segmenter.codes
@@ -534,7 +530,7 @@ if run is not None:
                    f"checked on {run.results['n_valid']}.")
         section_results(run, view)
     with numbered("How sure is it? Confidence per pixel"):
-        section_confidence(run, f"run:{view.id}")
+        section_confidence(run)
     with numbered("Each class on its own: IoU"):
         section_iou(run)
     with numbered("Use it"):

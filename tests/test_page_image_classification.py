@@ -17,6 +17,7 @@ from core.vision.jobs import load_run
 from core.serialize import model_to_bytes
 from tests.conftest import wait_for_app
 from tests.helpers import code_blocks, matrices, open_page, tables, texts
+from ui import runs as ui_runs
 from ui.code import SELECTOR as CODE_BLOCKS
 
 PAGE = "pages/image_classification.py"
@@ -265,6 +266,20 @@ def test_what_the_model_looks_at_draws_layers_early_to_late_and_a_map_per_class(
     assert [int(r) for _, r in layers] == sorted(int(r) for _, r in layers)       # early (fine) to late (coarse)
     assert re.search(r"predicted: (bird|not bird) \(\d+%\)", captions)
     assert re.search(r"the other class: (bird|not bird) \(\d+%\)", captions)
+
+
+def test_the_first_look_inside_comes_with_the_run_and_later_ones_are_kept_with_it(trained_page, module_service):
+    at, record = trained_page
+    fresh = load_run(module_service.store, record)
+    assert fresh.looks.holds(0) and not fresh.looks.holds(1)       # made as the run loads, not by the page
+    inside, seconds = fresh.look(0)
+    assert inside.layers and seconds > 0
+    again = fresh.classifier.predict(fresh.valid_images[:2])     # what "Use it" shows of a validation photo: the run's
+    np.testing.assert_allclose(fresh.probs[:2], again, atol=2e-3)
+    shown = ui_runs._LOADED.get((LESSON, record.id, record.finished), lambda: pytest.fail("the page loaded no run"))
+    at.selectbox(key="ic_look_example").select_index(1).run()
+    assert not at.exception and shown.looks.holds(1)
+    at.selectbox(key="ic_look_example").select_index(0).run()
 
 
 def test_a_photo_from_the_camera_is_classified(trained_page):

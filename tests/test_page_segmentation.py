@@ -12,10 +12,12 @@ from streamlit.testing.v1 import AppTest
 from core.backends import make_backend
 from core.runs import DONE, RunStore
 from core.segmentation.jobs import load_run
+from core.segmentation.metrics import confidence_bins
 from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
 from tests.helpers import charts, code_blocks, open_page, texts
 from tests.test_segmentation_upload import GOOD, mutate, png, squares_zip
+from ui import runs as ui_runs
 
 PAGE = "pages/segmentation.py"
 OWN = "own"
@@ -182,6 +184,20 @@ def test_results_show_truth_prediction_and_confidence_with_the_weights_used(trai
     drawn = " ".join(str(c.proto.id) for c in charts(at))
     for key in ("seg_inside", "seg_iou", "seg_reliability"):     # weights moved and gradients, IoU, calibration
         assert key in drawn, key
+
+
+def test_what_the_page_opens_on_comes_with_the_run(trained_page, module_service):
+    at, record = trained_page
+    fresh = load_run(module_service.store, record)
+    assert fresh.kept.holds(0) and not fresh.kept.holds(1)         # made as the run loads, not by the page
+    probs = fresh.probabilities(0)
+    assert probs.shape == (len(fresh.codes), *fresh.segmenter.shape) and np.allclose(probs.sum(0), 1, atol=1e-4)
+    assert (probs.argmax(0) == fresh.predicted[0]).mean() > 0.99               # what validation predicted
+    assert fresh.reliability == confidence_bins(fresh.confidence, fresh.predicted == fresh.targets)
+    shown = ui_runs._LOADED.get(("segmentation", record.id, record.finished), lambda: pytest.fail("no run loaded"))
+    at.selectbox(key="seg_example").select_index(1).run()
+    assert not at.exception and shown.kept.holds(1)
+    at.selectbox(key="seg_example").select_index(0).run()
 
 
 def test_the_unsure_threshold_changes_what_counts_as_unsure(trained_page):

@@ -1,12 +1,16 @@
 """Ready-made runs: the command that makes them, the shipped tabular run, its replay, pinning, and the lesson page
 opening on it."""
+import time
+
 import pytest
 
 from core import readymade
+from core.kept import Kept
 from core.lessons import LESSONS, DefaultRun, Job, Lesson, get_lesson, register_lesson
 from core.runs import DONE, RunError, RunStore
 from tests.conftest import ROOT
 from tests.helpers import open_page, tables, texts
+from ui import runs as ui_runs
 
 SHIPPED = ROOT / "readymade"
 GOOD, BROKEN = "readymade_test", "readymade_broken"
@@ -84,13 +88,19 @@ def test_a_pinned_run_replaces_the_shipped_one(service, shipped):
     assert tabular[1].owner == readymade.OWNER and readymade.locate(tabular[1].id, service.store).root == SHIPPED
 
 
-def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped):
+def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, monkeypatch):
+    monkeypatch.setattr(ui_runs, "_LOADED", Kept(12))                 # nothing loaded by an earlier test
     record = readymade.shipped_run("tabular")
     at = open_page("pages/tabular.py", timeout=120)
     assert "This is the course's ready-made run" in texts(at.markdown)
     speed = at.button_group(key=f"replay-speed-{record.id}")
     if record.seconds > 1:                                           # as it trained: the results wait for the end
         assert "5. Results" not in [h.value for h in at.header]
+        key = ("tabular", record.id, record.finished)                # ...and are loaded meanwhile, off the page
+        deadline = time.time() + 60
+        while not ui_runs._LOADED.holds(key) and time.time() < deadline:
+            time.sleep(0.05)
+        assert ui_runs._LOADED.holds(key)
     speed.set_value("instant").run()
     assert not at.exception
     headers = [h.value for h in at.header]

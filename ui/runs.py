@@ -29,6 +29,7 @@ import streamlit as st
 from core import readymade
 from core.live import ended_line, queued_line, replay_line, training_line
 from core.errors import StudentError
+from core.kept import Kept
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
 from core.service import get_service
@@ -378,20 +379,33 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
     return result
 
 
-@st.cache_resource(max_entries=12, show_spinner="Loading the run…")
-def _load(lesson: str, run_id: str, finished: float | None) -> Any:
-    from core.lessons import run_loader
-    store = store_of(run_id)
-    return run_loader(lesson)(store, store.read(run_id))
+# Finished runs as their pages use them, shared by every session. Loading one (a U-Net built, its weights read)
+# takes a page ~0.6 s of the server, so a ready-made run is loaded while its replay plays, not when it ends.
+_LOADED = Kept(12)
+
+
+def _loader(lesson: str, run_id: str) -> Callable[[], Any]:
+    def load():
+        from core.lessons import run_loader
+        store = store_of(run_id)
+        return run_loader(lesson)(store, store.read(run_id))
+    return load
 
 
 def loaded(found: RunView | None) -> Any:
     """The finished run as its lesson's page uses it (its loader's result, shared between sessions), or None with
     the reason shown."""
-    if found is None or not found.finished_ok and found.status != CANCELLED or found.replaying:
+    if found is None or not found.finished_ok and found.status != CANCELLED:
+        return None
+    key = (found.lesson, found.id, found.finished)
+    if found.replaying:
+        _LOADED.ahead(key, _loader(found.lesson, found.id))        # ready when the replay ends
         return None
     try:
-        return _load(found.lesson, found.id, found.finished)
+        if _LOADED.holds(key):
+            return _LOADED.get(key, _loader(found.lesson, found.id))
+        with st.spinner("Loading the run…"):
+            return _LOADED.get(key, _loader(found.lesson, found.id))
     except StudentError as e:
         st.warning(str(e), icon=":material/report:")
         return None

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.checks import SEED, batch_size, numbers
 from core.errors import StudentError
+from core.kept import Kept
 from core.modelfiles import read_run_model
 from core.runs import RunDamaged, read_progress
 from core.segmentation.data import BadSegmentationData, SegItems, items_from_zip, load_folder
-from core.segmentation.metrics import iou_per_class, per_image_iou, pixel_confusion
+from core.segmentation.metrics import confidence_bins, iou_per_class, per_image_iou, pixel_confusion
 from core.segmentation.model import fastai_code
 from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import TrainedSegmenter, make_learner, settings
@@ -133,10 +135,16 @@ class SegRun:
     train_idx: np.ndarray
     valid_idx: np.ndarray
     weight_stats: list               # per layer, every few steps (core.callbacks.WeightStats)
+    reliability: list | None = None  # per band of confidence, how often it was right (metrics.confidence_bins)
+    kept: Kept = field(default_factory=lambda: Kept(8), repr=False, compare=False)
 
     @property
     def codes(self) -> list[str]:
         return self.segmenter.codes
+
+    def probabilities(self, photo: int) -> np.ndarray:
+        """(C, H, W): each class's probability for every pixel of validation photo `photo`, made once per run."""
+        return self.kept.get(photo, lambda: self.segmenter.predict_proba(Image.fromarray(self.x_valid[photo])))
 
 
 def load_run(store, record) -> SegRun:
@@ -149,6 +157,8 @@ def load_run(store, record) -> SegRun:
         "valid_idx")}, weight_stats=read_progress(store, record.id).weight_stats)
     _check_agrees(run)
     run.confidence = run.confidence.astype(np.float32)
+    run.reliability = confidence_bins(run.confidence, run.predicted == run.targets)   # made once, with the run
+    run.probabilities(0)   # the page opens on it: made here, when a ready-made run loads during its replay
     return run
 
 

@@ -5,6 +5,7 @@
                                    train_idx; results: vocab, what was trained on, the files left out, timings;
                                    per-layer statistics as events (the run's progress)
     load_run(store, record)        -> VisionRun, for the page: from the store and the run's data reference alone
+                                   (with its first validation photo already looked inside, as the page opens on it)
 
 data: {"dataset": "birds", "label": "is_bird" | "kind"}
       {"dataset": "pets", "source": "online", "label": "is_cat" | "breed", "limit": N}
@@ -12,20 +13,22 @@ data: {"dataset": "birds", "label": "is_bird" | "kind"}
 config: core/vision/train.py's settings: size, method, valid_pct, seed, bs, backbone, lr, epochs, freeze_epochs,
         min_scale, recipe ("fine_tune" | "fit_one_cycle"), pretrained (False: random weights, said loudly).
 """
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from core.errors import StudentError
+from core.kept import Kept
 from core.modelfiles import read_run_model
+from core.vision.inside import Inside, look_inside
 from core.vision.data import BadUpload, ImageItems, load_embedded, load_pets, load_zip, problems
 from core.vision.train import TrainedClassifier, classifier_from_files, make_learner, settings, train
 
 DATASETS = {"birds": ("is_bird", "kind"), "pets": ("is_cat", "breed")}
 PETS_LIMIT = (0, 10_000)
+LOOKS_KEPT = 16           # a look is ~1 MB (a few layers' maps and a Grad-CAM per class)
 
 
 @dataclass
@@ -39,6 +42,15 @@ class VisionRun:
     valid_idx: np.ndarray
     train_idx: np.ndarray
     results: dict                      # vocab, description, rejected, seconds, stopped_early, ...
+    looks: Kept = field(default_factory=lambda: Kept(LOOKS_KEPT), repr=False, compare=False)
+
+    def look(self, photo: int) -> tuple[Inside, float]:
+        """Inside the model as it sees validation photo `photo` (core/vision/inside.py), and the seconds that took:
+        made once per run, whoever asks."""
+        def make():
+            start = time.perf_counter()
+            return look_inside(self.classifier, self.valid_images[photo]), time.perf_counter() - start
+        return self.looks.get(photo, make)
 
     @property
     def vocab(self) -> list[str]:
@@ -80,23 +92,13 @@ def read_items(data: dict, inputs) -> ImageItems:
     return _kept(("pets", label, limit, str(folder)), lambda: load_pets(folder, label, limit=limit))
 
 
-_KEPT: "OrderedDict[tuple, ImageItems]" = OrderedDict()
-_KEPT_LOCK = threading.Lock()
-KEPT_SETS = 4            # the embedded birds take ~100 MB in memory; Pets on a CPU (2,000 photos) ~600 MB
+# Photos are read-only once loaded, so sets are shared by key (uploads by their sha256: content-addressed). The
+# embedded birds take ~100 MB in memory; Pets on a CPU (2,000 photos) ~600 MB.
+_KEPT = Kept(4)
 
 
 def _kept(key: tuple, load) -> ImageItems:
-    """Photos are read-only once loaded, so sets are shared by key (uploads by their sha256: content-addressed)."""
-    with _KEPT_LOCK:
-        if key in _KEPT:
-            _KEPT.move_to_end(key)
-            return _KEPT[key]
-    items = load()
-    with _KEPT_LOCK:
-        _KEPT[key] = items
-        while len(_KEPT) > KEPT_SETS:
-            _KEPT.popitem(last=False)
-    return items
+    return _KEPT.get(key, load)
 
 
 def _items(ctx) -> ImageItems:
@@ -173,5 +175,8 @@ def load_run(store, record) -> VisionRun:
     if not consistent:
         raise RunDamaged("This run's photos are not the ones it was trained on any more (the data changed since), "
                          "so its results cannot be shown.")
-    return VisionRun(classifier, items, arrays["probs"], arrays["targets"], arrays["losses"],
-                     arrays["valid_idx"], arrays["train_idx"], results)
+    run = VisionRun(classifier, items, arrays["probs"], arrays["targets"], arrays["losses"],
+                    arrays["valid_idx"], arrays["train_idx"], results)
+    if len(run.valid_idx):
+        run.look(0)     # the page opens on it: looked at here, when a ready-made run loads during its replay
+    return run
