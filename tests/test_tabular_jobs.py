@@ -84,3 +84,16 @@ def test_a_confusion_cell_and_the_top_losses_name_the_right_rows(service):
     table = rows_with_predictions(loaded.valid_df, probs, targets, losses, loaded.procs.classes, "rich", worst)
     assert list(table.columns[:4]) == ["actual", "predicted", "probability", "loss"] and "rich" not in table
     assert table["loss"].iloc[0] == round(float(losses.max()), 3)
+
+
+def test_the_course_table_is_read_once_and_each_caller_gets_its_own_copy(monkeypatch):
+    from core.tabular import jobs
+    reads = []
+    real = jobs.load_adult
+    monkeypatch.setattr(jobs, "_TABLES", jobs.Kept(2))
+    monkeypatch.setattr(jobs, "load_adult", lambda folder: reads.append(folder) or real(folder))
+    first, name = jobs.read_table({"dataset": "adult"}, None)
+    first.loc[0, "age"] = -1                                   # a caller's own change...
+    second, _ = jobs.read_table({"dataset": "adult"}, None)
+    assert len(reads) == 1 and name == "adult.csv" and len(second) == len(first) > 30_000
+    assert second.loc[0, "age"] != -1                          # ...reaches nobody else
