@@ -86,7 +86,7 @@ def main():
     print("\nand what the page draws around each step (ms):")
     figure_costs = {
         "loop drawing (SVG)": lambda: figures.loop_svg("loss", figures.loop_numbers(trace, 3)),
-        "quadratic figure": lambda: figures.quadratic_figure(problem, (1.0, 1.0, 1.0), True),
+        "quadratic figure (SVG)": lambda: figures.quadratic_figure(problem, (1.0, 1.0, 1.0), True),
         "gradient arrows (SVG)": lambda: figures.gradient_arrows_svg((1.0, 1.0, 1.0), trace["grad"], 0.1),
         "ReLU figure (8 units)": lambda: figures.relu_figure(x, y, net),
     }

@@ -20,11 +20,10 @@ import plotly.io as pio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_basics import ms_per_call  # noqa: E402
 from core import compare, plots  # noqa: E402
-from core.basics import figures as basics, quadratic, relu_fit, titanic  # noqa: E402
+from core.basics import figures as basics, relu_fit, titanic  # noqa: E402
 from core.collab import figures as collab  # noqa: E402
 from core.runs import Progress  # noqa: E402
 from core.segmentation import figures as segmentation  # noqa: E402
-from core.tabular import plots as tabular  # noqa: E402
 from core.vision import figures as vision  # noqa: E402
 
 REPEAT = 20                     # calls per timing, best of three (bench_basics.ms_per_call)
@@ -50,7 +49,6 @@ def step_by_step(fig: go.Figure) -> go.Figure:
 
 def cases() -> dict:
     rng = np.random.default_rng(0)
-    problem = quadratic.make_problem()
     net = relu_fit.empty()
     for seed in range(5):
         net = relu_fit.add_unit(net, seed)
@@ -70,13 +68,8 @@ def cases() -> dict:
                             "rating": rng.integers(1, 11, 20_000) / 2})
     pca = pd.DataFrame({"movie": [f"movie {i}" for i in range(1000)], **{f"PC{k}": rng.normal(size=1000)
                                                                           for k in (1, 2, 3)}})
-    adult = pd.DataFrame({"age": [30, None, 40, 50] * 50, "job": ["a", "b", None, "a"] * 50,
-                          "salary": ["<50k", ">=50k", "<50k", "<50k"] * 50})
     codes = ["background", "animal", "vehicle"]
     return {
-        "How training works: a quadratic and its errors": lambda: basics.quadratic_figure(problem, (1.0, 0.5, -0.3),
-                                                                                           True),
-        "How training works: a loss curve": lambda: basics.loss_curve_figure(list(np.linspace(5, 0.1, 80))),
         "How training works: ReLUs": lambda: basics.relu_figure(x, np.sin(x), net, title="5 units"),
         "How training works: the network's weights": lambda: basics.weights_figure(snapshot, first, None,
                                                                                     titanic.FEATURES, titanic.CLASSES),
@@ -88,8 +81,6 @@ def cases() -> dict:
         "bird: what changed inside": lambda: vision.inside_figure(stats),
         "segmentation: what changed inside": lambda: segmentation.inside_figure(stats),
         "segmentation: IoU per class": lambda: segmentation.iou_bars(np.array([0.9, 0.5, 0.3]), codes),
-        "tabular: missing values": lambda: tabular.missing_per_column(adult),
-        "tabular: what if": lambda: tabular.probability_bars({"<50k": 0.3, ">=50k": 0.7}, {"<50k": 0.9, ">=50k": 0.1}),
         "collab: ratings per user": lambda: collab.ratings_per_user(ratings),
         "collab: the map of the movies": lambda: collab.factor_map(pca, n_labels=30),
         "collab: one prediction's parts": lambda: collab.prediction_parts({"user_bias": 0.1, "item_bias": -0.2,

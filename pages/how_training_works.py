@@ -181,7 +181,7 @@ def fit_by_hand():
                   delta=f"{hand_loss - previous[1]:+.3f}" if changed else None)
         ss.htw_hand_prev = (hand_kind, hand_loss)
     with c_plot:
-        show_chart(figures.quadratic_figure(problem, hand, show_true, hand_kind), key="htw_hand_fig")
+        pictures.drawing(figures.quadratic_figure(problem, hand, show_true, hand_kind))
 
 
 # ---- 3. gradient descent --------------------------------------------------------------------------------------
@@ -229,10 +229,9 @@ def descent_view():
         st.info(f"Step {gd.steps} · {gd.kind} = {gd.loss:.4f}. " + ("" if gd.running else gd.message))
     pictures.drawing(figures.gradient_arrows_svg(gd.weights, gd.gradient, gd.lr))
     left, right = st.columns(2)
-    show_chart(figures.quadratic_figure(problem, gd.weights, True, gd.kind), where=left, key="htw_gd_fit")
+    pictures.drawing(figures.quadratic_figure(problem, gd.weights, True, gd.kind), where=left)
     if len(gd.history) > 1:
-        show_chart(figures.loss_curve_figure(gd.history, gd.kind, gd.status == quadratic.DIVERGED), where=right,
-                   key="htw_gd_loss")
+        pictures.drawing(figures.loss_curve_figure(gd.history, gd.kind, gd.status == quadratic.DIVERGED), where=right)
     else:
         right.caption("The loss curve appears here once you take a step.")
     if was_running and not gd.running:
@@ -313,8 +312,7 @@ def relu_view():
     show_table(units.round(3), where=left, index=False)
     left.caption(f"{net.n_units} ReLU units · constant c = {net.c:.3f}")
     if len(fit.history) > 1:
-        show_chart(figures.loss_curve_figure(fit.history, "MSE", fit.status == relu_fit.DIVERGED), where=right,
-                   key="htw_relu_loss")
+        pictures.drawing(figures.loss_curve_figure(fit.history, "MSE", fit.status == relu_fit.DIVERGED), where=right)
     if was_running and not fit.running:
         st.rerun(scope="app")        # training ended: redraw the page once so the buttons read right
 

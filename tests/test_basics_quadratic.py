@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from core.basics import figures, quadratic
+from core.lines import ticks
 
 
 def torch_gradient(weights, x, y, kind):
@@ -200,5 +201,5 @@ def test_gradient_arrows_survive_a_run_that_exploded():
     import xml.etree.ElementTree as ET
     svg = ET.fromstring(figures.gradient_arrows_svg((np.inf, 1e12, np.nan), np.array([np.nan, 1e30, 0.0]), lr=0.5))
     assert "nan" not in "".join(el.get("cx", "") + el.get("x1", "") + el.get("x2", "") for el in svg.iter())
-    assert figures._ticks(-6, 6) == [-6, -4, -2, 0, 2, 4, 6] and str(figures._ticks(-6, 6)[3]) == "0.0"
-    assert figures._ticks(0.5, 0.7) == [0.5, 0.55, 0.6, 0.65, 0.7]
+    assert ticks(-6, 6) == [-6, -4, -2, 0, 2, 4, 6] and str(ticks(-6, 6)[3]) == "0.0"
+    assert ticks(0.5, 0.7) == [0.5, 0.55, 0.6, 0.65, 0.7]

@@ -1,4 +1,5 @@
-"""Plotly figures for the "how training works" lesson. Pure functions of numbers: no streamlit here."""
+"""The "how training works" lesson's figures: Plotly charts where a student clicks or hovers, SVG drawings elsewhere
+(the loop, the gradient's arrows, the fits and loss curves). Pure functions of numbers: no streamlit here."""
 import html
 
 import numpy as np
@@ -6,6 +7,7 @@ import pandas as pd
 
 from core.basics import quadratic, relu_fit
 from core.drawings import svg
+from core.lines import GREEN, ORANGE, RED, Line, chart, ticks
 from core.plots import figure, subplot_layout, vline
 
 ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"
@@ -99,8 +101,9 @@ def loop_numbers(trace, stage_index=len(LOOP_STAGES) - 1, n_show=3):
     return {k: v for k, v in text.items() if k in shown}
 
 
-def quadratic_figure(problem, weights, show_true=False, kind="MSE"):
-    """The noisy points, the curve for `weights`, and each point's error as a thin line."""
+def quadratic_figure(problem, weights, show_true=False, kind="MSE") -> str:
+    """The noisy points, the curve for `weights`, and each point's error as a thin line: an SVG drawing (core/lines.py),
+    redrawn at every move of a slider and every frame of gradient descent."""
     xs = np.linspace(-2.2, 2.2, 200)
     preds = quadratic.predict(weights, problem.x)
     ex, ey = [], []
@@ -108,29 +111,28 @@ def quadratic_figure(problem, weights, show_true=False, kind="MSE"):
         ex += [x, x, None]
         ey += [y, p, None]
     a, b, c = weights
-    data = [dict(type="scatter", x=ex, y=ey, mode="lines", line=dict(color="#f97316", width=1), name="errors"),
-            dict(type="scatter", x=problem.x, y=problem.y, mode="markers", marker=dict(color=POINTS, size=8),
-                 name="data"),
-            dict(type="scatter", x=xs, y=quadratic.predict(weights, xs), mode="lines", line=dict(color=CURVE, width=3),
-                 name=f"{a:.2f}x² + {b:.2f}x + {c:.2f}")]
+    lines = [Line("errors", ex, ey, colour=ORANGE, width=1),
+             Line("data", problem.x, problem.y, colour=POINTS, points=True),
+             Line(f"{a:.2f}x² + {b:.2f}x + {c:.2f}", xs, quadratic.predict(weights, xs), colour=CURVE, width=3)]
     if show_true:
         ta, tb, tc = problem.true_weights
-        data.append(dict(type="scatter", x=xs, y=quadratic.predict(problem.true_weights, xs), mode="lines",
-                         line=dict(color=TRUE, dash="dash"), name=f"true: {ta:g}x² + {tb:g}x + {tc:g}"))
+        lines.append(Line(f"true: {ta:g}x² + {tb:g}x + {tc:g}", xs, quadratic.predict(problem.true_weights, xs),
+                          colour=TRUE, dash=True))
     lo, hi = float(problem.y.min()), float(problem.y.max())
     pad = (hi - lo) * 0.3
     loss = quadratic.loss(weights, problem.x, problem.y, kind)
-    # the legend under the plot: above it, wrapped on a phone's width, it ran into the loss in the title
-    return _figure(data, 380, title=dict(text=f"{kind} = {loss:.3f}", x=0.99, xanchor="right"),
-                   legend=dict(orientation="h", yanchor="top", y=-0.2, x=0), xaxis=dict(title="x"),
-                   yaxis=dict(range=[lo - pad, hi + pad], title="y"))
+    return chart(lines, title=f"{kind} = {loss:.3f}", x_label="x", y_label="y", y_range=(lo - pad, hi + pad),
+                 height=360, about=f"{len(problem.x)} points and the curve {a:.2f}x² + {b:.2f}x + {c:.2f}")
 
 
-def loss_curve_figure(losses, title="loss", diverged=False):
-    line = dict(type="scatter", x=list(range(len(losses))), y=losses, mode="lines+markers", marker=dict(size=3),
-                line=dict(color="#b91c1c" if diverged else "#16a34a"))
-    return _figure([line], 300, showlegend=False, margin=dict(l=10, r=10, t=20, b=10), xaxis=dict(title="step"),
-                   yaxis=dict(title=title, type="log", dtick=1, tickformat=".2g"))
+def loss_curve_figure(losses, title="loss", diverged=False) -> str:
+    """The loss at each step, on a log scale: an SVG drawing (core/lines.py), red once the run has diverged."""
+    line = Line(title, list(range(len(losses))), [float(v) for v in losses], colour=RED if diverged else GREEN,
+                markers=True, in_legend=False)
+    last = next((float(v) for v in reversed(losses) if np.isfinite(v)), None)
+    return chart([line], title=f"{title} at step {len(losses) - 1}: {last:.4g}" if last is not None else title,
+                 x_label="step", y_label=f"{title} (log scale)", log_y=True, height=300,
+                 about="diverged" if diverged else "")
 
 
 def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
@@ -165,21 +167,12 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
                          f'stroke="{ACTIVE}" stroke-width="5" marker-end="url(#grad-arrow)"/>')
         parts.append(f'<circle cx="{to_x(w)}" cy="{y}" r="9" fill="{POINTS}"><title>{html.escape(name)} = {w:.4f}'
                      '</title></circle>')
-    for tick in _ticks(lo, hi):
+    for tick in ticks(lo, hi):
         parts.append(f'<text x="{to_x(tick)}" y="{height - 6}" font-size="14" text-anchor="middle" '
                      f'fill="#64748b">{tick:g}</text>')
     moves = "; ".join(f"{n} {'stays' if not np.isfinite(g) or g == 0 else 'goes down' if g > 0 else 'goes up'}"
                       for n, g in zip(names, grad))
     return svg(width, height, "The next step of gradient descent: " + moves, parts)
-
-
-def _ticks(lo: float, hi: float, most: int = 9) -> list[float]:
-    """Round numbers along an axis from `lo` to `hi`: steps of 1, 2 or 5 times a power of ten, at most `most`."""
-    raw = (hi - lo) / most
-    power = 10 ** np.floor(np.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    multiples = np.arange(np.ceil(lo / step - 1e-9), np.floor(hi / step + 1e-9) + 1)
-    return [round(float(t), 12) + 0.0 for t in multiples * step]          # + 0.0: never a "-0" tick
 
 
 def relu_figure(x, y, net, show_units=True, title="", grid=False):
