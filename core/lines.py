@@ -7,7 +7,6 @@ loaded Plotly itself (~0.5 s: the lesson's first visit took 2.2-2.5 s to draw, b
 
 A line breaks where a value is None or not finite (the errors of a fit are one line of such pieces). Curves leave
 the plot at its edges (clipped), so a wild guess does not squash the points into a corner."""
-import hashlib
 import html
 import math
 from dataclasses import dataclass
@@ -53,16 +52,16 @@ def chart(lines: Sequence[Line], *, title: str = "", x_label: str = "", y_label:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - bottom
     sx = lambda x: LEFT + (x - x_lo) / (x_hi - x_lo) * plot_w
     sy = lambda y: TOP + (y_hi - y) / (y_hi - y_lo) * plot_h
-    clip = "c" + hashlib.blake2b(repr((title, [(ln.name, list(ln.ys)[:8]) for ln in lines], height)).encode(),
-                                 digest_size=5).hexdigest()
-    parts = [f'<defs><clipPath id="{clip}"><rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}"/></clipPath>'
-             f'</defs>', f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#f8fafc"/>']
+    parts = [f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#f8fafc"/>']
     parts += _y_axis(y_lo, y_hi, log_y, sy, plot_w, y_label)
     parts += _x_axis(x_lo, x_hi, sx, TOP + plot_h, x_label)
-    parts.append(f'<g clip-path="url(#{clip})">')
+    # the plot's own viewport, in the same units as the drawing: what leaves it is cut at its edge (no clipPath,
+    # whose id would have to be unique in a page of several drawings)
+    parts.append(f'<svg x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" '
+                 f'viewBox="{LEFT} {TOP} {plot_w} {plot_h}" overflow="hidden">')
     for line in lines:
         parts.append(_draw(line, sx, lambda y: sy(_y(y, log_y)), keep))
-    parts.append("</g>")
+    parts.append("</svg>")
     if title:
         parts.append(f'<text x="{WIDTH - RIGHT}" y="{TOP - 10}" text-anchor="end" font-size="{FONT + 2}" '
                      f'font-weight="bold">{html.escape(title)}</text>')

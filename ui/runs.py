@@ -19,6 +19,7 @@ trained, 10x, instant), and `loaded` gives its results once the replay has reach
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -397,15 +398,13 @@ def loaded(found: RunView | None) -> Any:
     the reason shown."""
     if found is None or not found.finished_ok and found.status != CANCELLED:
         return None
-    key = (found.lesson, found.id, found.finished)
+    key, load = (found.lesson, found.id, found.finished), _loader(found.lesson, found.id)
     if found.replaying:
-        _LOADED.ahead(key, _loader(found.lesson, found.id))        # ready when the replay ends
+        _LOADED.ahead(key, load)                         # ready when the replay ends
         return None
     try:
-        if _LOADED.holds(key):
-            return _LOADED.get(key, _loader(found.lesson, found.id))
-        with st.spinner("Loading the run…"):
-            return _LOADED.get(key, _loader(found.lesson, found.id))
+        with st.spinner("Loading the run…") if not _LOADED.holds(key) else contextlib.nullcontext():
+            return _LOADED.get(key, load)
     except StudentError as e:
         st.warning(str(e), icon=":material/report:")
         return None

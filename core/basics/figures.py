@@ -129,8 +129,8 @@ def loss_curve_figure(losses, title="loss", diverged=False) -> str:
     """The loss at each step, on a log scale: an SVG drawing (core/lines.py), red once the run has diverged."""
     line = Line(title, list(range(len(losses))), [float(v) for v in losses], colour=RED if diverged else GREEN,
                 markers=True, in_legend=False)
-    last = next((float(v) for v in reversed(losses) if np.isfinite(v)), None)
-    return chart([line], title=f"{title} at step {len(losses) - 1}: {last:.4g}" if last is not None else title,
+    last = next((i for i in reversed(range(len(losses))) if np.isfinite(losses[i])), None)
+    return chart([line], title=f"{title} at step {last}: {float(losses[last]):.4g}" if last is not None else title,
                  x_label="step", y_label=f"{title} (log scale)", log_y=True, height=300,
                  about="diverged" if diverged else "")
 
