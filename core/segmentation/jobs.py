@@ -119,6 +119,9 @@ def fine_tune(ctx, data: dict, config: dict) -> None:
     ctx.set_metrics(pixel_accuracy=accuracy, mean_iou=miou)
 
 
+PROBABILITIES_KEPT = 4     # per run: one photo's (C, H, W) probabilities take up to ~6 MB (32 classes, 256 x 192)
+
+
 @dataclass
 class SegRun:
     """A finished run as the page draws it. Validation arrays are in the order of `results["names"]`."""
@@ -136,7 +139,7 @@ class SegRun:
     valid_idx: np.ndarray
     weight_stats: list               # per layer, every few steps (core.callbacks.WeightStats)
     reliability: list | None = None  # per band of confidence, how often it was right (metrics.confidence_bins)
-    kept: Kept = field(default_factory=lambda: Kept(8), repr=False, compare=False)
+    kept: Kept = field(default_factory=lambda: Kept(PROBABILITIES_KEPT), repr=False, compare=False)
 
     @property
     def codes(self) -> list[str]:
