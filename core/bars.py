@@ -8,10 +8,9 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from core.drawings import INK, svg
+from core.drawings import FAINT, INK, svg, ticks
 
 BLUE, ORANGE, GREY, RED = "#1f77b4", "#ff7f0e", "#9e9e9e", "#d62728"
-FAINT = "#64748b"
 
 WIDTH = 480                 # viewBox units, a pixel each at the chart's natural size (it shrinks, never grows):
                             # half a lesson's width on a laptop, where its text stays at 11-13 px
@@ -121,9 +120,7 @@ def _legend(series: Sequence[Series], y: float) -> list[str]:
 def _axis(left: float, right: float, y: float, top: float, title: str, percent: bool) -> list[str]:
     """The baseline, 4-6 round ticks under it and the axis's title."""
     parts = [f'<path d="M{left:.1f},{y:.1f} H{right:.1f}" stroke="{FAINT}" stroke-width="1"/>']
-    step = _tick_step(top)
-    for k in range(int(top / step + 1e-9) + 1):
-        value = k * step
+    for value in ticks(0.0, top, 6):
         x = left + value * (right - left) / top
         tick = f"{value:.0%}" if percent else f"{value:,.6g}"
         parts.append(f'<path d="M{x:.1f},{y:.1f} v4" stroke="{FAINT}"/>'
@@ -133,12 +130,3 @@ def _axis(left: float, right: float, y: float, top: float, title: str, percent: 
         parts.append(f'<text x="{(left + right) / 2:.1f}" y="{y + 36:.1f}" text-anchor="middle" fill="{FAINT}">'
                      f'{html.escape(title)}</text>')
     return parts
-
-
-def _tick_step(top: float) -> float:
-    """A round step (1, 2 or 5 times a power of ten) giving 3 to 6 ticks up to `top`."""
-    power = 10 ** math.floor(math.log10(top / 4))
-    for multiple in (1, 2, 5, 10):
-        if top / (multiple * power) <= 6:
-            return multiple * power
-    return 10 * power

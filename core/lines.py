@@ -12,10 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from core.drawings import INK, svg
+from core.drawings import FAINT, INK, svg, ticks
 
 BLUE, RED, ORANGE, GREEN, GREY = "#2563eb", "#dc2626", "#f97316", "#16a34a", "#64748b"
-FAINT = "#64748b"
 WIDTH = 480                 # viewBox units: a pixel each at the chart's natural size
 FONT = 13
 LEFT, RIGHT, TOP = 52, 12, 30
@@ -69,15 +68,6 @@ def chart(lines: Sequence[Line], *, title: str = "", x_label: str = "", y_label:
     spoken = ". ".join(filter(None, [title, about, "; ".join(_said(line) for line in legend)]))
     return svg(WIDTH, height, spoken, parts, style="display:block;width:100%;max-width:640px",
                attrs=f'font-family="inherit" font-size="{FONT}"')
-
-
-def ticks(lo: float, hi: float, most: int = 9) -> list[float]:
-    """Round numbers along an axis from `lo` to `hi`: steps of 1, 2 or 5 times a power of ten, at most `most`."""
-    raw = (hi - lo) / most
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
-    return [round(k * step, 12) + 0.0 for k in range(first, last + 1)]          # + 0.0: never a "-0" tick
 
 
 def _finite(v) -> bool:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from core.basics import figures, quadratic
-from core.lines import ticks
+from core.drawings import ticks
 
 
 def torch_gradient(weights, x, y, kind):

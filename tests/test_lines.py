@@ -5,7 +5,8 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from core.basics import figures, quadratic
-from core.lines import LEFT, TOP, Line, chart, ticks
+from core.drawings import ticks
+from core.lines import LEFT, TOP, Line, chart
 
 NS = "{http://www.w3.org/2000/svg}"
 

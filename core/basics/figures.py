@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from core.basics import quadratic, relu_fit
-from core.drawings import svg
-from core.lines import GREEN, ORANGE, RED, Line, chart, ticks
+from core.drawings import svg, ticks
+from core.lines import GREEN, ORANGE, RED, Line, chart
 from core.plots import figure, subplot_layout, vline
 
 ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"

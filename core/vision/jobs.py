@@ -49,7 +49,7 @@ class VisionRun:
         made once per run, whoever asks."""
         def make():
             start = time.perf_counter()
-            return look_inside(self.classifier, self.valid_images[photo]), time.perf_counter() - start
+            return look_inside(self.classifier, self.items.images[self.valid_idx[photo]]), time.perf_counter() - start
         return self.looks.get(photo, make)
 
     @property
@@ -73,7 +73,7 @@ def read_items(data: dict, inputs) -> ImageItems:
     if "input" in data:
         if data.get("kind") != "image_zip":
             raise StudentError("This run's upload is not a zip of photos.")
-        return _kept(("input", data["input"]), lambda: load_zip(inputs.read(data)))
+        return _KEPT.get(("input", data["input"]), lambda: load_zip(inputs.read(data)))
     dataset, label = data.get("dataset"), data.get("label")
     if dataset not in DATASETS:
         raise StudentError(f"There is no photo collection called {str(dataset)[:40]!r} in this lesson.")
@@ -84,21 +84,17 @@ def read_items(data: dict, inputs) -> ImageItems:
     from core.datasets import resolve
     if dataset == "birds":
         folder = resolve("birds").path
-        return _kept(("birds", label, str(folder)), lambda: load_embedded(folder, label))
+        return _KEPT.get(("birds", label, str(folder)), lambda: load_embedded(folder, label))
     limit = data.get("limit", 0)
     if not isinstance(limit, int) or isinstance(limit, bool) or not PETS_LIMIT[0] <= limit <= PETS_LIMIT[1]:
         raise StudentError(f"The number of Pets photos must be a whole number up to {PETS_LIMIT[1]:,}.")
     folder = resolve("pets", prefer_online=True).path
-    return _kept(("pets", label, limit, str(folder)), lambda: load_pets(folder, label, limit=limit))
+    return _KEPT.get(("pets", label, limit, str(folder)), lambda: load_pets(folder, label, limit=limit))
 
 
 # Photos are read-only once loaded, so sets are shared by key (uploads by their sha256: content-addressed). The
 # embedded birds take ~100 MB in memory; Pets on a CPU (2,000 photos) ~600 MB.
 _KEPT = Kept(4)
-
-
-def _kept(key: tuple, load) -> ImageItems:
-    return _KEPT.get(key, load)
 
 
 def _items(ctx) -> ImageItems:
