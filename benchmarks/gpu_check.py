@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +39,12 @@ QUICK = {"image_classification": dict(size=64, epochs=1), "segmentation": dict(w
 
 
 # ---- one job in this process -------------------------------------------------------------------------------------
+@contextmanager
 def job_service(share: int):
     """The training service with one worker thread in this process and a 1/`share` share of the GPU, as a server's
-    worker would have."""
+    worker would have; its runs (and their folder) are gone after."""
     import core  # noqa: F401  (sets OpenMP's wait policy before torch loads)
+    import shutil
     import tempfile
 
     import torch
@@ -54,7 +57,12 @@ def job_service(share: int):
     cuda = torch.cuda.is_available()
     root = Path(tempfile.mkdtemp(prefix="lesson1-gpu-check-"))
     budget = job_budget_bytes(torch.cuda.get_device_properties(0).total_memory, share) if cuda else None
-    return TrainingService(RunStore(root), ThreadBackend(root, [SlotPlan("cuda:0" if cuda else "cpu", budget)]))
+    service = TrainingService(RunStore(root), ThreadBackend(root, [SlotPlan("cuda:0" if cuda else "cpu", budget)]))
+    try:
+        yield service
+    finally:
+        service.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def run_job(service, lesson: str, share: int, seed: int, quick: bool) -> dict:
@@ -93,15 +101,12 @@ def run_job(service, lesson: str, share: int, seed: int, quick: bool) -> dict:
 
 def probe(lesson: str, share: int, seed: int, quick: bool, barrier: str | None, index: int) -> dict:
     """One job in a fresh process, started together with the other processes at the barrier."""
-    service = job_service(share)
-    if barrier:                                    # all N processes ready (imports, service), then go together
-        Path(barrier, f"ready-{index}").touch()
-        while not Path(barrier, "go").exists():
-            time.sleep(0.01)
-    try:
+    with job_service(share) as service:
+        if barrier:                                # all N processes ready (imports, service), then go together
+            Path(barrier, f"ready-{index}").touch()
+            while not Path(barrier, "go").exists():
+                time.sleep(0.01)
         return run_job(service, lesson, share, seed, quick)
-    finally:
-        service.shutdown()
 
 
 def profile_warm(lesson: str, quick: bool) -> dict:
@@ -112,8 +117,7 @@ def profile_warm(lesson: str, quick: bool) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     cuda = torch.cuda.is_available()
-    service = job_service(1)
-    try:
+    with job_service(1) as service:
         cold = run_job(service, lesson, 1, 0, quick)
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         try:                                       # the job trains in the service's thread, not this one
@@ -123,8 +127,6 @@ def profile_warm(lesson: str, quick: bool) -> dict:
             options, threads = {}, "this thread only (CUDA activity is still the whole process's)"
         with profile(activities=activities, **options) as prof:
             warm = run_job(service, lesson, 1, 1, quick)
-    finally:
-        service.shutdown()
     events = prof.key_averages()
     tables = {"CPU time (with what it calls)": events.table(sort_by="cpu_time_total", row_limit=25,
                                                             max_name_column_width=60)}

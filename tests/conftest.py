@@ -21,14 +21,28 @@ os.environ.setdefault("LESSON1_LESSON_MODULES", "tests.lesson_for_tests")   # th
 # AppTest runs pages in this process: their runs train on a thread, in a store of their own. Browser journeys start
 # a real server, whose runs train in worker processes (app_server).
 os.environ.setdefault("LESSON1_BACKEND", "thread")
-os.environ.setdefault("LESSON1_RUNS_DIR", tempfile.mkdtemp(prefix="lesson1-test-runs-"))
+_OWN_FOLDERS = []                              # made for this test session, removed at its end (pytest_unconfigure)
+
+
+def _own_folder(variable: str, prefix: str) -> None:
+    if variable not in os.environ:
+        os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+        _OWN_FOLDERS.append(os.environ[variable])
+
+
+_own_folder("LESSON1_RUNS_DIR", "lesson1-test-runs-")
 # Lesson pages open on their ready-made run (core/readymade.py) when one is shipped; their tests start from a page
 # without one. The ready-made runs' own tests point this at the shipped folder (tests/test_readymade.py).
-os.environ.setdefault("LESSON1_READYMADE_DIR", tempfile.mkdtemp(prefix="lesson1-test-readymade-"))
+_own_folder("LESSON1_READYMADE_DIR", "lesson1-test-readymade-")
 import core  # noqa: E402,F401  (before anything loads torch: it sets OpenMP's wait policy, see core/__init__.py)
 
 CHROMIUM = os.environ.get("LESSON1_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
+
+
+def pytest_unconfigure(config):
+    for folder in _OWN_FOLDERS:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _free_port() -> int:
