@@ -62,6 +62,19 @@ def look_inside_cost(run, n: int = 5) -> tuple[float, float]:
     return float(np.median(looks)), float(np.median(predictions))
 
 
+def curve(seconds: float, epochs: list[dict]) -> list[tuple[float, float]]:
+    """(seconds since training began, error rate) at the end of each epoch. What the training spent outside its
+    epochs (making the optimizer, freezing and unfreezing) is counted before the first, so no epoch ends early."""
+    outside = max(0.0, seconds - sum(r["time"] for r in epochs))
+    ends = outside + np.cumsum([r["time"] for r in epochs])
+    return [(float(end), float(r["error_rate"])) for end, r in zip(ends, epochs)]
+
+
+def seconds_to(error: float, row: dict) -> float | None:
+    """When a run's error rate first came down to `error`, at an epoch's end; None if it never did."""
+    return next((t for t, e in row["curve"] if e <= error + 1e-9), None)
+
+
 def run_lesson(label, cfg, service):
     from core.vision.jobs import load_run
     if torch.cuda.is_available():
@@ -76,7 +89,8 @@ def run_lesson(label, cfg, service):
     n_train = len(run.train_idx)
     look, predict = look_inside_cost(run)
     return dict(seconds=seconds, error=record.metrics["error_rate"], imgs_per_s=n_train * len(epochs) / seconds,
-                epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=peak, n_train=n_train,
+                epoch_s=[round(r["time"], 1) for r in epochs], curve=curve(seconds, epochs), peak_mib=peak,
+                n_train=n_train,
                 n_valid=len(run.valid_idx), weights=record.info["weights_detail"], bs=record.info["batch_size"],
                 estimated_mib=record.info["estimated_peak_mib"], look_s=look, predict_s=predict)
 
@@ -159,14 +173,24 @@ def run_baseline(items, cfg, bs):
     seconds = time.perf_counter() - start
     epochs = learn.recorder.epochs
     return dict(seconds=seconds, error=epochs[-1]["error_rate"], imgs_per_s=len(train_idx) * len(epochs) / seconds,
-                epoch_s=[round(r["time"], 1) for r in epochs], peak_mib=None, n_train=len(train_idx),
+                epoch_s=[round(r["time"], 1) for r in epochs], curve=curve(seconds, epochs), peak_mib=None,
+                n_train=len(train_idx),
                 n_valid=len(valid_idx), weights=backbone.weights.detail, bs=bs, estimated_mib=None)
 
 
 def run_fastai(cfg, bs, label):
     """fastai 2.8's vision_learner: the same photos, split, recipe and starting weights (run in --fastai-python)."""
-    from fastai.vision.all import (CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter, Normalize,
+    from fastai.vision.all import (Callback, CategoryBlock, DataBlock, Flip, ImageBlock, IndexSplitter, Normalize,
                                    RandomResizedCropGPU, Resize, ResizeMethod, error_rate, set_seed, vision_learner)
+
+    class EpochEnds(Callback):
+        order = 51                                                 # after the Recorder has this epoch's metrics
+
+        def before_fit(self):                                      # fine_tune fits twice: one curve for both
+            self.learn.curve = getattr(self.learn, "curve", [])
+
+        def after_epoch(self):
+            self.learn.curve.append((time.perf_counter() - start, float(self.learn.final_record[-1])))
 
     from core.models import BACKBONES
     from core.splits import random_split
@@ -182,7 +206,8 @@ def run_fastai(cfg, bs, label):
                       batch_tfms=[RandomResizedCropGPU(size, min_scale=cfg["min_scale"]), Flip(),
                                   Normalize.from_stats(spec.mean, spec.std)])
     dls = block.dataloaders(list(range(len(items))), bs=bs)
-    learn = vision_learner(dls, spec.timm_name, pretrained=False, metrics=error_rate, normalize=False)
+    learn = vision_learner(dls, spec.timm_name, pretrained=False, metrics=error_rate, normalize=False,
+                           cbs=EpochEnds())
     missing = learn.model[0].model.load_state_dict(spec.embedded(), strict=False)
     assert not missing.missing_keys, missing.missing_keys          # the whole body starts from ImageNet
     if torch.cuda.is_available():
@@ -193,10 +218,27 @@ def run_fastai(cfg, bs, label):
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    ends = list(learn.curve)                                       # validate() below ends an "epoch" too
     error = float(learn.validate()[1])
     return dict(seconds=seconds, error=error, imgs_per_s=len(train_idx) * (cfg["epochs"] + cfg["freeze_epochs"])
-                / seconds, epoch_s=[], peak_mib=None, n_train=len(train_idx), n_valid=len(valid_idx),
+                / seconds, epoch_s=[round(b - a, 1) for (a, _), (b, _) in zip([(0, 0)] + ends, ends)],
+                curve=ends, peak_mib=None, n_train=len(train_idx), n_valid=len(valid_idx),
                 weights=spec.embedded_detail, bs=bs, estimated_mib=None)
+
+
+def print_to_the_same_error(rows) -> None:
+    """The goal's measure: wall time until each run's error first came down to an error every run reached (the
+    peer's own final error when fastai ran, else the worst final error), counted at the end of an epoch."""
+    peers = [r for name, r in rows if name.startswith("fastai")]
+    target = max(r["error"] for r in (peers or [r for _, r in rows]))
+    print(f"\nto error {target:.3f} ({'fastai' if peers else 'the worst run'}'s final error), at an epoch's end:")
+    reached = {name: seconds_to(target, r) for name, r in rows}
+    for name, t in reached.items():
+        print(f"  {name:56s} {'never' if t is None else f'{t:8.1f} s'}")
+    ours = [t for name, t in reached.items() if name.startswith("lesson") and t is not None]
+    theirs = [t for name, t in reached.items() if name.startswith("fastai") and t is not None]
+    if ours and theirs:
+        print(f"  fastai / ours (their last run, our last seed): {theirs[-1] / ours[-1]:.1f}x")
 
 
 def main():
@@ -252,6 +294,7 @@ def main():
         seconds = [r["seconds"] for _, r in rows[:len(seeds)]]
         print(f"{'lesson, mean over ' + str(len(seeds)) + ' seeds':58s} {np.mean(seconds):8.1f} {np.mean(errors):7.3f}"
               f"   (error min {min(errors):.3f}, max {max(errors):.3f})")
+    print_to_the_same_error(rows)
     if args.jobs:
         r = run_together(args.label, cfg, args.jobs)
         peak = f"{r['peak_mib']:.0f}" if r["peak_mib"] else "-"
