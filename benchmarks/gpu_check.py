@@ -11,9 +11,11 @@ date after every stage, so a run cut short still leaves what it measured. Stages
    the memory it predicted for itself (core/memory.py) next to the peak it really allocated;
 2. the bird lesson's default job twice in one fresh process, cold and then warm under torch.profiler: which
    operations a warm worker's first epoch spends its seconds on (`--no-profile` skips it);
-3. the bird lesson's default job, N students at once (each in its own process, as the server's workers are,
+3. a worker process as the server starts one, rehearsing the bird lesson (core/rehearsal.py): how long until it is
+   ready, then its first student's job, against stage 2's cold and warm ones (`--no-rehearsal` skips it);
+4. the bird lesson's default job, N students at once (each in its own process, as the server's workers are,
    each with a 1/N share): total images per second and each job's peak next to its prediction;
-4. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks;
+5. the peers, in the same run: fastai 2.8 (where importable) and the plain-PyTorch loops of the lesson benchmarks;
    the bird and segmentation lessons cold then warm on one slot's thread, fastai's fine_tune cold then warm in one
    process (a warm worker against a notebook's second run).
 
@@ -134,6 +136,33 @@ def profile_warm(lesson: str, quick: bool) -> dict:
         tables["GPU time (own)"] = events.table(sort_by="self_cuda_time_total", row_limit=25,
                                                 max_name_column_width=60)
     return dict(lesson=lesson, cold=cold, warm=warm, threads=threads, tables=tables)
+
+
+def rehearsed_worker(lesson: str, quick: bool, timeout: float) -> dict:
+    """A worker process as the server starts one, told to rehearse `lesson` (core/rehearsal.py): how long until it
+    was ready, then its first student's job, to set beside the profile's cold and warm jobs."""
+    import shutil
+    import tempfile
+
+    from core.backends import ProcessBackend, plan_slots
+    from core.runs import RunStore
+    from core.service import TrainingService
+
+    os.environ["LESSON1_REHEARSE"] = lesson
+    root = Path(tempfile.mkdtemp(prefix="lesson1-gpu-check-"))
+    start = time.time()
+    service = TrainingService(RunStore(root), ProcessBackend(root, plan_slots(1)))
+    try:
+        while not (rehearsed := service.stats().get("rehearsed")):
+            if time.time() - start > timeout:
+                return dict(lesson=lesson, ok=False, error=f"not ready after {timeout:.0f} s")
+            time.sleep(0.2)
+        ready_s = time.time() - start
+        row = run_job(service, lesson, 1, 2, quick)
+    finally:
+        service.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
+    return dict(row, ready_s=round(ready_s, 1), rehearsal=next(iter(rehearsed.values())))
 
 
 # ---- the orchestration -------------------------------------------------------------------------------------------
@@ -272,8 +301,21 @@ def write_report(out: Path, report: dict) -> None:
                   f"profiled) {epochs['warm']}. Threads profiled: {profiled['threads']}."]
         for title, table in profiled["tables"].items():
             lines += ["", f"### {title}", "", "```", table.strip(), "```"]
+    rehearsed = report.get("rehearsed")
+    if rehearsed:
+        lines += ["", "## A worker that rehearsed (core/rehearsal.py), then its first student's job", ""]
+        if rehearsed.get("ok"):
+            said = ", ".join(f"{lesson} {status} in {seconds:.1f} s" for lesson, status, seconds in
+                             rehearsed["rehearsal"])
+            lines.append(f"Ready {rehearsed['ready_s']:.1f} s after the worker was started (rehearsal: {said}). Its "
+                         f"first job, {rehearsed['lesson']}: {rehearsed['train_s']:.1f} s of training, seconds per "
+                         f"epoch {', '.join(f'{sec:.2f}' for sec in rehearsed['epoch_s'])}, {rehearsed['metric']} "
+                         f"{rehearsed['value']:.4f}. Compare the profile's cold and warm jobs.")
+        else:
+            lines.append(f"FAILED: {rehearsed.get('error', '')[:600]}")
     failures = [r for r in report["lessons"] + [r for rows in report["together"].values() for r in rows]
                 + [profiled[k] for k in ("cold", "warm") if profiled and profiled.get("ok")]
+                + ([rehearsed] if rehearsed else [])
                 if not r.get("ok") and r.get("details")]
     if failures:
         lines += ["", "## Why the failed jobs failed (each run's error.log)", ""]
@@ -305,6 +347,7 @@ def main():
     parser.add_argument("--lessons", nargs="*", default=list(LESSONS), choices=LESSONS)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-profile", action="store_true", help="skip profiling the bird lesson's warm run")
+    parser.add_argument("--no-rehearsal", action="store_true", help="skip a rehearsed worker's first job")
     parser.add_argument("--tests-log", help="the GPU-marked tests' output, to put in the report")
     parser.add_argument("--budget", type=float, default=420, help="seconds for everything after the tests")
     args = parser.parse_args()
@@ -333,6 +376,12 @@ def main():
     if not args.no_profile and deadline - time.time() > 60:
         print("the bird lesson's job, cold then warm under torch.profiler", flush=True)
         report["profile"] = run_profile("image_classification", args.quick, timeout=min(240, deadline - time.time()))
+        write_report(out, report)
+    if not args.no_rehearsal and deadline - time.time() > 90:
+        lesson = "tabular" if args.quick else "image_classification"
+        print(f"a worker that rehearsed {lesson}, then its first job", flush=True)
+        report["rehearsed"] = rehearsed_worker(lesson, args.quick, timeout=min(150, deadline - time.time() - 30))
+        print(json.dumps(report["rehearsed"])[:400], flush=True)
         write_report(out, report)
     for n in args.jobs:
         if deadline - time.time() < 30:

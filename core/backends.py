@@ -139,6 +139,7 @@ class ProcessBackend:
         self._procs: list = [None] * len(plans)
         self._conns: list = [None] * len(plans)
         self._running: dict[int, str] = {}
+        self._rehearsals: dict[int, list | None] = {}   # slot -> how its rehearsal ended (None: still rehearsing)
         self._lock = threading.Lock()
 
     @property
@@ -156,7 +157,9 @@ class ProcessBackend:
                                  args=(child, str(self.runs_root), plan.device, plan.memory_budget, os.getpid()))
         proc.start()
         child.close()
-        self._procs[slot], self._conns[slot] = proc, parent
+        with self._lock:
+            self._procs[slot], self._conns[slot] = proc, parent
+            self._rehearsals.pop(slot, None)
 
     def launch(self, slot: int, run_id: str, time_limit: float | None = None) -> None:
         with self._lock:
@@ -184,6 +187,9 @@ class ProcessBackend:
                     with self._lock:
                         self._running.pop(slot, None)
                     ended.append(Ended(slot, message[1]))
+                elif message[0] in ("rehearsing", "rehearsed"):
+                    with self._lock:
+                        self._rehearsals[slot] = None if message[0] == "rehearsing" else message[1]
             else:
                 dead.add(sentinels[obj])
         for slot in dead:
@@ -208,9 +214,13 @@ class ProcessBackend:
         return False
 
     def describe(self) -> dict:
-        alive = sum(p is not None and p.is_alive() for p in self._procs)
+        with self._lock:
+            alive = sum(p is not None and p.is_alive() for p in self._procs)
+            rehearsals = dict(self._rehearsals)
         return dict(backend=self.name, workers=self.n_slots, alive=alive,
-                    pids=[p.pid for p in self._procs if p is not None])
+                    pids=[p.pid for p in self._procs if p is not None],
+                    warming=sum(ended is None for ended in rehearsals.values()),
+                    rehearsed={slot: ended for slot, ended in rehearsals.items() if ended is not None})
 
     def shutdown(self) -> None:
         for conn in self._conns:
@@ -236,11 +246,27 @@ def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, pa
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # a terminal's Ctrl-C is for the server: follow it out, below
     _exit_with_parent(parent_pid)
+    from core import rehearsal
     from core.lessons import warm_up
     from core.runs import RunStore
     from core.worker import execute
     warm_up()
     store, dev = RunStore(runs_root), torch.device(device)
+    lessons = rehearsal.lessons_to_rehearse(dev)
+    if lessons:                                         # a GPU's first job pays for cuDNN's plans: not a student's
+
+        def job_waiting() -> bool:
+            try:
+                return conn.poll()
+            except (OSError, EOFError):
+                return True
+
+        try:
+            conn.send(("rehearsing", lessons))
+            conn.send(("rehearsed", rehearsal.rehearse(dev, memory_budget, job_waiting,
+                                                       rehearsal.default_runs(lessons))))
+        except (OSError, ValueError):
+            return
     while True:
         try:
             message = conn.recv()

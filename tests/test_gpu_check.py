@@ -7,7 +7,7 @@ import sys
 from benchmarks.gpu_check import ROOT, write_report
 
 
-def test_quick_mode_measures_each_lesson_a_profiled_warm_run_and_jobs_together_on_a_cpu(tmp_path):
+def test_quick_mode_measures_each_lesson_a_profiled_warm_run_a_rehearsed_worker_and_jobs_together_on_a_cpu(tmp_path):
     out = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--quick", "--out", str(tmp_path),
                           "--lessons", "tabular", "collab", "--jobs", "1", "--no-peers", "--budget", "360"],
                          cwd=ROOT, capture_output=True, text=True, timeout=420)
@@ -21,12 +21,17 @@ def test_quick_mode_measures_each_lesson_a_profiled_warm_run_and_jobs_together_o
     assert profiled["ok"], profiled
     assert len(profiled["cold"]["epoch_s"]) == len(profiled["warm"]["epoch_s"]) == 2      # fine_tune: frozen + 1
     assert "aten::convolution_backward" in profiled["tables"]["CPU time (with what it calls)"]   # the job's thread
+    rehearsed = report["rehearsed"]                       # a worker that rehearsed, then its first job
+    assert rehearsed["ok"] and rehearsed["lesson"] == "tabular", rehearsed
+    assert [(lesson, status) for lesson, status, _ in rehearsed["rehearsal"]] == [("tabular", "done")]
+    assert rehearsed["ready_s"] > 0 and rehearsed["metric"] == "accuracy"
     together = report["together"]["1"]
     assert len(together) == 1 and together[0]["ok"], together
     assert together[0]["lesson"] == "image_classification" and together[0]["items_trained"] > 0
     md = (tmp_path / "gpu-check.md").read_text()
     assert "| tabular |" in md and "| collab |" in md and "| 1 |" in md
     assert "cold, then warm under torch.profiler" in md
+    assert "A worker that rehearsed" in md and "tabular done in" in md
 
 
 def test_a_failed_jobs_details_are_in_the_report_once(tmp_path):

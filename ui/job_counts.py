@@ -26,7 +26,8 @@ def line(stats: dict) -> str:
     """What the sidebar says after "Jobs:", from the training service's stats."""
     alive = f" ({stats['alive']} ready)" if stats.get("alive", stats["workers"]) != stats["workers"] else ""
     workers = f"{stats['workers']} worker{'' if stats['workers'] == 1 else 's'}"
-    return f"{stats['running']} training · {stats['queued']} waiting · {workers}{alive}"
+    warming = f", {stats['warming']} warming up" if stats.get("warming") else ""     # core/rehearsal.py
+    return f"{stats['running']} training · {stats['queued']} waiting · {workers}{alive}{warming}"
 
 
 # ---- the server's side -------------------------------------------------------------------------------------------
