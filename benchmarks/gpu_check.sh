@@ -2,7 +2,7 @@
 # The GPU check, on a machine with one GPU and PyTorch (run benchmarks/gpu_prepare.sh first, where pip works):
 #   bash benchmarks/gpu_check.sh [OUT_DIR]
 # Runs the GPU-marked tests, then benchmarks/gpu_check.py (every lesson alone, the bird job cold then warm under the
-# profiler, the bird lesson 1/2/4/8 at once, the peers), writing gpu-check.md / .json to OUT_DIR (default: $OUT, else
+# profiler, a rehearsed worker's first bird job, the bird lesson 1/2/4/8 at once, the peers), writing gpu-check.md / .json to OUT_DIR (default: $OUT, else
 # benchmarks/results/latest). About 7 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."

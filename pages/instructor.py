@@ -45,8 +45,12 @@ def queue_panel() -> None:
     cols = st.columns(4)
     cols[0].metric("Training now", stats["running"], border=True)
     cols[1].metric("Waiting", stats["queued"], border=True)
+    warming = stats.get("warming", 0)
     cols[2].metric("Workers", f"{stats.get('alive', stats['workers'])} of {stats['workers']}", border=True,
-                   help=f"Backend: {stats.get('backend')}. Each worker trains one run at a time.")
+                   delta=f"{warming} warming up" if warming else None, delta_color="off", delta_arrow="off",
+                   help=f"Backend: {stats.get('backend')}. Each worker trains one run at a time. A new worker on a "
+                        "GPU warms up first: it trains each lesson's default run once, so that the first students' "
+                        "runs do not wait for the GPU's warm-up, and stops as soon as a run arrives.")
     if gpus:
         busy = max(g["busy_percent"] for g in gpus)
         used = sum(g["used_mib"] for g in gpus) / 1024

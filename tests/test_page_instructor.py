@@ -93,3 +93,14 @@ def test_choosing_what_presentation_mode_hides(service):
     at.checkbox(key="hide_uploads").check()
     next(b for b in at.button if b.label == "Save").click().run()
     assert presentation_settings(service.store.root) == {"hide": ["code", "uploads"]}
+
+
+def test_the_instructor_sees_workers_warming_up(service, monkeypatch):
+    """Workers on a GPU rehearse each lesson before their first student (core/rehearsal.py): the page says so."""
+    described = service.backend.describe()
+    monkeypatch.setattr(service.backend, "describe", lambda: dict(described, warming=1))
+    workers = next(m for m in open_as(PAGE, TEACHER).metric if m.label == "Workers")
+    assert workers.value == "1 of 1" and workers.delta == "1 warming up"
+    monkeypatch.setattr(service.backend, "describe", lambda: dict(described, warming=0))
+    workers = next(m for m in open_as(PAGE, TEACHER).metric if m.label == "Workers")
+    assert not workers.delta
