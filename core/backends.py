@@ -148,13 +148,16 @@ class ProcessBackend:
 
     def start(self) -> None:
         for slot in range(self.n_slots):
-            self._spawn(slot)
+            self._spawn(slot, rehearse=True)
 
-    def _spawn(self, slot: int) -> None:
+    def _spawn(self, slot: int, rehearse: bool = False) -> None:
+        """A worker for `slot`. Only the first ones rehearse (core/rehearsal.py): one that replaces a worker that
+        died could die of the same, over and over."""
         plan = self.plans[slot]
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(target=worker_main, name=f"lesson1-worker-{slot}", daemon=True,
-                                 args=(child, str(self.runs_root), plan.device, plan.memory_budget, os.getpid()))
+                                 args=(child, str(self.runs_root), plan.device, plan.memory_budget, os.getpid(),
+                                       rehearse))
         proc.start()
         child.close()
         with self._lock:
@@ -236,8 +239,10 @@ class ProcessBackend:
                     proc.kill()
 
 
-def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, parent_pid: int) -> None:
-    """A worker process: warm up once, then run whatever run ids the server sends, one at a time."""
+def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, parent_pid: int,
+                rehearse: bool = False) -> None:
+    """A worker process: warm up once (and rehearse, if asked and LESSON1_REHEARSE wants it for this device), then
+    run whatever run ids the server sends, one at a time."""
     import core  # noqa: F401  (OpenMP's wait policy, before torch's threads start)
     try:
         os.nice(WORKER_NICENESS)
@@ -252,7 +257,7 @@ def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, pa
     from core.worker import execute
     warm_up()
     store, dev = RunStore(runs_root), torch.device(device)
-    lessons = rehearsal.lessons_to_rehearse(dev)
+    lessons = rehearsal.lessons_to_rehearse(dev) if rehearse else []
     if lessons:                                         # a GPU's first job pays for cuDNN's plans: not a student's
 
         def job_waiting() -> bool:

@@ -8,7 +8,8 @@ runs every job on its main thread, so what the rehearsal builds there is what th
 have the default's shapes (its image size and batch size: the training batches drop their ragged end, and
 evaluation pads it, core/learner.py).
 
-A rehearsal gives way: as soon as a real job arrives (`interrupted()`), the lesson being rehearsed is stopped at its
+A rehearsal trains one epoch of each phase (a frozen one, then an unfrozen one): more epochs only repeat the same
+shapes. It gives way as soon as a real job arrives (`interrupted()`): the lesson being rehearsed is stopped at its
 next step and no other is started. What it warmed stays warm.
 
     LESSON1_REHEARSE   auto (the default: every lesson, on workers with a GPU), on (every lesson, a CPU's workers
@@ -63,6 +64,16 @@ def default_runs(lessons: Iterable[str] | None = None) -> list[tuple[str, tuple[
     return runs
 
 
+def one_epoch_each(lesson: str, config: dict) -> dict:
+    """`config` with each of the lesson's epoch settings (a phase's epochs) at most 1; 0 (no such phase) stays 0."""
+    from core.lessons import get_lesson
+    short = dict(config)
+    for key in get_lesson(lesson).limited.get("epochs", ()):
+        if isinstance(short.get(key), int) and short[key] > 1:
+            short[key] = 1
+    return short
+
+
 def rehearse(device: torch.device, memory_budget: int | None, interrupted: Callable[[], bool],
              runs: Iterable[tuple[str, tuple[str, dict, dict]]]) -> list[tuple[str, str, float]]:
     """Train each of `runs` (default_runs()) once on `device`, until `interrupted()`. Returns how each ended and
@@ -79,8 +90,8 @@ def rehearse(device: torch.device, memory_budget: int | None, interrupted: Calla
         start = time.perf_counter()
         try:
             store = RunStore(root)
-            record = store.create(lesson, kind, "rehearsal", check_run(lesson, kind, config, data, root), data,
-                                  title="rehearsal")
+            settings = one_epoch_each(lesson, check_run(lesson, kind, config, data, root))
+            record = store.create(lesson, kind, "rehearsal", settings, data, title="rehearsal")
             with _GivingWay(store, record.id, interrupted):
                 status = execute(store, record.id, device, memory_budget, LESSON_SECONDS)
             log.info("rehearsed %s on %s: %s in %.1f s", lesson, device, status, time.perf_counter() - start)

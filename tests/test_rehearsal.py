@@ -31,6 +31,23 @@ def test_a_rehearsal_trains_each_run_and_keeps_nothing():
     assert rehearsal_folders() == before
 
 
+def test_a_rehearsal_trains_one_epoch_of_each_phase(monkeypatch):
+    """More epochs only repeat the same shapes: each of the lesson's epoch settings is cut to 1, and 0 stays 0."""
+    import core.worker
+    trained = []
+
+    def execute(store, run_id, *args):
+        trained.append(store.read(run_id).config)
+        return "done"
+
+    monkeypatch.setattr(core.worker, "execute", execute)
+    rehearsal.rehearse(CPU, None, never, [("segmentation", ("fit", {"dataset": "scenes"},
+                                                             {"epochs": 4, "freeze_epochs": 0, "width": 96})),
+                                          (KEY, ("train", {}, {"epochs": 3, "n": 64}))])
+    assert [(c["epochs"], c["freeze_epochs"], c["width"]) for c in trained[:1]] == [(1, 0, 96)]
+    assert trained[1]["epochs"] == 1 and trained[1]["n"] == 64
+
+
 def test_a_rehearsal_gives_way_to_a_real_job():
     job_arrived = threading.Event()
     threading.Timer(0.5, job_arrived.set).start()
@@ -114,6 +131,16 @@ def test_a_worker_rehearses_until_its_first_job(tmp_path, monkeypatch):
             ended = backend.wait(1.0)
         describe_after = backend.describe()
         rehearsed = describe_after["rehearsed"]
+        first_pid = describe_after["pids"]
+        backend.kill(0)                           # the worker that replaces it does not rehearse: it could die of it
+        while backend.describe()["pids"] == first_pid:
+            assert time.monotonic() < deadline + 180, "the worker was not replaced"
+            backend.wait(0.5)
+        second = store.create(KEY, "train", "student", {"epochs": 1}, {})
+        backend.launch(0, second.id)
+        while not backend.wait(1.0) and time.monotonic() < deadline + 240:
+            pass
+        describe_replaced = backend.describe()
     finally:
         backend.shutdown()
     assert [(e.run_id, e.died) for e in ended] == [(run.id, False)]
@@ -121,3 +148,5 @@ def test_a_worker_rehearses_until_its_first_job(tmp_path, monkeypatch):
     assert not list(scratch.glob("lesson1-rehearsal-*"))
     assert [(lesson, status) for lesson, status, _ in rehearsed[0]] == [("image_classification", "cancelled")]
     assert describe_while_rehearsing["warming"] == 1 and describe_after["warming"] == 0
+    assert store.read(second.id).status == "done"
+    assert describe_replaced["rehearsed"] == {} and describe_replaced["warming"] == 0
