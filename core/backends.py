@@ -258,14 +258,14 @@ def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, pa
     warm_up()
     store, dev = RunStore(runs_root), torch.device(device)
     lessons = rehearsal.lessons_to_rehearse(dev) if rehearse else []
-    if lessons:                                         # a GPU's first job pays for cuDNN's plans: not a student's
 
-        def job_waiting() -> bool:
-            try:
-                return conn.poll()
-            except (OSError, EOFError):
-                return True
+    def job_waiting() -> bool:
+        try:
+            return conn.poll()
+        except (OSError, EOFError):
+            return True
 
+    if lessons and not job_waiting():                   # a GPU's first job pays for cuDNN's plans: not a student's
         try:
             conn.send(("rehearsing", lessons))
             conn.send(("rehearsed", rehearsal.rehearse(dev, memory_budget, job_waiting,

@@ -150,3 +150,22 @@ def test_a_worker_rehearses_until_its_first_job(tmp_path, monkeypatch):
     assert describe_while_rehearsing["warming"] == 1 and describe_after["warming"] == 0
     assert store.read(second.id).status == "done"
     assert describe_replaced["rehearsed"] == {} and describe_replaced["warming"] == 0
+
+
+def test_a_worker_with_a_job_waiting_does_not_rehearse(tmp_path, monkeypatch):
+    from core.runs import RunStore
+    monkeypatch.setenv("LESSON1_REHEARSE", "on")
+    store = RunStore(tmp_path)
+    run = store.create(KEY, "train", "student", {"epochs": 1}, {})
+    backend = ProcessBackend(store.root, [SlotPlan("cpu", None)])
+    backend.start()
+    try:
+        backend.launch(0, run.id)                 # long before the worker has imported torch
+        deadline = time.monotonic() + 120
+        while not backend.wait(1.0):
+            assert time.monotonic() < deadline, "the job never ended"
+        described = backend.describe()
+    finally:
+        backend.shutdown()
+    assert store.read(run.id).status == "done"
+    assert described["rehearsed"] == {} and described["warming"] == 0
