@@ -148,10 +148,15 @@ def rehearsed_worker(lesson: str, quick: bool, timeout: float) -> dict:
     from core.runs import RunStore
     from core.service import TrainingService
 
-    os.environ["LESSON1_REHEARSE"] = lesson
+    before = os.environ.get("LESSON1_REHEARSE")
+    os.environ["LESSON1_REHEARSE"] = lesson                 # read by the worker process, as it starts
     root = Path(tempfile.mkdtemp(prefix="lesson1-gpu-check-"))
     start = time.time()
     service = TrainingService(RunStore(root), ProcessBackend(root, plan_slots(1)))
+    if before is None:
+        os.environ.pop("LESSON1_REHEARSE")
+    else:
+        os.environ["LESSON1_REHEARSE"] = before
     try:
         while not (rehearsed := service.stats().get("rehearsed")):
             if time.time() - start > timeout:
