@@ -257,7 +257,7 @@ def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, pa
     from core.worker import execute
     warm_up()
     store, dev = RunStore(runs_root), torch.device(device)
-    lessons = rehearsal.lessons_to_rehearse(dev) if rehearse else []
+    runs = rehearsal.runs_to_rehearse(dev) if rehearse else []
 
     def job_waiting() -> bool:
         try:
@@ -265,11 +265,10 @@ def worker_main(conn, runs_root: str, device: str, memory_budget: int | None, pa
         except (OSError, EOFError):
             return True
 
-    if lessons and not job_waiting():                   # a GPU's first job pays for cuDNN's plans: not a student's
+    if runs and not job_waiting():                      # a GPU's first job pays for cuDNN's plans: not a student's
         try:
-            conn.send(("rehearsing", lessons))
-            conn.send(("rehearsed", rehearsal.rehearse(dev, memory_budget, job_waiting,
-                                                       rehearsal.default_runs(lessons))))
+            conn.send(("rehearsing", [lesson for lesson, _ in runs]))
+            conn.send(("rehearsed", rehearsal.rehearse(dev, memory_budget, job_waiting, runs)))
         except (OSError, ValueError):
             return
     while True:

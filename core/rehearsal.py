@@ -35,21 +35,21 @@ CHECK_SECONDS = 0.1
 PREFIX = "lesson1-rehearsal-"                   # + the worker's pid: the folder of a rehearsal in the temporary folder
 
 
-def lessons_to_rehearse(device: torch.device) -> list[str]:
-    """The lessons a worker on `device` rehearses (LESSON1_REHEARSE), in the lessons' order."""
+def runs_to_rehearse(device: torch.device) -> list[tuple[str, tuple[str, dict, dict]]]:
+    """The default runs a worker on `device` rehearses (LESSON1_REHEARSE), in the lessons' order."""
     from core.lessons import LESSONS
     setting = os.environ.get("LESSON1_REHEARSE", "auto").strip().lower()
     if setting in ("off", "0", "false", "no", ""):
         return []
     if setting in ("on", "1", "true", "yes") or (setting == "auto" and device.type == "cuda"):
-        return [key for key, _ in default_runs()]
+        return default_runs()
     if setting == "auto":
         return []
     asked = {key.strip() for key in setting.split(",")}
     unknown = asked - set(LESSONS)
     if unknown:
         log.warning("LESSON1_REHEARSE names no lesson %s (lessons: %s)", sorted(unknown), ", ".join(LESSONS))
-    return [key for key in LESSONS if key in asked]
+    return default_runs(asked)
 
 
 def default_runs(lessons: Iterable[str] | None = None) -> list[tuple[str, tuple[str, dict, dict]]]:
@@ -77,7 +77,7 @@ def one_epoch_each(lesson: str, config: dict) -> dict:
 
 def rehearse(device: torch.device, memory_budget: int | None, interrupted: Callable[[], bool],
              runs: Iterable[tuple[str, tuple[str, dict, dict]]]) -> list[tuple[str, str, float]]:
-    """Train each of `runs` (default_runs()) once on `device`, until `interrupted()`. Returns how each ended and
+    """Train each of `runs` (runs_to_rehearse) once on `device`, until `interrupted()`. Returns how each ended and
     when: (lesson, "done" | "cancelled" | "failed", seconds). Nothing is kept, and a failure is only logged."""
     from core.classroom import check_run
     from core.runs import RunStore
@@ -96,13 +96,14 @@ def rehearse(device: torch.device, memory_budget: int | None, interrupted: Calla
             record = store.create(lesson, kind, "rehearsal", settings, data, title="rehearsal")
             with _GivingWay(store, record.id, interrupted):
                 status = execute(store, record.id, device, memory_budget, LESSON_SECONDS)
-            log.info("rehearsed %s on %s: %s in %.1f s", lesson, device, status, time.perf_counter() - start)
         except Exception:                       # a rehearsal never takes its worker down
             status = "failed"
             log.exception("could not rehearse %s", lesson)
         finally:
             shutil.rmtree(root, ignore_errors=True)
-        ended.append((lesson, status, round(time.perf_counter() - start, 2)))
+        seconds = round(time.perf_counter() - start, 2)
+        log.info("rehearsed %s on %s: %s in %.1f s", lesson, device, status, seconds)
+        ended.append((lesson, status, seconds))
     return ended
 
 
