@@ -66,6 +66,16 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
 
 
+# Counts the script runs that have ended in this tab: the app's root leaves the state "running" once per run.
+COUNT_SCRIPT_RUNS = """
+window.__lesson1RunsEnded = 0;
+new MutationObserver(records => {
+  for (const r of records) if (r.oldValue === 'running') window.__lesson1RunsEnded += 1;
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ['data-test-script-state']});
+"""
+
+
 # ---- the page, driven ---------------------------------------------------------------------------------------------
 class Session:
     """One browser tab on one upload path: opened where its uploader shows, then fed one case after another."""
@@ -76,6 +86,7 @@ class Session:
 
     def open(self):
         self.context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.add_init_script(COUNT_SCRIPT_RUNS)
         self.page = self.context.new_page()
         self.uploaded = 0                                 # files the server has answered for
 
@@ -97,20 +108,30 @@ class Session:
 
     def files(self, key: str, files: list[tuple[str, bytes, str]]):
         """The files in the uploader, once the server has them all (one upload request each)."""
-        wanted = self.uploaded + len(files)
+        wanted, runs = self.uploaded + len(files), self.runs_ended()
         self.key(key).locator('input[type="file"]').set_input_files(
             files=[{"name": n, "mimeType": m, "buffer": b} for n, b, m in files])
         deadline = time.time() + 60
         while self.uploaded < wanted and time.time() < deadline:
             self.page.wait_for_timeout(50)
-        self.settle()
+        self.settle(runs)
 
     def click(self, key: str):
+        runs = self.runs_ended()
         self.key(key).locator("button").first.click()
-        self.settle()
+        self.settle(runs)
 
-    def settle(self):
-        self.page.wait_for_timeout(1000)                 # the rerun the upload or click asked for starts
+    def runs_ended(self) -> int:
+        return self.page.evaluate("window.__lesson1RunsEnded || 0")
+
+    def settle(self, runs_before: int):
+        """Until the rerun that the upload or click asked for has ended. A fixed pause let a loaded machine's rerun
+        start after it: the page was then judged on the rerun before, with the last case's other file (CI, 12-07)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        try:
+            self.page.wait_for_function(f"() => (window.__lesson1RunsEnded || 0) > {runs_before}", timeout=30_000)
+        except PlaywrightTimeout:                        # no rerun came: judged on the page as it stands
+            pass
         wait_idle(self.page, timeout=120_000)
 
     def alerts(self, kinds=("Error", "Warning"), inside: str | None = None) -> list[str]:
