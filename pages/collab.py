@@ -19,6 +19,7 @@ from core.collab.model import expected_shapes, is_dot_product
 from core.collab.saved import ModelFileError, collab_from_files, export_bytes
 from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
+from core.live import device_label
 from core.tables import Limits, TableError, spreadsheet_safe
 from ui import runs as ui_runs
 from ui.charts import show_chart
@@ -38,22 +39,24 @@ LESSON = "collab"
 LRS = [1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]
 WDS = [0.0, 0.01, 0.03, 0.1, 0.3, 0.5, 1.0]
 BATCH_SIZES = [64, 128, 256, 512, 1024]
-TOP_CHOICES = [None, 2000, 500]
-TOP_LABELS = {None: "all of them (the course's model)", 2000: "the 2,000 most-rated", 500: "the 500 most-rated"}
+# 0 is "all": a radio whose value is None shows no option chosen (a run's config says None for all)
+ALL_ITEMS = 0
+TOP_CHOICES = [ALL_ITEMS, 2000, 500]
+TOP_LABELS = {ALL_ITEMS: "all of them (the course's model)", 2000: "the 2,000 most-rated", 500: "the 500 most-rated"}
 MAX_EPOCHS, MAX_FACTORS, MAX_SEED = 30, 200, 10_000
 # config key -> widget key: settings in the URL (?lr=0.01&epochs=3) and "Train again with these settings"
 WIDGETS = {"lr": "col_lr", "epochs": "col_epochs", "wd": "col_wd", "batch_size": "col_bs", "method": "col_method",
            "seed": "col_seed", "n_factors": "col_factors", "use_nn": "col_use_nn", "top_items": "col_top",
            "y_range": "col_y_refill", "columns": "col_columns_refill"}
 VALID = {"col_lr": lambda v: v in LRS, "col_wd": lambda v: v in WDS, "col_bs": lambda v: v in BATCH_SIZES,
-         "col_method": lambda v: v in METHODS, "col_top": lambda v: v in TOP_CHOICES,
+         "col_method": lambda v: v in METHODS, "col_top": lambda v: v is None or v in TOP_CHOICES,
          "col_use_nn": lambda v: isinstance(v, bool),
          "col_epochs": lambda v: _whole(v) and 1 <= v <= MAX_EPOCHS,
          "col_seed": lambda v: _whole(v) and 0 <= v <= MAX_SEED,
          "col_factors": lambda v: _whole(v) and 1 <= v <= MAX_FACTORS}
 CONTROLS = {"col_method": DEFAULTS["method"], "col_bs": DEFAULTS["batch_size"], "col_lr": DEFAULTS["lr"],
             "col_wd": DEFAULTS["wd"], "col_epochs": DEFAULTS["epochs"], "col_seed": DEFAULTS["seed"],
-            "col_factors": DEFAULTS["n_factors"], "col_use_nn": False, "col_top": None}
+            "col_factors": DEFAULTS["n_factors"], "col_use_nn": False, "col_top": ALL_ITEMS}
 
 
 def _finite(v) -> bool:
@@ -105,6 +108,8 @@ def settle_controls() -> None:
     kept = ss.setdefault("col_kept", {})
     for key, default in CONTROLS.items():
         ss.setdefault(key, kept.get(key, default))
+    if ss.col_top is None:                                               # a run's or a link's "all"
+        ss.col_top = ALL_ITEMS
     recipe = st.query_params.get("recipe")
     if recipe in RECIPES and not ss.get("col_recipe_from_url"):          # ?recipe=chapter1 in a link
         ss.col_recipe_from_url = True
@@ -296,9 +301,10 @@ def section_model(picked: Picked) -> dict | None:
     top_items = st.radio("Train on the ratings of", TOP_CHOICES, index=TOP_CHOICES.index(ss.col_top),
                          format_func=TOP_LABELS.get, horizontal=True, key="col_top",
                          help="Fewer movies: fewer numbers to learn, a little faster on a CPU. The course uses all.")
+    top_items = top_items or None
     data = prepared(picked.ratings, picked.data_key, top_items)
     cols = st.columns([1, 1, 2])
-    use_nn = cols[0].toggle("Neural net instead (use_nn=True)", value=ss.col_use_nn, key="col_use_nn",
+    use_nn = cols[0].toggle("Neural net (use_nn)", value=ss.col_use_nn, key="col_use_nn",
                             help="collab_learner(dls, use_nn=True): the two embeddings side by side into a small "
                                  "neural net (one hidden layer of 100) instead of a dot product")
     n_factors = int(cols[1].number_input("n_factors", 1, MAX_FACTORS, ss.col_factors, step=10, key="col_factors",
@@ -433,7 +439,7 @@ def section_results(run, record) -> None:
         st.info("You stopped training early: these are the results of the partly trained model.")
     seconds = summary.get("seconds_per_epoch") or []
     st.caption(f"Trained on {data_label(record.data)}: {summary['n_train']:,} ratings in batches of "
-               f"{summary['batch_size']} on {summary['device']}"
+               f"{summary['batch_size']} on {device_label(summary['device'])}"
                + (": " + ", ".join(f"{t:.1f} s" for t in seconds) + " per epoch." if seconds else "."))
     base = summary["baseline"]
     cols = st.columns(3)
@@ -495,7 +501,8 @@ def section_learned(use: InUse) -> None:
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
         show_chart(figures.factor_map(table, x, y, n_labels=30), key="col_factor_map")
-        st.caption("The 30 most-rated movies are labelled; hover over any dot for its title.")
+        st.caption("The 30 most-rated movies are red, labelled where a label has room; hover over any dot for its "
+                   "whole title.")
 
     st.subheader("Similar movies: factors that point the same way")
     show_code(f"movie_factors = learn.model.{factors}.weight\n"

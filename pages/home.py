@@ -42,5 +42,7 @@ for row in range(0, len(lessons), 3):
 st.divider()
 st.caption(
     "Training runs in a shared queue on the server (see the sidebar), so a whole class can use one GPU. "
-    "Runs are reproducible: each lesson shows the random seed it uses. With no internet, every lesson uses an "
+    "Runs are reproducible: each lesson shows the random seed it uses, and the same seed and settings train the "
+    "same model again on the same server (the ready-made runs were trained on another machine: retrained here, "
+    "their last digits can differ). With no internet, every lesson uses an "
     "embedded dataset and embedded pretrained weights, and says so on the page.")

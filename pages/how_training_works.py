@@ -189,8 +189,8 @@ def section_descent():
     st.markdown(
         "Dragging sliders doesn't scale to millions of weights. Instead, calculus tells us, for each weight, which "
         "way makes the loss go up and how steeply: the **gradient**. Take a small step the other way, the size "
-        "set by the **learning rate**, and repeat. The arrows show where the next step will move each weight. "
-        "Try a learning rate of 0.3 or 0.5 (it explodes), and 0.001 (it crawls).")
+        "set by the **learning rate**, and repeat. The arrows show where the next step will move each weight, to "
+        "scale. Try a learning rate of 0.3 or 0.5 (it explodes), and 0.001 (it crawls).")
     show_code("""abc = torch.tensor([a, b, c], requires_grad=True)
 for step in range(n_steps):
     loss = mse(quad(abc, x), y)       # model → results → loss
@@ -405,7 +405,7 @@ def trained_weights(run, run_id: str) -> None:
                        f"kept falling to {last['train_loss']:.3f}.", icon=":material/trending_up:")
     cols = st.columns(2)
     cols[0].metric("Accuracy on the validation passengers", f"{summary['accuracy']:.1%}",
-                   f"{(summary['accuracy'] - summary['majority_accuracy']) * 100:+.1f} points",
+                   f"{round(summary['accuracy'] * 100, 1) - round(summary['majority_accuracy'] * 100, 1):+.1f} points",
                    help="compared with always saying the commonest answer, 'died'")
     cols[1].metric("Always saying 'died'", f"{summary['majority_accuracy']:.1%}")
     st.markdown("**A few validation passengers** (the network never trained on them), with the probability it "
@@ -415,6 +415,7 @@ def trained_weights(run, run_id: str) -> None:
     examples.insert(6, "prediction", np.where(examples["p_survived"] >= 0.5, "survived", "died"))
     examples = examples.rename(columns={"pclass": "class", "sibsp": "siblings/spouses", "parch": "parents/children",
                                         "p_survived": "P(survived)", "survived": "truth"})
+    examples["age"] = [f"{a:g}" if pd.notna(a) else "unknown" for a in examples["age"]]
     show_table(examples, index=False, formats={"P(survived)": "{:.0%}"})
 
 

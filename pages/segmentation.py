@@ -173,7 +173,8 @@ def legend(codes, counts=None, where=st):
 def pixel_shares(data_key: str, train_idx: tuple, valid_idx: tuple, _items) -> dict:
     """Pixels of each class in the training and in the validation photos (cached per data and split: a visit of the
     page doesn't count them again)."""
-    return {"training photos": pixel_counts(_items, train_idx), "validation photos": pixel_counts(_items, valid_idx)}
+    return {"training photos (darker)": pixel_counts(_items, train_idx),
+            "validation photos (paler)": pixel_counts(_items, valid_idx)}
 
 
 def section_data(items, data_ref: dict, source: str) -> tuple[int, list[int], list[int], int]:

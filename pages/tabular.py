@@ -10,6 +10,7 @@ from core.tabular import plots as tplots
 from core.tabular.interpret import cell_rows, predict_rows, rows_with_predictions, top_losses
 from core.tabular.jobs import DEFAULTS
 from core.embeddings import emb_sz_rule
+from core.live import device_label
 from core.tabular.model import build_model
 from core.tabular.procs import NA, FillMissing
 from core.tables import Limits, TableError, read_csv_bytes, spreadsheet_safe
@@ -224,7 +225,7 @@ def section_procs(data, csv_name: str, data_ref: dict, data_key: str, spec_key: 
         st.markdown("Each categorical column gets a *vocabulary*, the sorted list of values seen in training, and "
                     f"each value becomes its position in it. Position 0 is `{NA}`: a missing value, or a value "
                     "never seen in training.")
-        before_after(tables["categories"], "before (a grey None is a missing value)",
+        before_after(tables["categories"], "before (a grey NaN is a missing value)",
                      tables["categorified"], "after Categorify")
         st.fragment(vocabulary)(data.procs.categorify.vocab, spec.cat_names)    # choosing a column redraws only this
 
@@ -238,7 +239,7 @@ def section_procs(data, csv_name: str, data_ref: dict, data_key: str, spec_key: 
                     "missing), so FillMissing adds no `_na` column here. To show what it would do, we blanked one "
                     "cell per column in these example rows only; the training data is unchanged.",
                     icon=":material/lightbulb:")
-        before_after(tables["gaps"], "before (a grey None is a missing value)", tables["filled"], "after FillMissing")
+        before_after(tables["gaps"], "before (a grey NaN is a missing value)", tables["filled"], "after FillMissing")
         show_table(tables["medians"])
 
         st.subheader("Normalize: subtract the mean, divide by the standard deviation")
@@ -328,13 +329,14 @@ def section_results(run) -> None:
     seconds = summary.get("seconds_per_epoch") or []
     if seconds:
         st.caption(f"{summary['epochs']} epochs of {summary['n_train']:,} rows, batches of {summary['batch_size']:,}, "
-                   f"on {summary['device']}: " + ", ".join(f"{t:.2f} s" for t in seconds) + " per epoch.")
+                   f"on {device_label(summary['device'])}: " + ", ".join(f"{t:.2f} s" for t in seconds) + " per epoch.")
     cols = st.columns(3)
-    cols[0].metric("Our model's accuracy", f"{acc:.1%}", f"{(acc - majority) * 100:+.1f} points",
+    points = lambda a: round(a * 100, 1)                # the gaps are between the percentages shown, as rounded
+    cols[0].metric("Our model's accuracy", f"{acc:.1%}", f"{points(acc) - points(majority):+.1f} points",
                    help="compared with always giving the commonest answer")
     cols[1].metric("Always the commonest answer", f"{majority:.1%}")
     if baseline:
-        gap = (acc - baseline["accuracy"]) * 100
+        gap = points(acc) - points(baseline["accuracy"])
         cols[2].metric("Gradient-boosted trees (scikit-learn)", f"{baseline['accuracy']:.1%}",
                        f"{gap:+.1f} points for ours", delta_color="off")
         verdict = (f"the trees are ahead by {-gap:.1f} points" if gap < -0.05 else
@@ -347,7 +349,15 @@ def section_results(run) -> None:
                     "embeddings for something else.")
     st.subheader("show_results: a few validation rows")
     show_code("learn.show_results()")
-    show_table(spreadsheet_safe(pd.DataFrame(summary["show_results"])), index=False)
+    rows = pd.DataFrame(summary["show_results"])
+    answer = [c for c in rows.columns if c.endswith(" (truth)") or c.endswith("_pred") or c == "probability"]
+    rows = rows[answer + [c for c in rows.columns if c not in answer]]
+    wrong = [i for i, (truth, said) in enumerate(zip(rows[answer[0]], rows[answer[1]])) if truth != said] \
+        if len(answer) >= 2 else []
+    show_table(spreadsheet_safe(rows), index=False, marked_rows=wrong)
+    st.caption("The truth and the prediction come first here (fastai's table puts them last)"
+               + (f"; the {len(wrong)} highlighted row{'s' if len(wrong) != 1 else ''} the model got wrong."
+                  if wrong else "; the model got all of these right."))
     left, right = st.columns(2)
     with left:
         section_confusion(run)

@@ -25,6 +25,40 @@ def test_factor_map_labels_the_first_rows_only():
     assert list(labelled.text) == ["m0", "m1", "m2"] and list(labelled.y) == [10, 11, 12] and len(rest.x) == 7
 
 
+def test_factor_map_leaves_out_a_label_that_would_cover_another_but_keeps_its_point_and_title():
+    table = pd.DataFrame({"movie": ["Fargo (1996)", "Seven (a.k.a. Se7en) (1995)", "Heat (1995)", "Up (2009)"],
+                          "PC1": [0.0, 0.0, 0.0, 1.0], "PC3": [0.0, 0.0, 0.0, 1.0]})
+    labelled = figures.factor_map(table, "PC1", "PC3", n_labels=4).data[1]
+    assert list(labelled.text) == ["Fargo", "Seven", "", "Up"]          # above, below, no room left, far away
+    assert list(labelled.textposition) == ["top center", "bottom center", "top center", "top center"]
+    assert list(labelled.hovertext) == list(table["movie"]) and len(labelled.x) == 4
+
+
+def test_placed_labels_never_overlap():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=60), rng.normal(size=60)
+    labels = [f"movie number {i}" for i in range(60)]
+    texts, positions = figures.placed_labels(x, y, labels, width=900, height=520)
+    sx, sy = 900 / np.ptp(x), 520 / np.ptp(y)
+    boxes = []
+    for xi, yi, text, position in zip(x * sx, y * sy, texts, positions):
+        if text:
+            low = yi + 5 if position == "top center" else yi - 18
+            boxes.append((xi - len(text) * 2.8 - 2, low, xi + len(text) * 2.8 + 2, low + 13))
+    assert 10 < len(boxes) < 60                                        # some placed, some left out
+    assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                   for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_short_titles_read_as_names():
+    assert figures.short_title("Shawshank Redemption, The (1994)") == "The Shawshank Redemption"
+    assert figures.short_title("Raiders of the Lost Ark (Indiana Jones and the Raiders of the Lost Ark) (1981)") \
+        == "Raiders of the Lost Ark"
+    assert figures.short_title("Star Wars: Episode V - The Empire Strikes Back (1980)") == "Star Wars: Episode V…"
+    assert figures.short_title("(500) Days of Summer (2009)") == "(500) Days of Summer"
+
+
 def test_factor_map_draws_only_the_most_rated():
     table = pd.DataFrame({"movie": [f"m{i}" for i in range(10)], "PC1": range(10), "PC3": range(10)})
     rest, labelled = figures.factor_map(table, "PC1", "PC3", n_labels=2, n_shown=5).data

@@ -92,3 +92,14 @@ def test_every_widget_at_its_extremes_leaves_the_page_answering(page):
                 failures.append((kind, key, str(value)[:80], again.exception[0].stack_trace[-3:]))
     assert tried >= len(found)
     assert not failures, failures
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.split("/")[-1][:-3])
+def test_every_choice_opens_with_one_of_its_options_chosen(page):
+    """A radio whose value is None shows nothing chosen in the browser, though the page goes on with a value (the
+    collab lesson's "Train on the ratings of" did, for its "all" option). A selectbox may open empty only to show
+    its placeholder ("…or pick a cell")."""
+    at = open_page(page)
+    unchosen = [(w.key, w.label) for w in at.radio if w.options and w.index is None]
+    unchosen += [(w.key, w.label) for w in at.selectbox if w.options and w.index is None and not w.proto.placeholder]
+    assert not unchosen

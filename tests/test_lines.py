@@ -65,6 +65,17 @@ def test_a_log_scale_leaves_out_what_it_cannot_draw_and_ticks_at_powers_of_ten()
     assert {"1", "10", "100"} <= labels
 
 
+def test_a_log_scale_shorter_than_a_tenfold_still_has_numbers_at_their_heights():
+    def marks(values):
+        root = parsed(chart([Line("loss", range(len(values)), values)], log_y=True))
+        return {t.text: float(t.get("y")) for t in root.iter(f"{NS}text") if t.get("text-anchor") == "end"}
+    assert set(marks([0.65, 0.5, 0.4, 0.31])) == {"0.4", "0.5", "0.6"}          # no 1-2-5 mark but 0.5: round ones
+    assert set(marks([7.0, 3.0, 1.5])) == {"2", "5"}
+    found = marks([0.65, 0.5, 0.4, 0.31])
+    step_45, step_56 = found["0.4"] - found["0.5"], found["0.5"] - found["0.6"]
+    assert math.isclose(step_45 / step_56, math.log(5 / 4) / math.log(6 / 5), rel_tol=0.02)    # on the log scale
+
+
 def test_text_is_escaped_and_said_to_a_screen_reader():
     drawing = chart([Line("<b>bold</b> & co", [0, 1], [1, 2])], title="MSE <script>", about="a fit")
     root = parsed(drawing)                                       # still well-formed XML

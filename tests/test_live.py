@@ -199,3 +199,8 @@ def test_the_route_replays_only_a_ready_made_run(client, service):
     assert client.get(url(shipped.id) + "&at=3").json()["curves"]["step"] == [1, 2, 3]
     for bad in ("-1", "nan", "inf", "x"):
         assert client.get(url(shipped.id) + f"&at={bad}").status_code == 404
+
+
+def test_devices_are_named_as_a_student_says_them():
+    assert [live.device_label(d) for d in ("cpu", "cuda", "cuda:1", "mps", "xpu")] == \
+        ["the CPU", "a GPU", "a GPU", "an Apple GPU", "xpu"]

@@ -176,6 +176,8 @@ def test_settings_in_the_url_fill_the_controls_and_bad_ones_are_dropped():
     assert bad.select_slider(key="col_lr").value == 1e-2 and bad.number_input(key="col_epochs").value == 5
     recipe = fresh({"recipe": "chapter8", "epochs": "2"})
     assert shown_code(recipe).endswith("learn.fit_one_cycle(2, 5e-3, wd=0.1)")
+    everything = fresh({"top_items": "null"})                  # a run's config says None for all the ratings
+    assert everything.radio(key="col_top").index == 0 and "most-rated" not in shown_code(everything)
     chapter1 = fresh({"recipe": "chapter1"})                          # lesson 1's call: its data and its method
     assert chapter1.radio(key="col_source").value == ONLINE
     assert shown_code(chapter1).endswith("learn.fine_tune(10)") and not chapter1.exception

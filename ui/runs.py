@@ -28,7 +28,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from core import readymade
-from core.live import ended_line, queued_line, replay_line, training_line
+from core.live import device_label, ended_line, queued_line, replay_line, training_line
 from core.errors import StudentError
 from core.kept import Kept
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
@@ -327,7 +327,7 @@ def _status_line(found: RunView) -> None:
             found.progress, _replay_position(_replay_state(found.record)), found.seconds or 0))
     elif found.ready_made and found.status == DONE:
         device = found.info.get("device", "")
-        st.success(f"Trained in {found.seconds or 0:.1f} s{' on ' + device if device else ''}.",
+        st.success(f"Trained in {found.seconds or 0:.1f} s{' on ' + device_label(device) if device else ''}.",
                    icon=":material/check_circle:")
     elif found.status == QUEUED:
         st.info(queued_line(found.position), icon=":material/schedule:")

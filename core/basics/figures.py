@@ -136,8 +136,8 @@ def loss_curve_figure(losses, title="loss", diverged=False) -> str:
 
 
 def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
-    """One slider-like track per weight: where the weight is, and an arrow pointing the way gradient descent will
-    move it (−gradient), longer where the loss is steeper. An SVG drawing, like the loop: section 3 redraws it at
+    """One slider-like track per weight: where the weight is, and an arrow to where the next step of gradient descent
+    moves it (−lr·gradient, to scale). An SVG drawing, like the loop: section 3 redraws it at
     every frame of a run."""
     weights, grad = np.asarray(weights, float), np.asarray(grad, float)
     finite = weights[np.isfinite(weights)]
@@ -160,10 +160,11 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
                      'stroke-linecap="round"/>')
         if not np.isfinite(w):
             continue
-        # saturating scale: steep slopes get long arrows (up to 30% of the track), flat ones shrink to nothing
-        length = -np.sign(g) * 0.3 * (hi - lo) * abs(g) / (abs(g) + 5.0) if np.isfinite(g) else 0.0
-        if abs(length) > 1e-9:
-            parts.append(f'<line class="step" x1="{to_x(w)}" y1="{y}" x2="{to_x(w + length)}" y2="{y}" '
+        # to scale: the arrow ends where the step lands (at the track's end if it lands beyond)
+        step = -lr * g if np.isfinite(g) else 0.0
+        if abs(step) > 1e-9:
+            end = min(max(w + step, lo), hi)
+            parts.append(f'<line class="step" x1="{to_x(w)}" y1="{y}" x2="{to_x(end)}" y2="{y}" '
                          f'stroke="{ACTIVE}" stroke-width="5" marker-end="url(#grad-arrow)"/>')
         parts.append(f'<circle cx="{to_x(w)}" cy="{y}" r="9" fill="{POINTS}"><title>{html.escape(name)} = {w:.4f}'
                      '</title></circle>')

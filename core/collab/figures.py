@@ -1,4 +1,6 @@
 """The collab lesson's plotly figures (no streamlit here)."""
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -27,19 +29,61 @@ def ratings_per_user(ratings: pd.DataFrame) -> go.Figure:
 MAP_MOVIES = 300        # points on the map of the movies: each is an element the browser draws
 
 
+def short_title(title: str, most: int = 24) -> str:
+    """A movie's title as a label on the map: "Shawshank Redemption, The (1994)" -> "The Shawshank Redemption";
+    the year and other names in brackets dropped (hovering shows the whole title), a long one cut at a word."""
+    name = title.strip()
+    while (shorter := re.sub(r"\s*\([^()]*\)$", "", name)) != name and shorter:
+        name = shorter
+    if m := re.fullmatch(r"(.+), (The|A|An)", name):
+        name = f"{m[2]} {m[1]}"
+    if len(name) > most:
+        name = name[:most].rsplit(" ", 1)[0].rstrip(" :,-") + "…"
+    return name
+
+
+def placed_labels(x, y, labels, axes: tuple[float, float] | None = None, width: float = 900, height: float = 520,
+                  char_px: float = 5.6, line_px: float = 13) -> tuple[list[str], list[str]]:
+    """Each label above its point, else below it, in the order given (the most-rated first), unless it would cover
+    a label already placed: then none (the point is still there to hover). `axes`: the spans of the x and y axes
+    (those of the points by default). Sizes are pixels of a plot area of about `width` x `height`, a laptop's
+    narrower page rather than a wide screen's. Returns (texts, textpositions)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if not len(x):
+        return [], []
+    x_span, y_span = axes or (x.max() - x.min(), y.max() - y.min())
+    sx, sy = width / (x_span or 1.0), height / (y_span or 1.0)
+    placed, texts, positions = [], [], []
+    for px, py, label in zip(x * sx, y * sy, labels):
+        half = len(label) * char_px / 2 + 2
+        for position, low in (("top center", py + 5), ("bottom center", py - 5 - line_px)):
+            box = (px - half, low, px + half, low + line_px)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                placed.append(box)
+                texts.append(label)
+                positions.append(position)
+                break
+        else:
+            texts.append("")
+            positions.append("top center")
+    return texts, positions
+
+
 def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: int = 50,
                n_shown: int = MAP_MOVIES) -> go.Figure:
     """The chapter's scatter of movies on two principal components of their factors: the `n_shown` first rows of the
-    table (the most-rated), the `n_labels` first of them labelled. The browser draws each point as an element of its
-    own: 300 keep the map readable and its page lighter than 1,000 did."""
+    table (the most-rated), the `n_labels` first of them marked and labelled where a label has room. The browser
+    draws each point as an element of its own: 300 keep the map readable and its page lighter than 1,000 did."""
     labelled, rest = table.head(n_labels), table.iloc[n_labels:n_shown]
+    shown = table.head(n_shown)
+    axes = (float(np.ptp(shown[x])) if len(shown) else 0.0, float(np.ptp(shown[y])) if len(shown) else 0.0)
+    texts, positions = placed_labels(labelled[x], labelled[y], [short_title(t) for t in labelled["movie"]], axes)
     data = [dict(type="scatter", x=rest[x], y=rest[y], mode="markers", name="other movies",
                  marker=dict(color=MUTED, size=5, opacity=0.4), text=rest["movie"],
                  hovertemplate="%{text}<extra></extra>"),
             dict(type="scatter", x=labelled[x], y=labelled[y], mode="markers+text", name=f"{n_labels} most rated",
-                 marker=dict(color=ACCENT, size=7), text=labelled["movie"].str.slice(0, 28),
-                 textposition="top center", textfont=dict(size=10), hovertext=labelled["movie"],
-                 hovertemplate="%{hovertext}<extra></extra>")]
+                 marker=dict(color=ACCENT, size=7), text=texts, textposition=positions, textfont=dict(size=10),
+                 hovertext=labelled["movie"], hovertemplate="%{hovertext}<extra></extra>")]
     return chart(data, f"Movies by two directions of their learned factors ({x} and {y} of a PCA)", x, y, height=640)
 
 
