@@ -71,3 +71,20 @@ def test_a_classmates_run_comes_in_by_its_link_only(service, shipped):
     at.text_input(key="cmp_link").input("no-such-run")
     at.button(key="cmp_add").click().run()
     assert "There is no run with that id" in texts(at.warning)
+
+
+def test_a_person_who_trained_twice_finds_their_two_newest_runs_compared(service, shipped):
+    data = {"dataset": "adult", "source": "embedded"}
+    from core.lessons import get_lesson
+    config = dict(get_lesson("tabular").default_run.config, epochs=1, baseline=False)
+    nobody = open_as(PAGE, BOB)                                   # no runs yet: the first lesson, nothing chosen
+    assert nobody.selectbox(key="cmp_lesson").value == "image_classification"
+    assert nobody.multiselect(key="cmp_runs").value == []
+    runs = [service.wait(service.submit("tabular", "fit", data, dict(config, seed=seed), owner=ALICE.id).id, 180)
+            for seed in (1, 2, 3)]
+    at = open_as(PAGE, ALICE)
+    assert at.selectbox(key="cmp_lesson").value == "tabular"
+    assert sorted(at.multiselect(key="cmp_runs").value) == sorted(r.id for r in runs[1:])   # the two newest
+    assert at.query_params["runs"]
+    other = open_as(PAGE, ALICE, query={"lesson": "collab"})      # a lesson they have no runs of: nothing chosen
+    assert other.multiselect(key="cmp_runs").value == []

@@ -44,6 +44,13 @@ def candidates(lesson: Lesson) -> dict[str, RunRecord]:
     return found
 
 
+def own_runs(lessons: list[str] | None = None) -> list[RunRecord]:
+    """This person's own finished runs (of these lessons), newest first: what they most likely came to compare."""
+    from core.classroom import runs_of
+    return [r for r in runs_of(get_service().store, current_user().id)
+            if r.status in ("done", "cancelled") and r.epoch_table and (lessons is None or r.lesson in lessons)]
+
+
 def describe(record: RunRecord) -> str:
     user = current_user()
     who = ("ready-made" if record.owner == readymade.OWNER else "mine" if record.owner == user.id
