@@ -14,6 +14,7 @@ from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
 from ui.tables import show_table
+from ui.text import chance
 
 require_frame()
 
@@ -416,7 +417,7 @@ def trained_weights(run, run_id: str) -> None:
     examples = examples.rename(columns={"pclass": "class", "sibsp": "siblings/spouses", "parch": "parents/children",
                                         "p_survived": "P(survived)", "survived": "truth"})
     examples["age"] = [f"{a:g}" if pd.notna(a) else "unknown" for a in examples["age"]]
-    show_table(examples, index=False, formats={"P(survived)": "{:.0%}"})
+    show_table(examples, index=False, formats={"P(survived)": chance})
 
 
 # ---- 6. ask the network ---------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from ui.matrix import show_confusion
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.sections import numbered
 from ui.tables import show_table
-from ui.text import plain, widget_label
+from ui.text import chance, plain, widget_label
 from ui.uploads import read_upload, store_upload
 
 require_frame()
@@ -454,7 +454,7 @@ def section_results(view, run) -> None:
     show = results_sample(targets)
     image_grid([valid_items[i] for i in show],
                [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {plain(vocab[predicted[i]])} "
-                f"{probs[i, predicted[i]]:.0%}, really {plain(vocab[targets[i]])}" for i in show])
+                f"{chance(probs[i, predicted[i]])}, really {plain(vocab[targets[i]])}" for i in show])
 
     st.subheader("Confusion matrix")
     st.markdown("Rows: what the photo really is. Columns: what the model said. The diagonal is right, everything "
@@ -471,7 +471,7 @@ def section_results(view, run) -> None:
         st.caption(f"{cm[choice]} photo(s) that are really **{plain(vocab[choice[0]])}** and were predicted "
                    f"**{plain(vocab[choice[1]])}** (with the probability the model gave):")
         image_grid([valid_items[i] for i in where],
-                   [f"{probs[i, choice[1]]:.0%} {plain(vocab[choice[1]])}" for i in where], width=120)
+                   [f"{chance(probs[i, choice[1]])} {plain(vocab[choice[1]])}" for i in where], width=120)
 
     st.subheader("Top losses")
     st.markdown("The photos the model was most wrong (or least sure) about. Often they show a labelling mistake "
@@ -552,7 +552,7 @@ def section_looks(run, model_key: str, classifier) -> None:
         order = [order[0], vocab.index(other)]
     shown = [inside.picture] + [overlay(inside.picture, inside.cams[c]) for c in order[:2]]
     captions = ["the photo as the model sees it"] + [
-        f"{'predicted' if n == 0 else 'the other class'}: {plain(vocab[c])} ({inside.probs[c]:.0%})"
+        f"{'predicted' if n == 0 else 'the other class'}: {plain(vocab[c])} ({chance(inside.probs[c])})"
         for n, c in enumerate(order[:2])]
     image_grid(shown, captions, cols=3, width=220)
     st.caption(f"Red: that part raised the class's score most; blue: not at all. Computed in {seconds:.2f} s on "

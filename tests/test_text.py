@@ -20,3 +20,9 @@ def test_a_label_escapes_what_its_markdown_would_act_on(markup, escaped):
 
 def test_plain_escapes_every_punctuation_mark_and_keeps_one_line():
     assert plain("a-b\n*c*") == r"a\-b \*c\*"
+
+
+def test_a_probability_is_never_rounded_to_a_certainty_it_is_not():
+    from ui.text import chance
+    assert [chance(p) for p in (0.0, 0.0001, 0.004, 0.3, 0.5049, 0.996, 0.9999, 1.0)] == \
+        ["0%", "<0.1%", "0.4%", "30%", "50%", "99.6%", ">99.9%", "100%"]

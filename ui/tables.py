@@ -31,16 +31,16 @@ CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
 # stylesheet (ui/frame.py), sent once per page
 
 
-def cell_text(value, digits: int, fmt: str | None = None) -> tuple[str, str]:
-    """(text, css class) of one value: numbers to `digits` significant digits (or by `fmt`, "{:.1%}"), whole and
-    big ones without an exponent, right-aligned; missing ones faded."""
+def cell_text(value, digits: int, fmt=None) -> tuple[str, str]:
+    """(text, css class) of one value: numbers to `digits` significant digits (or by `fmt`: "{:.1%}", or a function
+    of the value), whole and big ones without an exponent, right-aligned; missing ones faded."""
     if value is None or value is pd.NA or value is pd.NaT or isinstance(value, float) and math.isnan(value):
         return "None" if value is None else "NaN", "none"
     if isinstance(value, bool):
         return str(value), ""
     if isinstance(value, Number):
         if fmt:
-            return fmt.format(value), "num"
+            return (fmt(value) if callable(fmt) else fmt.format(value)), "num"
         if isinstance(value, float) or getattr(value, "dtype", None) is not None and value.dtype.kind == "f":
             value = float(value)
             if value.is_integer() and abs(value) < 1e15:       # a whole number in a column with gaps: 184700

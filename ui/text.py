@@ -18,3 +18,13 @@ def widget_label(text) -> str:
     $LaTeX$, [links], :directives[...]), since the label is also the widget's accessible name: "education-num"
     stays "education-num" for a screen reader, where plain() would make it "education\\-num"."""
     return _LABEL_MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def chance(p: float) -> str:
+    """A probability as a student reads it: in whole percents, but with one decimal where rounding would claim a
+    certainty the model does not have (99.8% shown as 100%, 0.3% as 0%)."""
+    whole = f"{p:.0%}"
+    if whole not in ("0%", "100%") or p <= 0 or p >= 1:
+        return whole
+    tenth = f"{p:.1%}"
+    return {"0.0%": "<0.1%", "100.0%": ">99.9%"}.get(tenth, tenth)
