@@ -162,7 +162,7 @@ register_lesson(Lesson(
     limited={"image_size": ("width",), "epochs": ("epochs", "freeze_epochs")}))
 register_lesson(Lesson(
     "tabular", "Tabular: income", ":material/table_chart:", "pages/tabular.py",
-    "Predict who earns more than $50k from census rows: embeddings + an MLP.",
+    "Predict who earns $50k or more from census rows: embeddings + an MLP.",
     "TabularDataLoaders (Categorify, FillMissing, Normalize) → tabular_learner → fit_one_cycle", ("adult",),
     jobs=(Job("lr_find", "core.tabular.jobs:lr_find", "lr_find", settings="core.tabular.jobs:settings"),
           Job("fit", "core.tabular.jobs:fit", "fit_one_cycle", keeps_model=True, settings="core.tabular.jobs:settings")),

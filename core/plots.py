@@ -19,6 +19,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 TRAIN_COLOR, VALID_COLOR, ACCENT, MUTED = "#1f77b4", "#ff7f0e", "#d62728", "#9aa5b1"
+# a log axis labelled at powers of ten only, written out: plotly's own put 2s and 5s between them and wrote "100µ"
+LOG_AXIS = dict(type="log", dtick=1, exponentformat="none")
 PHASE_COLORS = {"frozen": "rgba(31,119,180,0.07)", "unfrozen": "rgba(44,160,44,0.07)"}
 
 

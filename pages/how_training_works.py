@@ -477,7 +477,7 @@ def section_from_scratch():
         "How does PyTorch find the gradient? Each number remembers how it was made, and `backward()` walks back "
         "from the loss applying the chain rule. Here is a whole autograd engine in a few lines (after Andrej "
         "Karpathy's *micrograd*), doing the same one SGD step on the quadratic as PyTorch, from section 3's "
-        "current weights and learning rate. The numbers are identical.")
+        "current weights and learning rate. The numbers agree to the last digits a float can hold.")
     st.markdown("**Our `Value`**")
     show_code(side_by_side.VALUE_CODE)
     st.markdown("**The same step in PyTorch**")

@@ -1,4 +1,4 @@
-"""Tabular: will this person earn more than $50k? fastai's tabular_learner on the Adult census, step by step.
+"""Tabular: will this person earn $50k or more? fastai's tabular_learner on the Adult census, step by step.
 Data, procs and the model's shape are computed here (milliseconds); lr_find and training run as jobs."""
 import json
 
@@ -449,7 +449,7 @@ def section_load() -> None:
 
 
 # ---- page -----------------------------------------------------------------------------------------------------
-st.title("Tabular data: will this person earn more than $50k?")
+st.title("Tabular data: will this person earn $50k or more?")
 st.markdown("Deep learning isn't only for pictures. Here we predict from a table of census records (age, education, "
             "occupation…) whether someone earns at least $50k a year, as in lesson 1 of the course: "
             "`TabularDataLoaders` → `tabular_learner` → `fit_one_cycle`.")

@@ -48,7 +48,7 @@ RECIPES = {r.key: r for r in (
                               "batches of 64, fit_one_cycle(5, 5e-3, wd=0.1). Under a minute on an idle CPU"),
     Recipe("app", "The app's fast default", "fit_one_cycle", 5, 1e-2, 0.5, 512,
            "the same model in batches of 512 (8 times fewer steps), so a higher learning rate and more weight decay: "
-           "fit_one_cycle(5, 1e-2, wd=0.5) reaches chapter 8's RMSE (0.870 against 0.873) in seconds"),
+           "fit_one_cycle(5, 1e-2, wd=0.5) reaches chapter 8's RMSE (about 0.87) in seconds"),
 )}
 DEFAULT_RECIPE = RECIPES["app"]
 DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_WD, DEFAULT_EPOCHS = (DEFAULT_RECIPE.batch_size, DEFAULT_RECIPE.lr,

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.bars import Series, hbars
-from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
+from core.plots import LOG_AXIS, figure, phase_bars, subplot_layout, unfrozen_from, vline
 
 # The scenes' classes get the colours of datasets/scenes (animal orange, plant green, vehicle blue); more classes
 # (CamVid has 32) take the next ones from a list of well-separated colours.
@@ -198,7 +198,7 @@ def inside_figure(stats: list[dict]) -> go.Figure:
         marks = [vline(unfreeze, line, "unfrozen from here", axes=(f"x{n}", f"y{n}")) for n in (2, 3)]
         layout["shapes"] = [shape for shape, _ in marks]
         layout["annotations"] += [dict(note, font=dict(color="white")) for _, note in marks]
-    layout["yaxis"].update(type="log")
+    layout["yaxis"].update(LOG_AXIS)
     layout["xaxis"].update(tickangle=-40)
     for n in (2, 3):
         layout[f"yaxis{n}"].update(autorange="reversed")

@@ -1,4 +1,4 @@
-"""Lesson 1's tabular model: will this person earn more than $50k? (fastai's tabular_learner, re-made.)
+"""Lesson 1's tabular model: will this person earn $50k or more? (fastai's tabular_learner, re-made.)
 
 table.py     read and check a CSV (or the embedded Adult census), guess column types, split rows
 procs.py     Categorify, FillMissing, Normalize, with JSON state

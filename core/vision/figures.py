@@ -3,7 +3,7 @@ core/plots.py). Class names, which come from students' folders, reach no Plotly 
 (ui/matrix.py) and a photo's probabilities (core/bars.py) show them as text."""
 import plotly.graph_objects as go
 
-from core.plots import figure, phase_bars, subplot_layout, unfrozen_from, vline
+from core.plots import LOG_AXIS, figure, phase_bars, subplot_layout, unfrozen_from, vline
 
 
 def _layer_order(stats: list[dict]) -> list[str]:
@@ -41,8 +41,8 @@ def inside_figure(stats: list[dict]) -> go.Figure:
         layout["shapes"] = [shape for shape, _ in marks]
         layout["annotations"] += [note for _, note in marks]
     # log scales: the head moves ~100x more than the body, and the body's small moves are the point
-    layout["yaxis"].update(type="log")
-    layout["yaxis3"].update(type="log")
+    layout["yaxis"].update(LOG_AXIS)
+    layout["yaxis3"].update(LOG_AXIS)
     layout["xaxis"].update(tickangle=-45)
     for axis in ("xaxis2", "xaxis3"):
         layout[axis].update(title="training step")
