@@ -66,6 +66,7 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
 
 
+QUIET_MS = 400                                         # a rerun asked for by the one before starts well within this
 # Counts the script runs that have ended in this tab: the app's root leaves the state "running" once per run.
 COUNT_SCRIPT_RUNS = """
 window.__lesson1RunsEnded = 0;
@@ -125,19 +126,27 @@ class Session:
         return self.page.evaluate("window.__lesson1RunsEnded || 0")
 
     def settle(self, runs_before: int):
-        """Until the rerun that the upload or click asked for has ended. A fixed pause let a loaded machine's rerun
+        """Until the rerun that the upload or click asked for has ended, and any it asked for in turn (a page that
+        loads a model calls st.rerun to draw the sections above again). A fixed pause let a loaded machine's rerun
         start after it: the page was then judged on the rerun before, with the last case's other file (CI, 12-07)."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
         try:
             self.page.wait_for_function(f"() => (window.__lesson1RunsEnded || 0) > {runs_before}", timeout=30_000)
         except PlaywrightTimeout:                        # no rerun came: judged on the page as it stands
             pass
-        wait_idle(self.page, timeout=120_000)
+        for _ in range(20):                              # quiet: no run ends for QUIET_MS after the page is idle
+            wait_idle(self.page, timeout=120_000)
+            ended = self.runs_ended()
+            self.page.wait_for_timeout(QUIET_MS)
+            if self.runs_ended() == ended and self.page.evaluate(f"() => {bench_watching.SCRIPT_FINISHED}"):
+                return
 
     def alerts(self, kinds=("Error", "Warning"), inside: str | None = None) -> list[str]:
-        """The page's alerts of these kinds (shown or in a closed expander; only in the expander titled `inside`),
-        but its standing notices."""
-        selector = ", ".join(f'[data-testid="stAlertContent{k}"] [data-testid="stMarkdownContainer"]' for k in kinds)
+        """The page's alerts of these kinds that a student can see (one in a closed expander is not said: the collab
+        page's load box closed when a load drew the sections above it, and hid its error), only in the expander
+        titled `inside`, but its standing notices."""
+        selector = ", ".join(f'[data-testid="stAlertContent{k}"]:visible [data-testid="stMarkdownContainer"]'
+                             for k in kinds)
         where = self.page.locator("details").filter(has_text=inside).first if inside else self.page
         texts = [" ".join(t.split()) for t in where.locator(selector).all_text_contents()]
         return [t for t in texts if t and not STANDING.match(t)]
@@ -339,7 +348,7 @@ def still_serving(browser, url: str) -> tuple[bool, bool]:
     try:
         page = context.new_page()
         page.goto(url + "/tabular")
-        page.get_by_text("will this person earn more than $50k?").first.wait_for(timeout=120_000)
+        page.get_by_text("will this person earn $50k or more?").first.wait_for(timeout=120_000)
         wait_idle(page)
         draws = page.locator('[data-testid="stException"]').count() == 0
     except Exception:                                     # noqa: BLE001

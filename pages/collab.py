@@ -600,7 +600,8 @@ def section_export(use: InUse | None) -> None:
                               "application/json", key="col_dl_meta", icon=":material/download:")
     else:
         st.caption("Train a model above to download it, or load one you exported earlier.")
-    with st.expander("Load a model you exported earlier", expanded=bool(ss.get("col_load_error"))):
+    # keyed: a load draws sections above this one, and an unkeyed box was then drawn anew, closed, hiding its message
+    with st.expander("Load a model you exported earlier", expanded=bool(ss.get("col_load_error")), key="col_load_box"):
         left, right = st.columns(2)
         weights = left.file_uploader("Weights (.safetensors)", type=["safetensors"], key="col_up_weights")
         meta = right.file_uploader("Settings and vocabularies (.json)", type=["json"], key="col_up_meta")

@@ -26,7 +26,7 @@ def test_a_comparison_of_two_runs_draws_both_curves(service, shipped):
     assert len([m for m in at.metric]) == 2 and any(m.delta == "best" for m in at.metric)
     epoch_tables = [d for d in tables(at) if "train_loss" in d.columns]
     assert [t["train_loss"].tolist() for t in epoch_tables] == \
-        [[float(f"{row['train_loss']:.4g}") for row in r.epoch_table] for r in pair]         # as shown
+        [[round(row["train_loss"], 4) for row in r.epoch_table] for r in pair]                # as shown
     assert "Here: lr." in texts(at.caption)                       # the one setting that differs
     settings = next(d for d in tables(at) if "A" in d.columns and "lr" in d.index)
     assert settings.loc["lr"].tolist() == ["0.001", "0.01"]

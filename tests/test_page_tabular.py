@@ -119,6 +119,16 @@ def trained_page(module_service):
     return at, record
 
 
+def test_the_finished_epoch_table_reads_as_the_live_one_did(trained_page):
+    from core import live
+    at, record = trained_page
+    drawn = next(h.proto.body for h in at.get("html") if "train_loss" in h.proto.body and "<table" in h.proto.body)
+    head = re.findall(r"<th[^>]*>([^<]*)</th>", drawn)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", drawn)
+    shown_live = live.table(record.epoch_table)
+    assert head == shown_live["columns"] and cells == [c for row in shown_live["rows"] for c in row]
+
+
 def test_results_what_if_and_export(trained_page):
     at, record = trained_page
     headers = [h.value for h in at.header]

@@ -123,10 +123,9 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
     st.caption("Solid: training loss (smoothed), each batch. Dashed: validation loss at the end of each epoch. "
                "A validation loss that rises while the training loss falls is overfitting.")
     st.subheader("Epoch tables")
-    from core import plots
     for i, (column, found) in enumerate(zip(st.columns(len(views)), views)):
         column.markdown(f"**{labels[i]}**")
-        show_table(plots.epoch_table(found.epoch_table), where=column)
+        ui_runs.show_epoch_table(found.epoch_table, where=column)
     st.subheader("Settings")
     show_table(table, marked_rows=differ)
     st.caption("Highlighted: the settings that differ. " + (

@@ -307,12 +307,20 @@ def _replay_controls(found: RunView) -> None:
                    args=(record,), disabled=found.replaying)
 
 
-def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
+def show_epoch_table(rows: list[dict], where=None) -> None:
+    """fastai's epoch table, drawn as the live panel draws it while the run trains (core/live.table): the epoch as a
+    column, losses and metrics to four decimals."""
     from core import plots
+    frame = plots.epoch_table(rows).reset_index()
+    show_table(frame, where=where, index=False,
+               formats={c: "{:.4f}" for c in frame.columns if c != "epoch" and frame[c].dtype.kind == "f"})
+
+
+def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
     _status_line(found)
     rows = found.epoch_table
     if table and rows:
-        show_table(plots.epoch_table(rows))
+        show_epoch_table(rows)
     progress = found.progress
     if chart and (progress.losses or progress.valid_losses):
         live_panel.show_curves(found)
