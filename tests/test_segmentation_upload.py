@@ -89,7 +89,7 @@ GOOD = squares_files(6)
     (mutate(GOOD, {"labels/f01_P.png": png(np.full((48, 64), 7, np.uint8))}),
      "f01_P.png uses code 7, but codes.txt names only 3 classes"),                         # a value outside the codes
     (mutate(GOOD, {"labels/f03_P.png": None, "labels/f04_P.png": None}),
-     "f03.png, f04.png has no mask"),                                                      # missing masks
+     "f03.png, f04.png have no mask: expected labels/f03_P.png or masks/f03.png for f03.png"),   # missing masks
     (mutate(GOOD, {"labels/f00_P.png": png(np.zeros((48, 64, 3), np.uint8))}), "one code per pixel"),
     (mutate(GOOD, {"images/f00.png": b"%PDF-1.4 not a photo"}), "f00.png can't be used"),
     (mutate(GOOD, {"codes.txt": None}), "no codes.txt"),

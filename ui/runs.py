@@ -428,12 +428,17 @@ def shown(lesson: str, data_chosen: bool, kind: str = "fit") -> tuple[RunView | 
     return found, loaded(found)
 
 
+def _whose(owner_name: str) -> str:
+    """ "Ada's", or "someone else's" for a browser nobody signed in from (its name is "anonymous")."""
+    return f"{owner_name}'s" if owner_name and owner_name != "anonymous" else "someone else's"
+
+
 def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
     """What a run is: its seed, settings, data and weights, a link to it, and "Train again with these settings"."""
     record = found.record
     whose = ("the course's ready-made run" if record.owner == readymade.OWNER else
              "the class's ready-made run" if found.ready_made else "your run" if found.mine else
-             f"{record.owner_name or 'someone'}'s run, shared with you (read-only)")
+             f"{_whose(record.owner_name)} run, shared with you (read-only)")
     seed = f", seed {record.seed}" if record.seed is not None else ""      # runs from before settings were kept
     with st.expander(f"About this run: {whose}{seed}", icon=":material/info:"):
         settings = {k: v for k, v in record.config.items() if not isinstance(v, (dict, list))}

@@ -156,10 +156,10 @@ def items_from_files(files: dict[str, bytes], description: str, where: str = "Th
     missing = [PurePosixPath(p).name for p, m in masks.items() if m is None]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise BadSegmentationData(f"{', '.join(missing[:3])}{more} has no mask: expected "
-                                  f"labels/{PurePosixPath(photos[0]).stem}_P.png or masks/"
-                                  f"{PurePosixPath(photos[0]).stem}.png for {PurePosixPath(photos[0]).name}, "
-                                  "and the same for every photo.")
+        first = PurePosixPath(missing[0])                 # the example names a photo that lacks its mask
+        raise BadSegmentationData(f"{', '.join(missing[:3])}{more} {'has' if len(missing) == 1 else 'have'} no "
+                                  f"mask: expected labels/{first.stem}_P.png or masks/{first.stem}.png for "
+                                  f"{first.name}, and the same for every photo.")
     groups = read_groups(files["scenes.csv"].decode("utf-8", "replace")) if "scenes.csv" in files else {}
     items = SegItems([], [], [], [], codes, description)
     for photo in photos:
