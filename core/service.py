@@ -251,7 +251,10 @@ class TrainingService:
     # ---- surviving restarts ------------------------------------------------------------------------------------
     def _beat(self) -> None:
         path = self._beats_dir / self.id
-        path.write_text(json.dumps(dict(host=socket.gethostname(), pid=os.getpid(), backend=self.backend.name)))
+        try:
+            path.write_text(json.dumps(dict(host=socket.gethostname(), pid=os.getpid(), backend=self.backend.name)))
+        except OSError as e:             # a full disk, the store taken away: the dispatcher must not die of it
+            log.warning("could not write this server's heartbeat (%s): the queue goes on", e)
 
     def _executor_alive(self, executor: str | None) -> bool:
         if executor == self.id:

@@ -195,3 +195,14 @@ def test_a_server_killed_mid_run_is_found_out_by_the_next_one(tmp_path, monkeypa
         assert svc.wait(queued, timeout=60).status == DONE         # the waiting run was queued again, and ran
     finally:
         svc.shutdown()
+
+
+def test_a_heartbeat_that_cannot_be_written_leaves_the_queue_going(threads, caplog):
+    import shutil
+    shutil.rmtree(threads._beats_dir)                       # the store taken away under the server, or a full disk
+    threads._beat()
+    assert "heartbeat" in caplog.text
+    run = threads.submit("tabular", "lr_find", {"dataset": "adult", "source": "embedded"},
+                         {"spec": {"target": "salary", "cat_names": ["workclass"], "cont_names": ["age"]},
+                          "batch_size": 256, "seed": 0}, owner="t")
+    assert threads.wait(run.id, 120).status == "done"
