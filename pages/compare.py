@@ -16,8 +16,10 @@ st.markdown("Change one thing, train again, and compare: that is how you learn w
 
 lessons = [lesson for lesson in list_lessons() if lesson.jobs]
 keys = [lesson.key for lesson in lessons]
-mine = ui_compare.own_runs(keys)
-wanted = st.query_params.get("lesson") or (mine[0].lesson if mine else None)     # else the lesson of their newest run
+wanted = st.query_params.get("lesson")
+if not wanted:                                         # the page's first run: the lesson of their newest run
+    newest = ui_compare.own_runs(keys)[:1]
+    wanted = newest[0].lesson if newest else None
 lesson = get_lesson(st.selectbox("Lesson", keys, index=keys.index(wanted) if wanted in keys else 0,
                                  format_func=lambda k: get_lesson(k).title, key="cmp_lesson"))
 st.query_params["lesson"] = lesson.key
@@ -26,7 +28,7 @@ if ss.get("_cmp_for") != lesson.key:                  # a new lesson: its own se
     ss._cmp_for = lesson.key
     ss.cmp_runs = [r for r in ui_compare.selection_from_url() if r]
     if not ss.cmp_runs and ui_compare.RUNS_PARAM not in st.query_params:    # their two newest runs of it, if two
-        newest = [r.id for r in mine if r.lesson == lesson.key][:2]
+        newest = [r.id for r in ui_compare.own_runs([lesson.key])][:2]
         ss.cmp_runs = newest if len(newest) == 2 else []
     ss.cmp_extra = list(ss.cmp_runs)
 

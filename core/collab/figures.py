@@ -76,7 +76,7 @@ def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: in
     draws each point as an element of its own: 300 keep the map readable and its page lighter than 1,000 did."""
     labelled, rest = table.head(n_labels), table.iloc[n_labels:n_shown]
     shown = table.head(n_shown)
-    axes = (float(np.ptp(shown[x])) if len(shown) else 0.0, float(np.ptp(shown[y])) if len(shown) else 0.0)
+    axes = (float(np.ptp(shown[x])), float(np.ptp(shown[y]))) if len(shown) else None
     texts, positions = placed_labels(labelled[x], labelled[y], [short_title(t) for t in labelled["movie"]], axes)
     data = [dict(type="scatter", x=rest[x], y=rest[y], mode="markers", name="other movies",
                  marker=dict(color=MUTED, size=5, opacity=0.4), text=rest["movie"],
