@@ -44,9 +44,9 @@ def check_image(data: bytes, name: str = "image", max_bytes: int = MAX_FILE_BYTE
             img.load()                                 # a truncated file fails here
             return _to_rgb(img), None
     except UnidentifiedImageError:
-        return None, "this is not an image file PIL can read (JPEG, PNG, WebP, GIF, BMP or TIFF)"
+        return None, "this is not an image this server can read (it reads JPEG, PNG, WebP, GIF, BMP and TIFF)"
     except Image.DecompressionBombError:
-        return None, "the image claims far too many pixels (it looks like a decompression bomb)"
+        return None, "the file claims far more pixels than any photo has, so it was not opened"
     except Exception:                                  # PIL raises many kinds on a malformed file
         return None, "the image is damaged or truncated"
 

@@ -6,6 +6,7 @@ lets a bare pandas exception reach a page.
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,9 +68,7 @@ def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits
         raise TableError(f"{name} has no columns: the first line should be a header such as "
                          "'age,workclass,salary'.") from None
     except pd.errors.ParserError as e:
-        detail = str(e).replace("Error tokenizing data. C error: ", "").strip()
-        raise TableError(f"{name} could not be read as a table ({detail}). Usually a quote \" that is "
-                         "never closed, or a row with more commas than the header.") from None
+        raise TableError(f"{name} could not be read as a table: {_parse_problem(str(e))}") from None
     if df.shape[1] > limits.max_columns:
         raise TableError(f"{name} has {df.shape[1]} columns; this server accepts up to {limits.max_columns}.")
     if len(df) > limits.max_rows:
@@ -82,6 +81,20 @@ def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits
                          "and at least one to predict it from. Is the separator a comma?")
     return df
 
+
+
+def _parse_problem(message: str) -> str:
+    """pandas' tokenizer error in a student's words, with the line to look at (pandas counts its rows from 0)."""
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        return (f"the quote \" on line {int(quote.group(1)) + 1} is never closed, so the rest of the file would be "
+                "one cell. Close it, or remove it.")
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, line, saw = fields.groups()
+        return (f"line {line} has {saw} values where the header has {expected}. Is there a comma inside a value "
+                "that is not in quotes?")
+    return "usually a quote \" that is never closed, or a row with more values than the header."
 
 # ---- showing a student's cells --------------------------------------------------------------------------------------
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

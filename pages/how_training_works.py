@@ -14,7 +14,7 @@ from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
 from ui.tables import show_table
-from ui.text import chance
+from ui.text import chance, points_apart
 
 require_frame()
 
@@ -406,7 +406,7 @@ def trained_weights(run, run_id: str) -> None:
                        f"kept falling to {last['train_loss']:.3f}.", icon=":material/trending_up:")
     cols = st.columns(2)
     cols[0].metric("Accuracy on the validation passengers", f"{summary['accuracy']:.1%}",
-                   f"{round(summary['accuracy'] * 100, 1) - round(summary['majority_accuracy'] * 100, 1):+.1f} points",
+                   f"{points_apart(summary['accuracy'], summary['majority_accuracy']):+.1f} points",
                    help="compared with always saying the commonest answer, 'died'")
     cols[1].metric("Always saying 'died'", f"{summary['majority_accuracy']:.1%}")
     st.markdown("**A few validation passengers** (the network never trained on them), with the probability it "

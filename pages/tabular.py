@@ -25,7 +25,7 @@ from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
 from ui.tables import show_table
-from ui.text import plain, widget_label
+from ui.text import plain, points_apart, widget_label
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -332,12 +332,11 @@ def section_results(run) -> None:
         st.caption(f"{summary['epochs']} epochs of {summary['n_train']:,} rows, batches of {summary['batch_size']:,}, "
                    f"on {device_label(summary['device'])}: " + ", ".join(f"{t:.2f} s" for t in seconds) + " per epoch.")
     cols = st.columns(3)
-    points = lambda a: round(a * 100, 1)                # the gaps are between the percentages shown, as rounded
-    cols[0].metric("Our model's accuracy", f"{acc:.1%}", f"{points(acc) - points(majority):+.1f} points",
+    cols[0].metric("Our model's accuracy", f"{acc:.1%}", f"{points_apart(acc, majority):+.1f} points",
                    help="compared with always giving the commonest answer")
     cols[1].metric("Always the commonest answer", f"{majority:.1%}")
     if baseline:
-        gap = points(acc) - points(baseline["accuracy"])
+        gap = points_apart(acc, baseline["accuracy"])
         cols[2].metric("Gradient-boosted trees (scikit-learn)", f"{baseline['accuracy']:.1%}",
                        f"{gap:+.1f} points for ours", delta_color="off")
         verdict = (f"the trees are ahead by {-gap:.1f} points" if gap < -0.05 else

@@ -132,3 +132,23 @@ def test_the_fastai_call_shown_is_one_fastai_can_run():
     assert "timm.create_model('tf_efficientnet_lite0.in1k', pretrained=pretrained)" in code
     assert "learn = unet_learner(dls, efficientnet_lite0, n_out=4, normalize=False)" in code
     compile(code, "<fastai>", "exec")
+
+
+class _OnAGpu:
+    """What batch_plan reads from a RunContext: a job with 20 GiB of a GPU (planned on the CPU here)."""
+    device, memory_budget = torch.device("cpu"), 20 * 2**30
+
+
+@pytest.mark.parametrize("n_scenes, expected", [(200, 8), (400, 16)])
+def test_on_a_gpu_an_epoch_keeps_enough_steps_to_learn_the_rare_classes(n_scenes, expected):
+    # The embedded set's 200 scenes (160 to train on) get the CPU's batches of 8, 20 steps an epoch: in batches of
+    # 16 the default run never learnt its animals. A bigger set gets bigger batches.
+    from core.segmentation.data import items_from_zip
+    from core.segmentation.train import CPU_BATCH_SIZE, MIN_STEPS_PER_EPOCH, batch_plan, settings
+    from tests.test_segmentation_upload import squares_zip
+    items = items_from_zip(squares_zip(n_scenes), "squares.zip")
+    cfg = settings(None)
+    model, _ = create_unet(cfg["backbone"], len(items.codes), pretrained=False)
+    plan = batch_plan(_OnAGpu(), model, items, cfg)
+    assert plan.batch_size == expected and "steps" in plan.reason
+    assert expected == CPU_BATCH_SIZE or expected * MIN_STEPS_PER_EPOCH <= int(n_scenes * 0.8)

@@ -26,3 +26,10 @@ def test_a_probability_is_never_rounded_to_a_certainty_it_is_not():
     from ui.text import chance
     assert [chance(p) for p in (0.0, 0.0001, 0.004, 0.3, 0.5049, 0.996, 0.9999, 1.0)] == \
         ["0%", "<0.1%", "0.4%", "30%", "50%", "99.6%", ">99.9%", "100%"]
+
+
+def test_a_gap_in_points_is_the_gap_between_the_percentages_shown():
+    from ui.text import points_apart
+    assert f"{0.8404:.1%} {0.8366:.1%}" == "84.0% 83.7%"
+    assert points_apart(0.8404, 0.8366) == 0.3 and round((0.8404 - 0.8366) * 100, 1) == 0.4
+    assert points_apart(0.5, 0.75) == -25.0 and points_apart(0.123, 0.123) == 0.0

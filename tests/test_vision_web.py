@@ -100,7 +100,7 @@ def test_downloads_are_verified_and_the_bad_ones_left_out_with_a_reason(site):
                                          progress=lambda done, total: seen.append((done, total)))
     assert [name for name, _ in kept] == ["000.jpg", "001.png", "006.jpg"]          # the redirect is followed
     reasons = {r.name: r.reason for r in rejected}
-    assert "not an image file" in reasons["002.jpg"]
+    assert "not an image this server can read" in reasons["002.jpg"]
     assert "damaged or truncated" in reasons["003.jpg"]
     assert reasons["004.jpg"] == "the site answered HTTP 404"
     assert reasons["005.jpg"] == "it is larger than 1 MB"

@@ -28,3 +28,10 @@ def chance(p: float) -> str:
         return whole
     tenth = f"{p:.1%}"
     return {"0.0%": "<0.1%", "100.0%": ">99.9%"}.get(tenth, tenth)
+
+
+def points_apart(a: float, b: float) -> float:
+    """a - b in percentage points, between the two as a page shows them (`f"{a:.1%}"`), so that the gap agrees with
+    the numbers beside it: 84.04% and 83.66% show as 84.0% and 83.7%, 0.3 points apart, where their own gap (0.38)
+    would say 0.4."""
+    return round(float(f"{a * 100:.1f}") - float(f"{b * 100:.1f}"), 1)

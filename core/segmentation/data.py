@@ -121,8 +121,8 @@ def read_mask(data: bytes, mask_name: str, image: Image.Image, n_codes: int) -> 
     except BadSegmentationData:
         raise
     except Image.DecompressionBombError:
-        raise BadSegmentationData(f"{mask_name} claims far more pixels than any photo here (it looks like a "
-                                  "decompression bomb).") from None
+        raise BadSegmentationData(f"{mask_name} claims far more pixels than any photo here, so it was not "
+                                  "opened.") from None
     except (OSError, SyntaxError, ValueError):
         raise BadSegmentationData(f"{mask_name} is not an image this server can read (a mask is a PNG).") from None
     if mask.shape != (image.height, image.width):

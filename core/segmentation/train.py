@@ -14,7 +14,7 @@ from torch import nn
 from core.device import prefers_channels_last, seed_everything
 from core.images import normalize
 from core.learner import Learner
-from core.memory import plan_image_batches, plan_report
+from core.memory import BatchPlan, plan_image_batches, plan_report
 from core.segmentation.data import MAX_SIDE, SegItems, make_dataloaders, pixel_counts, resize_pair, shape_for
 from core.segmentation.metrics import mean_iou, pixel_accuracy
 from core.segmentation.model import UNet, create_unet, start_from_class_frequencies, unet_layer, unet_splitter
@@ -26,6 +26,10 @@ from core.splits import random_split
 DEFAULTS = dict(width=160, valid_pct=0.2, seed=42, bs="auto", backbone="efficientnet_lite0", lr=2e-3, epochs=5,
                 freeze_epochs=1, min_scale=0.6)
 CPU_BATCH_SIZE = 8       # bs "auto" on a CPU; on a GPU, the largest batch that fits the job's share (core/memory.py)
+# ...and that leaves an epoch this many steps. The 160 training scenes learn their rarest class, the animals, only
+# with about 20 steps an epoch: in batches of 16 (10 steps, the GPU's choice at 8), the default run's animal IoU
+# was 0.00, on the H200 and on the CPU alike; in batches of 8 it was 0.48 (benchmarks/results/, 2026-12-07).
+MIN_STEPS_PER_EPOCH = 20
 TASK = "segmentation"
 
 
@@ -71,6 +75,15 @@ class TrainedSegmenter:
                     mean=list(self.mean), std=list(self.std), **self.meta)
 
 
+def batch_plan(ctx, model: nn.Module, items: SegItems, cfg: dict) -> BatchPlan:
+    """The batch size to train with, and the memory the job is expected to need."""
+    shape = shape_for(items, cfg["width"])
+    n_train = len(random_split(items.groups, cfg["valid_pct"], cfg["seed"])[0])
+    return plan_image_batches(model, ctx.device, ctx.memory_budget, shape, len(items) * 11 * shape[0] * shape[1],
+                              n_train, cfg["bs"], CPU_BATCH_SIZE,       # 11 bytes a pixel: uint8 RGB + int64 code
+                              min_steps=MIN_STEPS_PER_EPOCH)
+
+
 def make_learner(ctx, items: SegItems, cfg: dict, weight_stats: bool = False):
     """unet_learner(dls, backbone): the data on the training device, the U-Net on the registry's pretrained
     encoder (its weights reported), a batch size that fits (core/memory.py), the run's callbacks."""
@@ -78,10 +91,7 @@ def make_learner(ctx, items: SegItems, cfg: dict, weight_stats: bool = False):
     ctx.report(stage="loading the pretrained encoder", fraction=0.0)
     model, backbone = create_unet(cfg["backbone"], len(items.codes), pretrained=True)
     ctx.report(weights_source=backbone.weights.source, weights_detail=backbone.weights.detail)
-    shape = shape_for(items, cfg["width"])
-    n_train = len(random_split(items.groups, cfg["valid_pct"], cfg["seed"])[0])
-    plan = plan_image_batches(model, ctx.device, ctx.memory_budget, shape, len(items) * 11 * shape[0] * shape[1],
-                              n_train, cfg["bs"], CPU_BATCH_SIZE)       # 11 bytes a pixel: uint8 RGB + int64 code
+    plan = batch_plan(ctx, model, items, cfg)
     ctx.report(**plan_report(plan))
     ctx.report(stage="resizing the photos and masks")
     data = make_dataloaders(items, cfg["width"], cfg["valid_pct"], cfg["seed"], plan.batch_size, backbone.spec.mean,
