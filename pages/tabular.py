@@ -250,8 +250,15 @@ def section_procs(data, csv_name: str, data_ref: dict, data_key: str, spec_key: 
         show_table(tables["mean_std"])
 
 
+SIDE_BY_SIDE_COLUMNS = 4      # more, and half a laptop's page cuts a table off (the census has 8 categories)
+
+
 def before_after(before: pd.DataFrame, before_caption: str, after: pd.DataFrame, after_caption: str) -> None:
-    left, right = st.columns(2)
+    """The same rows before and after a proc: side by side when both are narrow, else one above the other."""
+    if max(before.shape[1], after.shape[1]) > SIDE_BY_SIDE_COLUMNS:
+        left = right = st.container()
+    else:
+        left, right = st.columns(2)
     left.caption(before_caption)
     show_table(before, where=left)
     right.caption(after_caption)

@@ -35,6 +35,16 @@ def test_marked_cells_and_rows():
     assert "mark" not in to_html(df)
 
 
+
+def test_a_long_title_may_wrap_but_a_code_or_a_number_stays_on_one_line():
+    # Two recommendation tables side by side fit a laptop's page only if a movie's title can wrap; a census code
+    # would break at its hyphens ("Married-civ-/spouse"), and a number never should.
+    df = pd.DataFrame({"movie": ["Shawshank Redemption, The (1994)", "Up (2009)"],
+                       "status": ["Married-civ-spouse-absent-abroad", "Divorced"], "n": [123456789012345678901, 2]})
+    cells = [td.split(">")[0] for td in to_html(df, index=False).split("<td")[1:]]
+    assert cells[0] == ' class="long"' and cells[1:] == ["", ' class="num"', "", "", ' class="num"']
+
+
 def test_small_tables_as_html_big_ones_in_the_grid_and_both_read_back():
     at = AppTest.from_string(
         "import numpy as np\nimport pandas as pd\nfrom ui.tables import show_table\n"

@@ -18,6 +18,7 @@ HTML_CELLS = 600          # more cells than this (or more than HTML_ROWS rows): 
 HTML_ROWS = 40
 MARK = "mark"             # the class of a highlighted cell (a yellow background, as the grid's highlights had)
 MARK_COLOUR = "#fff3cd"
+LONG = "long"             # the class of a text cell that may wrap: a title, not a code such as "Married-civ-spouse"
 
 CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
        ".l1-table table { border-collapse: collapse; font-size: 0.875rem; font-variant-numeric: tabular-nums; }"
@@ -25,6 +26,7 @@ CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
        " white-space: nowrap; text-align: left; max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }"
        ".l1-table thead th { font-weight: 600; border-bottom: 1px solid rgba(128, 128, 128, 0.5); }"
        ".l1-table tbody th { font-weight: 400; opacity: 0.65; }"
+       f".l1-table td.{LONG} {{ white-space: normal; min-width: 9rem; }}"   # wraps at its spaces, where squeezed
        ".l1-table .num { text-align: right; }"
        ".l1-table .none { opacity: 0.45; }"
        f".l1-table .{MARK} {{ background: {MARK_COLOUR}; color: #31333f; font-weight: 600; }}")   # in the app's
@@ -33,7 +35,7 @@ CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
 
 def cell_text(value, digits: int, fmt=None) -> tuple[str, str]:
     """(text, css class) of one value: numbers to `digits` significant digits (or by `fmt`: "{:.1%}", or a function
-    of the value), whole and big ones without an exponent, right-aligned; missing ones faded."""
+    of the value), whole and big ones without an exponent, right-aligned; missing ones faded; long text may wrap."""
     if value is None or value is pd.NA or value is pd.NaT or isinstance(value, float) and math.isnan(value):
         return "None" if value is None else "NaN", "none"
     if isinstance(value, bool):
@@ -47,7 +49,8 @@ def cell_text(value, digits: int, fmt=None) -> tuple[str, str]:
                 return str(int(value)), "num"
             return (f"{value:.1f}" if abs(value) >= 1000 else f"{value:.{digits}g}"), "num"
         return str(value), "num"
-    return str(value), ""
+    text = str(value)
+    return text, LONG if len(text) > 20 and " " in text.strip() else ""
 
 
 def classes(css: str) -> str:
