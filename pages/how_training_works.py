@@ -417,6 +417,8 @@ def trained_weights(run, run_id: str) -> None:
     examples = examples.rename(columns={"pclass": "class", "sibsp": "siblings/spouses", "parch": "parents/children",
                                         "p_survived": "P(survived)", "survived": "truth"})
     examples["age"] = [f"{a:g}" if pd.notna(a) else "unknown" for a in examples["age"]]
+    first = ["truth", "prediction", "P(survived)"]         # what the table is about, before a narrow page cuts it
+    examples = examples[first + [c for c in examples.columns if c not in first]]
     show_table(examples, index=False, formats={"P(survived)": chance})
 
 

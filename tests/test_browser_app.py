@@ -38,3 +38,26 @@ def test_a_link_to_a_lesson_is_the_first_thing_a_fresh_server_shows(page, tmp_pa
         assert "Welcome" in sidebar.inner_text() and "Is it a bird?" in sidebar.inner_text()
         page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
         assert "$50k" in page.locator('[data-testid="stMain"] h1').first.inner_text()
+
+
+def test_where_the_page_is_narrow_columns_go_one_under_the_other(page, app_url):
+    """A laptop window at half its screen, sidebar open: the page's column is ~470 px, too narrow for two tables side
+    by side; Streamlit stacks columns only on a narrow screen, ui/frame.py where the page itself is narrow."""
+    def tops():
+        before = page.get_by_text("before", exact=True).first
+        after = page.get_by_text("after Normalize", exact=True).first
+        for _ in range(3):                              # a section below the screen is laid out once scrolled to
+            after.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+        return before.bounding_box()["y"], after.bounding_box()["y"]
+
+    page.goto(f"{app_url}/tabular")
+    wait_for_app(page)
+    page.get_by_text("after Normalize", exact=True).first.wait_for(state="attached", timeout=60_000)
+    wide_before, wide_after = tops()
+    assert abs(wide_before - wide_after) < 5                     # side by side
+    page.set_viewport_size({"width": 800, "height": 1000})
+    page.wait_for_timeout(500)
+    assert page.locator('[data-testid="stSidebar"]').is_visible()
+    narrow_before, narrow_after = tops()
+    assert narrow_after > narrow_before + 100                    # one under the other

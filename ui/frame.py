@@ -12,9 +12,14 @@ from ui.tables import CSS as TABLE_CSS
 # Their text is still in the page (find, screen readers), but `innerText` reads '' until they are drawn.
 # A row of photos is one st.image with a list (one element draws faster than a column per photo); Streamlit puts
 # those photos edge to edge, so they get a small gap.
+# Streamlit puts columns one under the other on a screen narrower than 640 px; we do it where the page's own column
+# is that narrow: a laptop window at half its screen with the sidebar open left 468 px for two to four columns, and
+# cut metrics, buttons ("R..") and charts drawn with 5 px text. 608 px is 640 less the page's padding on a phone.
 APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }"
            "[class*='st-key-lesson-section-'] { content-visibility: auto; contain-intrinsic-size: auto 900px; }"
            "[data-testid='stImage'] { column-gap: 4px; }"
+           "[data-testid='stMainBlockContainer'] { container-type: inline-size; }"
+           "@container (max-width: 608px) { .stHorizontalBlock > .stColumn { min-width: calc(100% - 2rem); } }"
            + TABLE_CSS + "</style>")
 
 

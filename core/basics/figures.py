@@ -203,8 +203,8 @@ def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
     now against at the start."""
     w1, w2 = snapshot["weights"]["layer 1"], snapshot["weights"]["layer 2"].T
     layout = subplot_layout(1, 3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.14,
-                            subplot_titles=[f"layer 1: inputs → {w1.shape[0]} hidden", "layer 2: → outputs",
-                                            "all weights"])
+                            subplot_titles=["layer 1", "layer 2", "all weights"])  # short: a laptop's half
+    # window leaves ~460 px for the three, and longer titles ran together (the axes say what is in and out)
     every = np.concatenate([w1.ravel(), w2.ravel()])
     vmax = vmax or float(np.abs(every).max()) or 1.0
     inputs = list(inputs) if inputs is not None else list(range(w1.shape[1]))
@@ -216,6 +216,7 @@ def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
     layout["yaxis"].update(autorange="reversed", title="hidden unit")
     layout["yaxis2"].update(autorange="reversed")
     layout["xaxis3"].update(title="weight")
+    layout["yaxis3"].update(showticklabels=False)         # the shape is the point, and the colour bar needs the room
     bins = dict(start=-vmax, end=vmax, size=2 * vmax / 40)
     if first is not None:
         start = np.concatenate([w.ravel() for w in first["weights"].values()])
@@ -275,8 +276,7 @@ def layers_figure(numbers, inputs, outputs):
     """One passenger through the network, left to right: the 8 inputs (normalised), layer 1's numbers per hidden
     unit before and after the ReLU, the two outputs, and the softmax's probabilities."""
     layout = subplot_layout(1, 4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
-                            subplot_titles=["inputs (normalised)", "hidden units: before ReLU (grey), after (red)",
-                                            "outputs", "softmax"])
+                            subplot_titles=["inputs", "hidden units", "outputs", "softmax"])
     units = list(range(1, len(numbers.hidden) + 1))
     bar = dict(type="bar", showlegend=False)
     data = [dict(bar, x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input",
@@ -291,6 +291,6 @@ def layers_figure(numbers, inputs, outputs):
                  text=[f"{p:.0%}" for p in numbers.probs], textposition="outside",
                  hovertemplate="P(%{x}) = %{y:.3f}<extra></extra>", xaxis="x4", yaxis="y4")]
     layout["yaxis4"].update(range=[0, 1.15])
-    layout["xaxis2"].update(title="hidden unit")
-    layout["xaxis"].update(tickangle=-40)
+    layout["xaxis2"].update(title="grey: before the ReLU · red: after")
+    layout["xaxis"].update(tickangle=-40, title="normalised")
     return _figure(data, 380, showlegend=False, barmode="overlay", **layout)

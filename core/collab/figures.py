@@ -84,7 +84,7 @@ def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: in
             dict(type="scatter", x=labelled[x], y=labelled[y], mode="markers+text", name=f"{n_labels} most rated",
                  marker=dict(color=ACCENT, size=7), text=texts, textposition=positions, textfont=dict(size=10),
                  hovertext=labelled["movie"], hovertemplate="%{hovertext}<extra></extra>")]
-    return chart(data, f"Movies by two directions of their learned factors ({x} and {y} of a PCA)", x, y, height=640)
+    return chart(data, f"Movies by their learned factors ({x} and {y} of a PCA)", x, y, height=640)
 
 
 def predictions_by_rating(preds, targets) -> go.Figure:
@@ -93,7 +93,7 @@ def predictions_by_rating(preds, targets) -> go.Figure:
     boxes = [dict(type="box", y=group["prediction"], name=f"{rating:g}", marker_color=TRAIN_COLOR, boxpoints=False,
                   hovertemplate=f"real rating {rating:g}: {len(group):,} ratings<extra></extra>")
              for rating, group in frame.groupby("rating")]
-    return chart(boxes, "What the model predicts for each real rating (validation)", "real rating",
+    return chart(boxes, "Predictions for each real rating", "real rating (validation)",
                  "predicted rating", height=360, showlegend=False)
 
 

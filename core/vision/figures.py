@@ -27,9 +27,8 @@ def inside_figure(stats: list[dict]) -> go.Figure:
     where fine_tune unfroze the body."""
     layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
                             horizontal_spacing=0.08, row_heights=[0.45, 0.55],
-                            subplot_titles=["weights moved by the end of each phase (relative, log scale)",
-                                            "weights moved from the pretrained ones (relative)",
-                                            "gradient size per layer (log scale)"])
+                            subplot_titles=["weights moved by the end of each phase (log scale)",
+                                            "weights moved (relative)", "gradient size (log scale)"])
     data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, _layer_order(stats))]
     data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change")]
     data += [dict(line, showlegend=False, xaxis="x3", yaxis="y3")
@@ -48,7 +47,10 @@ def inside_figure(stats: list[dict]) -> go.Figure:
         layout[axis].update(title="training step")
     return figure(data, barmode="group", height=760, margin=dict(l=10, r=10, t=40, b=10),
                   legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0),
-                  legend2=dict(yanchor="top", y=0.5, font=dict(size=10), title_text="layer"), **layout)
+                  # the layers' legend under the lines: beside them, its 12 names left the two plots ~140 px each
+                  # in a half-width laptop window
+                  legend2=dict(orientation="h", yanchor="top", y=-0.1, x=0, font=dict(size=10), title_text="layer"),
+                  **layout)
 
 
 def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[dict]:
