@@ -207,7 +207,7 @@ dls = SegmentationDataLoaders.from_label_func(
 
     st.subheader("show_batch")
     show_code("dls.show_batch(max_n=6)")
-    st.caption("Photos with their masks drawn over them (the dark background is left uncoloured):")
+    st.caption("Photos with their masks drawn over them: each class tinted its colour, the background dimmed.")
     if st.button("Other photos", icon=":material/shuffle:", key="seg_reshuffle"):
         ss.seg_shuffle = ss.get("seg_shuffle", 0) + 1
     rng = np.random.default_rng(ss.get("seg_shuffle", 0))

@@ -88,6 +88,25 @@ def test_a_pinned_run_replaces_the_shipped_one(service, shipped):
     assert tabular[1].owner == readymade.OWNER and readymade.locate(tabular[1].id, service.store).root == SHIPPED
 
 
+
+def test_on_a_projector_the_lesson_opens_on_its_ready_made_runs_results(module_service, shipped, monkeypatch):
+    """Presentation mode opens on step 0, where a replay can't be seen: the finished run's sections are there from
+    the first run, so the step count does not change a second later; Replay still plays it."""
+    from streamlit.testing.v1 import AppTest
+    record = readymade.shipped_run("tabular")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.query_params["present"] = "1"
+    at.run()
+    at.switch_page("pages/tabular.py").run()
+    assert not at.exception
+    assert "5. Results" in [h.value for h in at.header]
+    assert "**Start** · step 0 of 7" in " ".join(m.value for m in at.markdown)
+    replay = at.button(key=f"replay-again-{record.id}")
+    assert not replay.disabled
+    replay.click().run()
+    if record.seconds > 1:                                           # as it trained: the results wait for the end
+        assert "5. Results" not in [h.value for h in at.header]
+
 def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, monkeypatch):
     monkeypatch.setattr(ui_runs, "_LOADED", Kept(12))                 # nothing loaded by an earlier test
     record = readymade.shipped_run("tabular")

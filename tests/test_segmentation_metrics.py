@@ -53,7 +53,7 @@ def test_colours_and_overlay():
     image = np.full((2, 3, 3), 100, np.uint8)
     mask = np.array([[0, 1, 2], [0, 0, 1]], np.uint8)
     out = figures.overlay(image, mask, codes, alpha=0.5)
-    np.testing.assert_array_equal(out[mask == 0], image[mask == 0])                  # background untouched
+    np.testing.assert_array_equal(out[mask == 0], round(100 * figures.BACKGROUND_DIMMED))   # background dimmed
     np.testing.assert_array_equal(out[0, 1], np.round((100 + colours[1].astype(int)) / 2).astype(np.uint8))
     wrong = figures.mistakes(image, mask, np.zeros_like(mask))
     assert (wrong[mask != 0] == [255, 0, 0]).all() and not (wrong[mask == 0] == [255, 0, 0]).all(axis=-1).any()

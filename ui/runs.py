@@ -34,7 +34,7 @@ from core.kept import Kept
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
 from core.service import get_service
-from ui import live_panel
+from ui import live_panel, present
 from ui.charts import show_chart
 from ui.code import show_code
 from ui.identity import current_user
@@ -266,7 +266,11 @@ def _replay_state(record: RunRecord) -> dict:
     replays = st.session_state.setdefault("_replays", {})
     if record.id not in replays:
         default = "as it trained" if (record.seconds or 0) <= 20 else "10×"
-        replays[record.id] = dict(speed=default, at=time.time(), **{"from": 0.0})
+        # On a projector a lesson opens on its first step, where a replay can't be seen: it opens on the finished
+        # run, so its step count is right from the start (it read "of 6", then "of 7" once the replay had ended).
+        # Replay still plays it.
+        start = float("inf") if present.is_on() else 0.0
+        replays[record.id] = dict(speed=default, at=time.time(), **{"from": start})
     return replays[record.id]
 
 

@@ -192,7 +192,9 @@ def relu_figure(x, y, net, show_units=True, title="", grid=False):
                              name=f"unit {i + 1}", opacity=0.8))
     data.append(dict(type="scatter", x=xs, y=relu_fit.predict(net, xs), mode="lines", name="sum (the model)",
                      line=dict(color=CURVE, width=4)))
-    return _figure(data, 420, title=dict(text=title, x=0.99, xanchor="right"), clickmode="event+select",
+    # the legend under the plot: above it, it grows a row for every few units and ran under the title
+    return _figure(data, 440, title=dict(text=title, x=0.99, xanchor="right"), clickmode="event+select",
+                   legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                    dragmode="select", xaxis=dict(range=[-2.2, 2.2], title="x"),
                    yaxis=dict(range=[-2.3, 2.3], title="y"))
 
