@@ -501,8 +501,8 @@ def section_learned(use: InUse) -> None:
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
         show_chart(figures.factor_map(table, x, y, n_labels=30), key="col_factor_map")
-        st.caption("The 30 most-rated movies are red, labelled where a label has room; hover over any dot for its "
-                   "whole title.")
+        st.caption("The 30 most-rated movies are red, labelled where a label has room; hover over (or tap) any dot "
+                   "for its whole title.")
 
     st.subheader("Similar movies: factors that point the same way")
     show_code(f"movie_factors = learn.model.{factors}.weight\n"

@@ -375,7 +375,8 @@ def section_confidence(run) -> None:
                      (figures.mistakes(run.x_valid[k], run.targets[k], run.predicted[k]),
                       f"wrong: {1 - correct[k].mean():.0%}")]])
     st.markdown("**Can we trust its confidence?** For each band of confidence, how often the model was right there. "
-                "A model that is right 90% of the time when it says 90% is *well calibrated*.")
+                "A model that is right 90% of the time when it says 90% is *well calibrated*. The number above "
+                "each bar is the share of all the validation pixels in that band.")
     show_chart(figures.reliability_bars(run.reliability), key="seg_reliability")
 
 

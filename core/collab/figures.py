@@ -84,7 +84,7 @@ def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: in
             dict(type="scatter", x=labelled[x], y=labelled[y], mode="markers+text", name=f"{n_labels} most rated",
                  marker=dict(color=ACCENT, size=7), text=texts, textposition=positions, textfont=dict(size=10),
                  hovertext=labelled["movie"], hovertemplate="%{hovertext}<extra></extra>")]
-    return chart(data, f"Movies by their learned factors ({x} and {y} of a PCA)", x, y, height=640)
+    return chart(data, f"The movies' learned factors: {x} and {y} of a PCA", x, y, height=640)
 
 
 def predictions_by_rating(preds, targets) -> go.Figure:
