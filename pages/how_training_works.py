@@ -373,8 +373,10 @@ def live_weights(found) -> None:
                             True)
     now = as_snapshot(progress.latest.get("snapshot"))
     if now is not None:
-        show_chart(figures.weights_figure(now, as_snapshot(progress.latest.get("snapshot_start")), None,
-                                          titanic.FEATURES, titanic.CLASSES), key=f"htw_weights_live_{found.id}")
+        start = as_snapshot(progress.latest.get("snapshot_start"))
+        show_chart(figures.weights_figure(now, start, None, titanic.FEATURES, titanic.CLASSES),
+                   narrow=lambda: figures.weights_figure(now, start, None, titanic.FEATURES, titanic.CLASSES, True),
+                   key=f"htw_weights_live_{found.id}")
 
 
 def trained_weights(run, run_id: str) -> None:
@@ -394,6 +396,8 @@ def trained_weights(run, run_id: str) -> None:
         current = None
     if current is not None:
         show_chart(figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES, titanic.CLASSES),
+                   narrow=lambda: figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES,
+                                                         titanic.CLASSES, True),
                    key=f"htw_weights_{run_id}")
     rows = run.epoch_table
     if rows:
@@ -449,7 +453,8 @@ def section_predict(run) -> None:
     verdict = "survived" if numbers.survived >= 0.5 else "died"
     st.markdown(f"The network says this passenger **{verdict}**: P(survived) = **{numbers.survived:.1%}**, "
                 f"P(died) = **{1 - numbers.survived:.1%}**.")
-    show_chart(figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES), key="htw_p_layers")
+    show_chart(figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES), key="htw_p_layers",
+               narrow=lambda: figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES, narrow=True))
     raw = passenger.iloc[0]
     yes_no = {True: "yes", False: "no"}
     given = [yes_no[raw.pclass == "1st"], yes_no[raw.pclass == "2nd"], yes_no[raw.pclass == "3rd"],

@@ -10,3 +10,25 @@ def test_relu_figure_draws_the_grid_only_to_draw_on():
     grid, *rest = figures.relu_figure(x, y, net, grid=True).data      # curve 0: what a box selects
     assert len(grid.x) == 33 * 17 and min(grid.x) == -2 and max(grid.y) == 2
     assert [t.name for t in rest] == [t.name for t in plain.data]
+
+
+def test_in_a_narrow_place_the_network_s_panels_stack_instead_of_sharing_one_row():
+    import numpy as np
+
+    from core.basics.titanic import LayerNumbers
+    rng = np.random.default_rng(0)
+    numbers = LayerNumbers(rng.normal(size=8), rng.normal(size=32), np.zeros(32), rng.normal(size=2),
+                           np.array([0.3, 0.7]))
+    names = [f"input {i}" for i in range(8)]
+    wide = figures.layers_figure(numbers, names, ["died", "survived"]).layout
+    narrow = figures.layers_figure(numbers, names, ["died", "survived"], narrow=True).layout
+    assert len({wide[f"yaxis{n}"].domain for n in ("", 2, 3, 4)}) == 1            # one row of four
+    assert narrow.xaxis.domain == narrow.xaxis2.domain == (0.0, 1.0)            # inputs, then hidden, full width
+    assert narrow.yaxis.domain[0] > narrow.yaxis2.domain[1] > narrow.yaxis3.domain[1] == narrow.yaxis4.domain[1]
+    assert narrow.height > wide.height
+
+    snapshot = {"weights": {"layer 1": rng.normal(size=(32, 8)), "layer 2": rng.normal(size=(2, 32))}, "step": 9}
+    wide = figures.weights_figure(snapshot, snapshot).layout
+    narrow = figures.weights_figure(snapshot, snapshot, narrow=True).layout
+    assert wide.xaxis3.domain[0] > wide.xaxis2.domain[1]                         # the histogram beside them
+    assert narrow.xaxis3.domain == (0.0, 1.0) and narrow.yaxis3.domain[1] < narrow.yaxis.domain[0]   # under them

@@ -58,3 +58,17 @@ def test_a_chart_that_answers_clicks_waits_too_and_its_click_reaches_the_page(pa
     box = bar.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.get_by_text("Clicked: b").wait_for(timeout=15_000)
+
+
+def test_a_chart_in_a_narrow_place_is_drawn_from_its_narrow_figure(page, charts_url):
+    """The stand-in measures its width: a column half the page wide gets the narrow figure, the page's width not."""
+    page.goto(charts_url)
+    page.get_by_text("Charts far down").wait_for(timeout=60_000)
+    wait_for_app(page)
+    scroll_to(page, "left")
+    page.locator(".st-key-left .main-svg").first.wait_for(timeout=15_000)
+    assert page.locator(".st-key-left-seen").bounding_box()["width"] < 560
+    assert page.locator(".st-key-left .main-svg").first.bounding_box()["height"] == pytest.approx(420, abs=2)
+    scroll_to(page, "last")
+    page.locator(".st-key-last .main-svg").first.wait_for(timeout=15_000)
+    assert page.locator(".st-key-last .main-svg").first.bounding_box()["height"] == pytest.approx(450, abs=2)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.lessons import list_lessons
 from tests.helpers import charts, element_key, open_page, stand_ins
-from ui.charts import PLOTLY_HEIGHT, gate_key
+from ui.charts import NARROW_PX, PLOTLY_HEIGHT, gate_key
 
 
 def script():
@@ -96,3 +96,22 @@ def test_every_chart_of_a_lesson_is_drawn_once_the_page_is_scrolled_through(less
     named = [gate.removesuffix(gate_key("")) for gate in waiting]   # a stand-in is named by its chart's key or
     assert all(any(key.startswith(name) for key in shown) for name in named), (named, shown)  # `place`
     assert not [key for key, state in stand_ins(at).items() if not state["seen"]]
+
+
+def test_a_chart_with_a_narrow_figure_draws_it_where_the_stand_in_measured_a_narrow_place():
+    def narrow_or_not():
+        import plotly.graph_objects as go
+
+        from ui.charts import show_chart
+        show_chart(go.Figure(go.Bar(y=[1]), layout=dict(height=300)), key="c",
+                   narrow=lambda: go.Figure(go.Bar(y=[1]), layout=dict(height=600)))
+
+    def height(at):
+        return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["height"]
+
+    at = AppTest.from_function(narrow_or_not).run()
+    assert stand_ins(at)[gate_key("c")]["height"] == 300               # the stand-in holds the usual figure's place
+    for width, expected in [(900, 300), (NARROW_PX - 1, 600), (None, 300)]:    # None: a stand-in that did not say
+        at.session_state[gate_key("c")] = {"seen": True, "width": width}
+        at.run()
+        assert height(at) == expected, width

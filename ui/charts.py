@@ -19,24 +19,26 @@ from ui.components import component
 
 CONFIG = {"displayModeBar": False}
 PLOTLY_HEIGHT = 450                 # what Plotly draws when a figure names no height
+NARROW_PX = 560                     # a place narrower than this gets a chart's `narrow` figure, if it has one
 
 GATE_NAME = "lesson1_chart_gate"
 _GATE = component(GATE_NAME, "chart_gate")
 
 
-def show_chart(figure, *, key: str, where=None, place: str | None = None, **options):
+def show_chart(figure, *, key: str, where=None, place: str | None = None, narrow=None, **options):
     """Draw `figure` in `where` (a column, a container; the page by default) once it is near the window. `key` names
     the chart on its page, and its stand-in, which keeps it drawn across reruns; `place` names the stand-in instead
-    where the key changes (a chart given a new key to forget its selection). `options` go to st.plotly_chart
-    (on_select, selection_mode, or width="content"); with on_select, the selection comes back once the chart is
-    drawn (None before)."""
+    where the key changes (a chart given a new key to forget its selection). `narrow`: a function that makes the
+    figure for a place narrower than NARROW_PX (the stand-in measures it), where panels side by side would be too
+    thin. `options` go to st.plotly_chart (on_select, selection_mode, or width="content"); with on_select, the
+    selection comes back once the chart is drawn (None before)."""
     options = {"width": "stretch", "config": CONFIG, "key": key, **options}
     seen_key = gate_key(place or key)
     inside = nullcontext() if where is None or where is st else where
     with inside:
         if options.get("on_select", "ignore") != "ignore":
-            return _drawn_when_seen(figure, options, seen_key)
-        _when_seen(figure, options, seen_key)
+            return _drawn_when_seen(figure, options, seen_key, narrow)
+        _when_seen(figure, options, seen_key, narrow)
     return None
 
 
@@ -46,17 +48,20 @@ def gate_key(chart_key: str) -> str:
 
 
 @st.fragment
-def _when_seen(figure, options: dict, seen_key: str) -> None:
+def _when_seen(figure, options: dict, seen_key: str, narrow=None) -> None:
     """A fragment, so that the stand-in saying "seen" reruns this chart only, not the page."""
-    _drawn_when_seen(figure, options, seen_key)
+    _drawn_when_seen(figure, options, seen_key, narrow)
 
 
-def _drawn_when_seen(figure, options: dict, seen_key: str):
-    seen = bool((st.session_state.get(seen_key) or {}).get("seen"))
+def _drawn_when_seen(figure, options: dict, seen_key: str, narrow=None):
+    state = st.session_state.get(seen_key) or {}
+    seen = bool(state.get("seen"))
     with st.container(gap=None):                       # the stand-in and the chart, spaced as one chart
         height = 0 if seen else _height(figure)        # also given to Streamlit: it holds the place before the JS runs
         _GATE(key=seen_key, data={"height": height, "seen": seen}, default={"seen": False},
-              height=height or "content", on_seen_change=_nothing)
+              height=height or "content", on_seen_change=_nothing, on_width_change=_nothing)
+        if seen and narrow is not None and 0 < (state.get("width") or NARROW_PX) < NARROW_PX:
+            figure = narrow()
         return st.plotly_chart(figure, **options) if seen else None
 
 

@@ -199,22 +199,29 @@ def relu_figure(x, y, net, show_units=True, title="", grid=False):
                    yaxis=dict(range=[-2.3, 2.3], title="y"))
 
 
-def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
+def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None, narrow=False):
     """The two weight matrices as heatmaps, hidden units down the side (blue negative, red positive):
     inputs → hidden on the left, hidden → outputs in the middle; and a histogram of all weights,
-    now against at the start."""
+    now against at the start. `narrow` (a phone, half a laptop's window): the histogram under the two."""
     w1, w2 = snapshot["weights"]["layer 1"], snapshot["weights"]["layer 2"].T
-    layout = subplot_layout(1, 3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.14,
-                            subplot_titles=["layer 1", "layer 2", "all weights"])  # short: a laptop's half
-    # window leaves ~460 px for the three, and longer titles ran together (the axes say what is in and out)
+    titles = ["layer 1", "layer 2", "all weights"]        # short, and the axes say what goes in and out
+    if narrow:
+        layout = subplot_layout(2, 2, specs=[[{}, {}], [{"colspan": 2}, None]], column_widths=[0.72, 0.28],
+                                row_heights=[0.62, 0.38], horizontal_spacing=0.16, vertical_spacing=0.27,
+                                subplot_titles=titles)
+    else:
+        layout = subplot_layout(1, 3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.14,
+                                subplot_titles=titles)
+    bar_x = layout["xaxis2"]["domain"][1] + 0.02          # the colour bar right of layer 2
+    bar_y, bar_len = (layout["yaxis2"]["domain"][0], layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0])
     every = np.concatenate([w1.ravel(), w2.ravel()])
     vmax = vmax or float(np.abs(every).max()) or 1.0
     inputs = list(inputs) if inputs is not None else list(range(w1.shape[1]))
     outputs = list(outputs) if outputs is not None else list(range(w2.shape[1]))
     heat = dict(type="heatmap", zmid=0, zmin=-vmax, zmax=vmax, colorscale="RdBu_r")
     data = [dict(heat, z=w1, x=inputs, showscale=False, xaxis="x", yaxis="y"),
-            dict(heat, z=w2, x=outputs, colorbar=dict(x=0.56, xanchor="left", thickness=12, len=0.9), xaxis="x2",
-                 yaxis="y2")]
+            dict(heat, z=w2, x=outputs, colorbar=dict(x=bar_x, xanchor="left", y=bar_y, yanchor="bottom",
+                                                      len=bar_len, thickness=12), xaxis="x2", yaxis="y2")]
     layout["yaxis"].update(autorange="reversed", title="hidden unit")
     layout["yaxis2"].update(autorange="reversed")
     layout["xaxis3"].update(title="weight")
@@ -226,7 +233,8 @@ def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None):
                          xbins=bins, xaxis="x3", yaxis="y3"))
     data.append(dict(type="histogram", x=every, name=f"at step {snapshot['step']}", opacity=0.7, marker_color=CURVE,
                      xbins=bins, xaxis="x3", yaxis="y3"))
-    return _figure(data, 440, barmode="overlay", legend=dict(orientation="h", x=1, xanchor="right", y=-0.25), **layout)
+    return _figure(data, 780 if narrow else 440, barmode="overlay",
+                   legend=dict(orientation="h", x=1, xanchor="right", y=-0.12 if narrow else -0.25), **layout)
 
 
 def train_valid_figure(epoch_rows):
@@ -274,11 +282,17 @@ def _short(value):
     return float(f"{value:.4g}") if isinstance(value, (float, np.floating)) else value
 
 
-def layers_figure(numbers, inputs, outputs):
+def layers_figure(numbers, inputs, outputs, narrow=False):
     """One passenger through the network, left to right: the 8 inputs (normalised), layer 1's numbers per hidden
-    unit before and after the ReLU, the two outputs, and the softmax's probabilities."""
-    layout = subplot_layout(1, 4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
-                            subplot_titles=["inputs", "hidden units", "outputs", "softmax"])
+    unit before and after the ReLU, the two outputs, and the softmax's probabilities. `narrow` (a phone, half a
+    laptop's window): top to bottom, the outputs and the softmax side by side at the end."""
+    titles = ["inputs", "hidden units", "outputs", "softmax"]
+    if narrow:
+        layout = subplot_layout(3, 2, specs=[[{"colspan": 2}, None], [{"colspan": 2}, None], [{}, {}]],
+                                vertical_spacing=0.2, horizontal_spacing=0.2, subplot_titles=titles)
+    else:
+        layout = subplot_layout(1, 4, column_widths=[0.27, 0.43, 0.15, 0.15], horizontal_spacing=0.07,
+                                subplot_titles=titles)
     units = list(range(1, len(numbers.hidden) + 1))
     bar = dict(type="bar", showlegend=False)
     data = [dict(bar, x=list(inputs), y=numbers.inputs, marker_color=POINTS, name="input",
@@ -295,4 +309,4 @@ def layers_figure(numbers, inputs, outputs):
     layout["yaxis4"].update(range=[0, 1.15])
     layout["xaxis2"].update(title="grey: before the ReLU · red: after")
     layout["xaxis"].update(tickangle=-40, title="normalised")
-    return _figure(data, 380, showlegend=False, barmode="overlay", **layout)
+    return _figure(data, 960 if narrow else 380, showlegend=False, barmode="overlay", **layout)

@@ -35,6 +35,7 @@ export default function (component) {
   const ask = () => {
     if (closed) return;
     asked += 1;
+    setStateValue("width", Math.round(box.getBoundingClientRect().width));   // the same message: for a narrow layout
     setStateValue("seen", asked);                  // a new value each time, so that each one reruns the fragment
     timer = setTimeout(() => inTurn(ask), ASK_AGAIN_MS * 2 ** (asked - 1));
   };
