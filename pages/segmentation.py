@@ -302,7 +302,8 @@ def section_inside(run) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    show_chart(figures.inside_figure(stats), key="seg_inside")
+    show_chart(figures.inside_figure(stats), narrow=lambda: figures.inside_figure(stats, narrow=True),
+               key="seg_inside")
     st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. While "
                "the encoder is frozen its only gradients are its BatchNorm layers' (they keep training, as in "
                "fastai); once it is unfrozen every layer gets them, and the encoder's weights start to move.")

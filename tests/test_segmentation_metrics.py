@@ -122,3 +122,9 @@ def test_what_changed_inside_is_one_figure_bars_and_two_maps_of_the_same_layers(
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.autorange == "reversed"
     unfreeze = [s for s in fig.layout.shapes if s.line.dash == "dash"]
     assert len(unfreeze) == 2 and {s.x0 for s in unfreeze} == {2.5}  # on both maps, between steps 2 and 3
+    assert fig.layout.yaxis2.domain == fig.layout.yaxis3.domain     # side by side...
+    narrow = figures.inside_figure(stats, narrow=True)
+    assert narrow.layout.yaxis3.domain[1] < narrow.layout.yaxis2.domain[0]   # ...or one under the other, each with
+    assert narrow.layout.xaxis3.domain == (0.0, 1.0) and narrow.layout.yaxis3.showticklabels is not False   # names
+    bars_under = [m.colorbar.y for m in narrow.data if m.type == "heatmap"]
+    assert bars_under[0] < narrow.layout.yaxis2.domain[0] and bars_under[1] < narrow.layout.yaxis3.domain[0]

@@ -176,21 +176,26 @@ def reliability_bars(rows: list[dict]) -> go.Figure:
 COLOURBAR_GAP_PX = 50        # from the maps' bottom edge to their colour bars: the step axis's ticks and title
 
 
-def inside_figure(stats: list[dict]) -> go.Figure:
+def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
     """What changed inside, as one figure (one chart for the browser to draw, not three). On top, per layer, how far
     its weights had moved from where they started by the end of the frozen epochs and of training (log scale: the
     new decoder moves orders of magnitude more than the encoder). Below, layer by layer (rows, the input at the top)
     over the optimizer steps: how far the weights had moved, and how big the gradients were, as colours on a log10
-    scale (both span decades); a dashed line where the encoder was unfrozen."""
+    scale (both span decades); a dashed line where the encoder was unfrozen. `narrow` (a phone, half a laptop's
+    window): the two maps one under the other."""
     layers = list(dict.fromkeys(r["layer"] for r in stats))
     steps = sorted({r["step"] for r in stats})
     bars_px, maps_px, gap_px = 330, max(320, 16 * len(layers) + 100), 150
-    plot_px = bars_px + maps_px + gap_px                  # paper coordinates are fractions of this
+    titles = ["weights moved by the end of each phase (log scale)", "weights moved (log10)", "gradient size (log10)"]
     margin = dict(l=10, r=10, t=40, b=COLOURBAR_GAP_PX + 40)
-    layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
-                            vertical_spacing=gap_px / plot_px, horizontal_spacing=0.1,
-                            subplot_titles=["weights moved by the end of each phase (log scale)",
-                                            "weights moved (log10)", "gradient size (log10)"])
+    if narrow:
+        plot_px = bars_px + 2 * maps_px + 2 * gap_px
+        layout = subplot_layout(3, 1, row_heights=[bars_px, maps_px, maps_px], vertical_spacing=gap_px / plot_px,
+                                subplot_titles=titles)
+    else:
+        plot_px = bars_px + maps_px + gap_px              # paper coordinates are fractions of this
+        layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
+                                vertical_spacing=gap_px / plot_px, horizontal_spacing=0.1, subplot_titles=titles)
     data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, layers, floor=1e-9)]
     row_of, column_of = {layer: i for i, layer in enumerate(layers)}, {step: j for j, step in enumerate(steps)}
     for n, value, floor in ((2, "weight_change", 1e-5), (3, "grad_norm", 1e-12)):
@@ -198,12 +203,13 @@ def inside_figure(stats: list[dict]) -> go.Figure:
         for r in stats:                                  # a step logged twice for a layer: its last value
             raw[row_of[r["layer"]], column_of[r["step"]]] = r[value]
         left, right = layout[f"xaxis{n}"]["domain"]
+        bottom = layout[f"yaxis{n}"]["domain"][0]
         # each colour bar lies under its own map: standing beside it, the left one's ticks ran into the right map
         # once the figure was narrower than ~600 px
         data.append(dict(type="heatmap", z=np.log10(np.maximum(raw, floor)), x=steps, y=layers, customdata=raw,
                          colorscale="Viridis", hovertemplate="%{y}<br>step %{x}<br>%{customdata:.3g}<extra></extra>",
                          colorbar=dict(orientation="h", x=(left + right) / 2, xanchor="center", len=right - left,
-                                       y=-COLOURBAR_GAP_PX / plot_px, yanchor="top", thickness=8),
+                                       y=bottom - COLOURBAR_GAP_PX / plot_px, yanchor="top", thickness=8),
                          xaxis=f"x{n}", yaxis=f"y{n}"))
     unfreeze = unfrozen_from(stats)
     if unfreeze is not None:
@@ -216,6 +222,7 @@ def inside_figure(stats: list[dict]) -> go.Figure:
     for n in (2, 3):
         layout[f"yaxis{n}"].update(autorange="reversed")
         layout[f"xaxis{n}"].update(title="optimizer step")
-    layout["yaxis3"].update(showticklabels=False)            # the same layers as on its left
+    if not narrow:
+        layout["yaxis3"].update(showticklabels=False)        # the same layers as on its left
     return figure(data, barmode="group", height=plot_px + margin["t"] + margin["b"], margin=margin,
                   legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="right", x=1.0), **layout)
