@@ -500,7 +500,8 @@ def section_learned(use: InUse) -> None:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
-        show_chart(figures.factor_map(table, x, y, n_labels=30), key="col_factor_map")
+        show_chart(figures.factor_map(table, x, y, n_labels=30), key="col_factor_map",     # labels for ~400 px:
+                   narrow=lambda: figures.factor_map(table, x, y, n_labels=30, plot_px=400))  # fewer, none on another
         st.caption("The 30 most-rated movies are red, labelled where a label has room; hover over (or tap) any dot "
                    "for its whole title.")
 

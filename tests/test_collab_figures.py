@@ -34,6 +34,17 @@ def test_factor_map_leaves_out_a_label_that_would_cover_another_but_keeps_its_po
     assert list(labelled.hovertext) == list(table["movie"]) and len(labelled.x) == 4
 
 
+
+def test_a_map_for_a_narrow_place_labels_fewer_movies():
+    # six titles in a row, 0.05 apart on an axis spanning 1: room for all six in a plot 900 px wide (45 px apart),
+    # not in one 400 px wide (a phone, half a laptop's window): there one is left out rather than overlap
+    names = ["Casablanca (1942)", "Vertigo (1958)", "Psycho (1960)", "Alien (1979)", "Heat (1995)", "Fargo (1996)"]
+    table = pd.DataFrame({"movie": names + ["far"], "PC1": [i * 0.05 for i in range(6)] + [1.0],
+                          "PC3": [0.0] * 6 + [1.0]})
+    wide = figures.factor_map(table, "PC1", "PC3", n_labels=6).data[1]
+    narrow = figures.factor_map(table, "PC1", "PC3", n_labels=6, plot_px=400).data[1]
+    assert "" not in list(wide.text) and "" in list(narrow.text)
+
 def test_placed_labels_never_overlap():
     import numpy as np
     rng = np.random.default_rng(0)

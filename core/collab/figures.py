@@ -70,14 +70,16 @@ def placed_labels(x, y, labels, axes: tuple[float, float] | None = None, width: 
 
 
 def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: int = 50,
-               n_shown: int = MAP_MOVIES) -> go.Figure:
+               n_shown: int = MAP_MOVIES, plot_px: float = 900) -> go.Figure:
     """The chapter's scatter of movies on two principal components of their factors: the `n_shown` first rows of the
-    table (the most-rated), the `n_labels` first of them marked and labelled where a label has room. The browser
-    draws each point as an element of its own: 300 keep the map readable and its page lighter than 1,000 did."""
+    table (the most-rated), the `n_labels` first of them marked and labelled where a label has room in a plot about
+    `plot_px` wide. The browser draws each point as an element of its own: 300 keep the map readable and its page
+    lighter than 1,000 did."""
     labelled, rest = table.head(n_labels), table.iloc[n_labels:n_shown]
     shown = table.head(n_shown)
     axes = (float(np.ptp(shown[x])), float(np.ptp(shown[y]))) if len(shown) else None
-    texts, positions = placed_labels(labelled[x], labelled[y], [short_title(t) for t in labelled["movie"]], axes)
+    texts, positions = placed_labels(labelled[x], labelled[y], [short_title(t) for t in labelled["movie"]], axes,
+                                     width=plot_px)
     data = [dict(type="scatter", x=rest[x], y=rest[y], mode="markers", name="other movies",
                  marker=dict(color=MUTED, size=5, opacity=0.4), text=rest["movie"],
                  hovertemplate="%{text}<extra></extra>"),
