@@ -82,7 +82,6 @@ def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits
     return df
 
 
-
 def _parse_problem(message: str) -> str:
     """pandas' tokenizer error in a student's words, with the line to look at (pandas counts its rows from 0)."""
     quote = re.search(r"EOF inside string starting at row (\d+)", message)
@@ -95,6 +94,7 @@ def _parse_problem(message: str) -> str:
         return (f"line {line} has {saw} values where the header has {expected}. Is there a comma inside a value "
                 "that is not in quotes?")
     return "usually a quote \" that is never closed, or a row with more values than the header."
+
 
 # ---- showing a student's cells --------------------------------------------------------------------------------------
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -3,6 +3,7 @@ fastai's collab_learner, step by step. Data and the model's shape are computed h
 training run as jobs, and everything after training is drawn from the run store."""
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -500,8 +501,8 @@ def section_learned(use: InUse) -> None:
         cols = st.columns(2)
         x = cols[0].selectbox("Horizontal", ["PC1", "PC2", "PC3"], index=0, key="col_pc_x")
         y = cols[1].selectbox("Vertical", ["PC1", "PC2", "PC3"], index=2, key="col_pc_y")
-        show_chart(figures.factor_map(table, x, y, n_labels=30), key="col_factor_map",     # labels for ~400 px:
-                   narrow=lambda: figures.factor_map(table, x, y, n_labels=30, plot_px=400))  # fewer, none on another
+        draw = partial(figures.factor_map, table, x, y, n_labels=30)      # narrow: fewer labels, none on another
+        show_chart(draw(), narrow=partial(draw, plot_px=400), key="col_factor_map")
         st.caption("The 30 most-rated movies are red, labelled where a label has room; hover over (or tap) any dot "
                    "for its whole title.")
 

@@ -1,6 +1,8 @@
 """How training works: Arthur Samuel's loop, live. The quadratic, the ReLUs and the from-scratch autograd compute in
 the script (microseconds a step) through core/basics' state objects, which the page only steps; the Titanic network
 trains as a run of the training service (ui/runs.py) and is drawn from the run store."""
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -373,10 +375,9 @@ def live_weights(found) -> None:
                             True)
     now = as_snapshot(progress.latest.get("snapshot"))
     if now is not None:
-        start = as_snapshot(progress.latest.get("snapshot_start"))
-        show_chart(figures.weights_figure(now, start, None, titanic.FEATURES, titanic.CLASSES),
-                   narrow=lambda: figures.weights_figure(now, start, None, titanic.FEATURES, titanic.CLASSES, True),
-                   key=f"htw_weights_live_{found.id}")
+        draw = partial(figures.weights_figure, now, as_snapshot(progress.latest.get("snapshot_start")), None,
+                       titanic.FEATURES, titanic.CLASSES)
+        show_chart(draw(), narrow=partial(draw, narrow=True), key=f"htw_weights_live_{found.id}")
 
 
 def trained_weights(run, run_id: str) -> None:
@@ -395,10 +396,8 @@ def trained_weights(run, run_id: str) -> None:
     else:
         current = None
     if current is not None:
-        show_chart(figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES, titanic.CLASSES),
-                   narrow=lambda: figures.weights_figure(current, snapshots[0], vmax, titanic.FEATURES,
-                                                         titanic.CLASSES, True),
-                   key=f"htw_weights_{run_id}")
+        draw = partial(figures.weights_figure, current, snapshots[0], vmax, titanic.FEATURES, titanic.CLASSES)
+        show_chart(draw(), narrow=partial(draw, narrow=True), key=f"htw_weights_{run_id}")
     rows = run.epoch_table
     if rows:
         show_chart(figures.train_valid_figure(rows), key=f"htw_tv_{run_id}")
@@ -453,8 +452,8 @@ def section_predict(run) -> None:
     verdict = "survived" if numbers.survived >= 0.5 else "died"
     st.markdown(f"The network says this passenger **{verdict}**: P(survived) = **{numbers.survived:.1%}**, "
                 f"P(died) = **{1 - numbers.survived:.1%}**.")
-    show_chart(figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES), key="htw_p_layers",
-               narrow=lambda: figures.layers_figure(numbers, titanic.FEATURES, titanic.CLASSES, narrow=True))
+    draw = partial(figures.layers_figure, numbers, titanic.FEATURES, titanic.CLASSES)
+    show_chart(draw(), narrow=partial(draw, narrow=True), key="htw_p_layers")
     raw = passenger.iloc[0]
     yes_no = {True: "yes", False: "no"}
     given = [yes_no[raw.pclass == "1st"], yes_no[raw.pclass == "2nd"], yes_no[raw.pclass == "3rd"],

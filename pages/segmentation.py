@@ -6,6 +6,7 @@ link or a restarted server shows the same.
 """
 import hashlib
 import json
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -302,7 +303,7 @@ def section_inside(run) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    show_chart(figures.inside_figure(stats), narrow=lambda: figures.inside_figure(stats, narrow=True),
+    show_chart(figures.inside_figure(stats), narrow=partial(figures.inside_figure, stats, narrow=True),
                key="seg_inside")
     st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. While "
                "the encoder is frozen its only gradients are its BatchNorm layers' (they keep training, as in "

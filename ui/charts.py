@@ -60,7 +60,7 @@ def _drawn_when_seen(figure, options: dict, seen_key: str, narrow=None):
         height = 0 if seen else _height(figure)        # also given to Streamlit: it holds the place before the JS runs
         _GATE(key=seen_key, data={"height": height, "seen": seen}, default={"seen": False},
               height=height or "content", on_seen_change=_nothing, on_width_change=_nothing)
-        if seen and narrow is not None and 0 < (state.get("width") or NARROW_PX) < NARROW_PX:
+        if seen and narrow is not None and (state.get("width") or NARROW_PX) < NARROW_PX:
             figure = narrow()
         return st.plotly_chart(figure, **options) if seen else None
 

@@ -212,16 +212,15 @@ def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None, n
     else:
         layout = subplot_layout(1, 3, column_widths=[0.42, 0.14, 0.44], horizontal_spacing=0.14,
                                 subplot_titles=titles)
-    bar_x = layout["xaxis2"]["domain"][1] + 0.02          # the colour bar right of layer 2
-    bar_y, bar_len = (layout["yaxis2"]["domain"][0], layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0])
+    right, (low, high) = layout["xaxis2"]["domain"][1], layout["yaxis2"]["domain"]    # the colour bar beside layer 2
     every = np.concatenate([w1.ravel(), w2.ravel()])
     vmax = vmax or float(np.abs(every).max()) or 1.0
     inputs = list(inputs) if inputs is not None else list(range(w1.shape[1]))
     outputs = list(outputs) if outputs is not None else list(range(w2.shape[1]))
     heat = dict(type="heatmap", zmid=0, zmin=-vmax, zmax=vmax, colorscale="RdBu_r")
     data = [dict(heat, z=w1, x=inputs, showscale=False, xaxis="x", yaxis="y"),
-            dict(heat, z=w2, x=outputs, colorbar=dict(x=bar_x, xanchor="left", y=bar_y, yanchor="bottom",
-                                                      len=bar_len, thickness=12), xaxis="x2", yaxis="y2")]
+            dict(heat, z=w2, x=outputs, colorbar=dict(x=right + 0.02, xanchor="left", y=low, yanchor="bottom",
+                                                      len=high - low, thickness=12), xaxis="x2", yaxis="y2")]
     layout["yaxis"].update(autorange="reversed", title="hidden unit")
     layout["yaxis2"].update(autorange="reversed")
     layout["xaxis3"].update(title="weight")
