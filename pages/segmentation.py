@@ -452,7 +452,7 @@ def section_use(run, model_key: str) -> None:
     if photo_file is not None:
         photo, reason = check_image(photo_file.getvalue(), photo_file.name)
         if photo is None:
-            left.error(f"That file can't be used: {reason}.", icon=":material/broken_image:")
+            left.error(f"That photo can't be used: {reason}.", icon=":material/broken_image:")
             return
         photo_key = "photo:" + hashlib.sha256(photo_file.getvalue()).hexdigest()
         probs = probabilities_of(model_key, photo_key, segmenter, photo)

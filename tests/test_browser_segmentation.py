@@ -69,7 +69,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Your photo")
     uploader.locator('input[type="file"]').set_input_files(
         files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"this is not a photo"}])
-    page.get_by_text("That file can't be used").wait_for(timeout=60_000)
+    page.get_by_text("That photo can't be used").wait_for(timeout=60_000)
     uploader.locator('input[type="file"]').set_input_files(files=[str(ROOT / "datasets/birds/images/birds_crow_0.jpg")])
     page.get_by_text("its confidence, pixel by pixel").wait_for(timeout=60_000)
     wait_for_app(page)
