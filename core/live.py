@@ -92,13 +92,16 @@ def table(rows: list[dict]) -> dict:
     if frame.empty:
         return {"columns": [], "rows": []}
     frame = frame.reset_index()
-
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return "" if math.isnan(value) else f"{value:.4f}"
-        return str(value)
     return {"columns": [str(c) for c in frame.columns],
-            "rows": [[cell(v) for v in row] for row in frame.itertuples(index=False)]}
+            "rows": [[epoch_cell(v) for v in row] for row in frame.itertuples(index=False)]}
+
+
+def epoch_cell(value) -> str:
+    """One cell of the epoch table, live or finished (ui/runs.show_epoch_table): losses and metrics to four decimals,
+    a loss that blew up as NaN (fastai prints nan), the epoch and time as they are."""
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
 
 
 def snapshot(record: RunRecord, progress: Progress, position: int | None = None, stopping: bool = False,

@@ -66,7 +66,7 @@ def test_a_snapshot_is_plain_json_with_thinned_curves_and_the_epoch_table(store)
     assert curves["phases"] == [{"phase": "frozen", "from": 1, "to": 1000}]
     assert curves["valid_step"] == [1000] and curves["valid"] == [0.21]
     assert snap["table"]["columns"] == ["epoch", "phase", "train_loss", "valid_loss", "error_rate", "time"]
-    assert snap["table"]["rows"] == [["0", "frozen", "0.5000", "", "0.0548", "19.6 s"]]
+    assert snap["table"]["rows"] == [["0", "frozen", "0.5000", "NaN", "0.0548", "19.6 s"]]   # a loss that blew up
 
 
 def test_the_version_changes_with_what_is_drawn(store):

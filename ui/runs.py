@@ -28,7 +28,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from core import readymade
-from core.live import device_label, ended_line, queued_line, replay_line, training_line
+from core.live import device_label, ended_line, epoch_cell, queued_line, replay_line, training_line
 from core.errors import StudentError
 from core.kept import Kept
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
@@ -312,12 +312,10 @@ def _replay_controls(found: RunView) -> None:
 
 
 def show_epoch_table(rows: list[dict], where=None) -> None:
-    """fastai's epoch table, drawn as the live panel draws it while the run trains (core/live.table): the epoch as a
-    column, losses and metrics to four decimals."""
+    """fastai's epoch table, its cells as the live panel drew them while the run trained (core/live.epoch_cell)."""
     from core import plots
     frame = plots.epoch_table(rows).reset_index()
-    show_table(frame, where=where, index=False,
-               formats={c: "{:.4f}" for c in frame.columns if c != "epoch" and frame[c].dtype.kind == "f"})
+    show_table(frame, where=where, index=False, formats={c: epoch_cell for c in frame.columns if c != "epoch"})
 
 
 def _panel(found: RunView, chart: bool, table: bool, extra) -> None:
