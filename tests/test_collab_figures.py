@@ -26,12 +26,14 @@ def test_factor_map_labels_the_first_rows_only():
 
 
 def test_factor_map_leaves_out_a_label_that_would_cover_another_but_keeps_its_point_and_title():
-    table = pd.DataFrame({"movie": ["Fargo (1996)", "Seven (a.k.a. Se7en) (1995)", "Heat (1995)", "Up (2009)"],
-                          "PC1": [0.0, 0.0, 0.0, 1.0], "PC3": [0.0, 0.0, 0.0, 1.0]})
+    table = pd.DataFrame({"movie": ["Fargo (1996)", "Seven (a.k.a. Se7en) (1995)", "Heat (1995)", "Up (2009)",
+                                    "Alien (1979)"],
+                          "PC1": [0.5, 0.5, 0.5, 1.0, 0.0], "PC3": [0.5, 0.5, 0.5, 1.0, 0.0]})
     labelled = figures.factor_map(table, "PC1", "PC3", n_labels=4).data[1]
     assert list(labelled.text) == ["Fargo", "Seven", "", "Up"]          # above, below, no room left, far away
-    assert list(labelled.textposition) == ["top center", "bottom center", "top center", "top center"]
-    assert list(labelled.hovertext) == list(table["movie"]) and len(labelled.x) == 4
+    # "Up" is the top right corner: its label goes below it and to its left, where the plot does not cut it
+    assert list(labelled.textposition) == ["top center", "bottom center", "top center", "bottom left"]
+    assert list(labelled.hovertext) == list(table["movie"])[:4] and len(labelled.x) == 4
 
 
 
@@ -39,27 +41,41 @@ def test_a_map_for_a_narrow_place_labels_fewer_movies():
     # six titles in a row, 0.05 apart on an axis spanning 1: room for all six in a plot 900 px wide (45 px apart),
     # not in one 400 px wide (a phone, half a laptop's window): there one is left out rather than overlap
     names = ["Casablanca (1942)", "Vertigo (1958)", "Psycho (1960)", "Alien (1979)", "Heat (1995)", "Fargo (1996)"]
-    table = pd.DataFrame({"movie": names + ["far"], "PC1": [i * 0.05 for i in range(6)] + [1.0],
-                          "PC3": [0.0] * 6 + [1.0]})
+    table = pd.DataFrame({"movie": names + ["near", "far"], "PC1": [0.3 + i * 0.05 for i in range(6)] + [0.0, 1.0],
+                          "PC3": [0.5] * 6 + [0.0, 1.0]})
     wide = figures.factor_map(table, "PC1", "PC3", n_labels=6).data[1]
     narrow = figures.factor_map(table, "PC1", "PC3", n_labels=6, plot_px=400).data[1]
     assert "" not in list(wide.text) and "" in list(narrow.text)
 
-def test_placed_labels_never_overlap():
+
+def label_boxes(x, y, texts, positions, width=900, height=520):
+    """The pixel box of each placed label, from its point and its textposition (5.6 px a character, 13 a line)."""
+    import numpy as np
+    sx, sy = width / np.ptp(x), height / np.ptp(y)
+    boxes = []
+    for xi, yi, text, position in zip((x - x.min()) * sx, (y - y.min()) * sy, texts, positions):
+        if text:
+            row, side = position.split()
+            wide = len(text) * 5.6 + 4
+            left = {"center": xi - wide / 2, "right": xi + 2, "left": xi - 2 - wide}[side]
+            low = yi + 5 if row == "top" else yi - 18
+            boxes.append((left, low, left + wide, low + 13))
+    return boxes
+
+
+def test_placed_labels_never_overlap_nor_leave_the_plot():
     import numpy as np
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=60), rng.normal(size=60)
     labels = [f"movie number {i}" for i in range(60)]
-    texts, positions = figures.placed_labels(x, y, labels, width=900, height=520)
-    sx, sy = 900 / np.ptp(x), 520 / np.ptp(y)
-    boxes = []
-    for xi, yi, text, position in zip(x * sx, y * sy, texts, positions):
-        if text:
-            low = yi + 5 if position == "top center" else yi - 18
-            boxes.append((xi - len(text) * 2.8 - 2, low, xi + len(text) * 2.8 + 2, low + 13))
+    texts, positions = figures.placed_labels(x, y, labels, width=400, height=520)
+    boxes = label_boxes(x, y, texts, positions, width=400)
     assert 10 < len(boxes) < 60                                        # some placed, some left out
     assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
                    for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(0 <= b[0] and b[2] <= 400 and 0 <= b[1] and b[3] <= 520 for b in boxes)     # the plot cuts them
+    first = int(np.argmin(x))                                          # the leftmost point's label: to its right
+    assert texts[first] and positions[first].endswith("right")
 
 
 def test_short_titles_read_as_names():

@@ -42,26 +42,35 @@ def short_title(title: str, most: int = 24) -> str:
     return name
 
 
-def placed_labels(x, y, labels, axes: tuple[float, float] | None = None, width: float = 900, height: float = 520,
-                  char_px: float = 5.6, line_px: float = 13) -> tuple[list[str], list[str]]:
+def placed_labels(x, y, labels, axes: tuple[tuple[float, float], tuple[float, float]] | None = None,
+                  width: float = 900, height: float = 520, char_px: float = 5.6,
+                  line_px: float = 13) -> tuple[list[str], list[str]]:
     """Each label above its point, else below it, in the order given (the most-rated first), unless it would cover
-    a label already placed: then none (the point is still there to hover). `axes`: the spans of the x and y axes
-    (those of the points by default). Sizes are pixels of a plot area of about `width` x `height`, a laptop's
-    narrower page rather than a wide screen's. Returns (texts, textpositions)."""
+    a label already placed: then none (the point is still there to hover). A label that would stick out of the plot
+    (which cuts it) goes to the point's other side: right of a point at the left edge, below one at the top edge.
+    `axes`: the x and y axes' ranges (those of the points by default). Sizes are pixels of a plot area of about
+    `width` x `height`, a laptop's narrower page rather than a wide screen's. Returns (texts, textpositions)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if not len(x):
         return [], []
-    x_span, y_span = axes or (x.max() - x.min(), y.max() - y.min())
-    sx, sy = width / (x_span or 1.0), height / (y_span or 1.0)
+    (x_low, x_high), (y_low, y_high) = axes or ((x.min(), x.max()), (y.min(), y.max()))
+    sx, sy = width / ((x_high - x_low) or 1.0), height / ((y_high - y_low) or 1.0)
     placed, texts, positions = [], [], []
-    for px, py, label in zip(x * sx, y * sy, labels):
-        half = len(label) * char_px / 2 + 2
-        for position, low in (("top center", py + 5), ("bottom center", py - 5 - line_px)):
-            box = (px - half, low, px + half, low + line_px)
+    for px, py, label in zip((x - x_low) * sx, (y - y_low) * sy, labels):
+        wide = len(label) * char_px + 4
+        side, left = ("center", px - wide / 2)
+        if left < 0:
+            side, left = "right", px + 2
+        elif left + wide > width:
+            side, left = "left", px - 2 - wide
+        rows = [(row, low) for row, low in (("top", py + 5), ("bottom", py - 5 - line_px))
+                if 0 <= low and low + line_px <= height]
+        for row, low in rows:
+            box = (left, low, left + wide, low + line_px)
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
                 placed.append(box)
                 texts.append(label)
-                positions.append(position)
+                positions.append(f"{row} {side}")
                 break
         else:
             texts.append("")
@@ -77,7 +86,7 @@ def factor_map(table: pd.DataFrame, x: str = "PC1", y: str = "PC3", n_labels: in
     lighter than 1,000 did."""
     labelled, rest = table.head(n_labels), table.iloc[n_labels:n_shown]
     shown = table.head(n_shown)
-    axes = (float(np.ptp(shown[x])), float(np.ptp(shown[y]))) if len(shown) else None
+    axes = ((shown[x].min(), shown[x].max()), (shown[y].min(), shown[y].max())) if len(shown) else None
     texts, positions = placed_labels(labelled[x], labelled[y], [short_title(t) for t in labelled["movie"]], axes,
                                      width=plot_px)
     data = [dict(type="scatter", x=rest[x], y=rest[y], mode="markers", name="other movies",
