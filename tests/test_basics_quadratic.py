@@ -192,11 +192,11 @@ def test_gradient_arrows_point_downhill():
     assert len(arrows) == 2                                    # no arrow for a zero gradient
     assert float(arrows[0].get("x2")) < float(arrows[0].get("x1"))     # positive gradient: move left
     assert float(arrows[1].get("x2")) > float(arrows[1].get("x1"))     # negative gradient: move right
-    per_unit = (980 - 20) / 12                                 # the track: -6 to 6 over 960 px
+    per_unit = (588 - 12) / 12                                 # the track: -6 to 6 over 576 px
     assert float(arrows[0].get("x2")) - float(arrows[0].get("x1")) == pytest.approx(-0.2 * per_unit, abs=0.2)
     assert float(arrows[1].get("x2")) - float(arrows[1].get("x1")) == pytest.approx(0.3 * per_unit, abs=0.2)
     far = ET.fromstring(figures.gradient_arrows_svg((5.0, 0.0, 0.0), np.array([-100.0, 0.0, 0.0]), lr=0.1))
-    assert [float(line.get("x2")) for line in far.iter(ns + "line") if line.get("class") == "step"] == [980.0]
+    assert [float(line.get("x2")) for line in far.iter(ns + "line") if line.get("class") == "step"] == [588.0]
     dots = [float(c.get("cx")) for c in svg.iter(ns + "circle")]
     assert len(set(dots)) == 1 and float(arrows[0].get("x1")) == dots[0]    # from where the weight is
     assert "a goes down; b goes up; c stays" in svg.get("aria-label")

@@ -137,14 +137,14 @@ def loss_curve_figure(losses, title="loss", diverged=False) -> str:
 
 def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
     """One slider-like track per weight: where the weight is, and an arrow to where the next step of gradient descent
-    moves it (−lr·gradient, to scale). An SVG drawing, like the loop: section 3 redraws it at
-    every frame of a run."""
+    moves it (−lr·gradient, to scale). An SVG drawing, like the loop: section 3 redraws it at every frame of a run.
+    At most 640 px wide, so that its text reads at ~16 px there and ~12 px in half a laptop's window."""
     weights, grad = np.asarray(weights, float), np.asarray(grad, float)
     finite = weights[np.isfinite(weights)]
     lo = min(span[0], finite.min() - 1) if len(finite) else span[0]
     hi = max(span[1], finite.max() + 1) if len(finite) else span[1]
     lo, hi = max(lo, -1e300), min(hi, 1e300)            # a run that exploded: its track still has a finite length
-    width, left, right, row_h, top = 1000, 20, 980, 72, 10
+    width, left, right, row_h, top = 600, 12, 588, 62, 6     # a pixel a unit up to 640 px: text stays ~16 px
     to_x = lambda v: round(left + (v - lo) / (hi - lo) * (right - left), 1)           # noqa: E731
     height = top + row_h * len(names) + 30
     parts = [_arrowhead("grad-arrow", ACTIVE, size=4, tip=6)]
@@ -152,11 +152,11 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
         parts.append(f'<line x1="{to_x(0)}" y1="{top}" x2="{to_x(0)}" y2="{height - 26}" stroke="#94a3b8" '
                      'stroke-width="1" stroke-dasharray="3 3"/>')
     for i, (name, w, g) in enumerate(zip(names, weights, grad)):
-        y = top + row_h * i + 48
+        y = top + row_h * i + 44
         numbers = f" = {w:.3f}  ·  dL/d{name} = {g:.3g}  ·  step = −lr·grad = {-lr * g + 0.0:.3g}"
-        parts.append(f'<text x="{left}" y="{y - 22}" font-size="17" style="white-space:pre">'
+        parts.append(f'<text x="{left}" y="{y - 20}" font-size="15" style="white-space:pre">'
                      f'<tspan font-weight="bold">{html.escape(name)}</tspan>{html.escape(numbers)}</text>')
-        parts.append(f'<line x1="{left}" y1="{y}" x2="{right}" y2="{y}" stroke="#cbd5e1" stroke-width="6" '
+        parts.append(f'<line x1="{left}" y1="{y}" x2="{right}" y2="{y}" stroke="#cbd5e1" stroke-width="5" '
                      'stroke-linecap="round"/>')
         if not np.isfinite(w):
             continue
@@ -165,15 +165,16 @@ def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-
         if abs(step) > 1e-9:
             end = min(max(w + step, lo), hi)
             parts.append(f'<line class="step" x1="{to_x(w)}" y1="{y}" x2="{to_x(end)}" y2="{y}" '
-                         f'stroke="{ACTIVE}" stroke-width="5" marker-end="url(#grad-arrow)"/>')
-        parts.append(f'<circle cx="{to_x(w)}" cy="{y}" r="9" fill="{POINTS}"><title>{html.escape(name)} = {w:.4f}'
+                         f'stroke="{ACTIVE}" stroke-width="4" marker-end="url(#grad-arrow)"/>')
+        parts.append(f'<circle cx="{to_x(w)}" cy="{y}" r="7" fill="{POINTS}"><title>{html.escape(name)} = {w:.4f}'
                      '</title></circle>')
     for tick in ticks(lo, hi):
-        parts.append(f'<text x="{to_x(tick)}" y="{height - 6}" font-size="14" text-anchor="middle" '
+        parts.append(f'<text x="{to_x(tick)}" y="{height - 6}" font-size="13" text-anchor="middle" '
                      f'fill="#64748b">{tick:g}</text>')
     moves = "; ".join(f"{n} {'stays' if not np.isfinite(g) or g == 0 else 'goes down' if g > 0 else 'goes up'}"
                       for n, g in zip(names, grad))
-    return svg(width, height, "The next step of gradient descent: " + moves, parts)
+    return svg(width, height, "The next step of gradient descent: " + moves, parts,
+               style="display:block;width:100%;max-width:640px")
 
 
 def relu_figure(x, y, net, show_units=True, title="", grid=False):
