@@ -1,10 +1,14 @@
 """Welcome: what lesson 1 is, the whole game in one picture, and a card per lesson."""
+from functools import partial
+
 import streamlit as st
 
 from core.basics.figures import loop_svg
 from core.lessons import list_lessons
 from ui import images as pictures
 from ui.frame import require_frame
+
+LOOP_HEIGHT = 280      # px: the loop across the page, its numbers ~12 px
 
 require_frame()
 
@@ -16,17 +20,15 @@ st.markdown(
     "and shows you what is happening while it learns.")
 
 st.subheader("The whole game in one picture")
-left, right = st.columns([3, 2], vertical_alignment="center")
-with left:
-    pictures.drawing(loop_svg(active=("model", "loss", "update"), numbers={
-        "inputs": "photos, rows…", "weights": "what we learn", "model": "×, +, ReLU",
-        "results": "predictions", "loss": "how wrong?", "update": "nudge weights"}))
-with right:
-    st.markdown(
-        "Arthur Samuel described machine learning in 1962 like this: **inputs** and **weights** go into a "
-        "**model**, which gives **results**; a **loss** measures how good they are; and the weights are "
-        "**updated** to make the loss a little better. Repeat, and the model learns.\n\n"
-        "Every lesson below is this loop. What changes is the data (photos, tables, ratings) and the model.")
+st.markdown(
+    "Arthur Samuel described machine learning in 1962 like this: **inputs** and **weights** go into a "
+    "**model**, which gives **results**; a **loss** measures how good they are; and the weights are "
+    "**updated** to make the loss a little better. Repeat, and the model learns. "
+    "Every lesson below is this loop. What changes is the data (photos, tables, ratings) and the model.")
+loop = partial(loop_svg, active=("model", "loss", "update"), numbers={
+    "inputs": "photos, rows…", "weights": "what we learn", "model": "×, +, ReLU",
+    "results": "predictions", "loss": "how wrong?", "update": "nudge weights"})
+pictures.drawing(loop(max_height=LOOP_HEIGHT), narrow=loop(tall=True))
 
 st.subheader("The lessons")
 lessons = list_lessons()

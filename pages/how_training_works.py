@@ -118,7 +118,8 @@ def descent_interval():
 def loop_while_training(numbers: dict, running: bool) -> None:
     """Samuel's loop beside any training on this page: every box lit while it runs (one step is far too quick
     to show box by box), with this model's own numbers written in the boxes."""
-    pictures.drawing(figures.loop_svg(list(figures.LOOP_BOXES) if running else None, numbers, max_height=260))
+    loop = partial(figures.loop_svg, list(figures.LOOP_BOXES) if running else None, numbers)
+    pictures.drawing(loop(max_height=260), narrow=loop(tall=True))
 
 
 # ---- 1. the loop ----------------------------------------------------------------------------------------------
@@ -139,12 +140,13 @@ def section_loop():
 def loop_view():
     gd = ss.htw_gd
     if gd.trace is None:
-        pictures.drawing(figures.loop_svg(max_height=LOOP_HEIGHT))
+        pictures.drawing(figures.loop_svg(max_height=LOOP_HEIGHT), narrow=figures.loop_svg(tall=True))
         return
     name = figures.LOOP_STAGES[gd.stage]
     running_fast = gd.running and not ss.get("htw_slow", False)
     active = list(figures.LOOP_BOXES) if running_fast else name
-    pictures.drawing(figures.loop_svg(active, figures.loop_numbers(gd.trace, gd.stage), max_height=LOOP_HEIGHT))
+    loop = partial(figures.loop_svg, active, figures.loop_numbers(gd.trace, gd.stage))
+    pictures.drawing(loop(max_height=LOOP_HEIGHT), narrow=loop(tall=True))
     if running_fast:
         st.caption(f"Running {QUAD_STEPS_PER_TICK} steps per frame — too fast to light one box at a time "
                    f"(tick *slow motion* in section 3 to watch each box). Showing step {gd.steps}.")

@@ -165,19 +165,28 @@ def test_the_loop_reveals_its_numbers_box_by_box():
     assert weights["gradient"].to_numpy() == pytest.approx(trace["grad"], rel=1e-3)
 
 
-def test_the_lit_box_is_the_active_one_and_its_numbers_stay_text():
+@pytest.mark.parametrize("tall", [False, True])
+def test_the_lit_box_is_the_active_one_and_its_numbers_stay_text(tall):
     import xml.etree.ElementTree as ET
-    svg = ET.fromstring(figures.loop_svg("loss", {"loss": "MSE = 1.5", "inputs": "<script>x</script>"}))
+    svg = ET.fromstring(figures.loop_svg("loss", {"loss": "MSE = 1.5", "inputs": "<script>x</script>"}, tall=tall))
     ns = "{http://www.w3.org/2000/svg}"
     names = [t for t in svg.iter(ns + "text") if t.get("font-weight") == "bold"]      # each box's title
     boxes = {text.text: rect for rect, text in zip(svg.iter(ns + "rect"), names, strict=True)}
     assert set(boxes) == set(figures.LOOP_BOXES)
     lit = [name for name, rect in boxes.items() if rect.get("fill") == figures.ACTIVE]
     assert lit == ["loss"]
-    x, y = figures.LOOP_BOXES["loss"]                           # the lit box is drawn where the loss box is
+    centres, x_range, y_range = ((figures.LOOP_BOXES_TALL, figures.LOOP_X_TALL, figures.LOOP_Y_TALL) if tall
+                                 else (figures.LOOP_BOXES, figures.LOOP_X, figures.LOOP_Y))
+    x, y = centres["loss"]                                       # the lit box is drawn where the loss box is
     left, top = float(boxes["loss"].get("x")), float(boxes["loss"].get("y"))
-    px, py = (x - figures.LOOP_X[0]) * figures.LOOP_SCALE, (figures.LOOP_Y[1] - y) * figures.LOOP_SCALE
+    px, py = (x - x_range[0]) * figures.LOOP_SCALE, (y_range[1] - y) * figures.LOOP_SCALE
     assert left < px < left + float(boxes["loss"].get("width")) and top < py < top + float(boxes["loss"].get("height"))
+    _, _, width, height = (float(v) for v in svg.get("viewBox").split())
+    rects = [tuple(float(r.get(k)) for k in ("x", "y", "width", "height")) for r in boxes.values()]
+    assert all(0 <= rx and rx + rw <= width and 0 <= ry and ry + rh <= height for rx, ry, rw, rh in rects)
+    assert not any(a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+                   for i, a in enumerate(rects) for b in rects[i + 1:])          # no box on another
+    assert len(list(svg.iter(ns + "polygon"))) == len(figures.LOOP_ARROWS)       # an arrowhead per arrow
     texts = [t.text for t in svg.iter(ns + "text")]
     assert "MSE = 1.5" in texts and "<script>x</script>" in texts   # parsed back as text: it was escaped
     assert not list(svg.iter(ns + "script"))

@@ -85,3 +85,19 @@ images.drawing(loop_svg("loss", {"inputs": "*x* _y_ $z$"}))
     assert not any(sign in shown.value for sign in images.MARKDOWN_SIGNS)
     with pytest.raises(ValueError):
         images.drawing("<img src=x onerror=alert(1)>")
+    with pytest.raises(ValueError):
+        images.drawing("<svg></svg>", narrow="<img src=x onerror=alert(1)>")
+
+
+def test_a_drawing_with_a_narrow_layout_sends_both_in_one_element():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_string("""
+from core.basics.figures import loop_svg
+from ui import images
+images.drawing(loop_svg("loss", {"inputs": "*x*"}), narrow=loop_svg("loss", {"inputs": "*x*"}, tall=True))
+""").run()
+    assert not at.exception
+    (shown,) = at.markdown
+    assert shown.value.startswith('<div class="l1-drawing"><div class="l1-wide"><svg')
+    assert shown.value.count("<svg") == 2 and '<div class="l1-narrow"><svg' in shown.value
+    assert shown.value.count("&#42;x&#42;") == 2 and "*" not in shown.value

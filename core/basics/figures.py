@@ -13,16 +13,24 @@ from core.plots import figure, subplot_layout, vline
 ACTIVE, IDLE, EDGE = "#f59e0b", "#eef2f7", "#475569"
 POINTS, CURVE, TRUE = "#2563eb", "#dc2626", "#64748b"
 
-# Samuel's picture. (x, y) centres on a 0..10 by 0..4 canvas.
+# Samuel's picture, two ways: (x, y) centres of its boxes and the canvas drawn, in units of LOOP_SCALE pixels.
+# Wide for a page's whole width; tall for a narrow place (half a laptop's window, a phone, a column), where the
+# wide one shrunk to fit had its numbers at 6-8 px.
 LOOP_BOXES = {
     "inputs": (1.0, 3.2), "weights": (1.0, 0.8), "model": (3.5, 2.0),
     "results": (6.0, 2.0), "loss": (8.6, 2.0), "update": (5.0, 0.2),
 }
+LOOP_X, LOOP_Y = (-0.1, 9.7), (-0.45, 3.8)
+LOOP_BOXES_TALL = {
+    "inputs": (1.2, 4.6), "weights": (3.8, 4.6), "model": (2.5, 3.3),
+    "results": (1.2, 2.0), "loss": (1.2, 0.7), "update": (3.8, 0.7),
+}
+LOOP_X_TALL, LOOP_Y_TALL = (0.15, 4.85), (0.15, 5.15)
 LOOP_ARROWS = [("inputs", "model"), ("weights", "model"), ("model", "results"), ("results", "loss"),
                ("loss", "update"), ("update", "weights")]
 LOOP_STAGES = quadratic.LOOP_STAGES
 BOX_W, BOX_H = 1.9, 0.9
-LOOP_X, LOOP_Y, LOOP_SCALE = (-0.1, 9.7), (-0.45, 3.8), 100     # the canvas drawn, and pixels per unit
+LOOP_SCALE = 100
 
 
 def _figure(data, height, **layout):
@@ -32,22 +40,24 @@ def _figure(data, height, **layout):
     return figure(data, **{**settings, **layout})
 
 
-def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
+def loop_svg(active=None, numbers=None, max_height: int | None = None, tall: bool = False) -> str:
     """The loop as an SVG drawing, the `active` box (a name or several) lit; `numbers`: box -> a short text under its
     title. A plain drawing rather than a chart: a page draws it in a few milliseconds (a plotly chart costs ~70 ms of
     the browser's time on a 2-core machine), and How training works redraws it several times a second while it
-    trains. `max_height` (px) shrinks it, centred, where it sits beside a training."""
+    trains. `max_height` (px) shrinks the wide one, centred, where it sits beside a training; `tall`: the layout for a
+    narrow place (ui/images.drawing shows it where the place is narrow), at most 520 px wide."""
     active = {active} if isinstance(active, str) else set(active or ())
     numbers = numbers or {}
-    to_x = lambda x: round((x - LOOP_X[0]) * LOOP_SCALE, 1)             # noqa: E731  (canvas units -> pixels)
-    to_y = lambda y: round((LOOP_Y[1] - y) * LOOP_SCALE, 1)             # noqa: E731  (y grows downwards in SVG)
-    width, height = to_x(LOOP_X[1]), to_y(LOOP_Y[0])
-    parts = [_arrowhead("loop-arrow", EDGE, size=7, tip=9)]
+    boxes, (x_low, x_high), (y_low, y_high) = ((LOOP_BOXES_TALL, LOOP_X_TALL, LOOP_Y_TALL) if tall
+                                               else (LOOP_BOXES, LOOP_X, LOOP_Y))
+    to_x = lambda x: round((x - x_low) * LOOP_SCALE, 1)             # noqa: E731  (canvas units -> pixels)
+    to_y = lambda y: round((y_high - y) * LOOP_SCALE, 1)            # noqa: E731  (y grows downwards in SVG)
+    width, height = to_x(x_high), to_y(y_low)
+    parts = []
     for start, end in LOOP_ARROWS:
-        (x0, y0), (x1, y1) = _edge_point(start, end), _edge_point(end, start)
-        parts.append(f'<line x1="{to_x(x0)}" y1="{to_y(y0)}" x2="{to_x(x1)}" y2="{to_y(y1)}" stroke="{EDGE}" '
-                     f'stroke-width="2.5" marker-end="url(#loop-arrow)"/>')
-    for name, (x, y) in LOOP_BOXES.items():
+        (x0, y0), (x1, y1) = _edge_point(boxes, start, end), _edge_point(boxes, end, start)
+        parts += _arrow(to_x(x0), to_y(y0), to_x(x1), to_y(y1))
+    for name, (x, y) in boxes.items():
         lit = name in active
         parts.append(f'<rect x="{to_x(x - BOX_W / 2)}" y="{to_y(y + BOX_H / 2)}" '
                      f'width="{round(BOX_W * LOOP_SCALE, 1)}" height="{round(BOX_H * LOOP_SCALE, 1)}" rx="6" '
@@ -61,8 +71,20 @@ def loop_svg(active=None, numbers=None, max_height: int | None = None) -> str:
     lit = ", ".join(n for n in LOOP_BOXES if n in active)
     label = "Samuel's loop: inputs and weights go into the model, which gives results; the loss measures them; " \
             "the update changes the weights" + (f". Lit: {lit}" if lit else "")
-    size = f"max-height:{max_height}px" if max_height else "max-width:100%"
+    size = "max-width:520px" if tall else f"max-height:{max_height}px" if max_height else "max-width:100%"
     return svg(width, height, label, parts, style=f"{size};display:block;margin:auto", attrs='text-anchor="middle"')
+
+
+def _arrow(x0, y0, x1, y1, colour=EDGE, head=11.0) -> list[str]:
+    """A line from (x0, y0) to (x1, y1) and its arrowhead, drawn as a triangle rather than an SVG marker: a marker
+    is found by id, and the first of two drawings with the same id may be the hidden one (ui/images.drawing)."""
+    length = max(float(np.hypot(x1 - x0, y1 - y0)), 1e-9)
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    bx, by = x1 - ux * head, y1 - uy * head                     # the head's base, where the line stops
+    corners = [(x1, y1), (bx - uy * head * 0.45, by + ux * head * 0.45), (bx + uy * head * 0.45, by - ux * head * 0.45)]
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in corners)
+    return [f'<line x1="{x0}" y1="{y0}" x2="{bx:.1f}" y2="{by:.1f}" stroke="{colour}" stroke-width="2.5"/>',
+            f'<polygon points="{points}" fill="{colour}"/>']
 
 
 def _arrowhead(name: str, colour: str, size: float, tip: float) -> str:
@@ -72,9 +94,9 @@ def _arrowhead(name: str, colour: str, size: float, tip: float) -> str:
             '</marker></defs>')
 
 
-def _edge_point(name, toward):
+def _edge_point(boxes, name, toward):
     """Where the line from box `name` to box `toward` leaves the box's border."""
-    (x, y), (tx, ty) = LOOP_BOXES[name], LOOP_BOXES[toward]
+    (x, y), (tx, ty) = boxes[name], boxes[toward]
     dx, dy = tx - x, ty - y
     scale = min((BOX_W / 2) / abs(dx) if dx else np.inf, (BOX_H / 2) / abs(dy) if dy else np.inf)
     return x + dx * scale * 1.05, y + dy * scale * 1.05
