@@ -160,13 +160,13 @@ def loss_curve_figure(losses, title="loss", diverged=False) -> str:
 def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
     """One slider-like track per weight: where the weight is, and an arrow to where the next step of gradient descent
     moves it (−lr·gradient, to scale). An SVG drawing, like the loop: section 3 redraws it at every frame of a run.
-    At most 640 px wide, so that its text reads at ~16 px there and ~12 px in half a laptop's window."""
+    At most 640 px wide, so that its text reads at ~15 px there and ~12 px in half a laptop's window."""
     weights, grad = np.asarray(weights, float), np.asarray(grad, float)
     finite = weights[np.isfinite(weights)]
     lo = min(span[0], finite.min() - 1) if len(finite) else span[0]
     hi = max(span[1], finite.max() + 1) if len(finite) else span[1]
     lo, hi = max(lo, -1e300), min(hi, 1e300)            # a run that exploded: its track still has a finite length
-    width, left, right, row_h, top = 600, 12, 588, 62, 6     # a pixel a unit up to 640 px: text stays ~16 px
+    width, left, right, row_h, top = 600, 12, 588, 62, 6     # ~a pixel a unit (at most 640 px): text ~15 px
     to_x = lambda v: round(left + (v - lo) / (hi - lo) * (right - left), 1)           # noqa: E731
     height = top + row_h * len(names) + 30
     parts = [_arrowhead("grad-arrow", ACTIVE, size=4, tip=6)]
