@@ -12,6 +12,7 @@ from typing import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.live import smoothed_losses
 from core.plots import figure
 from core.runs import Progress, RunRecord
 
@@ -71,7 +72,7 @@ def loss_figure(runs: Sequence[tuple[str, Progress]], title: str = "Loss as trai
         color = COLORS[i % len(COLORS)]
         if progress.losses:
             lines.append(dict(type="scatter", x=_in_epochs(progress.losses),
-                              y=[r["train_loss"] for r in progress.losses], mode="lines", name=f"{name} · train",
+                              y=smoothed_losses(progress), mode="lines", name=f"{name} · train",
                               legendgroup=name, line=dict(color=color, width=2)))
         if progress.valid_losses:
             lines.append(dict(type="scatter", x=list(range(1, len(progress.valid_losses) + 1)),

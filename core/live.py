@@ -69,17 +69,39 @@ def _number(value) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+SMOOTH_MOST = 50          # steps: fastai's smoothing (0.98) averages over about this many
+
+
+def smoothed_losses(progress: Progress) -> list[float | None]:
+    """The training loss per batch, smoothed as fastai's loss plot does (a debiased moving average), over about a
+    quarter of an epoch and at most fastai's 50 steps. A lesson's short runs (9 to 25 batches an epoch) kept their
+    first batches in fastai's 50-step average to the end: the line ended far above the last epoch's losses and the
+    epoch table's train_loss (the bird's unfrozen epoch: 0.31 against 0.18)."""
+    rows = progress.losses
+    per_epoch = progress.n_batches or sum(1 for r in rows if r.get("epoch") == rows[0].get("epoch")) if rows else 1
+    beta = 1 - 1 / min(SMOOTH_MOST, max(1.0, per_epoch / 4))
+    out, average, weight = [], 0.0, 0.0
+    for row in rows:
+        raw = _number(row.get("raw", row.get("train_loss")))        # (a run recorded before raw losses were kept)
+        if raw is not None:
+            average, weight = beta * average + (1 - beta) * raw, beta * weight + (1 - beta)
+        out.append(average / weight if weight else None)
+    return out
+
+
 def curves(progress: Progress, max_points: int = MAX_POINTS) -> dict:
     """The loss chart's data: per-batch raw and smoothed training loss (thinned), validation loss per epoch, and the
     step range of each phase of fine_tune (frozen, unfrozen) for its shading."""
-    rows = [progress.losses[i] for i in thin(len(progress.losses), max_points)]
+    kept = thin(len(progress.losses), max_points)
+    rows = [progress.losses[i] for i in kept]
+    smooth = smoothed_losses(progress)
     phases: dict[str, list] = {}
     for row in progress.losses:
         if row.get("phase"):
             span = phases.setdefault(row["phase"], [row["step"], row["step"]])
             span[0], span[1] = min(span[0], row["step"]), max(span[1], row["step"])
     return {"step": [r["step"] for r in rows], "raw": [_number(r.get("raw")) for r in rows],
-            "smooth": [_number(r.get("train_loss")) for r in rows],
+            "smooth": [smooth[i] for i in kept],
             "valid_step": [r["step"] for r in progress.valid_losses],
             "valid": [_number(r.get("valid_loss")) for r in progress.valid_losses],
             "phases": [{"phase": k, "from": v[0], "to": v[1]} for k, v in phases.items()]}

@@ -34,6 +34,33 @@ def train_a_little(store, run_id, batches=5, epochs_done=0, phase="frozen", nan_
     writer.flush()
 
 
+def losses_of(raw: list[float], n_batches: int) -> Progress:
+    progress = Progress()
+    progress.losses = [{"step": i + 1, "epoch": i // n_batches, "raw": v, "train_loss": 0.0} for i, v in enumerate(raw)]
+    progress.n_batches = n_batches
+    return progress
+
+
+def test_a_long_run_is_smoothed_as_fastai_smooths_it():
+    import torch
+    raw = [2.0 / (1 + i / 50) + 0.3 * ((i * 7) % 5) for i in range(600)]
+    value, expected = torch.tensor(0.0), []
+    for count, loss in enumerate(raw, start=1):                    # fastai's AvgSmoothLoss(beta=0.98)
+        value = torch.lerp(torch.tensor(loss), value, 0.98)
+        expected.append(float(value / (1 - 0.98 ** count)))
+    assert live.smoothed_losses(losses_of(raw, n_batches=1250)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_short_run_is_smoothed_over_its_own_epochs_so_the_line_ends_near_the_last_epoch():
+    # the bird lesson's shape: 9 batches an epoch; the loss drops sharply in the second epoch (unfrozen)
+    raw = [0.9, 0.8, 0.7, 0.75, 0.6, 0.65, 0.6, 0.55, 0.5] + [0.25, 0.2, 0.22, 0.18, 0.15, 0.17, 0.14, 0.16, 0.15]
+    last_epoch = sum(raw[9:]) / 9
+    smooth = live.smoothed_losses(losses_of(raw, n_batches=9))
+    assert abs(smooth[-1] - last_epoch) < 0.03                     # fastai's 0.98 here: 0.40, far above 0.18
+    assert smooth == pytest.approx(live.curves(losses_of(raw, n_batches=9))["smooth"])
+    assert live.smoothed_losses(losses_of([1.0, float("nan"), 0.5], n_batches=4))[1] == 1.0    # a NaN is skipped
+
+
 def test_thin_keeps_the_ends_and_at_most_the_points_asked():
     assert live.thin(5, 10) == [0, 1, 2, 3, 4]
     kept = live.thin(10_000, 300)
