@@ -101,11 +101,14 @@ def test_on_a_projector_the_lesson_opens_on_its_ready_made_runs_results(module_s
     assert not at.exception
     assert "5. Results" in [h.value for h in at.header]
     assert "**Start** · step 0 of 7" in " ".join(m.value for m in at.markdown)
+    trained = sum(row["time"] for row in record.epoch_table)               # its epochs, not its cold process's clock
+    assert any(s.value.startswith(f"Trained in {trained:.1f} s") for s in at.success)
     replay = at.button(key=f"replay-again-{record.id}")
     assert not replay.disabled
     replay.click().run()
     if record.seconds > 1:                                           # as it trained: the results wait for the end
         assert "5. Results" not in [h.value for h in at.header]
+
 
 def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, monkeypatch):
     monkeypatch.setattr(ui_runs, "_LOADED", Kept(12))                 # nothing loaded by an earlier test
