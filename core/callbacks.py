@@ -113,6 +113,11 @@ class WeightStats(Callback):
     """Per layer, every few steps: how far the weights moved from where they started (relative) and how big
     the gradient is. Shows that a frozen body stays still while the new head moves.
 
+    The weights are the layers' matrices and kernels (a parameter of two or more dimensions): BatchNorm's scale and
+    shift, and the biases, are left out. fastai keeps a frozen body's BatchNorm training, so counting it made the
+    frozen body look as if it moved nearly as much as after unfreezing (0.005-0.013 of the bird's blocks); a layer of
+    BatchNorm alone (EfficientNet's bn1, bn2) has no row.
+
     As the Recorder's losses, the numbers stay tensors until `records` is read (at an epoch's end): reading them
     at once made the CPU wait for the GPU twice per layer, at every step of a small epoch (every = n_iter // 8)."""
     order = 5
@@ -138,12 +143,13 @@ class WeightStats(Callback):
     def _layers(self):
         layers: dict[str, list[tuple[str, torch.nn.Parameter]]] = {}
         for name, p in self.learn.model.named_parameters():
-            layers.setdefault(self.layer_of(name), []).append((name, p))
+            if p.ndim > 1:
+                layers.setdefault(self.layer_of(name), []).append((name, p))
         return layers
 
     def before_fit(self):
         if self.start is None:
-            self.start = {n: p.detach().float().clone() for n, p in self.learn.model.named_parameters()}
+            self.start = {n: p.detach().float().clone() for n, p in self.learn.model.named_parameters() if p.ndim > 1}
 
     def after_backward(self):
         learn = self.learn
@@ -160,5 +166,5 @@ class WeightStats(Callback):
             size = sum((self.start[n] ** 2).sum() for n, _ in params)
             values += [grad_norm.float(), (moved / size.clamp_min(1e-12)).sqrt()]
             rows.append(dict(step=learn.train_steps, epoch=learn.recorder.epoch_number, phase=learn.phase or "",
-                             layer=layer, trainable=any(p.requires_grad and not p.ndim <= 1 for _, p in params)))
+                             layer=layer, trainable=any(p.requires_grad for _, p in params)))
         self._unread.append((torch.stack(values), rows))

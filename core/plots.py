@@ -155,10 +155,10 @@ def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float |
                  yaxis=yaxis, **marks)
 
 
-def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0) -> list[dict]:
+def phase_bars(stats: Sequence[dict], layers: Sequence[str]) -> list[dict]:
     """Per layer, how far its weights had moved by the end of fine_tune's frozen epoch(s) and by the end of training
     (a run with no frozen phase: by the end of training only). `stats`: the runs' weight statistics, a row per layer
-    and logged step; `floor`: the smallest value drawn, for a log axis, where a layer that never moved has no bar.
+    and logged step. A layer that did not move has 0: no bar on a log axis, which is what a frozen layer should show.
     Traces for `figure`."""
     phases = [("frozen", "#9ecae1", "after the frozen epoch(s)"), ("unfrozen", "#08519c", "at the end of training")]
     if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
@@ -170,7 +170,7 @@ def phase_bars(stats: Sequence[dict], layers: Sequence[str], floor: float = 0.0)
             continue
         last_step = max(r["step"] for r in rows)
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        bars.append(dict(type="bar", x=list(layers), y=[max(last.get(layer, 0.0), floor) for layer in layers],
+        bars.append(dict(type="bar", x=list(layers), y=[last.get(layer, 0.0) for layer in layers],
                          marker_color=colour, name=name))
     return bars
 

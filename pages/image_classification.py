@@ -424,9 +424,11 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
 def section_inside(view) -> None:
     st.markdown("How far did each layer's weights move away from the pretrained ones, and how big were their "
                 "gradients? During the **frozen** epoch only the new head (red) learns: the body's weights stay "
-                "where ImageNet left them (the tiny movement is BatchNorm, which fastai keeps training). After "
-                "**unfreezing** every layer moves, the early layers least: they detect edges and textures, which "
-                "are useful for any photo.")
+                "exactly where ImageNet left them, so its layers have no bar and no line until it is unfrozen. After "
+                "**unfreezing** every layer moves, with fine_tune's far smaller learning rate for the early ones: "
+                "they detect edges and textures, which are useful for any photo. (The weights counted are the "
+                "layers' kernels and matrices. BatchNorm's scale and shift keep training in a frozen body, as in "
+                "fastai, and are left out.)")
     stats = view.progress.weight_stats
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")

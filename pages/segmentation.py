@@ -295,10 +295,10 @@ def section_train(items, data_ref: dict, config: dict) -> None:
 # ---- sections after training --------------------------------------------------------------------------------------
 def section_inside(run) -> None:
     st.markdown("How far did each layer's weights move from where they started, and how big were their gradients? "
-                "During the **frozen** epoch the encoder's weights stay where ImageNet left them (a tiny movement "
-                "is BatchNorm's scale and shift, which fastai keeps training) and only the new decoder learns. "
-                "After **unfreezing** the encoder moves too, its early stages least: edges and textures are useful "
-                "for any photo.")
+                "During the **frozen** epoch the encoder's weights stay exactly where ImageNet left them and only "
+                "the new decoder learns. After **unfreezing** the encoder moves too, its early stages least: edges "
+                "and textures are useful for any photo. (The weights counted are the layers' kernels and matrices: "
+                "BatchNorm's scale and shift keep training in a frozen encoder, as in fastai, and are left out.)")
     stats = run.weight_stats
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
@@ -306,8 +306,8 @@ def section_inside(run) -> None:
     show_chart(figures.inside_figure(stats), narrow=partial(figures.inside_figure, stats, narrow=True),
                key="seg_inside")
     st.caption("Rows: the encoder's stages from the input down, then the decoder's steps back up to the head. While "
-               "the encoder is frozen its only gradients are its BatchNorm layers' (they keep training, as in "
-               "fastai); once it is unfrozen every layer gets them, and the encoder's weights start to move.")
+               "the encoder is frozen its weights get no gradient; once it is unfrozen every layer gets one, and "
+               "the encoder's weights start to move.")
 
 
 def section_results(run, found) -> None:

@@ -67,11 +67,10 @@ def test_per_layer_statistics_show_the_frozen_encoder_still_and_the_decoder_movi
     frozen_end = max(r["step"] for r in stats if r["phase"] == "frozen")
     moved = {r["layer"]: r["weight_change"] for r in stats if r["step"] == frozen_end}
     encoder = max(v for k, v in moved.items() if k.startswith("encoder"))
-    decoder = np.median([v for k, v in moved.items() if k.startswith("decoder")])
-    assert decoder > 20 * encoder                       # only BatchNorm's scale and shift move in a frozen encoder
-    assert moved["decoder.head"] > encoder
+    assert encoder == 0                                 # a frozen encoder's kernels stay put (BatchNorm not counted)
+    assert min(v for k, v in moved.items() if k.startswith("decoder")) > 0 and moved["decoder.head"] > 0
     last = max(r["step"] for r in stats)
-    assert max(r["weight_change"] for r in stats if r["step"] == last and r["layer"].startswith("encoder")) > encoder
+    assert max(r["weight_change"] for r in stats if r["step"] == last and r["layer"].startswith("encoder")) > 0
 
 
 def test_a_restarted_server_loads_the_same_run_from_the_store_alone(trained):

@@ -111,10 +111,11 @@ def test_weight_stats_show_the_frozen_body_still_and_the_head_moving(trained, se
     end_of_frozen = {r["layer"]: r["weight_change"] for r in frozen if r["step"] == last_step}
     head = end_of_frozen.pop("classifier")
     assert head > 0.05
-    assert max(end_of_frozen.values()) < head / 20          # only BatchNorm moves in the body
+    assert set(end_of_frozen.values()) == {0.0}              # the body's kernels did not move (BatchNorm not counted)
+    assert "bn1" not in end_of_frozen and "blocks.0" in end_of_frozen
     unfrozen = [r for r in stats if r["phase"] == "unfrozen"]
     end = {r["layer"]: r["weight_change"] for r in unfrozen if r["step"] == max(x["step"] for x in unfrozen)}
-    assert end["conv_stem"] > end_of_frozen["conv_stem"]      # after unfreezing the body moves too
+    assert end["conv_stem"] > 0 and end["blocks.6"] > 0       # after unfreezing the body moves too
 
 
 def test_export_and_load_back_predict_the_same(trained, service):
@@ -351,5 +352,5 @@ def test_what_changed_inside_is_one_figure_with_each_layer_once_in_its_legend():
     assert [t.name for t in lines] == ["blocks.0", "classifier"] * 2           # weights moved, then gradients
     assert [t.name for t in lines if t.showlegend is not False] == ["blocks.0", "classifier"]
     assert all(t.legendgroup == t.name for t in lines)                     # a click on a layer hides both lines
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis3.type == "log" and fig.layout.yaxis2.type != "log"
+    assert fig.layout.yaxis.type == fig.layout.yaxis2.type == fig.layout.yaxis3.type == "log"   # the body's small moves
     assert {s.x0 for s in fig.layout.shapes if s.line.dash == "dash"} == {2.5}

@@ -196,7 +196,7 @@ def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
         plot_px = bars_px + maps_px + gap_px              # paper coordinates are fractions of this
         layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
                                 vertical_spacing=gap_px / plot_px, horizontal_spacing=0.1, subplot_titles=titles)
-    data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, layers, floor=1e-9)]
+    data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, layers)]
     row_of, column_of = {layer: i for i, layer in enumerate(layers)}, {step: j for j, step in enumerate(steps)}
     for n, value, floor in ((2, "weight_change", 1e-5), (3, "grad_norm", 1e-12)):
         raw = np.full((len(layers), len(steps)), np.nan)

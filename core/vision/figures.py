@@ -28,9 +28,9 @@ def inside_figure(stats: list[dict]) -> go.Figure:
     layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
                             horizontal_spacing=0.08, row_heights=[0.45, 0.55],
                             subplot_titles=["weights moved by the end of each phase (log scale)",
-                                            "weights moved (relative)", "gradient size (log scale)"])
+                                            "weights moved (log scale)", "gradient size (log scale)"])
     data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, _layer_order(stats))]
-    data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change")]
+    data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change", log_y=True)]
     data += [dict(line, showlegend=False, xaxis="x3", yaxis="y3")
              for line in layer_lines(stats, "grad_norm", log_y=True)]
     unfreeze = unfrozen_from(stats)
@@ -39,9 +39,10 @@ def inside_figure(stats: list[dict]) -> go.Figure:
                  for n in (2, 3)]
         layout["shapes"] = [shape for shape, _ in marks]
         layout["annotations"] += [note for _, note in marks]
-    # log scales: the head moves ~100x more than the body, and the body's small moves are the point
-    layout["yaxis"].update(LOG_AXIS)
-    layout["yaxis3"].update(LOG_AXIS)
+    # log scales: the head moves ~100x more than the body, and the body's small moves are the point; a frozen
+    # layer, which does not move at all, has no bar and no line until it is unfrozen
+    for axis in ("yaxis", "yaxis2", "yaxis3"):
+        layout[axis].update(LOG_AXIS)
     layout["xaxis"].update(tickangle=-45)
     for axis in ("xaxis2", "xaxis3"):
         layout[axis].update(title="training step")
@@ -55,8 +56,8 @@ def inside_figure(stats: list[dict]) -> go.Figure:
 
 def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[dict]:
     """One line per layer over the training steps: `weight_change` (how far its weights moved from the pretrained
-    ones, relative) or `grad_norm`. On a log scale a step with no gradient (a frozen layer) is left out, not drawn
-    at a made-up floor."""
+    ones, relative) or `grad_norm`. On a log scale a step where it is 0 (a frozen layer) is left out, not drawn at a
+    made-up floor."""
     layers = _layer_order(stats)
     lines = []
     for layer, color in zip(layers, _colors(len(layers))):
