@@ -44,6 +44,7 @@ BATCH_SIZES = [64, 128, 256, 512, 1024]
 ALL_ITEMS = 0
 TOP_CHOICES = [ALL_ITEMS, 2000, 500]
 TOP_LABELS = {ALL_ITEMS: "all of them (the course's model)", 2000: "the 2,000 most-rated", 500: "the 500 most-rated"}
+NEW_USER_STARS = (5.0, 1.5, 4.5, 2.0, 5.0)    # a made-up taste to start from (all at 4: ten picks at 3.96-3.98)
 MAX_EPOCHS, MAX_FACTORS, MAX_SEED = 30, 200, 10_000
 # config key -> widget key: settings in the URL (?lr=0.01&epochs=3) and "Train again with these settings"
 WIDGETS = {"lr": "col_lr", "epochs": "col_epochs", "wd": "col_wd", "batch_size": "col_bs", "method": "col_method",
@@ -580,8 +581,10 @@ def section_use(use: InUse) -> None:
                             key="col_my_movies")
     if not chosen:
         return
+    st.caption("The stars start at a made-up taste (loves some, dislikes others): move them to yours.")
     cols = st.columns(min(5, len(chosen)))
-    mine = {m: cols[i % len(cols)].slider(m, 0.5, 5.0, 4.0, 0.5, format="%.1f ★", key=f"col_my_{m}")
+    mine = {m: cols[i % len(cols)].slider(m, 0.5, 5.0, NEW_USER_STARS[i % len(NEW_USER_STARS)], 0.5,
+                                          format="%.1f ★", key=f"col_my_{m}")
             for i, m in enumerate(chosen)}
     factors, bias = fit_new_user(model, items, mine)
     st.markdown("**Recommended for you**")

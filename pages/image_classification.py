@@ -532,8 +532,9 @@ def inside_of(model_key: str, photo_key: str, _classifier, _photo):
 def section_looks(run, model_key: str, classifier) -> None:
     st.markdown("A CNN is layers of filters. The **early** layers respond to edges and colours, the **late** ones "
                 "to parts of things (an eye, a beak, a wheel). Below, for one photo: a few layers' most active "
-                "maps (light = strong), then a **class activation map** (Grad-CAM) per class: which parts of the "
-                "photo pushed the model towards that class.")
+                "maps (light = strong), then a **class activation map** (CAM, the course's chapter 18) per class: "
+                "which parts of the photo pushed the model towards that class. (It is computed as Grad-CAM, which "
+                "gives the same map for a model that ends in average pooling and one linear layer, as this one does.)")
     img, photo_key = photo_picker(run, "ic_look", "Which photo?")
     if img is None:
         return

@@ -247,6 +247,7 @@ def test_recommendations_and_the_new_user(trained_page):
 
     chosen = at.multiselect(key="col_my_movies").value
     assert len(chosen) == 5 and not set(new_user_recs()) & set(chosen)
+    assert len({at.slider(key=f"col_my_{movie}").value for movie in chosen}) > 2      # a taste, not five 4s
     before = new_user_recs()
     for movie in chosen[:3]:
         at.slider(key=f"col_my_{movie}").set_value(0.5)
