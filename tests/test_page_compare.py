@@ -64,7 +64,8 @@ def test_a_classmates_run_comes_in_by_its_link_only(service, shipped):
     config = dict(get_lesson("tabular").default_run.config, epochs=1, baseline=False)
     bobs = service.wait(service.submit("tabular", "fit", data, config, owner=BOB.id, owner_name="Bob").id, 180)
     at = open_as(PAGE, ALICE, query={"lesson": "tabular"})
-    assert bobs.id not in at.multiselect(key="cmp_runs").options       # not offered to anyone else...
+    offered = at.multiselect(key="cmp_runs").options                     # labels, each ending with its run's id
+    assert offered and not any(o.endswith(bobs.id[-5:]) for o in offered)   # not offered to anyone else...
     at.text_input(key="cmp_link").input(f"http://server/tabular?run={bobs.id}")
     at.button(key="cmp_add").click().run()
     assert bobs.id in at.multiselect(key="cmp_runs").value             # ...until they are given its link
@@ -85,6 +86,10 @@ def test_a_person_who_trained_twice_finds_their_two_newest_runs_compared(service
     at = open_as(PAGE, ALICE)
     assert at.selectbox(key="cmp_lesson").value == "tabular"
     assert sorted(at.multiselect(key="cmp_runs").value) == sorted(r.id for r in runs[1:])   # the two newest
+    mine = [o for o in at.multiselect(key="cmp_runs").options if " · mine · " in o]
+    assert len(set(mine)) == len(mine) == 3                          # the same settings in the same minute: told apart
+    assert all(any(o.endswith(r.id[-5:]) for o in mine) for r in runs)
+    assert "two seeds (2) — seed 1, lr 0.01 · ready-made" in " ".join(at.multiselect(key="cmp_runs").options)
     assert at.query_params["runs"]
     other = open_as(PAGE, ALICE, query={"lesson": "collab"})      # a lesson they have no runs of: nothing chosen
     assert other.multiselect(key="cmp_runs").value == []

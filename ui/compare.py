@@ -52,11 +52,16 @@ def own_runs(lessons: list[str] | None = None) -> list[RunRecord]:
 
 
 def describe(record: RunRecord) -> str:
+    """A run as the picker lists it: its title (with the settings a preset's run varies, which its title does not
+    name), whose, when, and the end of its id, so two runs of the same settings in the same minute differ."""
     user = current_user()
     who = ("ready-made" if record.owner == readymade.OWNER else "mine" if record.owner == user.id
            else record.owner_name or "someone")
     when = time.strftime("%d %b %H:%M", time.localtime(record.created or 0))
-    return f"{record.title or record.kind} · {who} · {when}"
+    title = record.title or record.kind
+    if record.info.get("preset") and isinstance(record.config.get("lr"), (int, float)):
+        title += f" — seed {record.seed}, lr {record.config['lr']:g}"
+    return f"{title} · {who} · {when} · {record.id[-5:]}"
 
 
 def preset_box(lesson: Lesson, preset: Comparison) -> list[str] | None:
