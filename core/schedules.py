@@ -2,6 +2,15 @@
 import math
 
 
+def lr_text(x: float) -> str:
+    """A learning rate as the course writes it: 5e-3, 1e-2, 0.1 (not Python's 1e-02), in every lesson's controls,
+    code and run names alike."""
+    if x >= 0.1:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
 def cosine(start: float, end: float, pos: float) -> float:
     return end + (start - end) / 2 * (1 + math.cos(math.pi * pos))
 

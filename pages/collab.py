@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.collab import figures
 from core.collab.code import EMBEDDED as CODE_EMBEDDED, ONLINE as CODE_ONLINE, UPLOAD as CODE_UPLOAD
-from core.collab.code import course_code, fit_call, short
+from core.collab.code import course_code, fit_call
 from core.collab.data import (FASTAI_BATCH_SIZE, RatingsSpec, crosstab, default_y_range, embedded_ratings,
                               guess_spec, prepare, read_ratings_csv, sample_ratings, summary, to_ratings)
 from core.collab.interpret import (factor_pca, fit_new_user, item_biases, most_rated, predict_one, prediction_parts,
@@ -22,6 +22,7 @@ from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
 from core.live import device_label
 from core.tables import Limits, TableError, spreadsheet_safe
+from core.schedules import lr_text
 from ui import runs as ui_runs
 from ui.charts import show_chart
 from ui.code import show_code
@@ -383,7 +384,7 @@ def section_train(picked: Picked, model_config: dict) -> None:
     method = cols[0].selectbox("Method", METHODS, index=METHODS.index(ss.col_method), key="col_method")
     bs = cols[1].select_slider("Batch size", options=BATCH_SIZES, value=ss.col_bs, key="col_bs")
     lr = cols[2].select_slider("base_lr" if method == "fine_tune" else "Learning rate", options=LRS,
-                               value=ss.col_lr, format_func=lambda v: f"{v:.0e}", key="col_lr")
+                               value=ss.col_lr, format_func=lr_text, key="col_lr")
     wd = cols[3].select_slider("Weight decay (wd)", options=WDS, value=ss.col_wd, key="col_wd")
     epochs = int(cols[4].number_input("Epochs", 1, MAX_EPOCHS, ss.col_epochs, step=1, key="col_epochs"))
     remember_controls()
@@ -397,8 +398,8 @@ def section_train(picked: Picked, model_config: dict) -> None:
         st.info(f"**What `fine_tune` does here.** fastai's fine_tune freezes the pretrained part, trains the rest for "
                 f"one epoch, then unfreezes and trains everything. A collab model has nothing pretrained: it is a "
                 f"single group of weights, so fastai's `freeze()` freezes nothing. `fine_tune({epochs})` is really "
-                f"two one-cycle fits of every weight: `fit_one_cycle(1, {short(lr)}, pct_start=0.99)`, then "
-                f"`fit_one_cycle({epochs}, {short(lr / 2)}, pct_start=0.3, div=5)`, Adam's memory cleared in "
+                f"two one-cycle fits of every weight: `fit_one_cycle(1, {lr_text(lr)}, pct_start=0.99)`, then "
+                f"`fit_one_cycle({epochs}, {lr_text(lr / 2)}, pct_start=0.3, div=5)`, Adam's memory cleared in "
                 "between. "
                 "That is exactly what runs here; the epoch table calls them cycle 1 and cycle 2.",
                 icon=":material/info:")

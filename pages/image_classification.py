@@ -27,6 +27,7 @@ from core.vision.interpret import cell_items, confusion_matrix, most_confused, r
 from core.vision.jobs import read_items
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, RECIPES, classifier_from_files
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
+from core.schedules import lr_text
 from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
@@ -396,7 +397,7 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
     found = ui_runs.lr_find_section(LESSON, data, config, key="ic", lr_key="ic_lr")
     valley = float(f"{found['valley']:.1e}") if found and found.get("valley") else None
     options = sorted(set(LR_CHOICES + [v for v in (valley, ss.get("ic_lr")) if isinstance(v, float)]))
-    lr = st.select_slider("Learning rate", options, value=valley or DEFAULTS["lr"], format_func=lambda v: f"{v:.0e}",
+    lr = st.select_slider("Learning rate", options, value=valley or DEFAULTS["lr"], format_func=lr_text,
                           key="ic_lr")
     if config["recipe"] == "fine_tune":
         st.markdown("`fine_tune` first trains only the new last layer for one epoch, with the pretrained body "

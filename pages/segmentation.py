@@ -28,6 +28,7 @@ from core.segmentation.model import DIFFERS_FROM_FASTAI, count_parameters, creat
 from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS
 from core.splits import random_split
+from core.schedules import lr_text
 from ui import images as pictures
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
@@ -269,7 +270,7 @@ def section_lr_find(data_ref: dict, config: dict) -> None:
     suggestion = found.get("valley") if found else None
     ss.setdefault("seg_lr", DEFAULTS["lr"])
     choices = sorted(set(LR_CHOICES + [ss.seg_lr] + ([float(f"{suggestion:.1e}")] if suggestion else [])))
-    st.select_slider("Learning rate for fine_tune", choices, format_func=lambda v: f"{v:.0e}", key="seg_lr")
+    st.select_slider("Learning rate for fine_tune", choices, format_func=lr_text, key="seg_lr")
 
 
 def section_train(items, data_ref: dict, config: dict) -> None:

@@ -17,6 +17,7 @@ from core.tables import Limits, TableError, read_csv_bytes, spreadsheet_safe
 from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, load_adult
 from core.tabular.saved import tabular_from_files
 from core.tabular.train import BATCH_SIZE, model_meta, prepare
+from core.schedules import lr_text
 from ui import export, runs as ui_runs
 from ui.images import drawing
 from ui.matrix import show_confusion
@@ -312,14 +313,14 @@ def section_train(data, data_ref: dict) -> None:
                    f"the valley's {found['valley']:.1e}, such as the default 1e-2, trains better in 3 epochs: try "
                    "both and compare the accuracy.")
     left, right = st.columns([1, 1])
-    lr = left.select_slider("Learning rate", options=LRS, value=DEFAULTS["lr"], format_func=lambda v: f"{v:.0e}",
+    lr = left.select_slider("Learning rate", options=LRS, value=DEFAULTS["lr"], format_func=lr_text,
                             key="tab_lr")
     epochs = right.number_input("Epochs", min_value=1, max_value=20, value=DEFAULTS["epochs"], step=1,
                                 key="tab_epochs")
-    show_code(f"learn.fit_one_cycle({epochs}, {lr:.0e})")
-    label = f"Train: fit_one_cycle({epochs}, {lr:.0e})"
+    show_code(f"learn.fit_one_cycle({epochs}, {lr_text(lr)})")
+    label = f"Train: fit_one_cycle({epochs}, {lr_text(lr)})"
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="tab_train",
-                         title=f"Tabular: fit_one_cycle({epochs}, {lr:.0e}), seed {seed}")
+                         title=f"Tabular: fit_one_cycle({epochs}, {lr_text(lr)}), seed {seed}")
     run_id = ui_runs.current(LESSON, "fit")
     if run_id:
         ui_runs.live(run_id)

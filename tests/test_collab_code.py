@@ -6,9 +6,10 @@ import textwrap
 
 import pytest
 
-from core.collab.code import EMBEDDED, ONLINE, UPLOAD, course_code, fit_call, short
+from core.collab.code import EMBEDDED, ONLINE, UPLOAD, course_code, fit_call
 from core.collab.jobs import DEFAULTS, settings
 from core.collab.train import RECIPES
+from core.schedules import lr_text
 
 
 def config_for(recipe: str, **changes) -> dict:
@@ -39,7 +40,7 @@ def test_the_code_follows_every_control():
     assert "collab_learner(dls, n_factors=20, y_range=(1, 5))" in code and "500 most-rated" in code
     assert "use_nn=True, layers=[16, 8]" in course_code(config_for("app", use_nn=True, layers=[16, 8]), EMBEDDED)
     assert fit_call("fine_tune", 3, 1e-2, 0.1) == "fine_tune(3, base_lr=1e-2, wd=0.1)"
-    assert [short(x) for x in (2e-3, 5e-3, 1e-2, 0.1, 0.3)] == ["2e-3", "5e-3", "1e-2", "0.1", "0.3"]
+    assert [lr_text(x) for x in (2e-3, 5e-3, 1e-2, 0.1, 0.3)] == ["2e-3", "5e-3", "1e-2", "0.1", "0.3"]
 
 
 FASTAI_PYTHON = os.environ.get("LESSON1_FASTAI_PYTHON")

@@ -4,16 +4,9 @@ three lines exactly."""
 from core.collab.data import FASTAI_BATCH_SIZE
 from core.collab.model import N_FACTORS
 from core.collab.train import FASTAI_WD, FINE_TUNE_LR
+from core.schedules import lr_text
 
 EMBEDDED, ONLINE, UPLOAD = "embedded", "online", "upload"
-
-
-def short(x: float) -> str:
-    """A learning rate as the course writes it: 5e-3, 1e-2, 0.1."""
-    if x >= 0.1:
-        return f"{x:g}"
-    mantissa, exponent = f"{x:e}".split("e")
-    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 def dls_code(source: str, batch_size: int, columns: dict | None = None, csv_name: str = "ratings.csv",
@@ -46,9 +39,9 @@ def fit_call(method: str, epochs: int, lr: float, wd: float) -> str:
     """The training call without `learn.`: fine_tune(10), fit_one_cycle(5, 5e-3, wd=0.1)."""
     wd_arg = f", wd={wd:g}" if wd != FASTAI_WD else ""
     if method == "fine_tune":
-        lr_arg = f", base_lr={short(lr)}" if lr != FINE_TUNE_LR else ""
+        lr_arg = f", base_lr={lr_text(lr)}" if lr != FINE_TUNE_LR else ""
         return f"fine_tune({epochs}{lr_arg}{wd_arg})"
-    return f"fit_one_cycle({epochs}, {short(lr)}{wd_arg})"
+    return f"fit_one_cycle({epochs}, {lr_text(lr)}{wd_arg})"
 
 
 def course_code(cfg: dict, source: str, csv_name: str = "ratings.csv") -> str:
