@@ -368,11 +368,13 @@ def section_results(run) -> None:
                   if wrong else "; the model got all of these right."))
     left, right = st.columns(2)
     with left:
-        section_confusion(run)
+        cell = section_confusion(run)
     if summary.get("importance"):
         drawing(tplots.importance_bars(summary["importance"]), where=right)
         right.caption("Permutation importance: shuffle one column's values across the validation rows and see how "
                       "much accuracy drops. A big drop: the model relies on that column.")
+    if cell is not None:                                 # the page's width: a row has a dozen columns
+        cell_table(run, cell)
     st.subheader("Top losses: the rows it was most wrong about")
     show_code("interp = ClassificationInterpretation.from_learner(learn)\ninterp.plot_top_losses(10)  # for tables: "
               "the rows")
@@ -383,20 +385,24 @@ def section_results(run) -> None:
                "blaming the model.")
 
 
-def section_confusion(run) -> None:
-    """The confusion matrix; a click on a cell (or the list under it) shows that cell's rows."""
+def section_confusion(run) -> tuple[int, int] | None:
+    """The confusion matrix; a click on a cell (or the list under it) picks that cell, whose rows `cell_table`
+    shows."""
     classes, cm = run.procs.classes, np.array(run.summary["confusion"])
     clicked = show_confusion(cm, classes, key="tab_cm", title="Confusion matrix (validation rows)", unit="rows")
     cells = [(a, p) for a in range(len(classes)) for p in range(len(classes)) if cm[a, p]]
-    choice = st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
-                          format_func=lambda c: f"really {classes[c[0]]}, predicted {classes[c[1]]} ({cm[c]} rows)",
-                          key=f"tab_cell_{clicked}", placeholder="click a cell of the matrix")
-    if choice is not None:
-        which = cell_rows(run.valid_probs, run.valid_targets, *choice)
-        st.caption(f"{len(which):,} validation row(s) really **{plain(classes[choice[0]])}**, predicted "
-                   f"**{plain(classes[choice[1]])}**, the model's surest first:")
-        show_table(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
-                                         classes, run.spec.target, which[:200]), index=False)
+    return st.selectbox("…or pick a cell", cells, index=cells.index(clicked) if clicked in cells else None,
+                        format_func=lambda c: f"really {classes[c[0]]}, predicted {classes[c[1]]} ({cm[c]} rows)",
+                        key=f"tab_cell_{clicked}", placeholder="click a cell of the matrix")
+
+
+def cell_table(run, cell: tuple[int, int]) -> None:
+    classes = run.procs.classes
+    which = cell_rows(run.valid_probs, run.valid_targets, *cell)
+    st.caption(f"{len(which):,} validation row(s) really **{plain(classes[cell[0]])}**, predicted "
+               f"**{plain(classes[cell[1]])}**, the model's surest first:")
+    show_table(rows_with_predictions(run.valid_df, run.valid_probs, run.valid_targets, run.valid_losses,
+                                     classes, run.spec.target, which[:200]), index=False)
 
 
 def section_what_if(model, procs, spec, examples: list[dict]) -> None:
