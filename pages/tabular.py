@@ -432,6 +432,11 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
     drawing(tplots.probability_bars(now, before if original else None))
     top = max(now, key=now.get)
     st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
+    changed = {c for c in ("education", "education-num") if c in edited and edited[c] != original.get(c)}
+    if original and len(changed) == 1 and "education" in spec.cat_names and "education-num" in spec.cont_names:
+        st.caption("*education* and *education-num* say the same thing twice (education-num is the level's rank). "
+                   "Change one without the other and you ask about a person who could not exist: the model answers "
+                   "anyway, which is worth seeing too.")
 
 
 def section_export(model, procs, spec, meta_extra: dict) -> None:

@@ -144,8 +144,10 @@ def test_results_what_if_and_export(trained_page):
         return re.search(r"with probability \*\*([\d.]+)%", texts(at.markdown)).group(0)
 
     before = said()
+    assert "say the same thing twice" not in texts(at.caption)
     at.selectbox(key="tab_wi_0_marital-status").set_value("Married-civ-spouse").run()
     at.number_input(key="tab_wi_0_education-num").set_value(16.0).run()
+    assert "say the same thing twice" in texts(at.caption)               # a person who could not exist
     at.number_input(key="tab_wi_0_age").set_value(45.0).run()
     assert said() != before                                            # the prediction follows the form
     assert len(at.get("download_button")) == 2
