@@ -24,6 +24,7 @@ def test_a_comparison_of_two_runs_draws_both_curves(service, shipped):
         assert any(n.startswith(f"{letter}:") and n.endswith("train") for n in names)
         assert any(n.startswith(f"{letter}:") and n.endswith("valid") for n in names)
     assert len([m for m in at.metric]) == 2 and any(m.delta == "best" for m in at.metric)
+    assert all(m.label.endswith(" · accuracy") for m in at.metric)                  # which number this is
     epoch_tables = [d for d in tables(at) if "train_loss" in d.columns]
     assert [t["train_loss"].tolist() for t in epoch_tables] == \
         [[round(row["train_loss"], 4) for row in r.epoch_table] for r in pair]                # as shown

@@ -122,8 +122,8 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
         winner = compare.best(values, lesson.metric.higher_is_better)
         for i, (column, value) in enumerate(zip(st.columns(len(records)), values)):
             shown = format(value, lesson.metric.format) if value is not None else "–"
-            column.metric(f"{labels[i]}", shown, "best" if i == winner else None, delta_color="normal",
-                          help=f"final {lesson.metric.label}", border=True)
+            column.metric(f"{labels[i]} · {lesson.metric.label}", shown, "best" if i == winner else None,
+                          delta_color="normal", help=f"the run's final {lesson.metric.label}", border=True)
     show_chart(compare.loss_figure([(labels[i], v.progress) for i, v in enumerate(views)]), key="cmp-curves")
     st.caption("Solid: training loss (smoothed), each batch. Dashed: validation loss at the end of each epoch. "
                "A validation loss that rises while the training loss falls is overfitting.")
