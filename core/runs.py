@@ -410,6 +410,8 @@ class Progress:
             self.last_t = ev.get("t", self.last_t)
             kind = ev["e"]
             if kind == "progress":
+                if "stage" in ev and "epoch" not in ev:       # a stage of its own (the results): no epoch to name
+                    self.epoch = self.n_epochs = self.batch = self.n_batches = 0
                 for k in ("stage", "fraction", "epoch", "n_epochs", "batch", "n_batches"):
                     if k in ev:
                         setattr(self, k, ev[k])

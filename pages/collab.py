@@ -17,7 +17,7 @@ from core.collab.interpret import (factor_pca, fit_new_user, item_biases, most_r
                                    recommend, recommend_for_factors, similar_items, user_history)
 from core.collab.jobs import DEFAULTS
 from core.collab.model import expected_shapes, is_dot_product
-from core.collab.saved import ModelFileError, collab_from_files, export_bytes
+from core.collab.saved import ModelFileError, collab_from_files
 from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
 from core.live import device_label
@@ -26,6 +26,7 @@ from core.schedules import lr_text
 from ui import runs as ui_runs
 from ui.charts import show_chart
 from ui.code import show_code
+from ui.export import download_buttons
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -597,13 +598,8 @@ def section_export(use: InUse | None) -> None:
     st.markdown("`learn.export()` in fastai pickles everything; here the weights go in a **safetensors** file "
                 "(numbers only, it cannot run code) and the settings and both vocabularies (which row of each "
                 "embedding is which user and which movie) in a **JSON** file.")
-    if use is not None:
-        weights, meta_bytes = export_bytes(use.model, {k: v for k, v in use.meta.items() if k != "format_version"})
-        left, right = st.columns(2)
-        left.download_button("Download the weights (.safetensors)", weights, "collab.safetensors",
-                             "application/octet-stream", key="col_dl_weights", icon=":material/download:")
-        right.download_button("Download the settings and vocabularies (.json)", meta_bytes, "collab.json",
-                              "application/json", key="col_dl_meta", icon=":material/download:")
+    if use is not None:                         # the same buttons as every lesson's (the weights made on a click)
+        download_buttons(use.model, {k: v for k, v in use.meta.items() if k != "format_version"}, "col", "collab")
     else:
         st.caption("Train a model above to download it, or load one you exported earlier.")
     # keyed: a load draws sections above this one, and an unkeyed box was then drawn anew, closed, hiding its message

@@ -92,6 +92,13 @@ def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict 
 
 
 @contextmanager
+def serve_test_page(tmp_path_factory, script: str):
+    """One of tests/apps/' pages served on its own, with a fresh run store; yields its URL."""
+    with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs"), script=script) as url:
+        yield url
+
+
+@contextmanager
 def installed_service(root: Path, backend: str = "thread"):
     """A training service of its own (one worker, a run store in `root`), installed as the process-wide one, so the
     pages an AppTest runs use it too."""

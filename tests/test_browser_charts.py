@@ -3,7 +3,7 @@ window, then every chart that comes near, two side by side at the same moment in
 clicks, whose click reaches the page."""
 import pytest
 
-from tests.conftest import app_server, wait_for_app
+from tests.conftest import serve_test_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -12,8 +12,7 @@ DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
 
 @pytest.fixture(scope="module")
 def charts_url(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs"),
-                    script="tests/apps/charts_far_down.py") as url:
+    with serve_test_page(tmp_path_factory, "tests/apps/charts_far_down.py") as url:
         yield url
 
 

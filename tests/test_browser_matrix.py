@@ -2,15 +2,14 @@
 an empty cell cannot be clicked, class names stay text, and twenty classes fit a laptop's column."""
 import pytest
 
-from tests.conftest import app_server, wait_for_app
+from tests.conftest import serve_test_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def matrix_url(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs"),
-                    script="tests/apps/matrix_page.py") as url:
+    with serve_test_page(tmp_path_factory, "tests/apps/matrix_page.py") as url:
         yield url
 
 

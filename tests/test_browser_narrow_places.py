@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import app_server, wait_for_app
+from tests.conftest import serve_test_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def narrow_url(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("server"), tmp_path_factory.mktemp("runs"),
-                    script="tests/apps/narrow_places.py") as url:
+    with serve_test_page(tmp_path_factory, "tests/apps/narrow_places.py") as url:
         yield url
 
 

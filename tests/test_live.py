@@ -34,6 +34,13 @@ def train_a_little(store, run_id, batches=5, epochs_done=0, phase="frozen", nan_
     writer.flush()
 
 
+def test_after_its_last_batch_the_line_says_what_the_job_does_then():
+    progress = Progress().apply([
+        {"e": "progress", "stage": "training", "epoch": 3, "n_epochs": 3, "batch": 25, "n_batches": 25},
+        {"e": "progress", "stage": "looking at the results"}])
+    assert live.training_line(progress, 12) == "Training — looking at the results · 12 s"    # not "batch 25 of 25"
+
+
 def losses_of(raw: list[float], n_batches: int) -> Progress:
     progress = Progress()
     progress.losses = [{"step": i + 1, "epoch": i // n_batches, "raw": v, "train_loss": 0.0} for i, v in enumerate(raw)]

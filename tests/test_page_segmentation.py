@@ -13,6 +13,7 @@ from core.backends import make_backend
 from core.runs import DONE, RunStore
 from core.segmentation.jobs import load_run
 from core.segmentation.metrics import confidence_bins
+from core.schedules import lr_text
 from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
 from tests.helpers import charts, code_blocks, open_page, texts
@@ -349,4 +350,4 @@ def test_lr_find_on_an_own_zip_suggests_a_rate_the_slider_offers(module_service)
     at.run()
     assert "Suggested learning rate (the valley)" in texts(at.success) and not at.exception
     valley = module_service.store.results(record.id)["valley"]
-    assert f"{float(f'{valley:.1e}'):.0e}" in at.select_slider(key="seg_lr").options      # the suggestion is offered
+    assert lr_text(float(f'{valley:.1e}')) in at.select_slider(key="seg_lr").options      # the suggestion is offered
