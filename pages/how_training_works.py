@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.basics import figures, quadratic, relu_fit, side_by_side, titanic
+from core.live import smoothed_losses
 from ui import images as pictures
 from ui import runs as ui_runs
 from ui.charts import show_chart
@@ -373,7 +374,7 @@ def live_weights(found) -> None:
         hidden = found.config.get("n_hidden", "?")
         loop_while_training({"inputs": "a batch of rows", "weights": f"{len(titanic.FEATURES)}×{hidden}, "
                              f"{hidden}×2", "model": "Linear, ReLU, Linear", "results": "P(survived)",
-                             "loss": f"{last['train_loss']:.3f}", "update": f"step {last['step']}"},
+                             "loss": f"{smoothed_losses(progress)[-1] or 0:.3f}", "update": f"step {last['step']}"},
                             True)
     now = as_snapshot(progress.latest.get("snapshot"))
     if now is not None:
