@@ -78,7 +78,7 @@ def smoothed_losses(progress: Progress) -> list[float | None]:
     first batches in fastai's 50-step average to the end: the line ended far above the last epoch's losses and the
     epoch table's train_loss (the bird's unfrozen epoch: 0.31 against 0.18)."""
     rows = progress.losses
-    per_epoch = progress.n_batches or sum(1 for r in rows if r.get("epoch") == rows[0].get("epoch")) if rows else 1
+    per_epoch = (progress.n_batches or sum(1 for r in rows if r.get("epoch") == rows[0].get("epoch"))) if rows else 1
     beta = 1 - 1 / min(SMOOTH_MOST, max(1.0, per_epoch / 4))
     out, average, weight = [], 0.0, 0.0
     for row in rows:

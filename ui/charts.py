@@ -16,10 +16,10 @@ from contextlib import nullcontext
 import streamlit as st
 
 from ui.components import component
+from ui.frame import NARROW_PX
 
 CONFIG = {"displayModeBar": False}
 PLOTLY_HEIGHT = 450                 # what Plotly draws when a figure names no height
-NARROW_PX = 560                     # a place narrower than this gets a chart's `narrow` figure, if it has one
 
 GATE_NAME = "lesson1_chart_gate"
 _GATE = component(GATE_NAME, "chart_gate")

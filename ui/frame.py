@@ -2,7 +2,6 @@
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from ui.images import NARROW_DRAWING_PX
 from ui.tables import CSS as TABLE_CSS
 
 # Every tab watching a run redraws its live panel every few seconds, and the progress bar then slides to its new
@@ -16,14 +15,16 @@ from ui.tables import CSS as TABLE_CSS
 # Streamlit puts columns one under the other on a screen narrower than 640 px; we do it where the page's own column
 # is that narrow: a laptop window at half its screen with the sidebar open left 468 px for two to four columns, and
 # cut metrics, buttons ("R..") and charts drawn with 5 px text. 608 px is 640 less the page's padding on a phone.
-# A drawing with a narrow layout (ui/images.drawing) shows it where its own place is narrower than NARROW_DRAWING_PX.
+# A drawing with a narrow layout (ui/images.drawing) shows it where its own place is narrower than NARROW_PX.
+NARROW_PX = 560     # a place narrower than this gets a chart's or a drawing's narrow layout, where it has one
+
 APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }"
            "[class*='st-key-lesson-section-'] { content-visibility: auto; contain-intrinsic-size: auto 900px; }"
            "[data-testid='stImage'] { column-gap: 4px; }"
            "[data-testid='stMainBlockContainer'] { container-type: inline-size; }"
            "@container (max-width: 608px) { .stHorizontalBlock > .stColumn { min-width: calc(100% - 2rem); } }"
            ".l1-drawing { container-type: inline-size; } .l1-drawing > .l1-narrow { display: none; }"
-           f"@container (max-width: {NARROW_DRAWING_PX - 0.02}px) {{ .l1-drawing > .l1-wide {{ display: none; }}"
+           f"@container (max-width: {NARROW_PX - 0.02}px) {{ .l1-drawing > .l1-wide {{ display: none; }}"
            " .l1-drawing > .l1-narrow { display: block; } }"
            + TABLE_CSS + "</style>")
 

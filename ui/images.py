@@ -88,14 +88,11 @@ def _remember(key: bytes, data: bytes) -> None:
 MARKDOWN_SIGNS = "\\`*_[]$~"     # characters Streamlit's markdown would read in text between tags (emphasis, maths)
 
 
-NARROW_DRAWING_PX = 600      # a place narrower than this shows a drawing's `narrow` layout (ui/frame.py's CSS)
-
-
 def drawing(svg: str, where=st, narrow: str | None = None) -> None:
     """An SVG drawing made by this app's own code (core/), inline in the page: `st.html` sanitises SVG away and
     `st.image` would hide its text from screen readers. Markdown's own signs are written as character references, so
     the drawing's text is shown as it is. `narrow`: the same drawing laid out for a place narrower than
-    NARROW_DRAWING_PX, shown there instead (the browser picks, by a CSS container query: no rerun)."""
+    ui/frame.NARROW_PX, shown there instead (the browser picks, by a CSS container query: no rerun)."""
     for one in (svg, narrow or "<svg"):
         if not one.lstrip().startswith("<svg"):
             raise ValueError("drawing() shows an <svg> made by the app, nothing else")

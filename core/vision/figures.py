@@ -30,9 +30,9 @@ def inside_figure(stats: list[dict]) -> go.Figure:
                             subplot_titles=["weights moved by the end of each phase (log scale)",
                                             "weights moved (log scale)", "gradient size (log scale)"])
     data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, _layer_order(stats))]
-    data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change", log_y=True)]
+    data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change")]
     data += [dict(line, showlegend=False, xaxis="x3", yaxis="y3")
-             for line in layer_lines(stats, "grad_norm", log_y=True)]
+             for line in layer_lines(stats, "grad_norm")]
     unfreeze = unfrozen_from(stats)
     if unfreeze is not None:
         marks = [vline(unfreeze, dict(dash="dash", color="gray"), "unfreeze", "top left", axes=(f"x{n}", f"y{n}"))
@@ -54,15 +54,15 @@ def inside_figure(stats: list[dict]) -> go.Figure:
                   **layout)
 
 
-def layer_lines(stats: list[dict], value: str, log_y: bool = False) -> list[dict]:
-    """One line per layer over the training steps: `weight_change` (how far its weights moved from the pretrained
-    ones, relative) or `grad_norm`. On a log scale a step where it is 0 (a frozen layer) is left out, not drawn at a
+def layer_lines(stats: list[dict], value: str) -> list[dict]:
+    """One line per layer over the training steps, for a log axis: `weight_change` (how far its weights moved from
+    the pretrained ones, relative) or `grad_norm`. A step where it is 0 (a frozen layer) is left out, not drawn at a
     made-up floor."""
     layers = _layer_order(stats)
     lines = []
     for layer, color in zip(layers, _colors(len(layers))):
         rows = [r for r in stats if r["layer"] == layer]
-        values = [r[value] if r[value] > 0 or not log_y else None for r in rows]    # a log axis has no 0: a gap
+        values = [r[value] if r[value] > 0 else None for r in rows]          # a log axis has no 0: a gap
         lines.append(dict(type="scatter", x=[r["step"] for r in rows], y=values, mode="lines", name=layer,
                           legendgroup=layer, legend="legend2",
                           line=dict(color=color, width=3 if color == "#d62728" else 1.5)))
