@@ -7,7 +7,7 @@ against epochs (a batch's position in its epoch), where every run's axis means t
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from core.live import smoothed_losses
 from core.plots import figure
 from core.runs import Progress, RunRecord
+from core.schedules import lr_text
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 LETTERS = "ABCD"
@@ -29,26 +30,44 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict):
             out.update(flatten(value, f"{name}."))
         else:
-            out[name] = value if isinstance(value, str) else json.dumps(value)
+            out[name] = setting_text(key, value)
     return out
 
 
+def setting_text(key: str, value) -> str:
+    """A setting's value as people read it: 1e-2 (not 0.01), yes/no, a list as words, nothing as "–"."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "–"
+    if key in ("lr", "base_lr") and isinstance(value, (int, float)):
+        return lr_text(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(setting_text(key, v) for v in value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def label(index: int, record: RunRecord, differ: Sequence[str] = ()) -> str:
-    """"A: lr=0.001" when the runs' settings differ (what tells them apart), else "A: <its title>"."""
+    """"A: lr=1e-3" when the runs' settings differ (what tells them apart), else "A: <its title>"."""
     flat = flatten(record.config)
     shown = [f"{k.rsplit('.', 1)[-1]}={flat[k]}" for k in differ if k in flat]
     text = ", ".join(shown)
     return f"{LETTERS[index]}: {text if shown and len(text) <= 48 else record.title or record.kind}"
 
 
-def settings_table(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, list[str]]:
-    """One row per setting (the data first), one column per run; and the settings whose values differ."""
+def settings_table(records: Sequence[RunRecord], name: Callable[[str], str] = str
+                   ) -> tuple[pd.DataFrame, list[str]]:
+    """One row per setting (the data first), named by `name`, one column per run; and the keys of the settings
+    whose values differ."""
     rows = {"data": [r.data.get("name") or r.data.get("dataset") or "?" for r in records]}
     flat = [flatten(r.config) for r in records]
     for key in sorted({k for f in flat for k in f}):
         rows[key] = [f.get(key, "–") for f in flat]
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=[LETTERS[i] for i in range(len(records))])
     differ = [key for key, values in rows.items() if len(set(values)) > 1]
+    table = pd.DataFrame.from_dict({name(k) if k != "data" else k: v for k, v in rows.items()}, orient="index",
+                                   columns=[LETTERS[i] for i in range(len(records))])
     return table, differ
 
 

@@ -57,6 +57,12 @@ class Comparison:
     question: str = ""             # what it shows, in a sentence
 
 
+# Settings that several lessons share, named once; a lesson names its own in `Lesson.setting_names`.
+SETTING_NAMES = {"lr": "learning rate", "epochs": "epochs", "freeze_epochs": "frozen epochs", "seed": "seed",
+                 "batch_size": "batch size", "bs": "batch size", "valid_pct": "validation share",
+                 "backbone": "pretrained body", "min_scale": "smallest crop", "recipe": "recipe"}
+
+
 @dataclass(frozen=True)
 class Lesson:
     key: str             # the page file's stem, which is also its URL path (see streamlit_app.py)
@@ -73,6 +79,14 @@ class Lesson:
     listed: bool = True                                            # in the navigation and on the welcome page
     default_run: DefaultRun | None = None    # None: its first job that keeps a model, on its first dataset
     comparisons: tuple[Comparison, ...] = ()
+    setting_names: dict[str, str] = field(default_factory=dict)    # its own settings' names (see SETTING_NAMES)
+
+    def setting_name(self, key: str) -> str:
+        """How pages name a setting ("spec.cat_names" → "category columns (cat_names)"), with the course's name for
+        it in brackets, as the student meets it in the code."""
+        code = key.rsplit(".", 1)[-1]
+        name = self.setting_names.get(key) or SETTING_NAMES.get(code)
+        return f"{name} ({code})" if name and name != code else code
 
     def job(self, kind: str) -> Job:
         for job in self.jobs:
@@ -150,7 +164,8 @@ register_lesson(Lesson(
         Comparison("lr", "two learning rates", ({"lr": 1e-3}, {"lr": 1e-2}),
                    "Too small a learning rate learns slowly; is ten times more better?"),
         Comparison("size", "two image sizes", ({"size": 128}, {"size": 224}),
-                   "Do bigger photos give a better model, and what do they cost in time?"))))
+                   "Do bigger photos give a better model, and what do they cost in time?")),
+    setting_names={"size": "image size", "method": "resize method", "pretrained": "pretrained weights"}))
 register_lesson(Lesson(
     "segmentation", "Colour every pixel", ":material/format_paint:", "pages/segmentation.py",
     "Segmentation: a U-Net on a pretrained encoder gives every pixel of a photo its class.",
@@ -159,7 +174,8 @@ register_lesson(Lesson(
           Job("fit", "core.segmentation.jobs:fine_tune", "fine_tune", keeps_model=True,
               settings="core.segmentation.jobs:check_config")),
     load="core.segmentation.jobs:load_run", metric=Metric("mean_iou", "mean IoU", True),
-    limited={"image_size": ("width",), "epochs": ("epochs", "freeze_epochs")}))
+    limited={"image_size": ("width",), "epochs": ("epochs", "freeze_epochs")},
+    setting_names={"width": "image width"}))
 register_lesson(Lesson(
     "tabular", "Tabular: income", ":material/table_chart:", "pages/tabular.py",
     "Predict who earns $50k or more from census rows: embeddings + an MLP.",
@@ -177,7 +193,9 @@ register_lesson(Lesson(
         Comparison("lr", "two learning rates", ({"lr": 1e-3}, {"lr": 1e-2}),
                    "With only ~25 steps an epoch, does a ten times bigger learning rate train better?"),
         Comparison("seed", "two seeds", ({"seed": 0}, {"seed": 1}),
-                   "How much of the accuracy is luck: the first weights and the order of the batches?"))))
+                   "How much of the accuracy is luck: the first weights and the order of the batches?")),
+    setting_names={"spec.target": "to predict", "spec.cat_names": "category columns",
+                   "spec.cont_names": "number columns", "baseline": "scikit-learn baseline"}))
 register_lesson(Lesson(
     "collab", "Collaborative filtering: movies", ":material/movie:", "pages/collab.py",
     "Learn users' tastes and movies' traits from 100,000 MovieLens ratings, then recommend movies.",
@@ -186,14 +204,18 @@ register_lesson(Lesson(
     jobs=(Job("lr_find", "core.collab.jobs:lr_find", "lr_find", settings="core.collab.jobs:settings"),
           Job("fit", "core.collab.jobs:fit", "fit_one_cycle", keeps_model=True, settings="core.collab.jobs:settings")),
     load="core.collab.jobs:load_run", metric=Metric("rmse", "RMSE", False, ".3f"),
-    limited={"epochs": ("epochs",)}))
+    limited={"epochs": ("epochs",)},
+    setting_names={"method": "training method", "wd": "weight decay", "n_factors": "factors", "y_range": "rating range",
+                   "use_nn": "neural net", "layers": "hidden layers", "top_items": "movies kept",
+                   "columns": "rating columns"}))
 register_lesson(Lesson(
     "how_training_works", "How training works", ":material/model_training:", "pages/how_training_works.py",
     "Arthur Samuel's loop by hand, then by gradient descent; ReLUs building any function.",
     "inputs + weights → model → results → loss → update weights", ("titanic",),
     jobs=(Job("titanic", "core.basics.jobs:titanic", "Titanic MLP", keeps_model=True,
               settings="core.basics.titanic:settings"),),
-    load="core.basics.jobs:load_titanic_run", metric=Metric("valid_loss", "validation loss", False, ".3f")))
+    load="core.basics.jobs:load_titanic_run", metric=Metric("valid_loss", "validation loss", False, ".3f"),
+    setting_names={"n_train": "training rows", "n_hidden": "hidden units"}))
 
 
 def _register_more() -> None:

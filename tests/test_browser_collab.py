@@ -70,7 +70,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).click()
     page.get_by_text("4. Results").wait_for(timeout=300_000)
     wait_for_app(page)
-    shot(page, screenshot_dir, "Finished in", "training")
+    shot(page, screenshot_dir, "Trained in", "training")
     shot(page, screenshot_dir, "4. Results", "results")
     assert page.get_by_text("Our model: validation RMSE").count() == 1
     shot(page, screenshot_dir, "Movie biases: liked or disliked", "biases")

@@ -16,8 +16,22 @@ def test_the_settings_that_differ_are_found_in_nested_settings_too():
     table, differ = compare.settings_table(runs)
     assert differ == ["lr", "spec.target"]
     assert table.loc["epochs"].tolist() == ["3", "3"] and table.loc["spec.target"].tolist() == ["salary", "age"]
-    assert compare.label(0, runs[0], differ) == "A: lr=0.001, target=salary"
+    assert compare.label(0, runs[0], differ) == "A: lr=1e-3, target=salary"
     assert compare.label(1, runs[1], []) == "B: fit"
+
+
+def test_settings_are_shown_by_their_names_and_values_as_people_read_them():
+    from core.lessons import get_lesson
+    tabular = get_lesson("tabular")
+    runs = [record(lr=1e-3, baseline=True, spec={"cat_names": ["race", "sex"]}, top_items=None, y_range=[0.5, 5.5]),
+            record(lr=1e-2, baseline=False, spec={"cat_names": ["race"]}, top_items=None, y_range=[0.5, 5.5])]
+    table, differ = compare.settings_table(runs, tabular.setting_name)
+    assert differ == ["baseline", "lr", "spec.cat_names"]                      # keys: the page names them
+    assert table.loc["learning rate (lr)"].tolist() == ["1e-3", "1e-2"]
+    assert table.loc["category columns (cat_names)"].tolist() == ["race, sex", "race"]
+    assert table.loc["scikit-learn baseline (baseline)"].tolist() == ["yes", "no"]
+    assert table.loc["top_items"].tolist() == ["–", "–"] and table.loc["y_range"].tolist() == ["0.5, 5.5"] * 2
+    assert compare.setting_text("epochs", 3) == "3" and compare.setting_text("layers", [[1, 2]]) == "[[1, 2]]"
 
 
 def test_curves_are_drawn_against_epochs_whatever_the_batches():

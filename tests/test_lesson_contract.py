@@ -5,16 +5,19 @@ registry; their finished runs are the ready-made ones shipped in readymade/, cop
 - a damaged or missing run file gives a sentence, never a traceback;
 - a link to it opened by someone else shows its results read-only: no Stop, and "Train again" on offer.
 """
+import contextlib
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from core.compare import flatten
 from core.errors import StudentError
 from core.lessons import job_settings, list_lessons, run_loader
 from core.runs import RunStore
 from tests.conftest import ROOT, installed_service
-from tests.helpers import open_page, texts
+from tests.helpers import open_page, tables, texts
 from tests.lesson_for_tests import KEY
 
 SHIPPED_STORE = RunStore(ROOT / "readymade")          # the repository's, whatever LESSON1_READYMADE_DIR says
@@ -88,6 +91,13 @@ def test_a_link_opened_by_someone_else_shows_the_run_read_only(class_store, less
     assert "shared with you (read-only)" in expanders, texts(at.warning)
     assert not [b for b in at.button if b.label == "Stop"]
     assert any(b.label == "Train again with these settings" for b in at.button)
+    about = next(t for t in tables(at) if list(t.columns) == ["setting", "value"])        # "About this run"
+    kept = flatten(SHIPPED[lesson.key].config)
+    assert about["setting"].tolist() == [lesson.setting_name(k) for k in kept]       # nested ones too (tabular's)
+    shown = pd.Series(list(kept.values()))
+    with contextlib.suppress(ValueError):
+        shown = pd.to_numeric(shown)                            # as tables() reads a column of numbers back
+    assert about["value"].tolist() == shown.tolist()
 
 
 JOBS = [(lesson, job) for lesson in list_lessons() for job in lesson.jobs]
@@ -108,6 +118,18 @@ def test_a_run_keeps_every_setting_its_job_trains_with(lesson, job):
     assert kept["seed"] is not None and set(given) <= set(kept)
     assert json.loads(json.dumps(kept)) == kept
     assert job_settings(lesson.key, job.kind, json.loads(json.dumps(kept))) == kept
+
+
+@pytest.mark.parametrize("lesson, job", JOBS, ids=lambda x: getattr(x, "key", None) or getattr(x, "kind", None))
+def test_every_setting_a_run_keeps_has_a_name_people_read(lesson, job):
+    """ "About this run" and Compare's settings table name each setting ("learning rate (lr)"), from the lesson's
+    registration: a new setting without a name would show its key alone."""
+    from core.lessons import SETTING_NAMES
+    from core.readymade import default_run
+    spec = default_run(lesson)
+    for key in flatten(job_settings(lesson.key, job.kind, dict(spec.config))):
+        assert key in lesson.setting_names or key.rsplit(".", 1)[-1] in SETTING_NAMES, \
+            f"{lesson.key}'s setting {key!r} has no name: add it to its setting_names"
 
 
 @pytest.mark.parametrize("lesson, job", JOBS, ids=lambda x: getattr(x, "key", None) or getattr(x, "kind", None))

@@ -86,6 +86,17 @@ def test_the_words_are_the_same_as_the_fragments(store):
     assert live.ended_line(record).startswith("Stopped.")
 
 
+def test_a_finished_run_says_its_epochs_time_and_its_time_in_all(store):
+    record = make(store)
+    record.status, record.started, record.finished = DONE, 100.0, 156.2
+    assert live.ended_line(record, "cpu") == "Finished in 56.2 s on the CPU."          # lr_find: no epochs
+    record.epoch_table = [{"epoch": 0, "time": 30.5}, {"epoch": 1, "time": 17.6}]
+    assert live.ended_line(record, "cuda:0") == "Trained in 48.1 s on a GPU (56.2 s in all)."
+    assert live.ended_line(record, "cpu", ready_made=True) == "Trained in 48.1 s on the CPU."
+    record.epoch_table[1]["time"] = None                                        # an older run's table
+    assert live.ended_line(record) == "Finished in 56.2 s."
+
+
 def test_a_snapshot_is_plain_json_with_thinned_curves_and_the_epoch_table(store):
     record = make(store)
     store.update(record.id, status=RUNNING, started=1.0)

@@ -28,9 +28,10 @@ def test_a_comparison_of_two_runs_draws_both_curves(service, shipped):
     epoch_tables = [d for d in tables(at) if "train_loss" in d.columns]
     assert [t["train_loss"].tolist() for t in epoch_tables] == \
         [[round(row["train_loss"], 4) for row in r.epoch_table] for r in pair]                # as shown
-    assert "Here: lr." in texts(at.caption)                       # the one setting that differs
-    settings = next(d for d in tables(at) if "A" in d.columns and "lr" in d.index)
-    assert settings.loc["lr"].tolist() == ["0.001", "0.01"]
+    assert "Here: learning rate (lr)." in texts(at.caption)                       # the one setting that differs
+    settings = next(d for d in tables(at) if "A" in d.columns and "learning rate (lr)" in d.index)
+    assert settings.loc["learning rate (lr)"].tolist() == ["1e-3", "1e-2"]
+    assert settings.loc["category columns (cat_names)"].tolist()[0].startswith("workclass, education, ")
 
 
 def test_a_preset_shows_the_shipped_pair(service, shipped):

@@ -220,7 +220,7 @@ def test_the_network_trains_as_a_run_and_its_weights_can_be_scrubbed(trained_pag
     assert headers(at) == SECTIONS + ["6. Ask the network about a passenger", "7. From scratch"]
     assert record.config == dict(titanic.DEFAULTS, n_train=100, epochs=10, n_hidden=32, lr=3e-2, seed=7)   # all kept
     assert at.query_params["run"] == record.id and re.fullmatch(r"[0-9a-f]{27}", record.id)
-    assert "Finished in" in texts(at.success)
+    assert "Trained in" in texts(at.success)
     step_slider = [s for s in at.select_slider if s.label == "Weights at step"]
     assert len(step_slider) == 1
     steps = [int(o) for o in step_slider[0].options]
@@ -295,7 +295,7 @@ def test_a_finished_run_looks_the_same_after_a_restart(trained_page):
     previous = set_service(restarted)
     try:
         again = open_page(PAGE, timeout=90, query={"run": record.id})
-        assert headers(again) == headers(at) and "Finished in" in texts(again.success)
+        assert headers(again) == headers(at) and "Trained in" in texts(again.success)
         assert [m.value for m in again.metric] == [m.value for m in before.metric]
         assert said_probability(again) == said_probability(before)
         assert [d.to_dict() for d in tables(again)] == [d.to_dict() for d in tables(before)]
@@ -401,11 +401,11 @@ def test_browser_journey(app_url, page, screenshot_dir):
     page.get_by_role("button", name="Train the network").click()
     # A warm worker trains even the largest settings in a second or two, so the live panel may come and go between
     # two polls: the journey takes a picture of it when it sees it (the panel's drawing is tested under AppTest).
-    page.get_by_text(re.compile("Training —|Finished in")).first.wait_for(timeout=90_000)
+    page.get_by_text(re.compile("Training —|Trained in")).first.wait_for(timeout=90_000)
     if page.get_by_text("Training —").count():
         page.get_by_text("Training —").first.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshot_dir / "how_training_works_network_live.png"))
-    page.get_by_text("Finished in").wait_for(timeout=120_000)
+    page.get_by_text("Trained in").wait_for(timeout=120_000)
     page.get_by_text("Weights at step").wait_for(timeout=30_000)
     page.get_by_role("heading", name="6. Ask the network about a passenger").wait_for(timeout=30_000)
     assert "run=" in page.url

@@ -22,7 +22,7 @@ def test_a_new_tab_with_the_run_in_its_url_shows_the_finished_run(service):
                          owner="browser-the-tab-that-was-closed")
     assert service.wait(run.id, timeout=120).status == "done"
     at = open_page(PAGE, query={"run": run.id})
-    assert "Finished in" in texts(at.success)
+    assert "Trained in" in texts(at.success)
     assert at.session_state[f"run:{LESSON}:{KIND}"] == run.id
 
 

@@ -115,7 +115,7 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
                 ui_runs.live(found.id, table=False)
         return
     records = [v.record for v in views]
-    table, differ = compare.settings_table(records)
+    table, differ = compare.settings_table(records, lesson.setting_name)
     labels = [compare.label(i, r, differ) for i, r in enumerate(records)]
     if lesson.metric is not None:
         values = compare.final_numbers(records, lesson.metric.key, lesson.metric.higher_is_better)
@@ -132,6 +132,7 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
         column.markdown(f"**{labels[i]}**")
         ui_runs.show_epoch_table(found.epoch_table, where=column)
     st.subheader("Settings")
+    differ = [lesson.setting_name(k) if k != "data" else k for k in differ]
     show_table(table, marked_rows=differ)
     st.caption("Highlighted: the settings that differ. " + (
         f"Here: {', '.join(differ)}." if differ else "These runs have the same settings (and data)."))

@@ -27,10 +27,11 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from core import readymade
-from core.live import device_label, ended_line, epoch_cell, queued_line, replay_line, training_line
+from core import compare, readymade
+from core.live import ended_line, epoch_cell, queued_line, replay_line, training_line
 from core.errors import StudentError
 from core.kept import Kept
+from core.lessons import get_lesson
 from core.runs import (CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, Progress, RunError, RunRecord,
                        RunStore)
 from core.service import get_service
@@ -335,14 +336,6 @@ def _status_line(found: RunView) -> None:
     if found.replaying:
         st.progress(min(1.0, max(0.0, found.progress.fraction)), text=replay_line(
             found.progress, _replay_position(_replay_state(found.record)), found.seconds or 0))
-    elif found.ready_made and found.status == DONE:
-        # its epochs' times, as in its table: the run's own clock also counted the process that made it starting
-        # cold (the tabular run: 20.6 s in all for 2.7 s of epochs)
-        epochs = [row.get("time") for row in found.epoch_table]
-        seconds = sum(epochs) if epochs and all(isinstance(t, (int, float)) for t in epochs) else found.seconds or 0
-        device = found.info.get("device", "")
-        st.success(f"Trained in {seconds:.1f} s{' on ' + device_label(device) if device else ''}.",
-                   icon=":material/check_circle:")
     elif found.status == QUEUED:
         st.info(queued_line(found.position), icon=":material/schedule:")
     elif found.active:
@@ -357,7 +350,8 @@ def _status_line(found: RunView) -> None:
         else:
             cols[1].caption("Someone else's run: you are watching it.")
     elif found.status == DONE:
-        st.success(ended_line(found.record), icon=":material/check_circle:")
+        st.success(ended_line(found.record, found.info.get("device", ""), found.ready_made),
+                   icon=":material/check_circle:")
     elif found.status == CANCELLED:
         st.info(ended_line(found.record), icon=":material/stop_circle:")
     elif found.status == INTERRUPTED:
@@ -447,8 +441,8 @@ def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
              f"{_whose(record.owner_name)} run, shared with you (read-only)")
     seed = f", seed {record.seed}" if record.seed is not None else ""      # runs from before settings were kept
     with st.expander(f"About this run: {whose}{seed}", icon=":material/info:"):
-        settings = {k: v for k, v in record.config.items() if not isinstance(v, (dict, list))}
-        show_table([{"setting": k, "value": json.dumps(v)} for k, v in settings.items()], index=False)
+        name = get_lesson(record.lesson).setting_name
+        show_table([{"setting": name(k), "value": v} for k, v in compare.flatten(record.config).items()], index=False)
         data = record.data.get("name") or record.data.get("dataset") or "?"
         st.markdown(f"**Data:** {data} · fingerprint `{record.fingerprint or '-'}`  \n"
                     f"**Started from:** {found.info.get('weights_detail', 'random weights')}  \n"
