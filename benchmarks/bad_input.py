@@ -194,7 +194,7 @@ REACH = {"tab_upload": _radio("tab_source", "My own CSV"), "col_upload": _radio(
          "ic_class_files": _tab_then_radio("Class by class: upload or camera"),
          "ic_use_photo": _radio("ic_use_where", "Upload a photo"),
          "ic_look_photo": _radio("ic_look_where", "Upload a photo"), "seg_photo": _nothing,
-         "tab_model": _expander(LOAD_EXPANDER), "col_model": _expander(LOAD_EXPANDER), "ic_model": _nothing, "seg_model": _nothing}
+         "tab_model": _expander(LOAD_EXPANDER), "col_model": _expander(LOAD_EXPANDER), "ic_model": _expander(LOAD_EXPANDER), "seg_model": _expander(LOAD_EXPANDER)}
 
 
 def put(session: Session, case: Case) -> None:
@@ -203,9 +203,7 @@ def put(session: Session, case: Case) -> None:
     if p.kind == "model":
         prefix = name.split("_")[0]
         session.files(f"{prefix}_up_weights", [(upload_name(case), case.data, "application/octet-stream")])
-        session.files(f"{prefix}_up_meta", [("meta.json", case.meta, "application/json")])
-        if prefix != "col":                            # collab loads on upload; the others have a button
-            session.click(f"{prefix}_load")
+        session.files(f"{prefix}_up_meta", [("meta.json", case.meta, "application/json")])    # loads on upload
     elif name == "ic_class_files":
         session.close()                                # a browser's multi-file input adds to what it holds:
         session.open()                                 # each case starts from an empty one

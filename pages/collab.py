@@ -17,7 +17,7 @@ from core.collab.interpret import (factor_pca, fit_new_user, item_biases, most_r
                                    recommend, recommend_for_factors, similar_items, user_history)
 from core.collab.jobs import DEFAULTS
 from core.collab.model import expected_shapes, is_dot_product
-from core.collab.saved import ModelFileError, collab_from_files
+from core.collab.saved import collab_from_files
 from core.collab.train import METHODS, RECIPES
 from core.embeddings import emb_sz_rule
 from core.live import device_label
@@ -26,7 +26,7 @@ from core.schedules import lr_text
 from ui import runs as ui_runs
 from ui.charts import show_chart
 from ui.code import show_code
-from ui.export import download_buttons
+from ui.export import download_buttons, load_back
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -261,8 +261,7 @@ def section_data(picked: Picked) -> None:
     st.markdown(f"Put the ratings in a table, a row per user and a column per {item}. Most cells are empty "
                 f"(only {s['filled']:.1%} of the whole table is filled): **filling the gaps is the job**. "
                 f"To recommend {item}s to someone, predict the empty cells of their row and pick the highest.")
-    shown = table.map(lambda v: "?" if pd.isna(v) else f"{v:g}")
-    shown.columns = [str(c)[:26] for c in shown.columns]
+    shown = table.map(lambda v: "?" if pd.isna(v) else f"{v:.1f}")          # titles wrap: ui/tables.long_text
     show_table(spreadsheet_safe(shown), marked=lambda v: v == "?")
     st.caption("A yellow '?' is a rating this user never gave: what the model will guess.")
     left, right = st.columns(2)
@@ -602,33 +601,18 @@ def section_export(use: InUse | None) -> None:
         download_buttons(use.model, {k: v for k, v in use.meta.items() if k != "format_version"}, "col", "collab")
     else:
         st.caption("Train a model above to download it, or load one you exported earlier.")
-    # keyed: a load draws sections above this one, and an unkeyed box was then drawn anew, closed, hiding its message
-    with st.expander("Load a model you exported earlier", expanded=bool(ss.get("col_load_error")), key="col_load_box"):
-        left, right = st.columns(2)
-        weights = left.file_uploader("Weights (.safetensors)", type=["safetensors"], key="col_up_weights")
-        meta = right.file_uploader("Settings and vocabularies (.json)", type=["json"], key="col_up_meta")
-        st.caption("Both files from 'Download' above. Only safetensors and JSON are read, never pickles, so a file "
-                   "from someone else cannot run code here; a file that describes a model too big for this server "
-                   "is refused before anything is built.")
-        if weights is not None and meta is not None and ss.get("col_loaded_ids") != (weights.file_id, meta.file_id):
-            ss.col_loaded_ids = (weights.file_id, meta.file_id)
-            try:
-                loaded = collab_from_files(weights.getvalue(), meta.getvalue())
-            except ModelFileError as e:              # the model loaded before, if any, stays in use
-                ss.col_load_error = f"Could not load this model: {e}"
-            else:
-                ss.col_loaded_model, ss.col_load_error = loaded, None
-                st.rerun()                       # the sections above use it: draw them again
-        if weights is None or meta is None:
-            ss.pop("col_load_error", None)
-        if ss.get("col_load_error"):
-            st.error(plain(ss.col_load_error), icon=":material/error:")
-            if ss.get("col_loaded_model") is not None:
-                st.caption("The model you loaded before is still the one in use.")
-        elif ss.get("col_loaded_model") is not None:
-            loaded = ss.col_loaded_model
-            st.success(f"Loaded: {len(loaded.users) - 1:,} users and {len(loaded.items) - 1:,} movies. The sections "
-                       "above can use it.", icon=":material/check_circle:")
+    load_back("col", load_exported, describe_loaded)
+
+
+def load_exported(weights: bytes, meta: bytes):
+    """The two uploaded files, checked before anything is built (core/collab/saved.py)."""
+    loaded = collab_from_files(weights, meta)
+    return loaded, loaded.meta
+
+
+def describe_loaded(loaded, _meta) -> str:
+    return (f"Loaded: {len(loaded.users) - 1:,} users and {len(loaded.items) - 1:,} movies. The sections above can "
+            "use it.")
 
 
 def class_names(record) -> tuple[str, str]:
@@ -644,7 +628,7 @@ def model_in_use(run, picked: Picked | None, record) -> InUse | None:
     trained = None
     if run is not None:
         trained = InUse(run.model, run.users, run.items, run.ratings, run.pca, run.meta, class_names(record))
-    loaded = ss.get("col_loaded_model")
+    loaded = ss.get("col_loaded")
     if loaded is None or picked is None:
         return trained
     if trained is not None and st.radio("Model for the sections below", ["the model trained above",
@@ -678,7 +662,7 @@ if run is not None:
             ui_runs.live(view.id)
         ui_runs.run_details(view, WIDGETS)
         section_results(run, view.record)
-if run is not None or (picked is not None and ss.get("col_loaded_model") is not None):
+if run is not None or (picked is not None and ss.get("col_loaded") is not None):
     with numbered("What did it learn?"):
         use = model_in_use(run, picked, view.record if view is not None else None)
         section_learned(use)

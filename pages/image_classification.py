@@ -67,17 +67,17 @@ def image_grid(images, captions, cols: int = 6, width: int = 130):
         pictures.show(images[start:start + cols], captions[start:start + cols], width=width)
 
 
+@st.cache_resource(max_entries=2048, show_spinner=False)
+def seen_photo(run_id: str, i: int, method: str, _images):
+    """A run's validation photo as the model saw it (its Resize: a squished, cropped or padded square), at a
+    thumbnail's size, made once per server: photos in their own shapes made rows of uneven heights."""
+    return resize(_images[i], 130, method)
+
+
 def show_rejected(rejected: list[dict]):
     if rejected:
         st.warning(f"{len(rejected)} file(s) were left out; everything else is used.", icon=":material/block:")
         show_table(spreadsheet_safe(pd.DataFrame(rejected, columns=["file", "reason"])), index=False)
-
-
-def probabilities_table(probs, vocab) -> None:
-    """Every predict step shows the probability of every class, not only the winner."""
-    order = np.argsort(-np.asarray(probs))
-    table = pd.DataFrame({"class": [vocab[i] for i in order], "probability": [f"{probs[i]:.1%}" for i in order]})
-    show_table(spreadsheet_safe(table), index=False)
 
 
 # ---- the photos ------------------------------------------------------------------------------------------------
@@ -444,7 +444,10 @@ def section_results(view, run) -> None:
     if results.get("stopped_early"):
         st.warning("Training was stopped early: the results below are for the partly trained model.")
     probs, targets, losses, predicted = run.probs, run.targets, run.losses, run.predicted
-    valid_items = run.valid_images
+    method = view.record.config.get("method", "squish")
+
+    def seen(i):
+        return seen_photo(view.id, int(i), method, run.valid_images)
     err = float((predicted != targets).mean())
     st.metric("error rate on the validation photos", f"{err:.1%}",
               help=f"{int((predicted != targets).sum())} wrong out of {len(targets)}")
@@ -455,7 +458,7 @@ def section_results(view, run) -> None:
     st.subheader("show_results")
     show_code("learn.show_results()")
     show = results_sample(targets)
-    image_grid([valid_items[i] for i in show],
+    image_grid([seen(i) for i in show],
                [f"{'right' if predicted[i] == targets[i] else 'WRONG'}: {plain(vocab[predicted[i]])} "
                 f"{chance(probs[i, predicted[i]])}, really {plain(vocab[targets[i]])}" for i in show])
 
@@ -473,7 +476,7 @@ def section_results(view, run) -> None:
         where = cell_items(targets, predicted, *choice)[:18]
         st.caption(f"{cm[choice]} photo(s) that are really **{plain(vocab[choice[0]])}** and were predicted "
                    f"**{plain(vocab[choice[1]])}** (with the probability the model gave):")
-        image_grid([valid_items[i] for i in where],
+        image_grid([seen(i) for i in where],
                    [f"{chance(probs[i, choice[1]])} {plain(vocab[choice[1]])}" for i in where], width=120)
 
     st.subheader("Top losses")
@@ -481,7 +484,7 @@ def section_results(view, run) -> None:
                 "or a photo that is genuinely hard.")
     show_code("interp.plot_top_losses(9)")
     top = top_losses(losses, 9)
-    image_grid([valid_items[i] for i in top],
+    image_grid([seen(i) for i in top],
                [f"{plain(vocab[predicted[i]])} / {plain(vocab[targets[i]])} / {losses[i]:.2f} / "
                 f"{probs[i, predicted[i]]:.2f}" for i in top])
     st.caption("Each caption: predicted / actual / loss / probability of the prediction (as fastai prints it).")
@@ -581,10 +584,8 @@ def section_use(run, classifier, model_key: str) -> None:
     pictures.show([img], width=220, where=left)
     photo = validation_photo(run, classifier, photo_key)
     p = run.probs[photo] if photo is not None else prediction_of(model_key, photo_key, classifier, img)
-    right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**  \nprobability {p.max():.1%}")
-    pictures.drawing(probabilities(p, classifier.vocab), where=right)
-    with right:
-        probabilities_table(p, classifier.vocab)
+    right.markdown(f"### Prediction: **{plain(classifier.vocab[int(p.argmax())])}**")
+    pictures.drawing(probabilities(p, classifier.vocab), where=right)           # every class's probability
     show_code("pred, idx, probs = learn.predict(PILImage.create('photo.jpg'))", where=right)
 
 
@@ -636,7 +637,7 @@ if run is not None:
                     "before anything is built from it.")
         export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier",
                              load=lambda weights, meta: (classifier_from_files(weights, meta), json.loads(meta)),
-                             describe=lambda meta: f"Loaded a {meta['backbone']} classifier for "
+                             describe=lambda _, meta: f"Loaded a {meta['backbone']} classifier for "
                                                    f"{', '.join(plain(v) for v in meta['vocab'])}.")
     classifier, model_key = run.classifier, f"run:{view.id}"
     if ss.get("ic_loaded") is not None:

@@ -497,7 +497,7 @@ def load_back(weights: bytes, meta: bytes):
     return loaded, loaded.export_meta()
 
 
-def describe_model(meta: dict) -> str:
+def describe_model(_segmenter, meta: dict) -> str:
     codes = ", ".join(plain(c) for c in meta["codes"][:12]) + (" …" if len(meta["codes"]) > 12 else "")
     return f"Loaded a U-Net on {plain(meta['backbone'])} for {codes}."
 

@@ -453,18 +453,14 @@ def load_exported(weights: bytes, meta: bytes):
     return (saved.model, saved.procs, saved.spec), saved.meta
 
 
-def describe_loaded(meta: dict) -> str:
+def describe_loaded(_model, meta: dict) -> str:
     spec = meta["spec"]
     return (f"Loaded: predicts '{plain(spec['target'])}' from {len(spec['cat_names']) + len(spec['cont_names'])} "
             "columns. The What-if section above uses it.")
 
 
 def section_load() -> None:
-    with st.expander("Load a model you exported earlier"):
-        st.caption("The two files the 'Download' buttons give: the weights and the procs. Only safetensors and "
-                   "JSON are read, never pickles, and every number in them is checked first, so a file from someone "
-                   "else cannot run code here.")
-        export.load_back("tab", load_exported, describe_loaded)
+    export.load_back("tab", load_exported, describe_loaded)
 
 
 # ---- page -----------------------------------------------------------------------------------------------------

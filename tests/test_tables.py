@@ -26,6 +26,13 @@ def test_numbers_to_four_digits_missing_ones_said_and_formats_per_column():
     # headers to the right, like their cells
 
 
+def test_a_columns_numbers_share_their_decimals():
+    df = pd.DataFrame({"accuracy": [0.728, 0.68, 0.7], "rating": [4.0, 3.5, 4.5], "count": [3.0, 12.0, np.nan],
+                       "loss": [0.1234567, 1.5, 2e-7]})
+    cells = [td.split(">")[1].split("<")[0] for td in to_html(df, index=False).split("<td")[1:]]
+    assert cells == ["0.728", "4.0", "3", "0.1235", "0.680", "3.5", "12", "1.5000", "0.700", "4.5", "NaN", "2e-07"]
+
+
 def test_marked_cells_and_rows():
     df = pd.DataFrame({"a": ["?", "1"], "b": ["2", "?"]}, index=["lr", "wd"])
     cells = to_html(df, marked=lambda v: v == "?")
