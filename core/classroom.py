@@ -112,20 +112,23 @@ def check_run(lesson: str, kind: str, config: dict, data: dict, root: Path | Non
 
 
 def within_limits(lesson: str, config: dict, limits: ClassLimits) -> None:
-    """LimitError for a setting the lesson ties to a class limit (images, epochs) above what the class allows."""
+    """LimitError for settings the lesson ties to a class limit (images, epochs) that add up to more than the class
+    allows: fine_tune's frozen epochs count with the others."""
     from core.lessons import get_lesson
     for limit, keys in get_lesson(lesson).limited.items():
-        allowed = getattr(limits, limit)
+        allowed, asked = getattr(limits, limit), []
         for key in keys:
             value = config.get(key)
             if value is None:
                 continue
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise LimitError(f"The setting {key!r} must be a number.")
-            if value > allowed:
-                words = LIMIT_WORDS[limit][0].format(allowed)
-                raise LimitError(f"This class allows {words} (this run asked for {value:g} {LIMIT_WORDS[limit][1]}). "
-                                 "Ask your instructor if you need more.")
+            asked.append(value)
+        if sum(asked) > allowed:
+            words = LIMIT_WORDS[limit][0].format(allowed)
+            frozen = ", the frozen ones included" if limit == "epochs" and any(asked[1:]) else ""
+            raise LimitError(f"This class allows {words} (this run asked for {sum(asked):g} {LIMIT_WORDS[limit][1]}"
+                             f"{frozen}). Ask your instructor if you need more.")
 
 
 def check_upload(n_bytes: int, root: Path | None = None) -> None:

@@ -75,7 +75,7 @@ class Lesson:
     jobs: tuple[Job, ...] = ()
     load: str | None = None                                        # "module:function": (store, record) -> result
     metric: Metric | None = None
-    limited: dict[str, tuple[str, ...]] = field(default_factory=dict)   # class limit -> config keys it bounds
+    limited: dict[str, tuple[str, ...]] = field(default_factory=dict)   # class limit -> config keys it bounds, summed
     listed: bool = True                                            # in the navigation and on the welcome page
     default_run: DefaultRun | None = None    # None: its first job that keeps a model, on its first dataset
     comparisons: tuple[Comparison, ...] = ()

@@ -38,6 +38,7 @@ RUN_FILE, EVENTS_FILE, ARRAYS_FILE, RESULTS_FILE = "run.json", "events.jsonl", "
 MODEL_FILE = "model"                     # model.safetensors + model.json
 LEGACY_FILE = "job.json"                 # what the job runner wrote before runs had their own record
 HEARTBEAT_FILE, CANCEL_FILE = "heartbeat", "cancel"
+INSTRUCTOR = "instructor"      # in a run's cancel file: its Stop was pressed by an instructor, not by its owner
 STALE_SECONDS = 60.0                     # a running run whose process stayed silent this long is gone
 MAX_JSON_BYTES = 64 * 2**20
 
@@ -277,8 +278,21 @@ class RunStore:
         times = [p.stat().st_mtime for p in (folder / HEARTBEAT_FILE, folder / RUN_FILE) if p.exists()]
         return time.time() - max(times) if times else float("inf")
 
-    def request_cancel(self, run_id: str) -> None:
-        (self.path(run_id) / CANCEL_FILE).touch()
+    def request_cancel(self, run_id: str, by_instructor: bool = False) -> None:
+        path = self.path(run_id) / CANCEL_FILE
+        if by_instructor:
+            path.write_text(INSTRUCTOR)
+        else:
+            path.touch()
+
+    def stopped_by_instructor(self, run_id: str) -> bool:
+        try:
+            return (self.path(run_id) / CANCEL_FILE).read_text() == INSTRUCTOR
+        except OSError:
+            return False
+
+    def has_results(self, run_id: str) -> bool:
+        return (self.path(run_id) / RESULTS_FILE).exists()
 
     def cancel_requested(self, run_id: str) -> bool:
         return (self.path(run_id) / CANCEL_FILE).exists()
@@ -305,6 +319,13 @@ class RunStore:
         if not isinstance(raw, dict):
             raise RunDamaged("This run's results are not what the app writes.")
         return raw
+
+    def stopped_line(self, run_id: str) -> str:
+        """What a stopped run says to the person who trained it: who stopped it, and whether anything was kept."""
+        who = "Your instructor stopped this run." if self.stopped_by_instructor(run_id) else "Stopped."
+        if self.has_results(run_id):
+            return f"{who} What it had trained before then is kept: its results are below."
+        return f"{who} Nothing was kept: it had no results yet. Train again when you are ready."
 
     def has_model(self, run_id: str) -> bool:
         return (self.path(run_id) / f"{MODEL_FILE}.safetensors").exists()

@@ -117,13 +117,15 @@ class TrainingService:
             return False
         if not record.active or (record.owner != by and not instructor):
             return False
+        by_instructor = instructor and record.owner != by
         with self._lock:
             if run_id in self._queue:
                 self._queue.remove(run_id)
-                self.store.update(run_id, status=CANCELLED, finished=time.time())
+                self.store.request_cancel(run_id, by_instructor)
+                self.store.update(run_id, status=CANCELLED, finished=time.time(), error=self.store.stopped_line(run_id))
                 self._unmark_active(run_id)
                 return True
-        self.store.request_cancel(run_id)     # whoever trains it (this process, another, another machine) stops
+        self.store.request_cancel(run_id, by_instructor)     # whoever trains it (here, elsewhere) stops
         return True
 
     def active_runs(self, owner: str) -> list[RunRecord]:

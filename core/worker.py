@@ -227,7 +227,7 @@ def execute(store: RunStore, run_id: str, device: torch.device, memory_budget: i
     if record.status != QUEUED:
         return record.status
     if store.cancel_requested(run_id):
-        store.update(run_id, status=CANCELLED, finished=time.time())
+        store.update(run_id, status=CANCELLED, finished=time.time(), error=store.stopped_line(run_id))
         return CANCELLED
     record = store.update(run_id, status=RUNNING, started=time.time(),
                           info=dict(record.info, worker=f"{socket.gethostname()}:{os.getpid()}", device=str(device)))
@@ -264,8 +264,9 @@ def execute(store: RunStore, run_id: str, device: torch.device, memory_budget: i
             gc.collect()
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-    if status == CANCELLED and ctx.stopped_by_time:
-        error = TIME_LIMIT.format(minutes=round(time_limit / 60, 1))
+    if status == CANCELLED:
+        error = TIME_LIMIT.format(minutes=round(time_limit / 60, 1)) if ctx.stopped_by_time else \
+            store.stopped_line(run_id)
     return finish(store, run_id, status, error, ctx.metrics)
 
 

@@ -23,7 +23,7 @@ from core.embeddings import emb_sz_rule
 from core.live import device_label
 from core.tables import Limits, TableError, spreadsheet_safe
 from core.schedules import lr_text
-from ui import runs as ui_runs
+from ui import limits, runs as ui_runs
 from ui.charts import show_chart
 from ui.code import show_code
 from ui.export import download_buttons, load_back
@@ -386,7 +386,9 @@ def section_train(picked: Picked, model_config: dict) -> None:
     lr = cols[2].select_slider("base_lr" if method == "fine_tune" else "Learning rate", options=LRS,
                                value=ss.col_lr, format_func=lr_text, key="col_lr")
     wd = cols[3].select_slider("Weight decay (wd)", options=WDS, value=ss.col_wd, key="col_wd")
-    epochs = int(cols[4].number_input("Epochs", 1, MAX_EPOCHS, ss.col_epochs, step=1, key="col_epochs"))
+    most = limits.most_epochs("col_epochs", MAX_EPOCHS)
+    epochs = int(cols[4].number_input("Epochs", 1, most, min(ss.col_epochs, most), step=1, key="col_epochs"))
+    limits.epochs_note(MAX_EPOCHS, most, where=cols[4])
     remember_controls()
     config = dict(DEFAULTS, **model_config, recipe=chosen.key if chosen else "custom", method=method, lr=lr,
                   epochs=epochs, wd=wd, batch_size=bs, seed=seed)
@@ -438,8 +440,7 @@ def data_label(data: dict) -> str:
 
 def section_results(run, record) -> None:
     summary = run.summary
-    if summary.get("stopped_early"):
-        st.info("You stopped training early: these are the results of the partly trained model.")
+    ui_runs.stopped_early(summary)
     seconds = summary.get("seconds_per_epoch") or []
     st.caption(f"Trained on {data_label(record.data)}: {summary['n_train']:,} ratings in batches of "
                f"{summary['batch_size']} on {device_label(summary['device'])}"

@@ -387,8 +387,7 @@ def trained_weights(run, run_id: str) -> None:
     """The finished (or stopped) run: its weights at any step, its losses, and what it says about passengers."""
     snapshots = run.snapshots
     summary = run.summary
-    if summary.get("stopped_early"):
-        st.info("You stopped training early: this is the partly trained network.", icon=":material/stop_circle:")
+    ui_runs.stopped_early(summary)
     vmax = max(float(np.abs(w).max()) for s in snapshots for w in s["weights"].values()) if snapshots else None
     steps = [s["step"] for s in snapshots]
     if len(steps) > 1:

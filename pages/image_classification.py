@@ -28,7 +28,7 @@ from core.vision.jobs import read_items
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, RECIPES, classifier_from_files
 from core.vision.transforms import RESIZE_METHODS, BatchTransform, denormalize, resize, to_uint8_tensor
 from core.schedules import lr_text
-from ui import images as pictures
+from ui import images as pictures, limits
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.charts import show_chart
@@ -304,8 +304,10 @@ def section_datablock(items, data: dict) -> dict:
     seed = int(c2.number_input("seed", 0, 10_000, DEFAULTS["seed"], key="ic_seed",
                                help="Same seed, same split and same first weights of the new head: results you can "
                                     "compare."))
-    size = c3.radio("Resize to (pixels)", SIZES, index=SIZES.index(DEFAULTS["size"]), key="ic_size",
+    sizes = limits.image_sizes("ic_size", SIZES)
+    size = c3.radio("Resize to (pixels)", sizes, index=sizes.index(min(DEFAULTS["size"], sizes[-1])), key="ic_size",
                     horizontal=True, help="Smaller trains faster; larger shows more detail.")
+    limits.sizes_note(SIZES, sizes, where=c3)
     method = c4.radio("Resize method", RESIZE_METHODS, index=RESIZE_METHODS.index(DEFAULTS["method"]),
                       key="ic_method", horizontal=True)
     grouped = data.get("dataset") == "birds"
@@ -408,8 +410,11 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
     else:
         st.markdown("`fit_one_cycle` trains every layer from the first step, with no frozen epoch: compare its "
                     "error rate with `fine_tune`'s for the same number of epochs.")
-    epochs = int(st.number_input("Epochs" + (" after unfreezing" if config["recipe"] == "fine_tune" else ""), 1, 10,
-                                 DEFAULTS["epochs"], key="ic_epochs"))
+    frozen = DEFAULTS["freeze_epochs"] if config["recipe"] == "fine_tune" else 0
+    most = limits.most_epochs("ic_epochs", 10, frozen)
+    epochs = int(st.number_input("Epochs" + (" after unfreezing" if frozen else ""), 1, most,
+                                 min(DEFAULTS["epochs"], most), key="ic_epochs"))
+    limits.epochs_note(10, most, frozen)
     call = f"fine_tune({epochs}, base_lr={lr:g})" if config["recipe"] == "fine_tune" else \
         f"fit_one_cycle({epochs}, {lr:g})"
     show_code(f"learn.{call}")
@@ -441,8 +446,7 @@ def section_results(view, run) -> None:
     ui_runs.run_details(view, WIDGETS)
     job_notices(view)
     results, vocab = run.results, run.vocab
-    if results.get("stopped_early"):
-        st.warning("Training was stopped early: the results below are for the partly trained model.")
+    ui_runs.stopped_early(results)
     probs, targets, losses, predicted = run.probs, run.targets, run.losses, run.predicted
     method = view.record.config.get("method", "squish")
 

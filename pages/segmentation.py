@@ -29,7 +29,7 @@ from core.segmentation.saved import segmenter_from_files
 from core.segmentation.train import CPU_BATCH_SIZE, DEFAULTS
 from core.splits import random_split
 from core.schedules import lr_text
-from ui import images as pictures
+from ui import images as pictures, limits
 from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.charts import show_chart
@@ -202,8 +202,10 @@ dls = SegmentationDataLoaders.from_label_func(
     seed = int(c2.number_input("seed", 0, 10_000, key="seg_seed",
                                help="The split, the decoder's first weights and the order of the batches: the same "
                                     "seed and settings give the same run."))
-    width = c3.radio("Resize to (pixels wide)", WIDTHS, key="seg_width", horizontal=True,
+    widths = limits.image_sizes("seg_width", WIDTHS)
+    width = c3.radio("Resize to (pixels wide)", widths, key="seg_width", horizontal=True,
                      help="Smaller trains faster; larger shows finer detail.")
+    limits.sizes_note(WIDTHS, widths, where=c3)
     shape = shape_for(items, width)
     train_idx, valid_idx = random_split(items.groups, valid_pct, seed)
 
@@ -279,9 +281,11 @@ def section_train(items, data_ref: dict, config: dict) -> None:
                 "labelled right, `mean_iou` the average over classes of how well predicted and true regions "
                 "overlap.")
     ss.setdefault("seg_epochs", DEFAULTS["epochs"])
-    epochs = st.number_input("Epochs after unfreezing", 1, 20, key="seg_epochs",
+    most = limits.most_epochs("seg_epochs", 20, DEFAULTS["freeze_epochs"])
+    epochs = st.number_input("Epochs after unfreezing", 1, most, key="seg_epochs",
                              help="The course runs fine_tune(8) on a GPU; the default here finishes in about a "
                                   "minute on a laptop CPU.")
+    limits.epochs_note(20, most, DEFAULTS["freeze_epochs"])
     lr = ss.seg_lr
     show_code(f"learn.fine_tune({epochs}, base_lr={lr:g})")
     label = f"Train: fine_tune({epochs}, base_lr={lr:g})"
@@ -313,8 +317,7 @@ def section_inside(run) -> None:
 
 def section_results(run, found) -> None:
     res, codes = run.results, run.codes
-    if res.get("stopped_early"):
-        st.warning("Training was stopped early: the results below are for the partly trained model.")
+    ui_runs.stopped_early(res)
     m1, m2, m3 = st.columns(3)
     m1.metric("pixel accuracy (validation)", f"{res['pixel_accuracy']:.1%}",
               help="Share of all validation pixels given the right class.")

@@ -18,7 +18,7 @@ from core.tabular.table import ADULT_SPEC, TableSpec, check_spec, guess_spec, lo
 from core.tabular.saved import tabular_from_files
 from core.tabular.train import BATCH_SIZE, model_meta, prepare
 from core.schedules import lr_text
-from ui import export, runs as ui_runs
+from ui import export, limits, runs as ui_runs
 from ui.images import drawing
 from ui.matrix import show_confusion
 from ui.code import show_code
@@ -315,8 +315,10 @@ def section_train(data, data_ref: dict) -> None:
     left, right = st.columns([1, 1])
     lr = left.select_slider("Learning rate", options=LRS, value=DEFAULTS["lr"], format_func=lr_text,
                             key="tab_lr")
-    epochs = right.number_input("Epochs", min_value=1, max_value=20, value=DEFAULTS["epochs"], step=1,
+    most = limits.most_epochs("tab_epochs", 20)
+    epochs = right.number_input("Epochs", min_value=1, max_value=most, value=min(DEFAULTS["epochs"], most), step=1,
                                 key="tab_epochs")
+    limits.epochs_note(20, most, where=right)
     show_code(f"learn.fit_one_cycle({epochs}, {lr_text(lr)})")
     label = f"Train: fit_one_cycle({epochs}, {lr_text(lr)})"
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="tab_train",
@@ -331,8 +333,7 @@ def section_results(run) -> None:
     if "accuracy" not in summary:
         st.info("This run's results were not saved; train again to see them.")
         return
-    if summary.get("stopped_early"):
-        st.info("You stopped training early: these are the results of the partly trained model.")
+    ui_runs.stopped_early(summary)
     acc, majority = summary["accuracy"], summary["majority_accuracy"]
     baseline = summary.get("baseline")
     seconds = summary.get("seconds_per_epoch") or []

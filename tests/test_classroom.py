@@ -186,6 +186,24 @@ def test_a_default_setting_over_the_class_limit_is_refused_too(service):
     service.cancel(queued.id, by="alice")
 
 
+def test_fine_tunes_frozen_epochs_count_towards_the_epochs_limit(tmp_path):
+    """The bird's fine_tune(2) trains 3 epochs (one frozen): a class allowing 2 refuses it; fit_one_cycle(2)
+    freezes nothing and is allowed."""
+    from core.classroom import check_run
+    set_limits(ClassLimits(epochs=2), tmp_path)
+    birds = {"dataset": "birds"}
+    with pytest.raises(LimitError, match=r"asked for 3 epochs, the frozen ones included"):
+        check_run("image_classification", "fit", {"epochs": 2, "recipe": "fine_tune"}, birds, tmp_path)
+    assert check_run("image_classification", "fit", {"epochs": 1}, birds, tmp_path)["freeze_epochs"] == 1
+    kept = check_run("image_classification", "fit", {"epochs": 2, "recipe": "fit_one_cycle"}, birds, tmp_path)
+    assert kept["freeze_epochs"] == 0
+    with pytest.raises(LimitError, match=r"asked for 3 epochs, the frozen ones included"):
+        check_run("segmentation", "fit", {"epochs": 1, "freeze_epochs": 2}, {"dataset": "scenes"}, tmp_path)
+    assert check_run("segmentation", "fit", {"epochs": 1}, {"dataset": "scenes"}, tmp_path)["epochs"] == 1
+    with pytest.raises(LimitError, match=r"asked for 3 epochs, the frozen ones included"):
+        check_run("segmentation", "fit", {"epochs": 2}, {"dataset": "scenes"}, tmp_path)    # its default frozen 1
+
+
 def test_an_upload_over_the_class_limit_is_refused_in_core(service):
     from core.inputs import InputStore
     set_limits(ClassLimits(upload_mb=1), service.store.root)

@@ -264,7 +264,7 @@ def test_loading_an_exported_model(trained_page, module_service):
     weights, meta = export_bytes(run.model, run.meta)
     at.file_uploader(key="col_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
     at.file_uploader(key="col_up_meta").set_value(("m.json", b"{not json", "application/json")).run()
-    assert "Could not load that model: The settings file is not valid JSON" in texts(at.error)
+    assert "Could not load that model: The metadata file is not valid JSON" in texts(at.error)
     liar = dict(json.loads(meta), users=["#na#"] + [f"u{i}" for i in range(1_000_000)])
     liar["settings"]["n_factors"] = 500                       # half a billion numbers claimed by a small JSON
     at.file_uploader(key="col_up_meta").set_value(("big.json", json.dumps(liar).encode(), "application/json")).run()

@@ -344,7 +344,7 @@ def test_while_it_trains_the_owner_sees_live_weights_and_stop_and_others_only_wa
     record = module_service.wait(run_id, timeout=60)
     assert record.status == "cancelled"
     at.run()
-    assert "You stopped training early" in texts(at.info)
+    assert "Training was stopped before the end" in texts(at.info)
     assert "6. Ask the network about a passenger" in headers(at)          # a stopped network can still be asked
 
 

@@ -51,7 +51,10 @@ def test_the_queue_shows_who_trains_what_and_the_instructor_stops_anyones_run(se
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training now"] == "1" and metrics["Waiting"] == "1" and metrics["Workers"] == "1 of 1"
     at.button(key=f"inst_stop_{running.id}").click().run()
-    assert service.wait(running.id, 30).status == "cancelled"         # someone else's run, stopped
+    stopped = service.wait(running.id, 30)
+    assert stopped.status == "cancelled"                                # someone else's run, stopped
+    assert stopped.error == "Your instructor stopped this run. Nothing was kept: it had no results yet. Train again " \
+                            "when you are ready."                         # what Alice reads, not "you pressed Stop"
     assert service.store.read(queued.id).status in ("queued", "running")
 
 

@@ -336,6 +336,25 @@ def test_a_zip_over_the_class_s_upload_limit_is_refused_before_it_is_read(monkey
         limits_path(runs_root()).unlink()
 
 
+def test_the_controls_offer_no_more_than_the_class_allows_and_say_so(service):
+    """A class allowing 3 epochs and 128-pixel images: fine_tune's frozen epoch leaves 2 after unfreezing (the
+    default 5 comes down), the widths stop at 128, a link asking for more gets what is allowed; Train is accepted."""
+    from core.classroom import ClassLimits, set_limits
+    set_limits(ClassLimits(epochs=3, image_size=128), service.store.root)
+    at = fresh({"epochs": "9", "width": "320"})
+    epochs = at.number_input(key="seg_epochs")
+    assert (epochs.max, epochs.value) == (2, 2) and at.radio(key="seg_width").options == ["64", "96", "128"]
+    assert at.radio(key="seg_width").value == 128
+    said = texts(at.caption)
+    assert "Your class allows at most 3 epochs per run, the frozen one included." in said
+    assert "Your class allows images of at most 128 pixels." in said
+    at.button(key="seg_train").click().run()
+    assert not at.exception and not at.warning
+    run = service.store.read(at.session_state["run:segmentation:fit"])
+    assert (run.config["epochs"], run.config["width"]) == (2, 128)
+    service.cancel(run.id, by=run.owner)
+
+
 def test_lr_find_on_an_own_zip_suggests_a_rate_the_slider_offers(module_service):
     at = fresh()
     at.radio(key="seg_source").set_value(OWN).run()

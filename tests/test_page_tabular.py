@@ -28,6 +28,20 @@ def fresh(query: dict | None = None) -> AppTest:
     return open_page(PAGE, timeout=90, query=query)
 
 
+def test_the_epochs_offered_stop_at_the_class_limit(module_service):
+    from core.classroom import ClassLimits, limits_path, set_limits
+    set_limits(ClassLimits(epochs=2), module_service.store.root)
+    try:
+        at = fresh()
+        epochs = at.number_input(key="tab_epochs")
+        assert (epochs.max, epochs.value) == (2, 2)
+        assert at.button(key="tab_train").label.startswith("Train: fit_one_cycle(2")
+        assert "Your class allows at most 2 epochs per run." in texts(at.caption)
+    finally:
+        limits_path(module_service.store.root).unlink()
+    assert fresh().number_input(key="tab_epochs").max == 20
+
+
 def test_default_page_shows_the_lesson_on_the_embedded_table():
     at = fresh()
     assert "embedded UCI Adult" in texts(at.info)                       # which data, said out loud

@@ -89,6 +89,13 @@ def test_only_the_owner_or_an_instructor_can_stop_a_run(threads):
     assert threads.store.read(run.id).active and not threads.store.cancel_requested(run.id)
     assert threads.cancel(run.id, by="the-instructor", instructor=True)
     assert threads.wait(run.id, 10).status == CANCELLED
+    assert threads.store.read(run.id).error.startswith("Your instructor stopped this run. Nothing was kept")
+    waiting = [submit(threads, "wait", owner=o, seconds=30) for o in ("ann", "ben")]     # one waits in the queue
+    assert threads.position(waiting[1].id) is not None
+    assert threads.cancel(waiting[1].id, by="ben") and threads.cancel(waiting[1].id, by="ben") is False
+    assert threads.store.read(waiting[1].id).error == "Stopped. Nothing was kept: it had no results yet. Train " \
+                                                     "again when you are ready."
+    threads.cancel(waiting[0].id, by="ann")
 
 
 def test_limits_hold_when_the_page_is_bypassed(threads):
@@ -168,6 +175,7 @@ def test_stop_reaches_the_worker_and_keeps_what_was_trained(processes):
     assert processes.cancel(run.id, by="alice")
     record = processes.wait(run.id, timeout=30)
     assert record.status == CANCELLED and processes.store.has_model(run.id)
+    assert record.error == "Stopped. What it had trained before then is kept: its results are below."
 
 
 def test_the_time_limit_stops_a_run_and_kills_one_that_ignores_it(tmp_path, monkeypatch):

@@ -406,6 +406,8 @@ def loaded(found: RunView | None) -> Any:
     the reason shown."""
     if found is None or not found.finished_ok and found.status != CANCELLED:
         return None
+    if found.status == CANCELLED and not store_of(found.id).has_results(found.id):
+        return None                                      # stopped before it had any: its status line says so
     key, load = (found.lesson, found.id, found.finished), _loader(found.lesson, found.id)
     if found.replaying:
         _LOADED.ahead(key, load)                         # ready when the replay ends
@@ -416,6 +418,14 @@ def loaded(found: RunView | None) -> Any:
     except StudentError as e:
         st.warning(str(e), icon=":material/report:")
         return None
+
+
+def stopped_early(results: dict) -> None:
+    """Above a lesson's results, when its run was stopped before its last epoch (by its owner, an instructor or the
+    class's time limit)."""
+    if results.get("stopped_early"):
+        st.info("Training was stopped before the end: these are the results of the partly trained model.",
+                icon=":material/stop_circle:")
 
 
 def shown(lesson: str, data_chosen: bool, kind: str = "fit") -> tuple[RunView | None, Any]:

@@ -25,7 +25,7 @@ MAX_FACTORS = 512
 MAX_LAYERS, MAX_WIDTH = 4, 4096
 MAX_PARAMETERS = 60_000_000        # 240 MB of float32: far above any model this app trains
 MAX_META_BYTES = 64 * 2**20       # both vocabularies: MovieLens 25M's names take a few MB
-META_NAME = "settings file"        # what the page calls the .json file
+META_NAME = "metadata file"        # what the page calls the .json file
 # exports made before the dot-product model took fastai's names
 LEGACY_KEYS = {"user_factors.weight": "u_weight.weight", "item_factors.weight": "i_weight.weight",
                "user_bias.weight": "u_bias.weight", "item_bias.weight": "i_bias.weight"}
@@ -60,22 +60,22 @@ class Described:
 # ---- the metadata --------------------------------------------------------------------------------------------------
 def _int(value, name: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ModelFileError(f"The settings file's '{name}' should be a whole number from {low:,} to {high:,}.")
+        raise ModelFileError(f"The metadata file's '{name}' should be a whole number from {low:,} to {high:,}.")
     return value
 
 
 def _number(value, name: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
             or abs(value) > 1e6:
-        raise ModelFileError(f"The settings file's '{name}' should be a finite number.")
+        raise ModelFileError(f"The metadata file's '{name}' should be a finite number.")
     return float(value)
 
 
 def _vocab(value, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ModelFileError(f"The settings file's '{name}' should be a list of names.")
+        raise ModelFileError(f"The metadata file's '{name}' should be a list of names.")
     if not 2 <= len(value) <= MAX_VOCAB:
-        raise ModelFileError(f"The settings file lists {len(value):,} {name}; a model here has from 2 to "
+        raise ModelFileError(f"The metadata file lists {len(value):,} {name}; a model here has from 2 to "
                              f"{MAX_VOCAB:,}.")
     return value
 
@@ -83,25 +83,25 @@ def _vocab(value, name: str) -> list[str]:
 def check_meta(meta) -> Described:
     """The settings and vocabularies a metadata file describes, checked before anything is built."""
     if not isinstance(meta, dict):
-        raise ModelFileError("The settings file should hold a JSON object, the one downloaded with the weights.")
+        raise ModelFileError("The metadata file should hold a JSON object, the one downloaded with the weights.")
     if meta.get("kind") != "collab":
-        raise ModelFileError("This is not a collaborative-filtering model's settings file (its 'kind' is not "
+        raise ModelFileError("This is not a collaborative-filtering model's metadata file (its 'kind' is not "
                              "'collab').")
     s = meta.get("settings")
     if not isinstance(s, dict):
-        raise ModelFileError("The settings file has no 'settings' object.")
+        raise ModelFileError("The metadata file has no 'settings' object.")
     y_range = s.get("y_range")
     if not isinstance(y_range, list) or len(y_range) != 2:
-        raise ModelFileError("The settings file's 'y_range' should be two numbers, low and high.")
+        raise ModelFileError("The metadata file's 'y_range' should be two numbers, low and high.")
     low, high = _number(y_range[0], "y_range"), _number(y_range[1], "y_range")
     if not low < high:
-        raise ModelFileError("The settings file's 'y_range' should go from a low number to a higher one.")
+        raise ModelFileError("The metadata file's 'y_range' should go from a low number to a higher one.")
     use_nn = s.get("use_nn", False)
     if not isinstance(use_nn, bool):
-        raise ModelFileError("The settings file's 'use_nn' should be true or false.")
+        raise ModelFileError("The metadata file's 'use_nn' should be true or false.")
     layers = s.get("layers", [100])
     if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
-        raise ModelFileError(f"The settings file's 'layers' should list 1 to {MAX_LAYERS} layer sizes.")
+        raise ModelFileError(f"The metadata file's 'layers' should list 1 to {MAX_LAYERS} layer sizes.")
     settings = CollabSettings(
         n_factors=_int(s.get("n_factors"), "n_factors", 1, MAX_FACTORS), y_range=(low, high),
         wd=_number(s.get("wd", 0.0), "wd"), use_nn=use_nn,

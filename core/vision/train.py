@@ -57,6 +57,8 @@ def settings(config: dict | None) -> dict:
         bad("backbone", "one of " + ", ".join(BACKBONES))
     if cfg["recipe"] not in RECIPES:
         bad("recipe", " or ".join(RECIPES))
+    if cfg["recipe"] == "fit_one_cycle":
+        cfg["freeze_epochs"] = 0                    # it freezes nothing: its epochs are all the epochs it trains
     flag(cfg["pretrained"], "pretrained")
     return cfg
 

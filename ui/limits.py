@@ -1,0 +1,49 @@
+"""The class's limits on a student's page: a control offers no more than the class allows, and says so where the
+class allows less than the lesson would. The training service refuses more whatever a page sends
+(core/classroom.check_run); this spares a student pressing Train on a default the class refuses."""
+import streamlit as st
+
+from core.classroom import ClassLimits, current_limits
+from core.service import get_service
+
+
+def most_epochs(key: str, lesson_most: int, frozen: int = 0) -> int:
+    """The most epochs the control `key` may offer: the lesson's own bound, or the class's limit less the `frozen`
+    epochs its recipe trains first (fine_tune's), whichever is lower. A value chosen before the limit came down (or
+    from a link) comes down to it."""
+    most = max(1, min(lesson_most, _limits().epochs - frozen))
+    _at_most(key, most)
+    return most
+
+
+def epochs_note(lesson_most: int, most: int, frozen: int = 0, where=st) -> None:
+    if most < lesson_most:
+        allowed = _limits().epochs
+        where.caption(f"Your class allows at most {allowed} epochs per run"
+                      + (", the frozen one included." if frozen == 1 else f", the {frozen} frozen ones included."
+                         if frozen else "."),
+                      help="Your instructor sets the class's limits.")
+
+
+def image_sizes(key: str, sizes: list[int]) -> list[int]:
+    """The sizes the control `key` may offer: those the class allows (the smallest, if it allows none)."""
+    largest = _limits().image_size
+    allowed = [s for s in sizes if s <= largest] or sizes[:1]
+    _at_most(key, allowed[-1])
+    return allowed
+
+
+def sizes_note(sizes: list[int], allowed: list[int], where=st) -> None:
+    if len(allowed) < len(sizes):
+        where.caption(f"Your class allows images of at most {_limits().image_size} pixels.",
+                      help="Your instructor sets the class's limits.")
+
+
+def _limits() -> ClassLimits:
+    return current_limits(get_service().store.root)          # the limits the service enforces
+
+
+def _at_most(key: str, most) -> None:
+    value = st.session_state.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > most:
+        st.session_state[key] = most
