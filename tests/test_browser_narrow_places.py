@@ -51,7 +51,7 @@ def test_a_drawing_takes_its_narrow_layout_in_a_narrow_column(page, narrow_url, 
     wait_for_app(page)
     loops = page.locator("svg[aria-label^=\"Samuel's loop\"]:visible")
     loops.first.wait_for(timeout=30_000)
-    assert loops.count() == 2                                                # one of each pair shows
+    assert loops.count() == 3                                                # one of each pair shows
     column, across = (loops.nth(i) for i in range(2))
     assert column.get_by_text("in a column").count() == 1 and across.get_by_text("across").count() == 1
     tall = column.bounding_box()
@@ -63,3 +63,17 @@ def test_a_drawing_takes_its_narrow_layout_in_a_narrow_column(page, narrow_url, 
     assert size >= 12
     column.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "narrow_place_loop.png"))
+
+
+def test_a_drawing_last_in_its_section_is_not_cut(page, narrow_url):
+    """Streamlit takes a markdown element's last 1rem back (a paragraph's margin); a drawing has none, so without its
+    own margin its bottom hung out of its element, and a lesson section's paint containment cut it off (the loop's
+    'update' box lost its bottom edge on How training works)."""
+    page.goto(narrow_url)
+    page.get_by_text("After the section.").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    drawing = page.locator(".st-key-lesson-section-9 svg:visible").first
+    drawing.scroll_into_view_if_needed()
+    shown, section = drawing.bounding_box(), page.locator(".st-key-lesson-section-9").bounding_box()
+    assert shown["height"] > 100
+    assert shown["y"] + shown["height"] <= section["y"] + section["height"] + 0.5

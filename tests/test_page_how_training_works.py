@@ -51,7 +51,7 @@ def test_loop_lights_one_box_at_a_time_and_a_full_turn_is_one_step(at):
         assert not at.exception
         assert f"**{stage.capitalize()}**" in texts(at.markdown), stage
         assert at.session_state.htw_gd.stage == i
-        drawn = next(m.value for m in at.markdown if m.value.startswith('<div class="l1-drawing">'))
+        drawn = next(m.value for m in at.markdown if m.value.startswith('<div class="l1-pic l1-drawing">'))
         assert drawn.count(f'Lit: {stage}"') == 2                    # both layouts light this box, and only it
     gd = at.session_state.htw_gd
     assert gd.steps == 1 and gd.weights == pytest.approx(gd.trace["new_weights"])

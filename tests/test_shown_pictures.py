@@ -80,7 +80,7 @@ images.drawing(loop_svg("loss", {"inputs": "*x* _y_ $z$"}))
 """).run()
     assert not at.exception
     (shown,) = at.markdown
-    assert shown.value.startswith("<svg") and "\n" not in shown.value
+    assert shown.value.startswith('<div class="l1-pic"><svg') and "\n" not in shown.value
     assert "&#42;x&#42; &#95;y&#95; &#36;z&#36;" in shown.value          # shown as typed, not as emphasis or maths
     assert not any(sign in shown.value for sign in images.MARKDOWN_SIGNS)
     with pytest.raises(ValueError):
@@ -98,6 +98,6 @@ images.drawing(loop_svg("loss", {"inputs": "*x*"}), narrow=loop_svg("loss", {"in
 """).run()
     assert not at.exception
     (shown,) = at.markdown
-    assert shown.value.startswith('<div class="l1-drawing"><div class="l1-wide"><svg')
+    assert shown.value.startswith('<div class="l1-pic l1-drawing"><div class="l1-wide"><svg')
     assert shown.value.count("<svg") == 2 and '<div class="l1-narrow"><svg' in shown.value
     assert shown.value.count("&#42;x&#42;") == 2 and "*" not in shown.value

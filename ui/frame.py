@@ -23,6 +23,9 @@ APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; a
            "[data-testid='stImage'] { column-gap: 4px; }"
            "[data-testid='stMainBlockContainer'] { container-type: inline-size; }"
            "@container (max-width: 608px) { .stHorizontalBlock > .stColumn { min-width: calc(100% - 2rem); } }"
+           # Markdown's last 1rem is taken back (-1rem: a paragraph's own margin), so a drawing, which has none, gives
+           # it: else its bottom overlapped what follows, and a section's paint containment (above) cut it off
+           ".l1-pic { margin-bottom: 1rem; }"
            ".l1-drawing { container-type: inline-size; } .l1-drawing > .l1-narrow { display: none; }"
            f"@container (max-width: {NARROW_PX - 0.02}px) {{ .l1-drawing > .l1-wide {{ display: none; }}"
            " .l1-drawing > .l1-narrow { display: block; } }"

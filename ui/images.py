@@ -96,8 +96,8 @@ def drawing(svg: str, where=st, narrow: str | None = None) -> None:
     for one in (svg, narrow or "<svg"):
         if not one.lstrip().startswith("<svg"):
             raise ValueError("drawing() shows an <svg> made by the app, nothing else")
-    shown = svg if narrow is None else \
-        f'<div class="l1-drawing"><div class="l1-wide">{svg}</div><div class="l1-narrow">{narrow}</div></div>'
+    shown = f'<div class="l1-pic">{svg}</div>' if narrow is None else \
+        f'<div class="l1-pic l1-drawing"><div class="l1-wide">{svg}</div><div class="l1-narrow">{narrow}</div></div>'
     for sign in MARKDOWN_SIGNS:
         shown = shown.replace(sign, f"&#{ord(sign)};")
     where.markdown(shown.replace("\n", " "), unsafe_allow_html=True)

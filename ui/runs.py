@@ -177,17 +177,39 @@ def link_opened(lesson: str) -> RunView | None:
 
 
 # ---- starting runs -----------------------------------------------------------------------------------------------
+REFUSED = "_refused"        # session state: why this person's last Train was refused, said until it no longer holds
+
+
 def start(lesson: str, kind: str, data: dict, config: dict, title: str = "") -> str | None:
     """Queue this person's run; says why not (one at a time, the class's limits, a full queue, a bad setting)."""
     user = current_user()
     try:
         record = get_service().submit(lesson, kind, data, config, owner=user.id, owner_name=user.name, title=title)
     except StudentError as e:
-        st.warning(str(e), icon=":material/hourglass_top:")
+        busy = bool(get_service().active_runs(user.id))
+        st.session_state[REFUSED] = dict(where=[lesson, kind], asked=_asked(data, config), said=str(e), busy=busy)
         return None
+    st.session_state.pop(REFUSED, None)
     st.session_state[_session_key(lesson, kind)] = record.id
     st.query_params[RUN_PARAM] = record.id
     return record.id
+
+
+def _asked(data: dict, config: dict) -> str:
+    return json.dumps([data, config], sort_keys=True, default=str)
+
+
+def say_refused(lesson: str, kind: str, data: dict, config: dict) -> None:
+    """Why Train was refused, under its button, on every redraw of the page (a replay ending, a poll) for as long
+    as it holds: until the settings change, or, when it was the one-run-at-a-time rule, until that run ends."""
+    refused = st.session_state.get(REFUSED)
+    if not refused or refused["where"] != [lesson, kind]:
+        return
+    if refused["asked"] != _asked(data, config) or \
+            refused["busy"] and not get_service().active_runs(current_user().id):
+        st.session_state.pop(REFUSED, None)
+        return
+    st.warning(refused["said"], icon=":material/hourglass_top:")
 
 
 def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str, kind: str = "fit",
@@ -197,6 +219,7 @@ def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str,
     if st.button(label, type="primary", icon=":material/play_arrow:", key=key, disabled=disabled):
         if start(lesson, kind, data, config, title or label):
             st.rerun()
+    say_refused(lesson, kind, data, config)
 
 
 # ---- the live panel ----------------------------------------------------------------------------------------------
@@ -370,6 +393,7 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
     if cols[0].button("Run lr_find", icon=":material/search:", key=f"{key}_lr_find"):
         start(lesson, "lr_find", data, config, title)
     show_code(code, where=cols[1])
+    say_refused(lesson, "lr_find", data, config)
     run_id = current(lesson, "lr_find")
     if not run_id:
         return None

@@ -22,3 +22,7 @@ half, _ = st.columns(2)
 images.drawing(loop_svg("loss", {"loss": "in a column"}), where=half, narrow=loop_svg("loss", {"loss": "in a column"},
                                                                                       tall=True))
 images.drawing(loop_svg("loss", {"loss": "across"}), narrow=loop_svg("loss", {"loss": "across"}, tall=True))
+with st.container(key="lesson-section-9"):            # a lesson's section paints nothing outside itself (ui/frame)
+    images.drawing(loop_svg("update", {"update": "last in its section"}, max_height=340),
+                   narrow=loop_svg("update", {"update": "last in its section"}, tall=True))
+st.markdown("After the section.")
