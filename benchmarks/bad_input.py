@@ -193,7 +193,7 @@ REACH = {"tab_upload": _radio("tab_source", "My own CSV"), "col_upload": _radio(
          "seg_zip": _radio("seg_source", "My own photos and masks (a zip)"),
          "ic_class_files": _tab_then_radio("Class by class: upload or camera"),
          "ic_use_photo": _radio("ic_use_where", "Upload a photo"),
-         "ic_look_photo": _radio("ic_look_where", "Upload a photo"), "seg_photo": _nothing,
+         "ic_look_photo": _radio("ic_look_where", "Upload a photo"), "seg_photo": _radio("seg_where", "Upload a photo"),
          "tab_model": _expander(LOAD_EXPANDER), "col_model": _expander(LOAD_EXPANDER), "ic_model": _expander(LOAD_EXPANDER), "seg_model": _expander(LOAD_EXPANDER)}
 
 

@@ -5,7 +5,6 @@ training service (ui/runs.py), and everything after training is drawn from the r
 the same results to anyone, after a restart too.
 """
 import contextlib
-import hashlib
 import json
 import time
 
@@ -37,6 +36,7 @@ from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.matrix import show_confusion
 from ui.notices import job_notices, source_notice, weights_notice
+from ui.photos import PHOTO_TYPES, pick_photo
 from ui.sections import numbered
 from ui.tables import show_table
 from ui.text import chance, plain, widget_label
@@ -57,7 +57,6 @@ SOURCES = {"birds": "Is it a bird? (embedded photos, works offline)",
 LABELS = {"birds": {"is_bird": "bird or not bird (2 classes)",
                     "kind": "what kind of thing: birds, animals, food, plants, vehicles, things"},
           "pets": {"is_cat": "cat or dog (the course's is_cat)", "breed": "which of 37 breeds"}}
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 
 def image_grid(images, captions, cols: int = 6, width: int = 130):
@@ -503,22 +502,8 @@ def section_results(view, run) -> None:
 
 def photo_picker(run, key: str, label: str):
     """A validation photo, an uploaded one or one from the camera: (PIL image, a key for caching) or (None, None)."""
-    where = st.radio(label, ["A validation photo", "Upload a photo", "Take a photo"], horizontal=True,
-                     key=f"{key}_where")
-    if where == "A validation photo":
-        i = st.selectbox("Validation photo", range(len(run.valid_idx)), key=f"{key}_example",
-                         format_func=lambda i: f"{i + 1}: {run.items.names[run.valid_idx[i]]}")
-        return run.valid_images[i], f"valid:{i}"
-    photo = (st.file_uploader("Your photo", type=PHOTO_TYPES, key=f"{key}_photo") if where == "Upload a photo"
-             else st.camera_input("Take a photo", key=f"{key}_camera"))
-    if photo is None:
-        return None, None
-    data = photo.getvalue()
-    img, reason = image_from_bytes(data, photo.name)
-    if img is None:
-        st.error(f"That photo can't be used: {reason}.", icon=":material/broken_image:")
-        return None, None
-    return img, "photo:" + hashlib.sha256(data).hexdigest()
+    names = [run.items.names[j] for j in run.valid_idx]
+    return pick_photo(key, label, names, lambda i: run.valid_images[i], image_from_bytes)
 
 
 def validation_photo(run, classifier, photo_key: str) -> int | None:

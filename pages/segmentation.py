@@ -37,6 +37,7 @@ from ui.code import show_code
 from ui.export import export_and_load_back
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice
+from ui.photos import pick_photo
 from ui.sections import numbered
 from ui.tables import show_table
 from ui.text import plain
@@ -448,22 +449,14 @@ def section_use(run, model_key: str) -> None:
         if which == "the one you loaded back":
             segmenter, model_key = loaded, ss.seg_loaded_id            # ui/export names each model loaded
     left, right = st.columns([1, 2])
-    photo_file = left.file_uploader("Your photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-                                    key="seg_photo")
-    names = run.results["names"]
-    example = left.selectbox("…or a validation photo", range(len(names)), index=0, key="seg_example",
-                             format_func=lambda k: names[k])
-    if photo_file is not None:
-        photo, reason = check_image(photo_file.getvalue(), photo_file.name)
-        if photo is None:
-            left.error(f"That photo can't be used: {reason}.", icon=":material/broken_image:")
-            return
-        photo_key = "photo:" + hashlib.sha256(photo_file.getvalue()).hexdigest()
-        probs = probabilities_of(model_key, photo_key, segmenter, photo)
+    photo, photo_key = pick_photo("seg", "Which photo?", run.results["names"],
+                                  lambda i: Image.fromarray(run.x_valid[i]), check_image, where=left)
+    if photo is None:
+        return
+    if photo_key.startswith("valid:") and segmenter is run.segmenter:                     # kept with the run
+        probs = run.probabilities(int(photo_key.removeprefix("valid:")))
     else:
-        photo = Image.fromarray(run.x_valid[example])
-        probs = (run.probabilities(example) if segmenter is run.segmenter else          # kept with the run
-                 probabilities_of(model_key, f"valid:{example}", segmenter, photo))
+        probs = probabilities_of(model_key, photo_key, segmenter, photo)
     found_codes, confidence = probs.argmax(0).astype(np.uint8), probs.max(0)
     shown = np.asarray(photo.convert("RGB").resize((found_codes.shape[1], found_codes.shape[0])))
     codes = segmenter.codes

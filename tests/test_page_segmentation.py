@@ -224,8 +224,12 @@ def test_picking_a_class_shows_the_photos_where_it_is_worst(trained_page, module
 
 def test_use_it_rejects_a_bad_file_and_paints_a_good_one_with_its_confidence(trained_page):
     at, _ = trained_page
+    at.radio(key="seg_where").set_value("Upload a photo").run()
     at.file_uploader(key="seg_photo").set_value(("notes.jpg", b"just some text", "image/jpeg")).run()
     assert not at.exception and "can't be used" in texts(at.error)
+    at.radio(key="seg_where").set_value("A validation photo").run()          # the refused file is out of the way
+    assert not at.error and "the model's classes over the photo" in captions(at)
+    at.radio(key="seg_where").set_value("Upload a photo").run()
     at.file_uploader(key="seg_photo").set_value(("red.png", png_bytes((200, 30, 30)), "image/png")).run()
     assert not at.exception and not at.error
     shown = captions(at)
@@ -233,6 +237,7 @@ def test_use_it_rejects_a_bad_file_and_paints_a_good_one_with_its_confidence(tra
     assert "probability of animal" in shown
     assert "probs.shape   # (4, 60, 90)" in texts(code_blocks(at))                # a probability per class for every pixel
     at.file_uploader(key="seg_photo").set_value(None).run()
+    at.radio(key="seg_where").set_value("A validation photo").run()
 
 
 def test_export_then_load_back(trained_page, module_service):

@@ -210,7 +210,7 @@ PATHS: list[UploadPath] = [
     UploadPath("ic_look_camera", "pages/image_classification.py", "photo", ("ic_look_camera",),
                _radio("ic_look_where", "Take a photo"), _camera("ic_look_camera"),
                _caption_has("the photo as the model sees it"), lesson_run="image_classification"),
-    UploadPath("seg_photo", "pages/segmentation.py", "photo", ("seg_photo",), _nothing,
+    UploadPath("seg_photo", "pages/segmentation.py", "photo", ("seg_photo",), _radio("seg_where", "Upload a photo"),
                _file("seg_photo", "image/png"), _caption_has("the model's classes over the photo"),
                lesson_run="segmentation"),
     UploadPath("tab_model", "pages/tabular.py", "model", ("tab_up_weights", "tab_up_meta"), _nothing,
