@@ -406,12 +406,13 @@ def cell_table(run, cell: tuple[int, int]) -> None:
                                      classes, run.spec.target, which[:200]), index=False)
 
 
-def section_what_if(model, procs, spec, examples: list[dict]) -> None:
+def section_what_if(model, procs, spec, examples: list[dict], levels: dict) -> None:
+    """`levels`: each education's education-num, as the data pairs them (Adult's; empty for other tables)."""
     st.markdown("Start from a real person in the validation set, change anything, and watch the prediction move. "
                 "This is `learn.predict(row)`: the same procs, then the model.")
     labels = [f"row {i + 1}: truth {r.get(f'{spec.target} (truth)', '?')}" for i, r in enumerate(examples)]
-    pick = st.selectbox("Start from", range(len(examples)), format_func=lambda i: labels[i], key="tab_whatif_row") \
-        if examples else None
+    pick = st.selectbox("Start from", range(len(examples)), index=least_sure(model, procs, spec, examples),
+                        format_func=lambda i: labels[i], key="tab_whatif_row") if examples else None
     original = {c: examples[pick].get(c) for c in spec.cat_names + spec.cont_names} if examples else {}
     edited = {}
     cols = st.columns(3)
@@ -433,11 +434,28 @@ def section_what_if(model, procs, spec, examples: list[dict]) -> None:
     drawing(tplots.probability_bars(now, before if original else None))
     top = max(now, key=now.get)
     st.markdown(f"The model says **{plain(top)}** with probability **{now[top]:.1%}**.")
-    changed = {c for c in ("education", "education-num") if c in edited and edited[c] != original.get(c)}
-    if original and len(changed) == 1 and "education" in spec.cat_names and "education-num" in spec.cont_names:
-        st.caption("*education* and *education-num* say the same thing twice (education-num is the level's rank). "
-                   "Change one without the other and you ask about a person who could not exist: the model answers "
-                   "anyway, which is worth seeing too.")
+    rank = levels.get(edited.get("education"))
+    if rank is not None and edited.get("education-num") is not None and float(edited["education-num"]) != rank:
+        st.caption(f"*education* and *education-num* say the same thing twice: education-num is the level's rank, "
+                   f"and {plain(edited['education'])} is {rank:g}, not {float(edited['education-num']):g}. You are "
+                   "asking about a person who could not exist: the model answers anyway, which is worth seeing too.")
+
+
+def least_sure(model, procs, spec, examples: list[dict]) -> int:
+    """The example the model is least sure about, to start the What-if from: a change there moves the prediction
+    (the first row was often someone it gave 99.7% whatever was changed)."""
+    rows = pd.DataFrame([{c: r.get(c) for c in spec.cat_names + spec.cont_names} for r in examples])
+    return int(predict_rows(model, procs, rows).max(axis=1).to_numpy().argmin())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def education_levels(key: str, _df: pd.DataFrame | None) -> dict:
+    """Adult's education and education-num as the table `key` pairs them: each level's most common rank."""
+    if _df is None or not {"education", "education-num"} <= set(_df.columns):
+        return {}
+    df = _df
+    return {str(k): float(v) for k, v in df.groupby("education")["education-num"].agg(lambda s: s.mode().iloc[0])
+            .items()}
 
 
 def section_export(model, procs, spec, meta_extra: dict) -> None:
@@ -519,7 +537,9 @@ if picked is not None or run is not None:
             trained = (model, procs, run_spec, {})
     if trained is not None:
         with what_if_box:
-            st.fragment(section_what_if)(trained[0], trained[1], trained[2], examples)
+            levels = education_levels(data_key, df) if picked is not None else \
+                education_levels(f"run:{view.id}", getattr(run, "valid_df", None))
+            st.fragment(section_what_if)(trained[0], trained[1], trained[2], examples, levels)
         with download_box:
             section_export(trained[0], trained[1], trained[2], {k: trained[3][k] for k in ("accuracy", "lr", "epochs")
                                                                 if k in trained[3]})

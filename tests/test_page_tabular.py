@@ -4,6 +4,7 @@ import pickle
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -11,6 +12,7 @@ from core.backends import make_backend
 from core.runs import RunStore
 from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
+from core.tabular.interpret import predict_rows
 from core.tabular.jobs import load_run
 from tests.conftest import type_number, wait_for_app
 from tests.helpers import code_blocks, matrices, open_page, texts
@@ -143,7 +145,7 @@ def test_the_finished_epoch_table_reads_as_the_live_one_did(trained_page):
     assert head == shown_live["columns"] and cells == [c for row in shown_live["rows"] for c in row]
 
 
-def test_results_what_if_and_export(trained_page):
+def test_results_what_if_and_export(trained_page, module_service):
     at, record = trained_page
     headers = [h.value for h in at.header]
     assert headers[4:] == ["5. Results", "6. What if?", "7. Export and load the model"]
@@ -158,11 +160,21 @@ def test_results_what_if_and_export(trained_page):
         return re.search(r"with probability \*\*([\d.]+)%", texts(at.markdown)).group(0)
 
     before = said()
+    row = at.selectbox(key="tab_whatif_row")
+    run = load_run(module_service.store, record)
+    examples = pd.DataFrame(run.summary["show_results"])[run.spec.cat_names + run.spec.cont_names]
+    sure = predict_rows(run.model, run.procs, examples).max(axis=1).tolist()
+    assert row.value == sure.index(min(sure)) and len(sure) > 1             # it starts where a change shows
     assert "say the same thing twice" not in texts(at.caption)
-    at.selectbox(key="tab_wi_0_marital-status").set_value("Married-civ-spouse").run()
-    at.number_input(key="tab_wi_0_education-num").set_value(16.0).run()
-    assert "say the same thing twice" in texts(at.caption)               # a person who could not exist
-    at.number_input(key="tab_wi_0_age").set_value(45.0).run()
+    field = lambda c: f"tab_wi_{row.value}_{c}"                            # noqa: E731
+    at.selectbox(key=field("education")).set_value("Masters").run()
+    at.number_input(key=field("education-num")).set_value(14.0).run()      # Masters is 14: someone who exists
+    assert "say the same thing twice" not in texts(at.caption)
+    at.number_input(key=field("education-num")).set_value(16.0).run()
+    assert "Masters is 14, not 16" in texts(at.caption)                   # a person who could not exist
+    at.selectbox(key=field("education")).set_value("Doctorate").run()      # both changed: Doctorate is 16
+    assert "say the same thing twice" not in texts(at.caption)
+    at.number_input(key=field("age")).set_value(45.0).run()
     assert said() != before                                            # the prediction follows the form
     assert len(at.get("download_button")) == 2
 
