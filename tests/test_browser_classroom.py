@@ -147,6 +147,22 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
     assert code.count() and not code.first.is_visible()                             # hidden, as chosen
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "present_2_procs.png"))
+    # A slide taller than the projector: scrolled to its end, the bar stays at the top; Next opens the next at its top
+    page.mouse.move(640, 400)
+    for _ in range(8):
+        page.mouse.wheel(0, 600)
+    page.wait_for_timeout(500)
+    bar = page.locator(".st-key-present-bar").bounding_box()
+    assert page.locator(".st-key-lesson-section-2").bounding_box()["y"] < -200          # scrolled down indeed
+    assert -1 <= bar["y"] and bar["y"] + bar["height"] <= 720
+    page.get_by_role("button", name="Back").click()
+    page.get_by_text("step 1 of").wait_for(timeout=30_000)
+    wait_for_app(page)
+    page.wait_for_timeout(500)
+    heading = page.locator(".st-key-lesson-section-1 h2").first.bounding_box()
+    assert 0 <= heading["y"] < 360, heading                                             # its heading, in view
+    page.get_by_role("button", name="Next").click()
+    page.get_by_text("step 2 of").wait_for(timeout=30_000)
     page.get_by_role("button", name="Next").click()
     page.get_by_text("step 3 of").wait_for(timeout=30_000)
     page.get_by_role("button", name="Next").click()

@@ -33,8 +33,12 @@ html { font-size: 19px; }
 [data-testid="stMainBlockContainer"] { padding: 0.6rem 2.2rem 2rem 2.2rem; max-width: 100%; }
 [data-testid="stMain"] h1 { font-size: 2.0rem; padding-top: 0.2rem; }
 [data-testid="stMain"] h2 { font-size: 1.7rem; }
-.st-key-present-bar { position: sticky; top: 0; z-index: 999; background: var(--background-color, white);
+.st-key-present-bar { background: var(--background-color, white);
                       border-bottom: 1px solid rgba(49, 51, 63, 0.15); padding: 0.3rem 0; }
+/* The bar stays at the top of a tall slide: sticky on the page's own child that holds it (sticky on the bar itself
+   held only within that child, as tall as the bar, and scrolled away with it). */
+[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"] > :is(.st-key-present-bar,
+  :has(> .st-key-present-bar)) { position: sticky; top: 0; z-index: 999; background: var(--background-color, white); }
 .st-key-present-bar p { font-size: 0.95rem; margin: 0; }
 </style>
 """
@@ -164,7 +168,25 @@ def end(bar) -> None:
                        disabled=current >= len(sections), on_click=_go, args=(key, current + 1), width="stretch")
         cols[3].button("Exit", icon=":material/close_fullscreen:", key="present-exit", on_click=_exit,
                        width="stretch", help="Leave presentation mode")
-    st.html(_step_css(current, len(sections)) + KEYS_JS, unsafe_allow_javascript=True, width="content")
+    st.html(_step_css(current, len(sections)) + KEYS_JS + _to_the_top(key, current), unsafe_allow_javascript=True,
+            width="content")
+
+
+def _to_the_top(key: str, current: int) -> str:
+    """A new step opens at its top, as a slide does (a tall step scrolled down left the next one scrolled as far).
+    The script runs when the step changes (its text does); the first step of a page opened stays where it is."""
+    at = f"{key}:{current}".replace('"', "")
+    return f"""<script>
+(() => {{
+  const root = window.parent && window.parent.document ? window.parent : window;
+  const before = root.__lesson1PresentStep;
+  root.__lesson1PresentStep = "{at}";
+  if (before === undefined || before === "{at}") return;
+  const doc = root.document;
+  for (const el of [doc.scrollingElement, doc.querySelector('[data-testid="stMain"]'),
+                    doc.querySelector('[data-testid="stAppViewContainer"]')]) if (el) el.scrollTop = 0;
+}})();
+</script>"""
 
 
 def _step_css(current: int, n: int) -> str:
