@@ -59,14 +59,10 @@ ids = list(dict.fromkeys(list(options) + ss.cmp_extra))
 ss.cmp_runs = [r for r in ss.cmp_runs if r in ids]
 
 
-def label(run_id: str) -> str:
-    if run_id in options:
-        return ui_compare.describe(options[run_id])
-    return f"run {run_id[-8:]} (from a link)"
-
-
-chosen = st.multiselect("Runs to compare (two to four)", ids, format_func=label, key="cmp_runs", max_selections=4,
-                        placeholder="Choose runs")
+# Made here, once: the picker keeps a choice by its label, and it formats labels outside this script too (AppTest)
+labels = {r: ui_compare.describe(options[r]) if r in options else ui_compare.describe_other(r) for r in ids}
+chosen = st.multiselect("Runs to compare (two to four)", ids, format_func=lambda r: labels.get(r, str(r)),
+                        key="cmp_runs", max_selections=4, placeholder="Choose runs")
 ui_compare.keep_selection(chosen)
 if not options and not ss.cmp_extra:
     st.info("You have no finished run of this lesson yet: train one in the lesson, or try one of the course's "

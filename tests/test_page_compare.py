@@ -50,6 +50,8 @@ def test_a_preset_trains_the_pair_as_the_persons_runs(service, tmp_path, monkeyp
     records = [service.store.read(r) for r in runs]
     assert [r.owner for r in records] == [ALICE.id] * 2 and [r.config["seed"] for r in records] == [0, 1]
     assert "Training" in texts(at.markdown)
+    labels = [o for o in at.multiselect(key="cmp_runs").options if o.endswith(tuple(r[-5:] for r in runs))]
+    assert len(labels) == 2 and all(" · mine · " in o for o in labels), at.multiselect(key="cmp_runs").options
     again = open_as(PAGE, ALICE, query={"lesson": "tabular"})
     again.button(key="cmp-train-lr").click().run()                # one pair at a time, like one run
     assert "already have a comparison" in texts(again.warning)

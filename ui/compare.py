@@ -64,6 +64,17 @@ def describe(record: RunRecord) -> str:
     return f"{title} · {who} · {when} · {record.id[-5:]}"
 
 
+def describe_other(run_id: str) -> str:
+    """A picked run the list does not offer (a classmate's from its link, one of mine still training): described as
+    the others are. Never with its status: the picker keeps a choice by its label, and a label that changed as the
+    run went from queued to done lost the choice."""
+    try:
+        record = ui_runs.store_of(run_id).read(run_id)
+    except RunError:
+        return f"run {run_id[-8:]} (from a link)"
+    return describe(record)
+
+
 def preset_box(lesson: Lesson, preset: Comparison) -> list[str] | None:
     """One of the course's comparisons: show its shipped runs, or train them as this person's runs. Returns the
     runs to compare when a button was pressed."""
