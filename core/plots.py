@@ -189,15 +189,17 @@ def epoch_table(rows: Sequence[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    if "time" in frame:
-        frame["time"] = frame["time"].map(_duration)
+    if "time" in frame:                          # one format for the column: 34.1 s beside 01:06 read as two units
+        minutes = any(isinstance(t, (int, float)) and t >= 60 for t in frame["time"])
+        frame["time"] = frame["time"].map(lambda t: _duration(t, minutes))
     if "phase" in frame and not frame["phase"].astype(bool).any():
         frame = frame.drop(columns="phase")
     return frame.set_index("epoch")
 
 
-def _duration(seconds: float) -> str:
-    """fastai's mm:ss, with tenths under a minute so that fast epochs don't all read 00:00."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+def _duration(seconds: float, minutes: bool) -> str:
+    """fastai's mm:ss where an epoch took a minute or more; else seconds and tenths, so that fast epochs don't all
+    read 00:00."""
+    if not isinstance(seconds, (int, float)):
+        return str(seconds)
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}" if minutes else f"{seconds:.1f} s"

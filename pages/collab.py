@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -430,6 +431,7 @@ class InUse:
     pca: pd.DataFrame | None
     meta: dict
     names: tuple[str, str]
+    validation: frozenset = frozenset()     # rows of `ratings` the model never trained on (empty: not known)
 
 
 def data_label(data: dict) -> str:
@@ -527,7 +529,13 @@ def section_predict(use: InUse) -> None:
     popular = popular_items(use, 300)
     cols = st.columns(2)
     user = cols[0].selectbox("User", users[1:], key="col_pred_user")
-    item = cols[1].selectbox("Movie", popular or items[1:], key="col_pred_item")
+    theirs = ratings[ratings["user"].astype(str) == user]
+    stars = dict(zip(theirs["item"].astype(str), theirs["rating"]))
+    known = set(items)
+    rated = [m for m in theirs.sort_values("rating", ascending=False)["item"].astype(str) if m in known][:100]
+    item = cols[1].selectbox("Movie (theirs first, then the most rated)", list(dict.fromkeys(rated + (popular or
+                             items[1:]))), key="col_pred_item",
+                             format_func=lambda m: f"{m} · they rated it {stars[m]:g}" if m in stars else m)
     u, i = users.index(user), items.index(item)
     user_col, item_col = use.names
     low, high = model.y_range
@@ -549,9 +557,12 @@ def section_predict(use: InUse) -> None:
                     f"- sum: **{parts['sum']:.3f}**")
         st.markdown(f"`sigmoid_range({parts['sum']:.3f}, {low:g}, {high:g})` = {low:g} + {high - low:g} × "
                     f"sigmoid({parts['sum']:.3f}) = **{parts['prediction']:.2f} stars**")
-        mine = ratings[(ratings["user"].astype(str) == user) & (ratings["item"].astype(str) == item)]["rating"]
+        mine = np.flatnonzero((ratings["user"].astype(str) == user).to_numpy() &
+                              (ratings["item"].astype(str) == item).to_numpy())
         if len(mine):
-            st.caption(f"User {user} really rated it {mine.iloc[0]:g}.")
+            seen = ("" if not use.validation else " This rating was kept for validation: the model never saw it."
+                    if int(mine[0]) in use.validation else " The model trained on this rating.")
+            st.caption(f"User {user} really rated it {ratings['rating'].iloc[mine[0]]:g}.{seen}")
         else:
             st.caption(f"User {user} never rated it: this is the kind of gap the model fills.")
     st.caption("The dot product's biggest terms (factor by factor, user × movie):")
@@ -569,8 +580,9 @@ def section_use(use: InUse) -> None:
     left.markdown(f"**User {pick}'s favourites** (of {len(theirs):,} ratings{average})")
     show_table(spreadsheet_safe(user_history(ratings, pick, n=10)), where=left, index=False)
     right.markdown("**Recommended** (not rated by them yet; on their own scale)")
-    show_table(spreadsheet_safe(recommend(model, users, items, pick, ratings, n=10, min_count=20)), where=right,
-               index=False)
+    recommended = recommend(model, users, items, pick, ratings, n=10, min_count=20)
+    show_table(spreadsheet_safe(recommended), where=right, index=False)
+    above_the_top(recommended, model, where=right)
     if not is_dot_product(model):
         return
     st.subheader("Or be the new user: rate a few movies")
@@ -592,6 +604,16 @@ def section_use(use: InUse) -> None:
     st.markdown("**Recommended for you**")
     recommended = recommend_for_factors(model, items, factors, bias, ratings, set(chosen), n=10, min_count=20)
     show_table(spreadsheet_safe(recommended), index=False)
+    above_the_top(recommended, model)
+
+
+def above_the_top(recommended: pd.DataFrame, model, where=st) -> None:
+    """A prediction over 5 stars is y_range at work, not a bug: said where one shows."""
+    low, high = model.y_range
+    if "predicted rating" in recommended and (recommended["predicted rating"] > 5).any():
+        where.caption(f"Over 5 stars? `y_range=({low:g}, {high:g})` goes a little past the highest rating, so that "
+                      "the sigmoid can reach 5 without squashing every top movie together: a favourite can come out "
+                      "above 5.")
 
 
 def section_export(use: InUse | None) -> None:
@@ -628,7 +650,8 @@ def model_in_use(run, picked: Picked | None, record) -> InUse | None:
     """The trained run's model, or the loaded one (the student picks when both are there)."""
     trained = None
     if run is not None:
-        trained = InUse(run.model, run.users, run.items, run.ratings, run.pca, run.meta, class_names(record))
+        trained = InUse(run.model, run.users, run.items, run.ratings, run.pca, run.meta, class_names(record),
+                        frozenset(run.valid_idx.tolist()) if run.valid_idx is not None else frozenset())
     loaded = ss.get("col_loaded")
     if loaded is None or picked is None:
         return trained

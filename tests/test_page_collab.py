@@ -231,6 +231,10 @@ def test_a_prediction_is_shown_as_its_parts(trained_page):
     import math
     assert float(stars.group(2)) == pytest.approx(0.5 + 5 / (1 + math.exp(-float(stars.group(1)))), abs=0.006)
     before = stars.group(0)
+    # the movie list starts with the user's own ratings, so a prediction stands next to a real one, said seen or not
+    assert " · they rated it " in at.selectbox(key="col_pred_item").options[0]
+    assert re.search(r"really rated it [\d.]+\. (The model trained on this rating|This rating was kept for "
+                     r"validation: the model never saw it)\.", texts(at.caption))
     at.selectbox(key="col_pred_user").set_value(at.selectbox(key="col_pred_user").options[5]).run()
     assert re.search(r"sigmoid\(([-\d.]+)\) = \*\*([\d.]+) stars", texts(at.markdown)).group(0) != before
 
@@ -248,6 +252,8 @@ def test_recommendations_and_the_new_user(trained_page):
     chosen = at.multiselect(key="col_my_movies").value
     assert len(chosen) == 5 and not set(new_user_recs()) & set(chosen)
     assert len({at.slider(key=f"col_my_{movie}").value for movie in chosen}) > 2      # a taste, not five 4s
+    over = [d for d in tables(at) if "predicted rating" in d.columns and (d["predicted rating"] > 5).any()]
+    assert texts(at.caption).count("Over 5 stars? `y_range=(0.5, 5.5)`") == len(over)     # said where one shows
     before = new_user_recs()
     for movie in chosen[:3]:
         at.slider(key=f"col_my_{movie}").set_value(0.5)

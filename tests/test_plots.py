@@ -101,3 +101,10 @@ def test_figures_kept_are_bounded_and_frames_asked_for_once_are_not_kept(monkeyp
     assert bar(0) is not built[0]                                   # the oldest went first
     frames = [bar(1000 + n) for n in range(50)]                     # an animation: each frame once
     assert bar(4) is built[4] and not any(f is bar(1000 + n) for n, f in enumerate(frames))
+
+
+def test_an_epoch_tables_times_share_one_format():
+    from core.plots import epoch_table
+    rows = [dict(epoch=0, train_loss=0.5, time=34.14), dict(epoch=1, train_loss=0.4, time=66.0)]
+    assert epoch_table(rows)["time"].tolist() == ["00:34", "01:06"]                   # fastai's, once past a minute
+    assert epoch_table(rows[:1])["time"].tolist() == ["34.1 s"]                       # tenths, while none is

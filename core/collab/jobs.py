@@ -53,6 +53,7 @@ class CollabRun:
     valid_targets: np.ndarray
     show_results: pd.DataFrame
     pca: pd.DataFrame | None         # the most-rated movies on the first 3 principal components of their factors
+    valid_idx: np.ndarray | None = None     # the rows of `ratings` kept for validation: the model never trained on them
 
 
 # ---- settings ------------------------------------------------------------------------------------------------------
@@ -228,4 +229,4 @@ def load_run(store, record) -> CollabRun:
         pca["ratings"] = arrays["item_counts"][positions]
     preds = arrays["valid_preds"]
     return CollabRun(loaded.model, loaded.users, loaded.items, loaded.meta, summary, data.ratings, preds,
-                     arrays["valid_targets"], show_results(data, preds), pca)
+                     arrays["valid_targets"], show_results(data, preds), pca, arrays["valid_idx"])
