@@ -36,10 +36,11 @@ class Line:
 
 def chart(lines: Sequence[Line], *, title: str = "", x_label: str = "", y_label: str = "",
           y_range: tuple[float, float] | None = None, log_y: bool = False, height: int = 320,
-          about: str = "") -> str:
+          about: str = "", whole_x: bool = False) -> str:
     """The lines on shared axes, round ticks on both, the title at the top right and a legend under the plot.
     `y_range` fixes the vertical axis (data outside it is cut at the edge); `log_y` draws it in powers of ten
-    (values at or below zero are left out). `about` is what a screen reader hears besides the title."""
+    (values at or below zero are left out). `about` is what a screen reader hears besides the title. `whole_x`: an
+    axis of counts (steps), ticked at whole numbers only."""
     keep = (lambda y: y > 0) if log_y else (lambda y: True)
     xs = [float(x) for line in lines for x, y in zip(line.xs, line.ys) if _finite(x) and _finite(y) and keep(y)]
     ys = [_y(y, log_y) for line in lines for y in line.ys if _finite(y) and keep(y)]
@@ -53,7 +54,7 @@ def chart(lines: Sequence[Line], *, title: str = "", x_label: str = "", y_label:
     sy = lambda y: TOP + (y_hi - y) / (y_hi - y_lo) * plot_h
     parts = [f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#f8fafc"/>']
     parts += _y_axis(y_lo, y_hi, log_y, sy, plot_w, y_label)
-    parts += _x_axis(x_lo, x_hi, sx, TOP + plot_h, x_label)
+    parts += _x_axis(x_lo, x_hi, sx, TOP + plot_h, x_label, whole_x)
     # the plot's own viewport, in the same units as the drawing: what leaves it is cut at its edge (no clipPath,
     # whose id would have to be unique in a page of several drawings)
     parts.append(f'<svg x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" '
@@ -118,9 +119,11 @@ def _y_axis(lo, hi, log_y, sy, plot_w, title) -> list[str]:
     return parts
 
 
-def _x_axis(lo, hi, sx, y, title) -> list[str]:
+def _x_axis(lo, hi, sx, y, title, whole=False) -> list[str]:
     parts = [f'<path d="M{LEFT},{y:.1f} H{WIDTH - RIGHT}" stroke="{FAINT}"/>']
     for t in ticks(lo, hi, 8):
+        if whole and not float(t).is_integer():
+            continue
         x = sx(t)
         parts.append(f'<path d="M{x:.1f},{y:.1f} v4" stroke="{FAINT}"/>'
                      f'<text x="{x:.1f}" y="{y + 17:.1f}" text-anchor="middle" fill="{FAINT}" '

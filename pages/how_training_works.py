@@ -235,7 +235,7 @@ def descent_view():
         st.info(f"Step {gd.steps} · {gd.kind} = {gd.loss:.4f}. " + ("" if gd.running else gd.message))
     pictures.drawing(figures.gradient_arrows_svg(gd.weights, gd.gradient, gd.lr))
     left, right = st.columns(2)
-    pictures.drawing(figures.quadratic_figure(problem, gd.weights, True, gd.kind), where=left)
+    pictures.drawing(figures.quadratic_figure(problem, gd.weights, ss.get("htw_show_true", False), gd.kind), where=left)
     if len(gd.history) > 1:
         pictures.drawing(figures.loss_curve_figure(gd.history, gd.kind, gd.status == quadratic.DIVERGED), where=right)
     else:
@@ -440,7 +440,7 @@ def section_predict(run) -> None:
         cols = st.columns(5)
         pclass = cols[0].selectbox("Class", titanic.PCLASSES, index=2, key="htw_p_class")
         sex = cols[1].radio("Sex", titanic.SEXES, index=1, key="htw_p_sex", horizontal=True)
-        age = cols[2].number_input("Age (years)", 0.0, 100.0, 30.0, 1.0, key="htw_p_age")
+        age = cols[2].number_input("Age (years)", 0.0, 100.0, 30.0, 1.0, format="%g", key="htw_p_age")
         unknown = cols[2].checkbox("Age unknown", key="htw_p_age_unknown")
         sibsp = cols[3].number_input("Siblings/spouses aboard", 0, 10, 0, key="htw_p_sibsp")
         parch = cols[4].number_input("Parents/children aboard", 0, 10, 0, key="htw_p_parch")

@@ -32,3 +32,25 @@ def test_in_a_narrow_place_the_network_s_panels_stack_instead_of_sharing_one_row
     narrow = figures.weights_figure(snapshot, snapshot, narrow=True).layout
     assert wide.xaxis3.domain[0] > wide.xaxis2.domain[1]                         # the histogram beside them
     assert narrow.xaxis3.domain == (0.0, 1.0) and narrow.yaxis3.domain[1] < narrow.yaxis.domain[0]   # under them
+
+
+def test_a_quadratic_is_written_with_its_signs():
+    assert figures.quadratic_text(-20.2, -4.05, -10.32) == "−20.20x² − 4.05x − 10.32"
+    assert figures.quadratic_text(3, 2, 1, digits=None) == "3x² + 2x + 1"
+
+
+def test_the_loss_curve_ticks_its_steps_at_whole_numbers():
+    import re
+    drawn = figures.loss_curve_figure([3.0, 2.0, 1.5], "MSE")                  # steps 0, 1, 2
+    x_ticks = re.findall(r'text-anchor="middle" fill="[^"]+" font-size="\d+">([^<]+)</text>', drawn)
+    assert x_ticks == ["0", "1", "2"]
+
+
+def test_the_weights_histogram_at_step_0_is_drawn_once():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    start = {"weights": {"layer 1": rng.normal(size=(4, 3)), "layer 2": rng.normal(size=(2, 4))}, "step": 0}
+    later = {"weights": {"layer 1": rng.normal(size=(4, 3)), "layer 2": rng.normal(size=(2, 4))}, "step": 5}
+    histograms = lambda fig: [t.name for t in fig.data if t.type == "histogram"]       # noqa: E731
+    assert histograms(figures.weights_figure(start, start)) == ["at step 0"]
+    assert histograms(figures.weights_figure(later, start)) == ["at step 0", "at step 5"]

@@ -78,7 +78,7 @@ def test_too_high_learning_rate_is_a_state_not_an_exception():
     while gd.running:
         gd.tick(5)
     assert gd.status == quadratic.DIVERGED
-    assert gd.message == quadratic.DIVERGED_MESSAGE and "learning rate too high" in gd.message
+    assert gd.message == quadratic.DIVERGED_MESSAGE and "the learning rate is too high" in gd.message
     assert np.all(np.isfinite(gd.weights)) and np.all(np.isfinite(gd.history))
     assert gd.history[-1] > 10 * gd.history[0]
     steps = gd.steps

@@ -103,7 +103,7 @@ def test_the_lessons_fit_shows_its_loss_its_points_and_its_curve():
     assert f"MAE = {loss:.3f}" in "".join(t.text or "" for t in root.iter(f"{NS}text"))
     assert len([c for c in root.iter(f"{NS}circle") if c.get("fill") == figures.POINTS]) == len(problem.x) + 1
     legend = [t.text for t in root.iter(f"{NS}text")]
-    assert "1.00x² + 0.50x + -0.30" in legend and any(str(t).startswith("true:") for t in legend)
+    assert "1.00x² + 0.50x − 0.30" in legend and any(str(t).startswith("true:") for t in legend)
     errors = paths(root, figures.ORANGE)[0]
     assert errors.count("M") == len(problem.x)                   # one segment per point
 

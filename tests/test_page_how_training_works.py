@@ -124,7 +124,7 @@ def test_too_high_learning_rate_shows_explosion_not_a_traceback(at):
         at.run()
     assert not at.exception
     assert at.session_state.htw_gd.status == quadratic.DIVERGED
-    assert "The loss exploded: learning rate too high" in texts(at.error)
+    assert "The loss exploded: the learning rate is too high" in texts(at.error)
     at.button(key="htw_reset_zero").click().run()
     assert at.session_state.htw_gd.status == quadratic.READY and not at.error
 

@@ -135,16 +135,22 @@ def quadratic_figure(problem, weights, show_true=False, kind="MSE") -> str:
     a, b, c = weights
     lines = [Line("errors", ex, ey, colour=ORANGE, width=1),
              Line("data", problem.x, problem.y, colour=POINTS, points=True),
-             Line(f"{a:.2f}x² + {b:.2f}x + {c:.2f}", xs, quadratic.predict(weights, xs), colour=CURVE, width=3)]
+             Line(quadratic_text(a, b, c), xs, quadratic.predict(weights, xs), colour=CURVE, width=3)]
     if show_true:
-        ta, tb, tc = problem.true_weights
-        lines.append(Line(f"true: {ta:g}x² + {tb:g}x + {tc:g}", xs, quadratic.predict(problem.true_weights, xs),
-                          colour=TRUE, dash=True))
+        lines.append(Line("true: " + quadratic_text(*problem.true_weights, digits=None), xs,
+                          quadratic.predict(problem.true_weights, xs), colour=TRUE, dash=True))
     lo, hi = float(problem.y.min()), float(problem.y.max())
     pad = (hi - lo) * 0.3
     loss = quadratic.loss(weights, problem.x, problem.y, kind)
     return chart(lines, title=f"{kind} = {loss:.3f}", x_label="x", y_label="y", y_range=(lo - pad, hi + pad),
-                 height=360, about=f"{len(problem.x)} points and the curve {a:.2f}x² + {b:.2f}x + {c:.2f}")
+                 height=360, about=f"{len(problem.x)} points and the curve {quadratic_text(a, b, c)}")
+
+
+def quadratic_text(a: float, b: float, c: float, digits: int | None = 2) -> str:
+    """a·x² + b·x + c as it is written: "−20.20x² − 4.05x − 10.32", not "-20.20x² + -4.05x + -10.32"."""
+    number = (lambda v: f"{abs(v):.{digits}f}") if digits is not None else (lambda v: f"{abs(v):g}")
+    sign = lambda v: "−" if v < 0 else "+"                          # noqa: E731
+    return f"{'−' if a < 0 else ''}{number(a)}x² {sign(b)} {number(b)}x {sign(c)} {number(c)}"
 
 
 def loss_curve_figure(losses, title="loss", diverged=False) -> str:
@@ -154,7 +160,7 @@ def loss_curve_figure(losses, title="loss", diverged=False) -> str:
     last = next((i for i in reversed(range(len(losses))) if np.isfinite(losses[i])), None)
     return chart([line], title=f"{title} at step {last}: {float(losses[last]):.4g}" if last is not None else title,
                  x_label="step", y_label=f"{title} (log scale)", log_y=True, height=300,
-                 about="diverged" if diverged else "")
+                 about="diverged" if diverged else "", whole_x=True)
 
 
 def gradient_arrows_svg(weights, grad, lr, names=quadratic.WEIGHT_NAMES, span=(-6.0, 6.0)) -> str:
@@ -249,7 +255,7 @@ def weights_figure(snapshot, first=None, vmax=None, inputs=None, outputs=None, n
     layout["xaxis3"].update(title="weight")
     layout["yaxis3"].update(showticklabels=False)         # the shape is the point, and the colour bar needs the room
     bins = dict(start=-vmax, end=vmax, size=2 * vmax / 40)
-    if first is not None:
+    if first is not None and first["step"] != snapshot["step"]:        # at step 0 itself, one histogram, not two
         start = np.concatenate([w.ravel() for w in first["weights"].values()])
         data.append(dict(type="histogram", x=start, name="at step 0", opacity=0.5, marker_color="#94a3b8",
                          xbins=bins, xaxis="x3", yaxis="y3"))

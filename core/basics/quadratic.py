@@ -16,7 +16,8 @@ LOSSES = ("MSE", "MAE")
 # where a descent is; a run stops by itself at CONVERGED, DIVERGED or MAX_STEPS
 READY, RUNNING, CONVERGED, DIVERGED, MAX_STEPS, STOPPED = ("ready", "running", "converged", "diverged", "max steps",
                                                             "stopped")
-DIVERGED_MESSAGE = "The loss exploded: learning rate too high. Lower it and press Reset."
+DIVERGED_MESSAGE = ("The loss exploded: the learning rate is too high. Lower it, then start again from 0, 0, 0 or "
+                    "from your sliders.")
 LOOP_STAGES = ("inputs", "model", "results", "loss", "update", "weights")   # the order one step visits them
 
 
