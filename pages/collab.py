@@ -27,7 +27,7 @@ from core.schedules import lr_text
 from ui import limits, runs as ui_runs
 from ui.charts import show_chart
 from ui.code import show_code
-from ui.export import download_buttons, load_back
+from ui.export import download_buttons, file_stem, load_back
 from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import numbered
@@ -432,6 +432,7 @@ class InUse:
     meta: dict
     names: tuple[str, str]
     validation: frozenset = frozenset()     # rows of `ratings` the model never trained on (empty: not known)
+    run_id: str | None = None               # the run that trained it (None: loaded from files)
 
 
 def data_label(data: dict) -> str:
@@ -621,7 +622,8 @@ def section_export(use: InUse | None) -> None:
                 "(numbers only, it cannot run code) and the settings and both vocabularies (which row of each "
                 "embedding is which user and which movie) in a **JSON** file.")
     if use is not None:                         # the same buttons as every lesson's (the weights made on a click)
-        download_buttons(use.model, {k: v for k, v in use.meta.items() if k != "format_version"}, "col", "collab")
+        download_buttons(use.model, {k: v for k, v in use.meta.items() if k != "format_version"}, "col",
+                         file_stem("collab", use.run_id))
     else:
         st.caption("Train a model above to download it, or load one you exported earlier.")
     load_back("col", load_exported, describe_loaded)
@@ -651,7 +653,8 @@ def model_in_use(run, picked: Picked | None, record) -> InUse | None:
     trained = None
     if run is not None:
         trained = InUse(run.model, run.users, run.items, run.ratings, run.pca, run.meta, class_names(record),
-                        frozenset(run.valid_idx.tolist()) if run.valid_idx is not None else frozenset())
+                        frozenset(run.valid_idx.tolist()) if run.valid_idx is not None else frozenset(),
+                        record.id if record is not None else None)
     loaded = ss.get("col_loaded")
     if loaded is None or picked is None:
         return trained

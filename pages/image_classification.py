@@ -32,7 +32,7 @@ from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.charts import show_chart
 from ui.code import show_code
-from ui.export import export_and_load_back
+from ui.export import export_and_load_back, file_stem
 from ui.frame import require_frame
 from ui.matrix import show_confusion
 from ui.notices import job_notices, source_notice, weights_notice
@@ -624,7 +624,8 @@ if run is not None:
                     "**safetensors** (just numbers, so loading can't run anyone's code, unlike a pickle) and a "
                     "small **JSON** with the class names and how to resize photos. A file loaded back is checked "
                     "before anything is built from it.")
-        export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic", "image_classifier",
+        export_and_load_back(run.classifier.model, run.classifier.export_meta(), "ic",
+                             file_stem("image_classifier", view.id),
                              load=lambda weights, meta: (classifier_from_files(weights, meta), json.loads(meta)),
                              describe=lambda _, meta: f"Loaded a {meta['backbone']} classifier for "
                                                    f"{', '.join(plain(v) for v in meta['vocab'])}.")

@@ -34,7 +34,7 @@ from ui import runs as ui_runs
 from ui.backbones import backbone_picker
 from ui.charts import show_chart
 from ui.code import show_code
-from ui.export import export_and_load_back
+from ui.export import export_and_load_back, file_stem
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice
 from ui.photos import pick_photo
@@ -478,12 +478,13 @@ def section_use(run, model_key: str) -> None:
               f"probs.shape   # {tuple(probs.shape)}: a probability per class for every pixel", where=right)
 
 
-def section_export(run) -> None:
+def section_export(run, run_id: str) -> None:
     st.markdown("Two files: the weights as **safetensors** (just numbers: loading them can't run anyone's code, "
                 "unlike a pickle) and a small **JSON** with the codes, the encoder's name and the size the model "
                 "expects. Loading checks the JSON and the weights' shapes before building anything.")
     segmenter = run.segmenter
-    export_and_load_back(segmenter.model, segmenter.export_meta(), "seg", "segmentation", load=load_back,
+    export_and_load_back(segmenter.model, segmenter.export_meta(), "seg", file_stem("segmentation", run_id),
+                         load=load_back,
                          describe=describe_model)
 
 
@@ -537,6 +538,6 @@ if run is not None:
     with numbered("Use it"):
         section_use(run, f"run:{view.id}")
     with numbered("Export it and load it back"):
-        section_export(run)
+        section_export(run, view.id)
 elif picked is not None and (view is None or not view.active):
     st.info("Train a model to see what changed inside it, its results, and to use it.", icon=":material/info:")

@@ -458,12 +458,13 @@ def education_levels(key: str, _df: pd.DataFrame | None) -> dict:
             .items()}
 
 
-def section_export(model, procs, spec, meta_extra: dict) -> None:
+def section_export(model, procs, spec, meta_extra: dict, run_id: str | None) -> None:
     st.markdown("`learn.export()` in fastai pickles everything; here the weights go in a **safetensors** file "
                 "(numbers only, it cannot run code) and the procs' vocabularies, medians, means and stds in a "
                 "**JSON** file. Both are needed to use the model on new rows.")
     show_code("learn.export('adult.pkl')   # fastai\nlearn = load_learner('adult.pkl')")
-    export.download_buttons(model, model_meta(spec, procs, model, meta_extra), "tab", "tabular")
+    export.download_buttons(model, model_meta(spec, procs, model, meta_extra), "tab", export.file_stem("tabular",
+                                                                                                        run_id))
 
 
 def load_exported(weights: bytes, meta: bytes):
@@ -499,7 +500,7 @@ if picked is not None:
     except TableError as e:
         st.error(plain(e), icon=":material/error:")
         picked = None
-trained = None
+trained, files_of = None, None
 if picked is not None:
     data = prepared(df, data_key, spec_key)
     with numbered("The raw table"):
@@ -517,7 +518,7 @@ if run is not None:
             ui_runs.live(view.id)
         ui_runs.run_details(view, WIDGETS)
         section_results(run)
-    trained = (run.model, run.procs, run.spec, run.summary)
+    trained, files_of = (run.model, run.procs, run.spec, run.summary), view.id
     examples = run.summary.get("show_results", [])
 if picked is not None or run is not None:
     what_if_box = numbered("What if?")             # drawn after the export section, whose upload it may use
@@ -534,7 +535,7 @@ if picked is not None or run is not None:
             rows = data.valid_df.head(10).to_dict("records") \
                 if picked is not None and run_spec.target == spec.target else []
             examples = [{**r, f"{run_spec.target} (truth)": r.get(run_spec.target)} for r in rows]
-            trained = (model, procs, run_spec, {})
+            trained, files_of = (model, procs, run_spec, {}), None           # the loaded model's files, not a run's
     if trained is not None:
         with what_if_box:
             levels = education_levels(data_key, df) if picked is not None else \
@@ -542,7 +543,7 @@ if picked is not None or run is not None:
             st.fragment(section_what_if)(trained[0], trained[1], trained[2], examples, levels)
         with download_box:
             section_export(trained[0], trained[1], trained[2], {k: trained[3][k] for k in ("accuracy", "lr", "epochs")
-                                                                if k in trained[3]})
+                                                                if k in trained[3]}, files_of)
     else:
         with what_if_box:
             st.info("Train a model (above) or load one you exported (below), to see the results, ask it "

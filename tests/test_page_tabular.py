@@ -323,7 +323,9 @@ def test_journey_in_chromium(app_url, page, screenshot_dir):
         page.get_by_role("button", name="Download weights (.safetensors)").click()
     with page.expect_download(timeout=60_000) as meta:
         page.get_by_role("button", name="Download metadata (.json)").click()
-    assert weights.value.suggested_filename == "tabular.safetensors"
+    run_id = re.search(r"[?&]run=([0-9a-z]+)", page.url).group(1)
+    assert weights.value.suggested_filename == f"tabular-{run_id[-5:]}.safetensors"          # one run's files, named so
+    assert meta.value.suggested_filename == f"tabular-{run_id[-5:]}.json"
     from safetensors.torch import load as load_weights
     tensors = load_weights(Path(weights.value.path()).read_bytes())
     described = json.loads(Path(meta.value.path()).read_text())

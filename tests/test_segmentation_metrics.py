@@ -128,3 +128,11 @@ def test_what_changed_inside_is_one_figure_bars_and_two_maps_of_the_same_layers(
     assert narrow.layout.xaxis3.domain == (0.0, 1.0) and narrow.layout.yaxis3.showticklabels is not False   # names
     bars_under = [m.colorbar.y for m in narrow.data if m.type == "heatmap"]
     assert bars_under[0] < narrow.layout.yaxis2.domain[0] and bars_under[1] < narrow.layout.yaxis3.domain[0]
+
+
+def test_the_calibration_chart_ticks_stop_at_100_percent():
+    from core.segmentation.figures import reliability_bars
+    rows = [dict(low=0.5, high=0.75, accuracy=0.7, claimed=0.62, share=0.2),
+            dict(low=0.75, high=1.0, accuracy=0.97, claimed=0.95, share=0.8)]
+    axis = reliability_bars(rows).layout.yaxis
+    assert max(axis.tickvals) == 1.0 and axis.range[1] > 1.0          # room for the bars' texts, no 120% tick

@@ -14,6 +14,12 @@ from ui.text import plain
 log = logging.getLogger(__name__)
 
 
+def file_stem(lesson: str, run_id: str | None) -> str:
+    """A model's files named after its run ('tabular-9f3c2'), so two runs' downloads don't overwrite each other;
+    a model that was loaded from files, '<lesson>-loaded'."""
+    return f"{lesson}-{run_id[-5:]}" if run_id else f"{lesson}-loaded"
+
+
 def download_buttons(model, meta: dict, key: str, filename: str) -> None:
     """`<filename>.safetensors` and `<filename>.json`, side by side. The weights are written when the button is
     pressed (Streamlit calls the function then), not on every run of the page: handed bytes, Streamlit keeps them in
