@@ -13,7 +13,8 @@ from core.pagetimes import PAGE_TIMES
 from core.runs import DONE
 from ui import runs as ui_runs
 from ui.frame import require_frame
-from ui.identity import current_user
+from ui.identity import current_user, display_name
+from ui.text import plain
 from ui.login import class_auth
 from ui.present import HIDEABLE
 
@@ -77,9 +78,10 @@ def queue_panel() -> None:
         column.markdown(name)
     for r in rows:
         cols = st.container(key=f"queue-row-{r['id']}").columns(widths, vertical_alignment="center")
-        cols[0].markdown(r["owner_name"] or r["owner"][:14])
+        cols[0].markdown(plain(display_name(r["owner"], r["owner_name"])))
         cols[1].markdown(LESSONS[r["lesson"]].title if r["lesson"] in LESSONS else r["lesson"])
-        cols[2].markdown(r["title"] + ("" if r["here"] else " *(another server)*"))
+        cols[2].markdown(f"[{plain(r['title'])}]({r['lesson']}?run={r['id']})" +        # open it: watch, or Stop there
+                         ("" if r["here"] else " *(another server)*"))
         cols[3].markdown("training" if r["status"] == "running" else f"waiting, #{r['position'] or '?'}")
         cols[4].markdown(f"{ago(r['running_s'])} training" if r["running_s"] is not None else
                          f"{ago(r['waiting_s'])} waiting")
@@ -131,7 +133,7 @@ for lesson in list_lessons():
         now = ("pinned: " + next((r.title for r in finished if r.id == pinned), pinned)) if pinned else \
             ("the shipped run" if shipped else "none yet (no shipped run)")
         cols[0].caption(f"Opens with {now}.")
-        labels = {r.id: f"{r.owner_name or r.owner[:12]} · {r.title} · "
+        labels = {r.id: f"{display_name(r.owner, r.owner_name)} · {r.title} · "
                         f"{time.strftime('%d %b %H:%M', time.localtime(r.created))}" for r in reversed(finished)}
         choice = cols[1].selectbox("Pin a run", [""] + list(labels), format_func=lambda i, labels=labels: labels.get(i, "—"),
                                    key=f"pin_{lesson.key}", label_visibility="collapsed",

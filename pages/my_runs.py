@@ -10,7 +10,7 @@ from core.lessons import LESSONS
 from core.runs import RunRecord
 from ui import runs as ui_runs
 from ui.frame import require_frame
-from ui.identity import current_user
+from ui.identity import current_user, display_name
 from ui.login import class_auth
 
 require_frame()
@@ -44,11 +44,11 @@ def status_text(record: RunRecord) -> str:
 def row(record: RunRecord) -> dict:
     lesson = LESSONS.get(record.lesson)
     link = f"{lesson.key}?run={record.id}" if lesson is not None and record.format >= 2 else None
-    return {"lesson": lesson.title if lesson else "(older version)", "run": record.title or record.kind,
+    return {**({"who": display_name(record.owner, record.owner_name)} if everyone else {}),   # first: who, then what
+            "lesson": lesson.title if lesson else "(older version)", "run": record.title or record.kind,
             "status": status_text(record), "result": metric_text(record),
             "when": time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created or 0)),
-            "took": f"{record.seconds:.0f} s" if record.seconds is not None else "", "open": link,
-            **({"who": record.owner_name or record.owner[:14]} if everyone else {})}
+            "took": f"{record.seconds:.0f} s" if record.seconds is not None else "", "open": link}
 
 
 records = runs_of(store, user.id, everyone=everyone)
@@ -62,7 +62,8 @@ else:
     table = pd.DataFrame([row(r) for r in records])
     picked = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="my_table",
-        column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗"),
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗", width=70),
+                       "run": st.column_config.TextColumn("run", width="large"),
                        "status": st.column_config.TextColumn("status", help="Runs from an older version of the app "
                                                              "show their numbers, not their results.")})
     rows = picked.selection.rows if picked and picked.selection else []

@@ -45,8 +45,9 @@ def test_the_queue_shows_who_trains_what_and_the_instructor_stops_anyones_run(se
     at = open_as(PAGE, TEACHER)
     cells = [m.value for m in at.markdown]
     first, second = cells.index("Alice"), cells.index("Bob")
-    assert cells[first:first + 4] == ["Alice", "Engine test", "Alice waits", "training"]
-    assert cells[second:second + 4] == ["Bob", "Engine test", "Bob waits", "waiting, #1"]
+    link = "[{} waits](engine_test?run={})".format                               # the run opens from its row
+    assert cells[first:first + 4] == ["Alice", "Engine test", link("Alice", running.id), "training"]
+    assert cells[second:second + 4] == ["Bob", "Engine test", link("Bob", queued.id), "waiting, #1"]
     assert first < second
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training now"] == "1" and metrics["Waiting"] == "1" and metrics["Workers"] == "1 of 1"
@@ -56,6 +57,19 @@ def test_the_queue_shows_who_trains_what_and_the_instructor_stops_anyones_run(se
     assert stopped.error == "Your instructor stopped this run. Nothing was kept: it had no results yet. Train again " \
                             "when you are ready."                         # what Alice reads, not "you pressed Stop"
     assert service.store.read(queued.id).status in ("queued", "running")
+
+
+def test_two_anonymous_students_are_told_apart_in_the_queue(service):
+    runs = [service.submit(KEY, "wait", {}, {"seconds": 60}, owner=f"browser-{who}", owner_name="anonymous",
+                           title="waits") for who in ("aaaa1111", "bbbb2222")]
+    try:
+        cells = [m.value for m in open_as(PAGE, TEACHER).markdown]
+        names = [c for c in cells if c.startswith("anonymous ")]
+        assert len(names) == 2 and len(set(names)) == 2 and all(len(n) == len("anonymous 3f2a") for n in names)
+    finally:
+        for run in runs:
+            service.cancel(run.id, by="cleanup", instructor=True)
+            service.wait(run.id, 30)
 
 
 def test_limits_set_on_the_page_are_enforced_by_core(service):

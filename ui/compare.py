@@ -15,7 +15,7 @@ from core.service import get_service
 from ui import runs as ui_runs
 from ui.charts import show_chart
 from ui.code import show_code
-from ui.identity import current_user
+from ui.identity import current_user, display_name
 from ui.tables import show_table
 
 RUNS_PARAM = "runs"
@@ -56,7 +56,7 @@ def describe(record: RunRecord) -> str:
     name), whose, when, and the end of its id, so two runs of the same settings in the same minute differ."""
     user = current_user()
     who = ("ready-made" if record.owner == readymade.OWNER else "mine" if record.owner == user.id
-           else record.owner_name or "someone")
+           else display_name(record.owner, record.owner_name))
     when = time.strftime("%d %b %H:%M", time.localtime(record.created or 0))
     title = record.title or record.kind
     if record.info.get("preset") and isinstance(record.config.get("lr"), (int, float)):

@@ -104,6 +104,17 @@ def _url() -> str | None:
         return None
 
 
+ANONYMOUS = "anonymous"           # the name of a browser nobody signed in from
+
+
+def display_name(owner: str, owner_name: str | None) -> str:
+    """How lists name a run's owner: their name, or, for a browser nobody signed in from, "anonymous 3f2a" (from a
+    hash of its id), so that an instructor tells two such students apart."""
+    if owner_name and owner_name != ANONYMOUS:
+        return owner_name
+    return f"{ANONYMOUS} {hashlib.sha256(owner.encode()).hexdigest()[:4]}"
+
+
 def current_user() -> User:
     """The person using this session: their sign-in (ui/login.py) if they signed in, else this browser."""
     ss = st.session_state
@@ -117,4 +128,4 @@ def current_user() -> User:
         if user is not None:
             ss["user"] = user
             return user
-    return User(f"browser-{browser_id()}", "anonymous")
+    return User(f"browser-{browser_id()}", ANONYMOUS)
