@@ -671,7 +671,7 @@ st.markdown("Recommendation systems (Netflix, Amazon, Spotify) start from a tabl
             "from 100,000 MovieLens ratings, numbers that describe each user's taste and each movie, as in lesson 1 "
             "and the collaborative filtering chapter of the course: `CollabDataLoaders` → `collab_learner` → "
             "`fine_tune` or `fit_one_cycle`.")
-ui_runs.apply_settings(WIDGETS)
+ui_runs.apply_settings(WIDGETS, LESSON)
 settle_controls()
 picked = choose_ratings()
 if picked is not None:

@@ -517,7 +517,7 @@ st.markdown(
     "gives *results*; a *loss* measures how good the results are; the weights are *updated* to make the loss a "
     "little better; repeat. A neural network is just a model made of multiply-and-add, then replace negatives "
     "with zero, again and again. This page lets you do each of those steps yourself and see every number.")
-ui_runs.apply_settings(WIDGETS)
+ui_runs.apply_settings(WIDGETS, LESSON)
 nearest_options()
 top = st.columns([1, 4])
 seed = int(top[0].number_input("Seed", min_value=0, max_value=10_000, value=42, step=1, key="htw_seed",

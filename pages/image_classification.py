@@ -584,7 +584,7 @@ st.markdown(
     "In lesson 1 Jeremy trains a computer to tell birds from everything else, in a couple of minutes, with a "
     "model that was already trained on a million photos. You'll do the same here, step by step, in the order "
     "the course does it. Nothing to install: press the buttons, read what comes out.")
-ui_runs.apply_settings(WIDGETS)
+ui_runs.apply_settings(WIDGETS, LESSON)
 keep_checked_settings()
 adopt_linked_data()
 

@@ -506,7 +506,7 @@ st.markdown(
     "pixel, which class it belongs to: this pixel is animal, that one background. The model is a **U-Net**: the same "
     "kind of pretrained classifier as in *Is it a bird?*, with a second half that paints its answer back onto "
     "the photo, pixel by pixel.")
-ui_runs.apply_settings(WIDGETS)
+ui_runs.apply_settings(WIDGETS, LESSON)
 settings_from_url_are_sane()
 picked = choose_data()
 if picked is not None:

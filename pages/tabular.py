@@ -488,7 +488,7 @@ st.title("Tabular data: will this person earn $50k or more?")
 st.markdown("Deep learning isn't only for pictures. Here we predict from a table of census records (age, education, "
             "occupation…) whether someone earns at least $50k a year, as in lesson 1 of the course: "
             "`TabularDataLoaders` → `tabular_learner` → `fit_one_cycle`.")
-ui_runs.apply_settings(WIDGETS)
+ui_runs.apply_settings(WIDGETS, LESSON)
 picked = choose_table()
 if picked is not None:
     df, default_spec, data_key, csv_name, data_ref = picked

@@ -44,6 +44,17 @@ def test_the_epochs_offered_stop_at_the_class_limit(module_service):
     assert fresh().number_input(key="tab_epochs").max == 20
 
 
+def test_a_link_to_a_run_fills_the_controls_with_its_settings(shipped):
+    """The code and the Train button above a run opened from its link say what it trained with (a classmate's
+    fit_one_cycle(2) showed under 'Train: fit_one_cycle(3, 1e-2)'); settings written in the link still win."""
+    from core import readymade
+    slow = next(r for r in readymade.preset_runs("tabular", "lr") if r.config["lr"] == 1e-3)
+    at = fresh({"run": slow.id})
+    assert at.select_slider(key="tab_lr").value == 1e-3
+    assert at.button(key="tab_train").label == "Train: fit_one_cycle(3, 1e-3)"
+    assert fresh({"run": slow.id, "lr": "0.01"}).select_slider(key="tab_lr").value == 0.01
+
+
 def test_default_page_shows_the_lesson_on_the_embedded_table():
     at = fresh()
     assert "embedded UCI Adult" in texts(at.info)                       # which data, said out loud

@@ -497,9 +497,10 @@ def share_link(run_id: str) -> str:
     return f"{base}?{RUN_PARAM}={run_id}"
 
 
-def apply_settings(widgets: dict[str, str]) -> None:
+def apply_settings(widgets: dict[str, str], lesson: str | None = None) -> None:
     """Call before drawing the page's widgets: fills them from "Train again with these settings", or, the first
-    time a session opens the page, from settings in the URL (`?lr=0.01&epochs=3`)."""
+    time a session opens the page, from settings in the URL (`?lr=0.01&epochs=3`), else from the run a link opens
+    (`?run=…`, a run of `lesson`), so that the controls and the code above a run shown say what it trained with."""
     ss = st.session_state
     refill = ss.pop("_refill", None)
     if refill:
@@ -510,14 +511,24 @@ def apply_settings(widgets: dict[str, str]) -> None:
     if ss.get(marker):
         return
     ss[marker] = True
-    for name, widget in widgets.items():
+    given = {name: widget for name, widget in widgets.items() if st.query_params.get(name) is not None}
+    for name, widget in given.items():
         raw = st.query_params.get(name)
-        if raw is None:
-            continue
         try:
             ss[widget] = json.loads(raw)
         except ValueError:
             ss[widget] = raw
+    run_id = st.query_params.get(RUN_PARAM)
+    if given or not lesson or not run_id:
+        return
+    try:
+        record = store_of(run_id).read(run_id)
+    except RunError:
+        return                                            # the page says so where it shows the run
+    if record.lesson == lesson and record.kind != "lr_find":
+        for name, widget in widgets.items():
+            if name in record.config:
+                ss[widget] = record.config[name]
 
 
 # ---- the class's runs, for the instructor's page and My runs --------------------------------------------------------
