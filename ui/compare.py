@@ -128,13 +128,18 @@ def comparison(lesson: Lesson, run_ids: list[str]) -> None:
     records = [v.record for v in views]
     table, differ = compare.settings_table(records, lesson.setting_name)
     labels = [compare.label(i, r, differ) for i, r in enumerate(records)]
+    luck = differ == ["seed"]                     # the same settings but the seed: no run is better, only luckier
     if lesson.metric is not None:
         values = compare.final_numbers(records, lesson.metric.key, lesson.metric.higher_is_better)
-        winner = compare.best(values, lesson.metric.higher_is_better)
+        winner = None if luck else compare.best(values, lesson.metric.higher_is_better)
         for i, (column, value) in enumerate(zip(st.columns(len(records)), values)):
             shown = format(value, lesson.metric.format) if value is not None else "–"
             column.metric(f"{labels[i]} · {lesson.metric.label}", shown, "best" if i == winner else None,
                           delta_color="normal", help=f"the run's final {lesson.metric.label}", border=True)
+        if luck:
+            st.caption(f"These runs differ only in their seed, so no run is crowned: the gap between their "
+                       f"{lesson.metric.label}s is luck (the first weights, the order of the batches). A change of "
+                       "setting has to do better than this to count.")
     show_chart(compare.loss_figure([(labels[i], v.progress) for i, v in enumerate(views)]), key="cmp-curves")
     st.caption("Solid: training loss (smoothed), each batch. Dashed: validation loss at the end of each epoch. "
                "A validation loss that rises while the training loss falls is overfitting.")
