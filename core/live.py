@@ -50,7 +50,7 @@ def ended_line(record: RunRecord, device: str = "", ready_made: bool = False) ->
     if record.status == DONE:
         return finished_line(record, device, ready_made)
     if record.status == CANCELLED:
-        return record.error or "Stopped. Whatever was trained before Stop was pressed is kept."
+        return record.error or "Stopped before the end."
     if record.status == INTERRUPTED:
         return record.error or "This run was interrupted."
     if record.status == FAILED:

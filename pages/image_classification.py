@@ -21,7 +21,7 @@ from core.models import BACKBONES, DEFAULT_BACKBONE, WeightsInfo
 from core.vision import figures, web
 from core.vision.data import (BadUpload, bundle_classes, check_class_names, class_counts, image_from_bytes, load_zip,
                               problems, random_split)
-from core.vision.inside import grey_maps, look_inside, overlay
+from core.vision.inside import lit_maps, look_inside, overlay
 from core.vision.interpret import cell_items, confusion_matrix, most_confused, results_sample, top_losses
 from core.vision.jobs import read_items
 from core.vision.train import CPU_BATCH_SIZE, DEFAULTS, RECIPES, classifier_from_files
@@ -524,9 +524,10 @@ def inside_of(model_key: str, photo_key: str, _classifier, _photo):
 
 def section_looks(run, model_key: str, classifier) -> None:
     st.markdown("A CNN is layers of filters. The **early** layers respond to edges and colours, the **late** ones "
-                "to parts of things (an eye, a beak, a wheel). Below, for one photo: a few layers' most active "
-                "maps (light = strong), then a **class activation map** (CAM, the course's chapter 18) per class: "
-                "which parts of the photo pushed the model towards that class. (It is computed as Grad-CAM, which "
+                "to parts of things (an eye, a beak, a wheel). Below, for one photo: a few layers' channels that "
+                "fire hardest, each in yellow where it fires over the photo in grey (an early layer's map is fine, a "
+                "late one's a coarse 7×7 grid), then a **class activation map** (CAM, the course's chapter 18) per "
+                "class: which parts of the photo pushed the model towards that class. (It is computed as Grad-CAM, which "
                 "gives the same map for a model that ends in average pooling and one linear layer, as this one does.)")
     img, photo_key = photo_picker(run, "ic_look", "Which photo?")
     if img is None:
@@ -540,8 +541,8 @@ def section_looks(run, model_key: str, classifier) -> None:
     vocab = classifier.vocab
     for layer in inside.layers:
         st.caption(f"**{layer.name}** — maps {layer.reduction}× smaller than the photo, {layer.channels} channels; "
-                   f"the {len(layer.top)} most active:" if layer.reduction else f"**{layer.name}**")
-        image_grid(grey_maps(layer.maps, 96), [f"channel {c}" for c in layer.top], cols=8, width=90)
+                   f"the {len(layer.top)} that fire hardest somewhere:" if layer.reduction else f"**{layer.name}**")
+        image_grid(lit_maps(inside.picture, layer.maps, 96), [f"channel {c}" for c in layer.top], cols=8, width=90)
     order = list(np.argsort(-inside.probs))
     if len(vocab) > 2:
         other = st.selectbox("Compare with the class", [vocab[i] for i in order[1:]], key="ic_look_other")

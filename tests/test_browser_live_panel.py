@@ -59,8 +59,8 @@ def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page,
     assert answer.status == 403
 
     panel(page).get_by_role("button", name="Stop").click()
-    page.get_by_text("Stopped. Whatever was trained").first.wait_for(timeout=90_000)
-    other.get_by_text("Stopped. Whatever was trained").first.wait_for(timeout=90_000)   # the watcher's page too
+    page.get_by_text("Stopped. What it had trained before then is kept").first.wait_for(timeout=90_000)
+    other.get_by_text("Stopped. What it had trained before then is kept").first.wait_for(timeout=90_000)   # theirs too
     wait_for_app(page, timeout=60_000)
     assert panel(page).count() == 0 and page.locator('[data-testid="stException"]').count() == 0
     chart = page.locator("div.live.still").filter(has=page.get_by_role("img", name="Loss as training goes"))

@@ -279,9 +279,11 @@ def test_a_link_opened_elsewhere_shows_the_same_run_read_only(trained_page):
     assert not [b for b in other.button if b.label == "Stop"]
     assert [s.options for s in other.select_slider if s.label == "Weights at step"] == \
         [s.options for s in at.select_slider if s.label == "Weights at step"]
-    assert other.number_input(key="htw_seed").value == 42                 # their own controls are untouched...
+    assert other.number_input(key="htw_seed").value == 7                  # a link opens with the run's settings
+    other.number_input(key="htw_seed").set_value(11).run()
+    other.select_slider(key="htw_t_epochs").set_value(60).run()
     next(b for b in other.button if b.label == "Train again with these settings").click().run()
-    assert other.number_input(key="htw_seed").value == 7                  # ...until they ask for the run's
+    assert other.number_input(key="htw_seed").value == 7                  # and "Train again" brings them back
     assert other.select_slider(key="htw_t_epochs").value == 10 and not other.exception
 
 

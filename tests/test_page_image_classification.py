@@ -377,7 +377,9 @@ def test_a_damaged_or_missing_run_file_gives_a_sentence(trained_page, module_ser
 def test_train_again_fills_the_controls_from_the_run(trained_page):
     at, record = trained_page
     other = fresh({"run": record.id})
-    assert other.number_input(key="ic_seed").value == 42                  # the page's default
+    assert other.number_input(key="ic_seed").value == 3                   # a link opens with the run's settings
+    other.number_input(key="ic_seed").set_value(11).run()
+    other.radio(key="ic_size").set_value(96).run()
     next(b for b in other.button if b.label == "Train again with these settings").click().run()
     assert other.number_input(key="ic_seed").value == 3 and other.radio(key="ic_size").value == 64
     assert not other.exception

@@ -305,7 +305,9 @@ def test_a_damaged_run_gives_a_sentence(trained_page, module_service):
 def test_train_again_fills_the_controls_from_the_run(trained_page):
     _, record = trained_page
     other = fresh({"run": record.id})
-    assert other.number_input(key="seg_seed").value == 42                 # the page's default
+    assert other.number_input(key="seg_seed").value == 7                  # a link opens with the run's settings
+    other.number_input(key="seg_seed").set_value(11).run()
+    other.radio(key="seg_width").set_value(96).run()
     next(b for b in other.button if b.label == "Train again with these settings").click().run()
     assert other.number_input(key="seg_seed").value == 7 and other.radio(key="seg_width").value == 64
     assert other.number_input(key="seg_epochs").value == 1 and not other.exception

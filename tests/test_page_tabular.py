@@ -284,7 +284,8 @@ def test_a_finished_run_looks_the_same_after_a_restart(trained_page, tmp_path):
 def test_train_again_fills_the_controls_from_the_run(trained_page):
     at, record = trained_page
     other = fresh({"run": record.id})
-    assert other.number_input(key="tab_seed").value == 0                 # the page's default
+    assert other.number_input(key="tab_seed").value == 7                 # a link opens with the run's settings
+    other.number_input(key="tab_seed").set_value(11).run()
     next(b for b in other.button if b.label == "Train again with these settings").click().run()
     assert other.number_input(key="tab_seed").value == 7 and not other.exception
 

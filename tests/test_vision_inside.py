@@ -7,7 +7,7 @@ from PIL import Image
 from torch import nn
 
 from core.models import create_backbone
-from core.vision.inside import feature_layers, grey_maps, heat_colours, look_inside, overlay
+from core.vision.inside import feature_layers, heat_colours, lit_maps, look_inside, overlay
 from core.vision.train import TrainedClassifier
 
 SIZE = 64
@@ -97,8 +97,8 @@ def test_activation_maps_go_from_early_to_late_layers_and_are_the_layers_outputs
     with torch.no_grad():
         x = classifier.inputs([photo])
         out = backbone.model.blocks[0](backbone.model.bn1(backbone.model.conv_stem(x)))[0]
-    means = out.mean(dim=(1, 2))
-    assert early.top == means.argsort(descending=True)[:5].tolist()      # the most active channels
+    peaks = out.amax(dim=(1, 2)) - out.mean(dim=(1, 2))
+    assert early.top == peaks.argsort(descending=True)[:5].tolist()      # the channels something set off most
     first = out[early.top[0]]
     span = float(first.max() - first.min())
     if span > 1e-6:
@@ -146,5 +146,7 @@ def test_drawing_helpers():
     picture = np.full((4, 4, 3), 200, np.uint8)
     out = overlay(picture, np.ones((4, 4)), alpha=0.5)
     assert out.shape == (4, 4, 3) and out[0, 0].tolist() == [164, 100, 100]
-    greys = grey_maps(np.array([[[0.0, 1.0], [0.5, 0.25]]], np.float32), 4)
-    assert greys[0].shape == (4, 4) and greys[0][0, 3] == 255 and greys[0][0, 0] == 0
+    maps = np.array([[[0.0, 1.0], [0.0, 1.0]]], np.float32)                 # fires on the right half only
+    (lit,) = lit_maps(np.full((8, 8, 3), 200, np.uint8), maps, 4)
+    assert lit.shape == (4, 4, 3) and lit[:, -1].tolist() == [[255, 221, 0]] * 4      # yellow where it fires
+    assert lit[:, 0].tolist() == [[120] * 3] * 4                                       # the photo, grey, elsewhere

@@ -102,7 +102,9 @@ def _upsample(cam: torch.Tensor, size: int) -> np.ndarray:
 
 def _top_maps(name: str, output: torch.Tensor, reduction: int, n: int) -> LayerMaps:
     acts = output[0].float()
-    top = acts.mean(dim=(1, 2)).argsort(descending=True)[:n]
+    # the channels that fire hardest somewhere, above their own average: what a part of the photo set off. Ranked
+    # by their average, the top ones were textures firing all over (the grass round a blackbird).
+    top = (acts.amax(dim=(1, 2)) - acts.mean(dim=(1, 2))).argsort(descending=True)[:n]
     maps = acts[top]
     low = maps.amin(dim=(1, 2), keepdim=True)
     span = (maps.amax(dim=(1, 2), keepdim=True) - low).clamp_min(1e-8)
@@ -132,7 +134,18 @@ def overlay(picture: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndar
     return blended.round().clip(0, 255).astype(np.uint8)
 
 
-def grey_maps(maps: np.ndarray, size: int) -> list[np.ndarray]:
-    """A layer's activation maps as greyscale pictures of `size` pixels (nearest: a map's pixels stay visible)."""
-    up = F.interpolate(torch.from_numpy(maps)[:, None], size=(size, size), mode="nearest")[:, 0]
-    return [(m * 255).round().byte().numpy() for m in up]
+MAP_COLOUR = (255, 221, 0)      # a channel's firing, in yellow over the photo in grey (CAM has the blue-red scale)
+
+
+def lit_maps(picture: np.ndarray, maps: np.ndarray, size: int) -> list[np.ndarray]:
+    """Each of a layer's activation maps over the photo, `size` pixels square: yellow where the channel fires, on
+    the photo in dimmed grey. A late layer's map is 7x7: alone it was grey squares, over the photo it says which part
+    of it the channel saw (a head, a wheel); yellow shows on a black bird, where lighting the photo did not."""
+    photo = torch.from_numpy(picture).permute(2, 0, 1)[None].float()
+    photo = F.interpolate(photo, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
+    grey = 0.6 * (0.299 * photo[0] + 0.587 * photo[1] + 0.114 * photo[2])
+    fire = F.interpolate(torch.from_numpy(maps)[:, None], size=(size, size), mode="bilinear",
+                         align_corners=False)[:, 0].clamp(0, 1) ** 1.5                # its peaks, not its murmur
+    colour = torch.tensor(MAP_COLOUR, dtype=torch.float32).view(1, 3, 1, 1)
+    shown = grey[None, None] * (1 - fire[:, None]) + colour * fire[:, None]
+    return [m.permute(1, 2, 0).round().clamp(0, 255).byte().numpy() for m in shown]

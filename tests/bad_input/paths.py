@@ -90,14 +90,13 @@ def _camera(key: str, button: str | None = None, reset: str | None = None):
     return put
 
 
-def _model(prefix: str, button: str | None, loaded: str):
+def _model(prefix: str):
+    """Both files in the lesson's load box (ui/export.load_back), which loads them as soon as both are there."""
     def put(at: AppTest, case: Case) -> None:
-        at.session_state[loaded] = None                       # so "used" means this pair was loaded
+        at.session_state[f"{prefix}_loaded"] = None           # so "used" means this pair was loaded
         at.file_uploader(key=f"{prefix}_up_weights").set_value((upload_name(case), case.data,
                                                                 "application/octet-stream"))
         at.file_uploader(key=f"{prefix}_up_meta").set_value((case.meta_filename, case.meta, "application/json")).run()
-        if button and not at.exception:
-            at.button(key=button).click().run()
     return put
 
 
@@ -214,14 +213,14 @@ PATHS: list[UploadPath] = [
                _file("seg_photo", "image/png"), _caption_has("the model's classes over the photo"),
                lesson_run="segmentation"),
     UploadPath("tab_model", "pages/tabular.py", "model", ("tab_up_weights", "tab_up_meta"), _nothing,
-               _model("tab", "tab_load", "tab_loaded"), _loaded("tab_loaded"), loader=True),
+               _model("tab"), _loaded("tab_loaded"), loader=True),
     UploadPath("col_model", "pages/collab.py", "model", ("col_up_weights", "col_up_meta"), _nothing,
-               _model("col", None, "col_loaded_model"), _loaded("col_loaded_model"), loader=True),
+               _model("col"), _loaded("col_loaded"), loader=True),
     UploadPath("ic_model", "pages/image_classification.py", "model", ("ic_up_weights", "ic_up_meta"), _nothing,
-               _model("ic", "ic_load", "ic_loaded"), _loaded("ic_loaded"), lesson_run="image_classification",
+               _model("ic"), _loaded("ic_loaded"), lesson_run="image_classification",
                loader=True),
     UploadPath("seg_model", "pages/segmentation.py", "model", ("seg_up_weights", "seg_up_meta"), _nothing,
-               _model("seg", "seg_load", "seg_loaded"), _loaded("seg_loaded"), lesson_run="segmentation", loader=True),
+               _model("seg"), _loaded("seg_loaded"), lesson_run="segmentation", loader=True),
 ]
 LESSON_OF_PAGE = {"pages/tabular.py": "tabular", "pages/collab.py": "collab",
                   "pages/image_classification.py": "image_classification", "pages/segmentation.py": "segmentation"}

@@ -105,15 +105,12 @@ def test_a_bad_model_file_after_a_good_one_keeps_the_loaded_model(path_name, run
     pairs = {c.name: c for c in model_cases(*exports[LESSON_OF_PAGE[p.page]])}
     p.upload(at, pairs["model_good"])
     assert p.used(at, pairs["model_good"]) and not at.exception
-    loaded_key = {"tab_model": "tab_loaded", "col_model": "col_loaded_model", "ic_model": "ic_loaded",
-                  "seg_model": "seg_loaded"}[path_name]
+    loaded_key = path_name.replace("_model", "_loaded")             # ui/export.load_back's, in every lesson
     kept = at.session_state[loaded_key]
     for name in ("w_pickle", "m_deep"):
         pair = pairs[name]
         at.file_uploader(key=p.keys[0]).set_value((upload_name(pair), pair.data, "application/octet-stream"))
-        at.file_uploader(key=p.keys[1]).set_value(("meta.json", pair.meta, "application/json")).run()
-        if path_name != "col_model":                 # collab loads on upload; the others have a button
-            at.button(key=path_name.replace("_model", "_load")).click().run()
+        at.file_uploader(key=p.keys[1]).set_value(("meta.json", pair.meta, "application/json")).run()   # loads
         assert not at.exception and any(is_sentence(m) for m in said(at))
         assert at.session_state[loaded_key] is kept, f"{name}: the model loaded before was dropped"
 
