@@ -77,3 +77,16 @@ def test_a_drawing_last_in_its_section_is_not_cut(page, narrow_url):
     shown, section = drawing.bounding_box(), page.locator(".st-key-lesson-section-9").bounding_box()
     assert shown["height"] > 100
     assert shown["y"] + shown["height"] <= section["y"] + section["height"] + 0.5
+
+
+def test_a_table_cut_by_its_column_shows_a_shadow_where_it_goes_on(page, narrow_url):
+    page.goto(narrow_url)
+    page.get_by_text("After the section.").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    table = page.locator(".l1-table").last                                   # blank cells: only the shadow shows
+    table.scroll_into_view_if_needed()
+    assert table.evaluate("e => e.scrollWidth > e.clientWidth + 20")          # cut
+    grey = np.asarray(Image.open(io.BytesIO(table.screenshot())).convert("L"), dtype=float)
+    middle = grey[grey.shape[0] // 2 - 3: grey.shape[0] // 2 + 3]
+    assert middle[:, -5:-1].mean() < middle[:, middle.shape[1] // 2].mean() - 4          # shaded on the right
+    assert abs(middle[:, 1:5].mean() - middle[:, middle.shape[1] // 2].mean()) < 1.5     # not on the left

@@ -89,6 +89,7 @@ def test_a_link_opened_by_someone_else_shows_the_run_read_only(class_store, less
     at = open_page(lesson.page, timeout=240, query={"run": SHIPPED[lesson.key].id})
     expanders = "\n".join(e.label for e in at.expander)
     assert "shared with you (read-only)" in expanders, texts(at.warning)
+    assert "A classmate's run, shared with you: read-only." in texts(at.caption)     # said by the run, not only inside
     assert not [b for b in at.button if b.label == "Stop"]
     assert any(b.label == "Train again with these settings" for b in at.button)
     about = next(t for t in tables(at) if list(t.columns) == ["setting", "value"])        # "About this run"

@@ -375,6 +375,10 @@ def _status_line(found: RunView) -> None:
     elif found.status == DONE:
         st.success(ended_line(found.record, found.info.get("device", ""), found.ready_made),
                    icon=":material/check_circle:")
+        if not found.mine and not found.ready_made:
+            whose = _whose(found.record.owner_name)
+            st.caption(f"{whose[0].upper()}{whose[1:]} run, shared with you: read-only. "
+                       "Train your own with the controls above, or use 'Train again with these settings'.")
     elif found.status == CANCELLED:
         st.info(ended_line(found.record), icon=":material/stop_circle:")
     elif found.status == INTERRUPTED:

@@ -20,7 +20,14 @@ MARK = "mark"             # the class of a highlighted cell (a yellow background
 MARK_COLOUR = "#fff3cd"
 LONG = "long"             # the class of a text cell that may wrap: a title, not a code such as "Married-civ-spouse"
 
-CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem; }"
+CSS = (".l1-table { overflow-x: auto; margin-bottom: 0.5rem;"
+       # a table cut by a narrow place (a phone) shows a shadow at the edge it goes on past, as a code block does
+       # (ui/assets/code.css): the covers scroll with the table and hide a shadow once that end is reached
+       " background: linear-gradient(to right, #fff 40%, transparent) left / 2.5rem 100% no-repeat local,"
+       " linear-gradient(to left, #fff 40%, transparent) right / 2.5rem 100% no-repeat local,"
+       " radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.18), transparent) left / 0.9rem 100% no-repeat scroll,"
+       " radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.18), transparent) right / 0.9rem 100% no-repeat"
+       " scroll, #fff; }"
        ".l1-table table { border-collapse: collapse; font-size: 0.875rem; font-variant-numeric: tabular-nums; }"
        ".l1-table th, .l1-table td { padding: 0.25rem 0.6rem; border-bottom: 1px solid rgba(128, 128, 128, 0.25);"
        " white-space: nowrap; text-align: left; max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }"

@@ -26,3 +26,10 @@ with st.container(key="lesson-section-9"):            # a lesson's section paint
     images.drawing(loop_svg("update", {"update": "last in its section"}, max_height=340),
                    narrow=loop_svg("update", {"update": "last in its section"}, tall=True))
 st.markdown("After the section.")
+import pandas as pd  # noqa: E402
+
+from ui.tables import show_table  # noqa: E402
+
+cut, _ = st.columns([1, 2])
+# forty blank columns (names of no-break spaces): too wide for the column, and nothing drawn but the shadow
+show_table(pd.DataFrame({"\u00a0" * (i + 1): [""] for i in range(40)}), where=cut, index=False)
