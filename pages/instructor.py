@@ -68,6 +68,9 @@ def queue_panel() -> None:
                    f"{pages['max_s']:.2f} s). That is the server's share of a click, the part a class shares; each "
                    "student's browser then draws the page on its own machine.")
 
+    stopped = st.session_state.pop("_inst_stopped", None)
+    if stopped:
+        st.toast(stopped, icon=":material/stop_circle:")
     rows = ui_runs.queue()
     if not rows:
         st.info("Nobody is training right now.", icon=":material/check_circle:")
@@ -90,7 +93,9 @@ def queue_panel() -> None:
         if store.cancel_requested(r["id"]):
             cols[6].button("Stopping…", disabled=True, key=f"inst_stopping_{r['id']}")
         elif cols[6].button("Stop", key=f"inst_stop_{r['id']}", icon=":material/stop_circle:"):
-            ui_runs.stop(r["id"])
+            if ui_runs.stop(r["id"]):                  # said after the redraw: whose run, which one
+                st.session_state["_inst_stopped"] = (f"Stopped {display_name(r['owner'], r['owner_name'])}'s run "
+                                                     f"“{r['title']}”. They are told it was you.")
             st.rerun(scope="fragment")
 
 

@@ -5,7 +5,7 @@ import pytest
 from core import readymade
 from core.classroom import current_limits, presentation_settings
 from core.errors import LimitError
-from tests.helpers import wait_until
+from tests.helpers import texts, wait_until
 from tests.lesson_for_tests import KEY
 from tests.page_users import ALICE, BOB, TEACHER, open_as
 
@@ -52,6 +52,9 @@ def test_the_queue_shows_who_trains_what_and_the_instructor_stops_anyones_run(se
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Training now"] == "1" and metrics["Waiting"] == "1" and metrics["Workers"] == "1 of 1"
     at.button(key=f"inst_stop_{running.id}").click().run()
+    if "_inst_stopped" in at.session_state:       # AppTest does not run the fragment again by itself
+        at.run()
+    assert "Stopped Alice's run “Alice waits”" in texts(at.toast)                    # whose, said
     stopped = service.wait(running.id, 30)
     assert stopped.status == "cancelled"                                # someone else's run, stopped
     assert stopped.error == "Your instructor stopped this run. Nothing was kept: it had no results yet. Train again " \
