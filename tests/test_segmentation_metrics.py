@@ -128,6 +128,9 @@ def test_what_changed_inside_is_one_figure_bars_and_two_maps_of_the_same_layers(
     assert narrow.layout.xaxis3.domain == (0.0, 1.0) and narrow.layout.yaxis3.showticklabels is not False   # names
     bars_under = [m.colorbar.y for m in narrow.data if m.type == "heatmap"]
     assert bars_under[0] < narrow.layout.yaxis2.domain[0] and bars_under[1] < narrow.layout.yaxis3.domain[0]
+    lying = [t for t in narrow.data if t.type == "bar"]          # on a phone the bars lie down, named beside them
+    assert all(b.orientation == "h" and list(b.y) == ["encoder.stem", "decoder.head"] for b in lying)
+    assert list(lying[1].x) == [0.04, 0.04] and narrow.layout.xaxis.type == "log"
 
 
 def test_the_calibration_chart_ticks_stop_at_100_percent():

@@ -189,6 +189,11 @@ def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
     steps = sorted({r["step"] for r in stats})
     bars_px, maps_px, gap_px = 330, max(320, 16 * len(layers) + 100), 150
     titles = ["weights moved by the end of each phase (log scale)", "weights moved (log10)", "gradient size (log10)"]
+    bars = phase_bars(stats, layers)
+    if narrow:        # the bars lie down, a layer's name beside them: slanted under 16 narrow bars, they overlapped
+        titles[0] = "weights moved per phase (log)"
+        bars = [dict(bar, x=bar["y"], y=bar["x"], orientation="h") for bar in bars]
+        bars_px = max(bars_px, 22 * len(layers) + 40)
     margin = dict(l=10, r=10, t=40, b=COLOURBAR_GAP_PX + 40)
     if narrow:
         plot_px = bars_px + 2 * maps_px + 2 * gap_px
@@ -198,7 +203,7 @@ def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
         plot_px = bars_px + maps_px + gap_px              # paper coordinates are fractions of this
         layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[bars_px, maps_px],
                                 vertical_spacing=gap_px / plot_px, horizontal_spacing=0.1, subplot_titles=titles)
-    data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, layers)]
+    data = [dict(bar, xaxis="x", yaxis="y") for bar in bars]
     row_of, column_of = {layer: i for i, layer in enumerate(layers)}, {step: j for j, step in enumerate(steps)}
     for n, value, floor in ((2, "weight_change", 1e-5), (3, "grad_norm", 1e-12)):
         raw = np.full((len(layers), len(steps)), np.nan)
@@ -219,8 +224,12 @@ def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
         marks = [vline(unfreeze, line, "unfrozen", axes=(f"x{n}", f"y{n}")) for n in (2, 3)]
         layout["shapes"] = [shape for shape, _ in marks]
         layout["annotations"] += [dict(note, font=dict(color="white")) for _, note in marks]
-    layout["yaxis"].update(LOG_AXIS)
-    layout["xaxis"].update(tickangle=-40)
+    if narrow:
+        layout["xaxis"].update(LOG_AXIS)
+        layout["yaxis"].update(autorange="reversed")                   # the input at the top, as in the maps
+    else:
+        layout["yaxis"].update(LOG_AXIS)
+        layout["xaxis"].update(tickangle=-40)
     for n in (2, 3):
         layout[f"yaxis{n}"].update(autorange="reversed")
         layout[f"xaxis{n}"].update(title="optimizer step")
