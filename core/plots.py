@@ -9,6 +9,7 @@ none is ever changed once built."""
 import functools
 import hashlib
 import json
+import math
 import threading
 from collections import OrderedDict
 from typing import Sequence
@@ -21,6 +22,23 @@ import plotly.io as pio
 TRAIN_COLOR, VALID_COLOR, ACCENT, MUTED = "#1f77b4", "#ff7f0e", "#d62728", "#9aa5b1"
 # a log axis labelled at powers of ten only, written out: plotly's own put 2s and 5s between them and wrote "100µ"
 LOG_AXIS = dict(type="log", dtick=1, exponentformat="none")
+
+
+def log_ticks(values) -> dict:
+    """A log axis's ticks where its values span a few decades at most: 1, 2 and 5 of each ("0.5", "1", "2"). With
+    one tick a decade such an axis showed a lone "1", and Plotly's own minor ticks bare digits ("5" for 0.5). Empty
+    (LOG_AXIS's decades) for a wider span."""
+    shown = [v for v in values if isinstance(v, (int, float)) and v > 0 and math.isfinite(v)]
+    if not shown:
+        return {}
+    low, high = min(shown), max(shown)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    if last - first > 3:
+        return {}
+    ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in (1, 2, 5) if low / 2 <= m * 10.0 ** e <= high * 2]
+    return dict(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+
+
 PHASE_COLORS = {"frozen": "rgba(31,119,180,0.07)", "unfrozen": "rgba(44,160,44,0.07)"}
 
 

@@ -7,6 +7,7 @@ the same results to anyone, after a restart too.
 import contextlib
 import json
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -438,7 +439,8 @@ def section_inside(view) -> None:
     if not stats:
         st.caption("No per-layer statistics were recorded for this run.")
         return
-    show_chart(figures.inside_figure(stats), key="ic_inside")
+    show_chart(figures.inside_figure(stats), narrow=partial(figures.inside_figure, stats, narrow=True),
+               key="ic_inside")
 
 
 def section_results(view, run) -> None:

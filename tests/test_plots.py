@@ -108,3 +108,9 @@ def test_an_epoch_tables_times_share_one_format():
     rows = [dict(epoch=0, train_loss=0.5, time=34.14), dict(epoch=1, train_loss=0.4, time=66.0)]
     assert epoch_table(rows)["time"].tolist() == ["00:34", "01:06"]                   # fastai's, once past a minute
     assert epoch_table(rows[:1])["time"].tolist() == ["34.1 s"]                       # tenths, while none is
+
+
+def test_a_log_axis_of_a_decade_or_so_is_ticked_at_1_2_and_5():
+    from core.plots import log_ticks
+    assert log_ticks([0.4, 3.1]) == dict(tickvals=[0.2, 0.5, 1.0, 2.0, 5.0], ticktext=["0.2", "0.5", "1", "2", "5"])
+    assert log_ticks([1e-6, 10]) == {} and log_ticks([0.0, float("nan")]) == {}       # decades, or nothing to tick

@@ -354,3 +354,7 @@ def test_what_changed_inside_is_one_figure_with_each_layer_once_in_its_legend():
     assert all(t.legendgroup == t.name for t in lines)                     # a click on a layer hides both lines
     assert fig.layout.yaxis.type == fig.layout.yaxis2.type == fig.layout.yaxis3.type == "log"   # the body's small moves
     assert {s.x0 for s in fig.layout.shapes if s.line.dash == "dash"} == {2.5}
+    narrow = figures.inside_figure(stats, narrow=True)                    # a phone: one under the other
+    lying = [t for t in narrow.data if t.type == "bar"]
+    assert all(b.orientation == "h" and list(b.y) == ["blocks.0", "classifier"] for b in lying)
+    assert narrow.layout.xaxis.type == "log" and narrow.layout.yaxis3.domain[1] < narrow.layout.yaxis2.domain[0]

@@ -3,7 +3,7 @@ core/plots.py). Class names, which come from students' folders, reach no Plotly 
 (ui/matrix.py) and a photo's probabilities (core/bars.py) show them as text."""
 import plotly.graph_objects as go
 
-from core.plots import LOG_AXIS, figure, phase_bars, subplot_layout, unfrozen_from, vline
+from core.plots import LOG_AXIS, figure, log_ticks, phase_bars, subplot_layout, unfrozen_from, vline
 
 
 def _layer_order(stats: list[dict]) -> list[str]:
@@ -20,16 +20,23 @@ def _colors(n: int) -> list[str]:
     return blues + ["#d62728"]
 
 
-def inside_figure(stats: list[dict]) -> go.Figure:
+def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
     """What changed inside, as one figure (one chart for the browser to draw, not three): on top, how far each
     layer's weights had moved by the end of each phase; below, over the training steps, how far they moved and how big
     their gradients were, a line per layer (clicking a layer in the legend hides it in both). A dashed line marks
-    where fine_tune unfroze the body."""
-    layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
-                            horizontal_spacing=0.08, row_heights=[0.45, 0.55],
-                            subplot_titles=["weights moved by the end of each phase (log scale)",
-                                            "weights moved (log scale)", "gradient size (log scale)"])
-    data = [dict(bar, xaxis="x", yaxis="y") for bar in phase_bars(stats, _layer_order(stats))]
+    where fine_tune unfroze the body. `narrow` (a phone): the three one under the other, the bars lying down with
+    each layer's name beside them (slanted under narrow bars, the names overlapped)."""
+    titles = ["weights moved by the end of each phase (log scale)", "weights moved (log scale)",
+              "gradient size (log scale)"]
+    bars = phase_bars(stats, _layer_order(stats))
+    if narrow:
+        titles[0] = "weights moved per phase (log)"
+        bars = [dict(bar, x=bar["y"], y=bar["x"], orientation="h") for bar in bars]
+        layout = subplot_layout(3, 1, vertical_spacing=0.09, row_heights=[0.36, 0.32, 0.32], subplot_titles=titles)
+    else:
+        layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
+                                horizontal_spacing=0.08, row_heights=[0.45, 0.55], subplot_titles=titles)
+    data = [dict(bar, xaxis="x", yaxis="y") for bar in bars]
     data += [dict(line, xaxis="x2", yaxis="y2") for line in layer_lines(stats, "weight_change")]
     data += [dict(line, showlegend=False, xaxis="x3", yaxis="y3")
              for line in layer_lines(stats, "grad_norm")]
@@ -41,12 +48,16 @@ def inside_figure(stats: list[dict]) -> go.Figure:
         layout["annotations"] += [note for _, note in marks]
     # log scales: the head moves ~100x more than the body, and the body's small moves are the point; a frozen
     # layer, which does not move at all, has no bar and no line until it is unfrozen
-    for axis in ("yaxis", "yaxis2", "yaxis3"):
+    for axis in ("xaxis" if narrow else "yaxis", "yaxis2", "yaxis3"):
         layout[axis].update(LOG_AXIS)
-    layout["xaxis"].update(tickangle=-45)
+    layout["yaxis3"].update(log_ticks([r.get("grad_norm") for r in stats]))    # they span a decade or so
+    if narrow:
+        layout["yaxis"].update(autorange="reversed")                   # the input first, as the legend lists them
+    else:
+        layout["xaxis"].update(tickangle=-45)
     for axis in ("xaxis2", "xaxis3"):
         layout[axis].update(title="training step")
-    return figure(data, barmode="group", height=760, margin=dict(l=10, r=10, t=40, b=10),
+    return figure(data, barmode="group", height=1250 if narrow else 760, margin=dict(l=10, r=10, t=40, b=10),
                   legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0),
                   # the layers' legend under the lines: beside them, its 12 names left the two plots ~140 px each
                   # in a half-width laptop window
