@@ -50,7 +50,7 @@ def ended_line(record: RunRecord, device: str = "", ready_made: bool = False) ->
     if record.status == DONE:
         return finished_line(record, device, ready_made)
     if record.status == CANCELLED:
-        return record.error or "Stopped before the end."
+        return record.error or "Stopped."
     if record.status == INTERRUPTED:
         return record.error or "This run was interrupted."
     if record.status == FAILED:

@@ -66,6 +66,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     wait_for_app(page)
     shot(page, screenshot_dir, "is worst, lowest IoU first", "iou_click")
 
+    page.locator(".st-key-seg_where").get_by_text("Upload a photo", exact=True).click()      # ui/photos.pick_photo
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Your photo")
     uploader.locator('input[type="file"]').set_input_files(
         files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"this is not a photo"}])
