@@ -1,4 +1,5 @@
 """Welcome: what lesson 1 is, the whole game in one picture, and a card per lesson."""
+import re
 from functools import partial
 
 import streamlit as st
@@ -37,7 +38,8 @@ for row in range(0, len(lessons), 3):
         with column.container(border=True):
             st.markdown(f"#### {lesson.title}")
             st.write(lesson.summary)
-            st.caption(f"In the course: {lesson.course}")
+            # a learning rate such as 5e-3 keeps its hyphen (a no-break one): on a phone the card broke it across lines
+            st.caption("In the course: " + re.sub(r"(\de)-(\d)", "\\1\u2011\\2", lesson.course))
             short = lesson.title.split(":")[0]        # a link's label never wraps: the whole title was cut off
             st.page_link(lesson.page, label=f"Open “{short}”", icon=lesson.icon, help=f"Open “{lesson.title}”")
 

@@ -29,6 +29,8 @@ def test_welcome_page_explains_the_game_and_links_every_lesson():
     assert "inputs" in text and "weights" in text and "loss" in text
     for lesson in list_lessons():
         assert f"#### {lesson.title}" in text
+    courses = " ".join(c.value for c in at.caption)
+    assert "fit_one_cycle(5, 5e\u20113, wd=0.1)" in courses and "5e-3" not in courses    # never broken at its hyphen
 
 
 def test_sidebar_says_where_training_runs_and_what_is_queued():
