@@ -240,6 +240,19 @@ def test_use_it_rejects_a_bad_file_and_paints_a_good_one_with_its_confidence(tra
     at.radio(key="seg_where").set_value("A validation photo").run()
 
 
+def test_on_a_projector_that_hides_uploads_only_the_runs_photos_are_offered(trained_page, module_service):
+    from core.classroom import presentation_settings, set_presentation_settings
+    _, record = trained_page
+    set_presentation_settings({"hide": ["uploads"]}, module_service.store.root)
+    try:
+        shown = fresh({"run": record.id, "present": "1"})
+        assert shown.radio(key="seg_where").options == ["A validation photo"] and not shown.exception
+        assert fresh({"run": record.id}).radio(key="seg_where").options[1] == "Upload a photo"   # not presenting
+    finally:
+        set_presentation_settings({"hide": []}, module_service.store.root)
+    assert presentation_settings(module_service.store.root)["hide"] == []
+
+
 def test_export_then_load_back(trained_page, module_service):
     at, record = trained_page
     run = load_run(module_service.store, record)

@@ -6,6 +6,8 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from ui import present
+
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 VALIDATION, UPLOAD, CAMERA = "A validation photo", "Upload a photo", "Take a photo"
 
@@ -14,7 +16,8 @@ def pick_photo(key: str, label: str, names: Sequence[str], validation_photo: Cal
                read: Callable[[bytes, str], tuple[object, str]], where=st, camera: bool = True):
     """(the photo, a key for caching what a model makes of it), or (None, None) while there is none to use.
     `read(data, name)` is the lesson's own check of an uploaded file: (an image, "") or (None, why not)."""
-    choices = [VALIDATION, UPLOAD] + ([CAMERA] if camera else [])
+    # on a projector whose upload boxes are hidden, only the run's own photos (choosing an upload showed nothing)
+    choices = [VALIDATION] if present.hides("uploads") else [VALIDATION, UPLOAD] + ([CAMERA] if camera else [])
     chosen = where.radio(label, choices, horizontal=True, key=f"{key}_where")
     if chosen == VALIDATION:
         i = where.selectbox("Validation photo", range(len(names)), key=f"{key}_example",

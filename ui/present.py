@@ -136,6 +136,14 @@ def _exit() -> None:
     st.session_state["present_toggle"] = False          # in case Streamlit still remembers it from before
 
 
+def hides(what: str) -> bool:
+    """Whether presentation mode is on and hides `what` (a key of HIDEABLE), as the instructor chose."""
+    if not is_on():
+        return False
+    from core.classroom import presentation_settings
+    return what in presentation_settings(class_root()).get("hide", [])
+
+
 def begin():
     """Before the page: its style, and a place for the step bar (filled by `end`, once the page has drawn its
     sections). None when presentation mode is off."""
