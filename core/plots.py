@@ -173,11 +173,12 @@ def lr_finder(lrs: Sequence[float], losses: Sequence[float], suggestion: float |
                  yaxis=yaxis, **marks)
 
 
-def phase_bars(stats: Sequence[dict], layers: Sequence[str]) -> list[dict]:
+def phase_bars(stats: Sequence[dict], layers: Sequence[str], lying: bool = False) -> list[dict]:
     """Per layer, how far its weights had moved by the end of fine_tune's frozen epoch(s) and by the end of training
     (a run with no frozen phase: by the end of training only). `stats`: the runs' weight statistics, a row per layer
     and logged step. A layer that did not move has 0: no bar on a log axis, which is what a frozen layer should show.
-    Traces for `figure`."""
+    `lying` (a phone): horizontal bars, each layer's name beside them; slanted under narrow bars, the names
+    overlapped. Traces for `figure`."""
     phases = [("frozen", "#9ecae1", "after the frozen epoch(s)"), ("unfrozen", "#08519c", "at the end of training")]
     if not any(r.get("phase") in ("frozen", "unfrozen") for r in stats):
         phases = [(stats[-1].get("phase") if stats else "", "#08519c", "at the end of training")]
@@ -188,8 +189,9 @@ def phase_bars(stats: Sequence[dict], layers: Sequence[str]) -> list[dict]:
             continue
         last_step = max(r["step"] for r in rows)
         last = {r["layer"]: r["weight_change"] for r in rows if r["step"] == last_step}
-        bars.append(dict(type="bar", x=list(layers), y=[last.get(layer, 0.0) for layer in layers],
-                         marker_color=colour, name=name))
+        moved = [last.get(layer, 0.0) for layer in layers]
+        bars.append(dict(type="bar", marker_color=colour, name=name,
+                         **(dict(x=moved, y=list(layers), orientation="h") if lying else dict(x=list(layers), y=moved))))
     return bars
 
 

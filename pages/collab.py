@@ -530,7 +530,8 @@ def section_predict(use: InUse) -> None:
     popular = popular_items(use, 300)
     cols = st.columns(2)
     user = cols[0].selectbox("User", users[1:], key="col_pred_user")
-    theirs = ratings[ratings["user"].astype(str) == user]
+    their_rows = np.flatnonzero((ratings["user"].astype(str) == user).to_numpy())     # one pass over the ratings
+    theirs = ratings.iloc[their_rows]
     stars = dict(zip(theirs["item"].astype(str), theirs["rating"]))
     known = set(items)
     rated = [m for m in theirs.sort_values("rating", ascending=False)["item"].astype(str) if m in known][:100]
@@ -558,8 +559,7 @@ def section_predict(use: InUse) -> None:
                     f"- sum: **{parts['sum']:.3f}**")
         st.markdown(f"`sigmoid_range({parts['sum']:.3f}, {low:g}, {high:g})` = {low:g} + {high - low:g} × "
                     f"sigmoid({parts['sum']:.3f}) = **{parts['prediction']:.2f} stars**")
-        mine = np.flatnonzero((ratings["user"].astype(str) == user).to_numpy() &
-                              (ratings["item"].astype(str) == item).to_numpy())
+        mine = their_rows[(theirs["item"].astype(str) == item).to_numpy()]          # positions in `ratings`
         if len(mine):
             seen = ("" if not use.validation else " This rating was kept for validation: the model never saw it."
                     if int(mine[0]) in use.validation else " The model trained on this rating.")

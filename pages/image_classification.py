@@ -529,8 +529,9 @@ def section_looks(run, model_key: str, classifier) -> None:
                 "to parts of things (an eye, a beak, a wheel). Below, for one photo: a few layers' channels that "
                 "fire hardest, each in yellow where it fires over the photo in grey (an early layer's map is fine, a "
                 "late one's a coarse 7×7 grid), then a **class activation map** (CAM, the course's chapter 18) per "
-                "class: which parts of the photo pushed the model towards that class. (It is computed as Grad-CAM, which "
-                "gives the same map for a model that ends in average pooling and one linear layer, as this one does.)")
+                "class: which parts of the photo pushed the model towards that class. (It is computed as Grad-CAM, "
+                "which gives the same map for a model that ends in average pooling and one linear layer, as this one "
+                "does.)")
     img, photo_key = photo_picker(run, "ic_look", "Which photo?")
     if img is None:
         return

@@ -78,7 +78,8 @@ def load_back(key: str, load: Callable[[bytes, bytes], tuple[object, dict]],
             st.success(ss[f"{key}_loaded_note"], icon=":material/check_circle:")
 
 
-def export_and_load_back(model, meta: dict, key: str, filename: str, load: Callable[[bytes, bytes], tuple[object, dict]],
+def export_and_load_back(model, meta: dict, key: str, filename: str,
+                         load: Callable[[bytes, bytes], tuple[object, dict]],
                          describe: Callable[[object, dict], str]) -> None:
     """Both: download `model` + `meta`, and load a model back (offered next to the one just trained)."""
     download_buttons(model, meta, key, filename)

@@ -489,7 +489,7 @@ def run_details(found: RunView, widgets: dict[str, str] | None = None) -> None:
         show_code(share_link(record.id), language=None)
         if widgets and st.button("Train again with these settings", key=f"again-{record.id}",
                                  icon=":material/replay:"):
-            st.session_state["_refill"] = {widgets[k]: v for k, v in record.config.items() if k in widgets}
+            st.session_state["_refill"] = controls_of(record, widgets)
             st.rerun()
 
 
@@ -499,6 +499,11 @@ def share_link(run_id: str) -> str:
     except Exception:
         base = ""
     return f"{base}?{RUN_PARAM}={run_id}"
+
+
+def controls_of(record: RunRecord, widgets: dict[str, str]) -> dict:
+    """The page's controls (widget keys) set as `record` trained: for "Train again" and for a link to it."""
+    return {widgets[k]: v for k, v in record.config.items() if k in widgets}
 
 
 def apply_settings(widgets: dict[str, str], lesson: str | None = None) -> None:
@@ -530,9 +535,7 @@ def apply_settings(widgets: dict[str, str], lesson: str | None = None) -> None:
     except RunError:
         return                                            # the page says so where it shows the run
     if record.lesson == lesson and record.kind != "lr_find":
-        for name, widget in widgets.items():
-            if name in record.config:
-                ss[widget] = record.config[name]
+        ss.update(controls_of(record, widgets))
 
 
 # ---- the class's runs, for the instructor's page and My runs --------------------------------------------------------

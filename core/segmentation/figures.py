@@ -189,10 +189,9 @@ def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
     steps = sorted({r["step"] for r in stats})
     bars_px, maps_px, gap_px = 330, max(320, 16 * len(layers) + 100), 150
     titles = ["weights moved by the end of each phase (log scale)", "weights moved (log10)", "gradient size (log10)"]
-    bars = phase_bars(stats, layers)
-    if narrow:        # the bars lie down, a layer's name beside them: slanted under 16 narrow bars, they overlapped
+    bars = phase_bars(stats, layers, lying=narrow)
+    if narrow:
         titles[0] = "weights moved per phase (log)"
-        bars = [dict(bar, x=bar["y"], y=bar["x"], orientation="h") for bar in bars]
         bars_px = max(bars_px, 22 * len(layers) + 40)
     margin = dict(l=10, r=10, t=40, b=COLOURBAR_GAP_PX + 40)
     if narrow:

@@ -28,10 +28,9 @@ def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
     each layer's name beside them (slanted under narrow bars, the names overlapped)."""
     titles = ["weights moved by the end of each phase (log scale)", "weights moved (log scale)",
               "gradient size (log scale)"]
-    bars = phase_bars(stats, _layer_order(stats))
+    bars = phase_bars(stats, _layer_order(stats), lying=narrow)
     if narrow:
         titles[0] = "weights moved per phase (log)"
-        bars = [dict(bar, x=bar["y"], y=bar["x"], orientation="h") for bar in bars]
         layout = subplot_layout(3, 1, vertical_spacing=0.09, row_heights=[0.36, 0.32, 0.32], subplot_titles=titles)
     else:
         layout = subplot_layout(2, 2, specs=[[{"colspan": 2}, None], [{}, {}]], vertical_spacing=0.2,
