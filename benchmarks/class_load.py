@@ -34,7 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_watching import CHROMIUM_ARGS, Server, chromium_cpu, cpu_seconds, wait_idle  # noqa: E402
+from benchmarks.bench_watching import (CHROMIUM_ARGS, Server, chromium_cpu, cpu_seconds, wait_for_results,  # noqa: E402
+                                       wait_idle)
 from core.pagetimes import percentile  # noqa: E402
 
 MAX_SESSIONS = 40
@@ -299,7 +300,7 @@ def replay_over(page, until) -> None:
     """A lesson opens on its ready-made run, replaying; its end reruns the page to draw the results, and a click
     landing in that rerun is lost (a list it had opened closes, a press is dropped). Wait for the results."""
     if page.get_by_text("ready-made run, trained before you came").count():      # drawn with the page's settings
-        page.get_by_role("heading", name=re.compile(r"^\d+\. Results")).first.wait_for(timeout=until())
+        wait_for_results(page, timeout=until())
     wait_idle(page, timeout=until())
 
 

@@ -30,7 +30,7 @@ from ui.code import show_code
 from ui.export import download_buttons, file_stem, load_back
 from ui.frame import require_frame
 from ui.notices import resolved_once
-from ui.sections import numbered
+from ui.sections import later, numbered
 from ui.tables import show_table
 from ui.text import plain
 from ui.uploads import KEPT_NOTICE, kept_upload
@@ -689,6 +689,10 @@ if run is not None:
             ui_runs.live(view.id)
         ui_runs.run_details(view, WIDGETS)
         section_results(run, view.record)
+elif picked is not None or view is not None:
+    if picked is None:                              # a link to a run still training, opened before any ratings
+        ui_runs.live(view.id)
+    later("Results", why=ui_runs.not_yet(view))
 if run is not None or (picked is not None and ss.get("col_loaded") is not None):
     with numbered("What did it learn?"):
         use = model_in_use(run, picked, view.record if view is not None else None)
@@ -699,6 +703,9 @@ if run is not None or (picked is not None and ss.get("col_loaded") is not None):
         section_use(use)
 else:
     use = None
+    if picked is not None or view is not None:
+        later("What did it learn?", "Predict one rating, part by part", "Use it: recommendations",
+              why=ui_runs.not_yet(view, "once a model is trained above, or loaded in the export section below"))
 if picked is not None or run is not None:
     with numbered("Export and load the model"):
         section_export(use)

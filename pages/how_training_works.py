@@ -15,7 +15,7 @@ from ui.charts import show_chart
 from ui.code import show_code
 from ui.frame import require_frame
 from ui.notices import resolved_once
-from ui.sections import numbered
+from ui.sections import later, numbered
 from ui.tables import show_table
 from ui.text import chance, points_apart
 
@@ -325,8 +325,8 @@ def relu_view():
 
 # ---- 5. a real network ----------------------------------------------------------------------------------------
 def section_network(seed: int):
-    """The controls, the Train button, the live panel and the trained network's weights; returns the loaded run
-    (or None)."""
+    """The controls, the Train button, the live panel and the trained network's weights; returns the run shown and
+    the loaded run (each or None)."""
     st.markdown(
         "Now the same loop with thousands of weights: a small neural network (multiply-and-add, ReLU, "
         "multiply-and-add) predicting who survived the Titanic from class, sex, age and family aboard. Training "
@@ -355,7 +355,7 @@ def section_network(seed: int):
     if run is not None:
         ui_runs.run_details(view, WIDGETS)
         trained_weights(run, view.id)
-    return run
+    return view, run
 
 
 def as_snapshot(event: dict | None) -> dict | None:
@@ -536,9 +536,11 @@ with numbered("Let the computer do it"):
 with numbered("ReLUs build anything"):
     section_relus()
 with numbered("A real network on real data"):
-    trained = section_network(seed)
+    view, trained = section_network(seed)
 if trained is not None:
     with numbered("Ask the network about a passenger"):
         section_predict(trained)
+else:
+    later("Ask the network about a passenger", why=ui_runs.not_yet(view))
 with numbered("From scratch"):
     section_from_scratch()

@@ -38,7 +38,7 @@ from ui.frame import require_frame
 from ui.matrix import show_confusion
 from ui.notices import job_notices, source_notice, weights_notice
 from ui.photos import PHOTO_TYPES, pick_photo
-from ui.sections import numbered
+from ui.sections import later, numbered
 from ui.tables import show_table
 from ui.text import chance, plain, widget_label
 from ui.uploads import read_upload, store_upload
@@ -613,9 +613,9 @@ if picked is not None:
 view, run = ui_runs.shown(LESSON, picked is not None)
 if view is not None and picked is None:
     ui_runs.live(view.id)
-if view is None:
-    st.info("Train a model to see what changed inside it, its results, what it looks at, and to use it.",
-            icon=":material/info:")
+if run is None and (picked is not None or view is not None):
+    later("What changed inside", "Results: where is it right, where is it wrong?", "What the model looks at", "Use it",
+          "Export it and load it back", why=ui_runs.not_yet(view))
 if run is not None:
     with numbered("What changed inside"):
         section_inside(view)

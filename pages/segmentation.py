@@ -38,7 +38,7 @@ from ui.export import export_and_load_back, file_stem
 from ui.frame import require_frame
 from ui.notices import job_notices, source_notice
 from ui.photos import pick_photo
-from ui.sections import numbered
+from ui.sections import later, numbered
 from ui.tables import show_table
 from ui.text import plain
 from ui.uploads import read_upload, store_upload
@@ -539,5 +539,8 @@ if run is not None:
         section_use(run, f"run:{view.id}")
     with numbered("Export it and load it back"):
         section_export(run, view.id)
-elif picked is not None and (view is None or not view.active):
-    st.info("Train a model to see what changed inside it, its results, and to use it.", icon=":material/info:")
+elif picked is not None or view is not None:
+    if picked is None:                              # a link to a run still training, opened before any data
+        ui_runs.live(view.id)
+    later("What changed inside", "Results: truth vs prediction", "How sure is it? Confidence per pixel",
+          "Each class on its own: IoU", "Use it", "Export it and load it back", why=ui_runs.not_yet(view))

@@ -24,7 +24,7 @@ from ui.matrix import show_confusion
 from ui.code import show_code
 from ui.frame import require_frame
 from ui.notices import resolved_once
-from ui.sections import numbered
+from ui.sections import later, numbered
 from ui.tables import show_table
 from ui.text import plain, points_apart, widget_label
 from ui.uploads import KEPT_NOTICE, kept_upload
@@ -520,6 +520,10 @@ if run is not None:
         section_results(run)
     trained, files_of = (run.model, run.procs, run.spec, run.summary), view.id
     examples = run.summary.get("show_results", [])
+elif picked is not None or view is not None:
+    if picked is None:                              # a link to a run still training, opened before any table
+        ui_runs.live(view.id)
+    later("Results", why=ui_runs.not_yet(view))
 if picked is not None or run is not None:
     what_if_box = numbered("What if?")             # drawn after the export section, whose upload it may use
     with numbered("Export and load the model"):

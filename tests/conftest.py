@@ -204,6 +204,12 @@ def wait_for_app(page, timeout=30_000):
     wait_idle(page, timeout=timeout)
 
 
+def wait_for_results(page, timeout=120_000):
+    """Wait until a run's end is drawn: its sections, numbered and empty before, filled (bench_watching's)."""
+    from benchmarks.bench_watching import wait_for_results as drawn
+    drawn(page, timeout=timeout)
+
+
 def chart_in_view(page, place: str, chart: str | None = None, timeout: float = 30_000):
     """Scroll to a chart as a student does and return it once drawn: ui/charts.py draws a chart when its stand-in
     (`place`: the chart's key, or the `place` it was given) comes near the window. `chart`: a CSS selector for the

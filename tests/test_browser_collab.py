@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import wait_for_app
+from tests.conftest import wait_for_app, wait_for_results
 from ui.code import SELECTOR as CODE_BLOCKS
 
 pytestmark = pytest.mark.browser
@@ -68,8 +68,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     shot(page, screenshot_dir, "Run lr_find", "lr_find")
 
     page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).click()
-    page.get_by_text("4. Results").wait_for(timeout=300_000)
-    wait_for_app(page)
+    wait_for_results(page, timeout=300_000)
     shot(page, screenshot_dir, "Trained in", "training")
     shot(page, screenshot_dir, "4. Results", "results")
     assert page.get_by_text("Our model: validation RMSE").count() == 1
@@ -87,7 +86,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
         other = context.new_page()
         other.goto(link)
         wait_for_app(other, timeout=90_000)
-        other.get_by_text("4. Results").wait_for(timeout=90_000)
+        other.get_by_text("shared with you (read-only)").first.wait_for(timeout=90_000)
         wait_for_app(other)
         assert other.get_by_text("shared with you (read-only)").count() >= 1
         assert other.get_by_role("button", name="Stop").count() == 0

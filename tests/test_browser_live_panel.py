@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, app_server, wait_for_app
+from tests.conftest import ROOT, app_server, wait_for_app, wait_for_results
 
 pytestmark = pytest.mark.browser
 
@@ -82,9 +82,8 @@ def test_a_lessons_ready_made_run_replays_in_the_same_panel(page, tmp_path):
         line.wait_for(state="attached", timeout=120_000)
         since = time.monotonic()
         assert line.text_content().startswith("Replaying — ")
-        page.get_by_text("8. What the model looks at").wait_for(timeout=60_000)   # it ended: the results drawn
+        wait_for_results(page, timeout=60_000)                  # it ended: the results drawn
         replayed_for = time.monotonic() - since
-        wait_for_app(page, timeout=60_000)
         assert page.locator(LIVE).count() == 0 and page.get_by_text("Trained in").count() == 1
         assert page.locator("div.live.still polyline").count() >= 2             # its loss chart, still
         assert len([t for t in asked if t > since]) <= 2 + replayed_for / 30   # its end, the sidebar's poll

@@ -3,7 +3,7 @@ worker process, see truth next to prediction and the confidence map, click a cla
 of your own, and open the run's link as someone else. Screenshots go to artifacts/segmentation_*.png."""
 import pytest
 
-from tests.conftest import ROOT, chart_in_view, type_number, wait_for_app
+from tests.conftest import ROOT, chart_in_view, type_number, wait_for_app, wait_for_results
 from tests.test_segmentation_upload import GOOD, mutate
 
 pytestmark = pytest.mark.browser
@@ -44,8 +44,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     page.wait_for_timeout(3000)
     shot(page, screenshot_dir, "Training —", "training", wait=500)
 
-    page.get_by_text("5. What changed inside").wait_for(timeout=400_000)
-    wait_for_app(page, timeout=60_000)
+    wait_for_results(page, timeout=400_000)
     assert page.get_by_text("ImageNet weights").count() >= 1
     shot(page, screenshot_dir, "5. What changed inside", "inside")
     calibration = page.locator(".st-key-seg_reliability [data-testid='stPlotlyChart']")
@@ -82,7 +81,7 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()   # someone else
     other.goto(link)
     wait_for_app(other, timeout=90_000)
-    other.get_by_text("6. Results: truth vs prediction").wait_for(timeout=90_000)
+    other.get_by_text("shared with you (read-only)").wait_for(timeout=90_000)
     wait_for_app(other, timeout=90_000)                  # (while a script runs, Streamlit's own header has a Stop)
     shot(other, screenshot_dir, "6. Results: truth vs prediction", "shared_link")
     assert other.get_by_text("shared with you (read-only)").count() == 1

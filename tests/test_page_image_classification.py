@@ -16,7 +16,7 @@ from core.runs import RunStore
 from core.service import TrainingService, set_service
 from core.vision.jobs import load_run
 from core.serialize import model_to_bytes
-from tests.conftest import wait_for_app
+from tests.conftest import wait_for_app, wait_for_results
 from tests.helpers import code_blocks, matrices, open_page, tables, texts
 from ui import runs as ui_runs
 from ui.code import SELECTOR as CODE_BLOCKS
@@ -83,14 +83,16 @@ def test_default_page_starts_on_the_embedded_photos_in_the_course_order():
     assert "embedded 'Is it a bird?' photos" in texts(at.info)
     assert headers(at) == ["1. The photos", "2. DataBlock: tell fastai what the data is",
                            "3. show_batch: look at your data", "4. Learner: start from a pretrained model",
-                           "5. lr_find, then train"]
+                           "5. lr_find, then train", "6. What changed inside",
+                           "7. Results: where is it right, where is it wrong?", "8. What the model looks at",
+                           "9. Use it", "10. Export it and load it back"]           # numbered already as after training
     code = texts(code_blocks(at))
     assert "group_splitter(valid_pct=0.2, seed=42, group=stamp)" in code      # the split really is by group
     assert "RandomResizedCropGPU(224, min_scale=0.75), Flip()" in code and "not aug_transforms()" in code
     assert "dataloaders(path, bs=16)" in code                                  # the batch size this CPU trains with
     assert "vision_learner" in code and "learn.fine_tune(1, base_lr=0.01)" in code
     assert "learn.fine_tune(3)" in texts(at.markdown) and "under a minute on a 2-core CPU" in texts(at.markdown)
-    assert "Train a model to see" in texts(at.info)
+    assert "Shown once a model is trained above." in texts(at.caption)
 
 
 def test_resize_method_changes_the_preview_and_the_code():
@@ -371,7 +373,7 @@ def test_a_damaged_or_missing_run_file_gives_a_sentence(trained_page, module_ser
         assert not other.exception
         said = texts(other.warning)
         assert "This run's" in said and "/" not in said.split("This run's", 1)[1].split(".")[0], said
-        assert "7. Results: where is it right, where is it wrong?" not in headers(other)
+        assert "Shown once a model is trained above." in texts(other.caption)     # its sections stay empty
 
 
 def test_train_again_fills_the_controls_from_the_run(trained_page):
@@ -409,8 +411,7 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
     line.wait_for(timeout=300_000)                          # the live panel (at 64 px it trains in seconds: look now)
     line.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(screenshot_dir / "image_classification_training.png"))
-    page.get_by_text("7. Results").wait_for(timeout=600_000)
-    wait_for_app(page, timeout=60_000)
+    wait_for_results(page, timeout=600_000)
     page.get_by_text("6. What changed inside").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "image_classification_inside.png"))
@@ -427,7 +428,7 @@ def test_browser_journey_trains_then_the_link_shows_the_same_in_a_fresh_browser(
         them = other.new_page()
         them.goto(url)
         wait_for_app(them, timeout=120_000)
-        them.get_by_text("7. Results").wait_for(timeout=120_000)
+        them.get_by_text("shared with you (read-only)").wait_for(timeout=120_000)
         wait_for_app(them, timeout=60_000)
         theirs = them.locator(".st-key-ic_cm .cm")
         theirs.scroll_into_view_if_needed()

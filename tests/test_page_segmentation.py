@@ -26,6 +26,7 @@ BEFORE_TRAINING = ["1. The data: photos and their masks", "2. The model: a U-Net
                    "3. lr_find: how big should the steps be?", "4. fine_tune: train it"]
 AFTER_TRAINING = ["5. What changed inside", "6. Results: truth vs prediction", "7. How sure is it? Confidence per pixel",
                   "8. Each class on its own: IoU", "9. Use it", "10. Export it and load it back"]
+WHOLE = BEFORE_TRAINING + AFTER_TRAINING    # numbered the same before training: the later ones say when they come
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +59,7 @@ def png_bytes(colour, size=(90, 60)) -> bytes:
 def test_default_page_starts_on_the_embedded_scenes_in_the_course_order():
     at = fresh()
     assert "embedded 'Scenes'" in texts(at.info)
-    assert headers(at) == BEFORE_TRAINING                                 # no gap, nothing after training yet
+    assert headers(at) == WHOLE  # no gap: the sections after training wait
     code = texts(code_blocks(at))
     for piece in ("SegmentationDataLoaders.from_label_func(", "label_func=lambda o: path/'labels'/f'{o.stem}_P.png'",
                   "codes=np.loadtxt(path/'codes.txt', dtype=str)", "learn.lr_find()", "learn.fine_tune(5",
@@ -66,7 +67,7 @@ def test_default_page_starts_on_the_embedded_scenes_in_the_course_order():
         assert piece in code
     assert "DynamicUnet" in texts(at.caption)                             # how this U-Net differs, in one line
     assert "200 photos, 4 codes" in texts(at.markdown)
-    assert "Train a model to see" in texts(at.info)
+    assert "Shown once a model is trained above." in texts(at.caption)
     assert "never saw" in texts(at.caption)                               # the split by stamp is explained
     at.selectbox(key="seg_backbone").set_value("resnet34").run()
     assert "learn = unet_learner(dls, resnet34)" in texts(code_blocks(at))
@@ -106,7 +107,7 @@ def test_asking_for_camvid_offline_says_so_and_keeps_the_page_alive(monkeypatch)
     assert not at.exception
     assert "Offline" in texts(at.warning) and "embedded scenes" in texts(at.warning)
     at.radio(key="seg_source").set_value("scenes").run()
-    assert headers(at) == BEFORE_TRAINING
+    assert headers(at) == WHOLE
 
 
 @pytest.mark.parametrize("data, words", [
@@ -131,15 +132,15 @@ def test_an_own_zip_is_used_and_a_bad_one_after_it_keeps_it(monkeypatch):
     assert "Upload a zip" in texts(at.info)
     at.file_uploader(key="seg_zip").set_value(("squares.zip", squares_zip(12), "application/zip")).run()
     assert "Using your zip 'squares.zip': 12 photos, 3 classes" in texts(at.info)
-    assert headers(at) == BEFORE_TRAINING and "here: your zip" in texts(code_blocks(at))
+    assert headers(at) == WHOLE and "here: your zip" in texts(code_blocks(at))
     at.file_uploader(key="seg_zip").set_value(("broken.zip", b"not a zip", "application/zip")).run()
     assert "not a zip archive" in texts(at.error)
     assert "Still using your previous zip, 'squares.zip'" in texts(at.caption)
-    assert headers(at) == BEFORE_TRAINING
+    assert headers(at) == WHOLE
     from core import archives
     monkeypatch.setattr(archives, "read_zip", lambda *a, **k: pytest.fail("a refused zip was read again"))
     at.run()                                                              # any rerun: the sentence, not a re-read
-    assert "not a zip archive" in texts(at.error) and headers(at) == BEFORE_TRAINING
+    assert "not a zip archive" in texts(at.error) and headers(at) == WHOLE
 
 
 def test_class_names_from_a_zip_are_shown_as_text():
@@ -170,7 +171,7 @@ def trained_page(module_service):
 
 def test_results_show_truth_prediction_and_confidence_with_the_weights_used(trained_page, module_service):
     at, record = trained_page
-    assert headers(at) == BEFORE_TRAINING + AFTER_TRAINING
+    assert headers(at) == WHOLE
     assert record.config["seed"] == 7 and record.config["width"] == 64 and at.query_params["run"] == record.id
     assert "ImageNet weights" in texts(at.info)                          # which pretrained weights: said on the page
     metrics = {m.label: m.value for m in at.metric}
@@ -272,7 +273,7 @@ def test_export_then_load_back(trained_page, module_service):
 def test_a_link_opened_elsewhere_shows_the_same_results_read_only(trained_page):
     at, record = trained_page
     other = fresh({"run": record.id})                                    # another browser: another person
-    assert headers(other) == BEFORE_TRAINING + AFTER_TRAINING
+    assert headers(other) == WHOLE
     assert [m.value for m in other.metric][:2] == [m.value for m in at.metric][:2]
     assert "shared with you (read-only)" in "\n".join(e.label for e in other.expander)
     assert not [b for b in other.button if b.label == "Stop"]
@@ -309,7 +310,7 @@ def test_a_damaged_run_gives_a_sentence(trained_page, module_service):
     at = fresh({"run": copy.id})
     assert not at.exception
     assert "This run's results file is damaged" in texts(at.warning)
-    assert headers(at) == BEFORE_TRAINING
+    assert headers(at) == WHOLE
     (store.path(copy.id) / "run.json").write_text("{broken")
     at = fresh({"run": copy.id})
     assert not at.exception and "damaged" in texts(at.warning)

@@ -14,7 +14,7 @@ from core.serialize import model_to_bytes
 from core.service import TrainingService, set_service
 from core.tabular.interpret import predict_rows
 from core.tabular.jobs import load_run
-from tests.conftest import type_number, wait_for_app
+from tests.conftest import type_number, wait_for_app, wait_for_results
 from tests.helpers import code_blocks, matrices, open_page, texts
 
 PAGE = "pages/tabular.py"
@@ -58,7 +58,8 @@ def test_a_link_to_a_run_fills_the_controls_with_its_settings(shipped):
 def test_default_page_shows_the_lesson_on_the_embedded_table():
     at = fresh()
     assert "embedded UCI Adult" in texts(at.info)                       # which data, said out loud
-    assert [h.value[:2] for h in at.header] == ["1.", "2.", "3.", "4.", "5.", "6."]   # no gap before training
+    assert [h.value for h in at.header][4:] == ["5. Results", "6. What if?", "7. Export and load the model"]
+    assert "Shown once a model is trained above." in texts(at.caption)  # numbered already as after training
     assert "Train a model (above)" in texts(at.info)
     assert any("Categorify" in c.value for c in code_blocks(at))
     assert any("tabular_learner" in c.value for c in code_blocks(at))
@@ -99,7 +100,7 @@ def test_a_broken_upload_gets_a_message_not_a_traceback(content, words):
     at.radio(key="tab_source").set_value("Adult census, embedded (offline)").run()
     assert at.selectbox(key="tab_target").value == "salary"             # the course's columns are back
     assert at.multiselect(key="tab_conts").value == ["age", "fnlwgt", "education-num"]
-    assert not at.error and len(at.header) == 6
+    assert not at.error and len(at.header) == 7
 
 
 def test_an_upload_with_a_single_valued_target_is_refused_then_fixed():
@@ -318,8 +319,7 @@ def test_journey_in_chromium(app_url, page, screenshot_dir):
     page.get_by_text("Suggested learning rate").wait_for(timeout=90_000)
     wait_for_app(page)
     page.get_by_role("button", name=re.compile("Train: fit_one_cycle")).click()
-    page.get_by_text("5. Results").wait_for(timeout=180_000)
-    wait_for_app(page)
+    wait_for_results(page, timeout=180_000)
     page.get_by_text("Trained in").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "tabular_training.png"))
     page.get_by_text("5. Results").scroll_into_view_if_needed()

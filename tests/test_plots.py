@@ -114,3 +114,15 @@ def test_a_log_axis_of_a_decade_or_so_is_ticked_at_1_2_and_5():
     from core.plots import log_ticks
     assert log_ticks([0.4, 3.1]) == dict(tickvals=[0.2, 0.5, 1.0, 2.0, 5.0], ticktext=["0.2", "0.5", "1", "2", "5"])
     assert log_ticks([1e-6, 10]) == {} and log_ticks([0.0, float("nan")]) == {}       # decades, or nothing to tick
+
+
+def test_bigger_text_grows_every_size_it_finds_and_plotlys_own_leaving_the_figure_alone():
+    built = plots.figure([dict(type="bar", y=[1, 2], textfont=dict(size=[10, 11]))],
+                         title=dict(text="t", font=dict(size=17)), xaxis=dict(tickfont=dict(size=10)),
+                         annotations=[dict(text="a", font=dict(size=8)), dict(text="b")])
+    grown = plots.bigger_text(built, 1.5)
+    assert grown.layout.font.size == 18                                  # plotly's 12 px where none is named
+    assert (grown.layout.title.font.size, grown.layout.xaxis.tickfont.size) == (25.5, 15)
+    assert grown.layout.annotations[0].font.size == 12 and grown.layout.annotations[1].font.size is None
+    assert tuple(grown.data[0].textfont.size) == (15, 16.5)
+    assert built.layout.font.size is None and built.layout.title.font.size == 17      # shared figures untouched

@@ -58,11 +58,12 @@ def test_someone_else_with_the_link_watches_without_a_stop_button(training_elsew
     assert "Someone else's run: you are watching it." in texts(at.caption)
     assert not [b for b in at.button if b.label == "Stop"]
     assert not service.store.cancel_requested(training_elsewhere.id)
-    assert "7. Results" not in "\n".join(h.value for h in at.header)       # nothing to show until it ends
+    assert "7. Results: where is it right, where is it wrong?" in [h.value for h in at.header]   # numbered as it will be
+    assert "Shown when the training above ends." in texts(at.caption)      # and empty until then
 
 
 def test_a_run_of_another_lesson_is_not_taken_for_this_one(service):
     other = service.store.create("tabular", "fit", "bob", {}, {"dataset": "adult"})
     at = open_as(other.id, None)
     assert "run:image_classification:fit" not in at.session_state
-    assert "Train a model to see" in texts(at.info)
+    assert "Shown once a model is trained above." in texts(at.caption)

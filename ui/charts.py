@@ -15,6 +15,8 @@ from contextlib import nullcontext
 
 import streamlit as st
 
+from core.plots import bigger_text
+from ui import present
 from ui.components import component
 from ui.frame import NARROW_PX
 
@@ -62,6 +64,8 @@ def _drawn_when_seen(figure, options: dict, seen_key: str, narrow=None):
               height=height or "content", on_seen_change=_nothing, on_width_change=_nothing)
         if seen and narrow is not None and (state.get("width") or NARROW_PX) < NARROW_PX:
             figure = narrow()
+        if seen and present.is_on():
+            figure = bigger_text(figure, present.TEXT_SCALE)
         return st.plotly_chart(figure, **options) if seen else None
 
 

@@ -25,6 +25,7 @@ HIDEABLE = {
     "captions": ("Small print (captions)", '[data-testid="stCaptionContainer"]'),
 }
 
+TEXT_SCALE = 19 / 16                # the page's text on the projector (html's font-size below); charts' text follows it
 BASE_CSS = """
 <style>
 html { font-size: 19px; }

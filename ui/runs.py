@@ -448,6 +448,16 @@ def loaded(found: RunView | None) -> Any:
         return None
 
 
+UNTIL_THE_END = "Shown when the training above ends."
+
+
+def not_yet(found: RunView | None, what: str = "once a model is trained above") -> str:
+    """Why a section that needs a trained model is empty: its run is still training, or there is none yet."""
+    if found is not None and (found.active or found.replaying):
+        return UNTIL_THE_END
+    return f"Shown {what}."
+
+
 def stopped_early(results: dict) -> None:
     """Above a lesson's results, when its run was stopped before its last epoch (by its owner, an instructor or the
     class's time limit)."""

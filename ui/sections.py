@@ -25,3 +25,11 @@ def numbered(title: str):
 def titles() -> list[str]:
     """The titles of the sections this run of the page drew, in order."""
     return list(st.session_state.get(_TITLES, []))
+
+
+def later(*titles: str, why: str) -> None:
+    """Sections that need a trained (or loaded) model, drawn as their headings and `why` they are empty, so that a
+    section keeps its number, and presentation mode its slides, before, during and after a run."""
+    for title in titles:
+        with numbered(title):
+            st.caption(why)
