@@ -148,9 +148,10 @@ def wait_idle(page, timeout=120_000):
 def wait_for_results(page, timeout=120_000):
     """A run's end drawn: its finished line, then the page's rerun that fills the sections which waited, numbered
     and empty, for it (ui/sections.later); then the page idle. A lesson's headings are there before the run ends."""
-    from ui.runs import UNTIL_THE_END
+    from ui.runs import UNTIL_THE_END, UNTIL_THE_REPLAY_ENDS
     page.get_by_text("Trained in").first.wait_for(timeout=timeout)
-    page.get_by_text(UNTIL_THE_END).first.wait_for(state="detached", timeout=timeout)
+    for waiting in (UNTIL_THE_END, UNTIL_THE_REPLAY_ENDS):
+        page.get_by_text(waiting).first.wait_for(state="detached", timeout=timeout)
     wait_idle(page, timeout=timeout)
 
 

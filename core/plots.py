@@ -121,6 +121,10 @@ def bigger_text(built: go.Figure, factor: float) -> go.Figure:
     spec = built.to_plotly_json()
     spec["layout"].setdefault("font", {}).setdefault("size", PLOTLY_FONT_PX)
     _grow_fonts(spec, factor)
+    margin = spec["layout"].get("margin") or {}          # the margins hold the ticks' and axes' text: they grow too
+    for side in ("l", "r", "t", "b"):
+        if isinstance(margin.get(side), (int, float)):
+            margin[side] = margin[side] * factor
     return go.Figure(spec)
 
 

@@ -9,6 +9,7 @@ A ready-made run is an ordinary run folder (core/runs.py), made by this module's
 
     python -m core.readymade                     every lesson whose job exists (the others are skipped, saying why)
     python -m core.readymade tabular --pairs     one lesson, and its comparison presets' runs too
+    python -m core.readymade tabular --pairs-only    its comparison presets' runs, keeping its default run
 
 The replay is the live panel reading the run's events against a clock: each event carries its time `t`, so
 `replay(record, events, seconds)` is the run as it stood that many seconds after it started.
@@ -189,9 +190,11 @@ def _train(service, lesson: Lesson, spec: DefaultRun, config: dict, title: str) 
     return service.wait(record.id, timeout=3 * 3600, poll=0.2)
 
 
-def make(keys: list[str] | None = None, out: Path | None = None, pairs: bool = False, say=print) -> list[dict]:
-    """Train each lesson's default run (and, with `pairs`, its comparison presets) and ship them into `out`,
-    replacing the ones shipped before. A lesson whose job cannot run yet is skipped with a message."""
+def make(keys: list[str] | None = None, out: Path | None = None, pairs: bool = False, say=print,
+         default: bool = True) -> list[dict]:
+    """Train each lesson's default run (unless not `default`) and, with `pairs`, its comparison presets' runs, and
+    ship them into `out`, replacing the ones shipped before. A lesson whose job cannot run yet is skipped with a
+    message."""
     from core.backends import make_backend
     from core.lessons import job_function
     from core.service import TrainingService
@@ -213,7 +216,7 @@ def make(keys: list[str] | None = None, out: Path | None = None, pairs: bool = F
                 except Exception as e:        # its job is not written yet (another lesson's migration)
                     say(f"{lesson.key}: skipped, its job {spec.kind!r} is not available ({type(e).__name__}: {e}).")
                     continue
-                wanted = [(None, 0, dict(spec.config), f"{lesson.title}: the ready-made run")]
+                wanted = [(None, 0, dict(spec.config), f"{lesson.title}: the ready-made run")] if default else []
                 if pairs:
                     wanted += [(c.key, i, dict(spec.config, **change), f"{lesson.title}: {c.title} ({i + 1})")
                                for c in lesson.comparisons for i, change in enumerate(c.changes)]
@@ -259,9 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lessons", nargs="*", help="lesson keys (default: every lesson)")
     parser.add_argument("--out", type=Path, default=None, help="where to ship them (default: readymade/)")
     parser.add_argument("--pairs", action="store_true", help="also the runs of each lesson's comparison presets")
+    parser.add_argument("--pairs-only", action="store_true", help="only those, keeping the default runs shipped")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    made = make(args.lessons or None, args.out, args.pairs)
+    made = make(args.lessons or None, args.out, args.pairs or args.pairs_only, default=not args.pairs_only)
     return 0 if made or not args.lessons else 1
 
 

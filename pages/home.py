@@ -35,11 +35,12 @@ st.subheader("The lessons")
 lessons = list_lessons()
 for row in range(0, len(lessons), 3):
     for column, lesson in zip(st.columns(3), lessons[row:row + 3]):
-        with column.container(border=True):
+        with column.container(border=True, height="stretch"):        # a row's cards as tall as each other
             st.markdown(f"#### {lesson.title}")
             st.write(lesson.summary)
             # a learning rate such as 5e-3 keeps its hyphen (a no-break one): on a phone the card broke it across lines
             st.caption("In the course: " + re.sub(r"(\de)-(\d)", "\\1\u2011\\2", lesson.course))
+            st.space("stretch")                                          # and their links on one line
             short = lesson.title.split(":")[0]        # a link's label never wraps: the whole title was cut off
             st.page_link(lesson.page, label=f"Open “{short}”", icon=lesson.icon, help=f"Open “{lesson.title}”")
 

@@ -401,17 +401,19 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
     options = sorted(set(LR_CHOICES + [v for v in (valley, ss.get("ic_lr")) if isinstance(v, float)]))
     lr = st.select_slider("Learning rate", options, value=valley or DEFAULTS["lr"], format_func=lr_text,
                           key="ic_lr")
+    frozen = DEFAULTS["freeze_epochs"] if config["recipe"] == "fine_tune" else 0
+    most = limits.most_epochs("ic_epochs", 10, frozen)
     if config["recipe"] == "fine_tune":
+        course = "Set 3 epochs for the course's recipe." if most >= 3 else \
+            "The course's 3 are more than your class allows here."
         st.markdown("`fine_tune` first trains only the new last layer for one epoch, with the pretrained body "
                     "**frozen**; then it **unfreezes** everything and trains all layers, the early ones more "
                     "gently. An epoch is one pass through all the training photos. The course runs "
                     "`learn.fine_tune(3)` on a GPU; here the default is `fine_tune(1)` so it trains in under a "
-                    "minute on a 2-core CPU. Set 3 epochs for the course's recipe.")
+                    f"minute on a 2-core CPU. {course}")
     else:
         st.markdown("`fit_one_cycle` trains every layer from the first step, with no frozen epoch: compare its "
                     "error rate with `fine_tune`'s for the same number of epochs.")
-    frozen = DEFAULTS["freeze_epochs"] if config["recipe"] == "fine_tune" else 0
-    most = limits.most_epochs("ic_epochs", 10, frozen)
     epochs = int(st.number_input("Epochs" + (" after unfreezing" if frozen else ""), 1, most,
                                  min(DEFAULTS["epochs"], most), key="ic_epochs"))
     limits.epochs_note(10, most, frozen)

@@ -93,9 +93,9 @@ def queue_panel() -> None:
         if store.cancel_requested(r["id"]):
             cols[6].button("Stopping…", disabled=True, key=f"inst_stopping_{r['id']}")
         elif cols[6].button("Stop", key=f"inst_stop_{r['id']}", icon=":material/stop_circle:"):
-            if ui_runs.stop(r["id"]):                  # said after the redraw: whose run, which one
-                st.session_state["_inst_stopped"] = (f"Stopped {display_name(r['owner'], r['owner_name'])}'s run "
-                                                     f"“{r['title']}”. They are told it was you.")
+            if ui_runs.stop(r["id"]):                  # said after the redraw, short: a toast cuts a long text
+                st.session_state["_inst_stopped"] = (f"Stopped {display_name(r['owner'], r['owner_name'])}'s run. "
+                                                     "They will see that you stopped it.")
             st.rerun(scope="fragment")
 
 

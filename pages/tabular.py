@@ -1,5 +1,6 @@
 """Tabular: will this person earn $50k or more? fastai's tabular_learner on the Adult census, step by step.
 Data, procs and the model's shape are computed here (milliseconds); lr_find and training run as jobs."""
+import hashlib
 import json
 
 import numpy as np
@@ -414,20 +415,21 @@ def section_what_if(model, procs, spec, examples: list[dict], levels: dict) -> N
     pick = st.selectbox("Start from", range(len(examples)), index=least_sure(model, procs, spec, examples),
                         format_func=lambda i: labels[i], key="tab_whatif_row") if examples else None
     original = {c: examples[pick].get(c) for c in spec.cat_names + spec.cont_names} if examples else {}
+    person = f"tab_wi_{rows_key(examples)}_{pick}"       # a form per row: one row's changes never meet another row
     edited = {}
     cols = st.columns(3)
     for i, c in enumerate(spec.cat_names):
         options = [v for v in procs.categorify.vocab[c] if v != NA] + [MISSING]
         value = original.get(c)
         start = options.index(str(value)) if value is not None and str(value) in options else len(options) - 1
-        choice = cols[i % 3].selectbox(widget_label(c), options, index=start, key=f"tab_wi_{pick}_{c}")
+        choice = cols[i % 3].selectbox(widget_label(c), options, index=start, key=f"{person}_{c}")
         edited[c] = None if choice == MISSING else choice
     for j, c in enumerate(spec.cont_names):
         value = original.get(c)
         value = float(procs.fill.medians[c] if value is None or pd.isna(value) else value)
         value = int(value) if value.is_integer() else value          # ages and hours as whole numbers
         edited[c] = cols[(len(spec.cat_names) + j) % 3].number_input(widget_label(c), value=value,
-                                                                     key=f"tab_wi_{pick}_{c}")
+                                                                     key=f"{person}_{c}")
     rows = pd.DataFrame([edited, original or edited])
     probs = predict_rows(model, procs, rows)
     now, before = probs.iloc[0].to_dict(), probs.iloc[1].to_dict()
@@ -439,6 +441,14 @@ def section_what_if(model, procs, spec, examples: list[dict], levels: dict) -> N
         st.caption(f"*education* and *education-num* say the same thing twice: education-num is the level's rank, "
                    f"and {plain(edited['education'])} is {rank:g}, not {float(edited['education-num']):g}. You are "
                    "asking about a person who could not exist: the model answers anyway, which is worth seeing too.")
+
+
+def rows_key(examples: list[dict]) -> str:
+    """A name for a list of example rows. The What-if's rows change with the model used (a loaded one starts from
+    the table's first validation rows): keyed by their place alone, a row's form kept the last row's values, and
+    the prediction for "your changes" was another person's while nothing had been changed."""
+    text = json.dumps(examples, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 def least_sure(model, procs, spec, examples: list[dict]) -> int:

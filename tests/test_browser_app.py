@@ -17,6 +17,8 @@ def test_a_newcomer_opens_the_app_and_reaches_every_lesson(page, app_url, screen
     assert "CPU" in sidebar.inner_text() or "GiB free" in sidebar.inner_text()
     page.wait_for_timeout(1000)                       # let plotly draw before the picture
     page.screenshot(path=str(screenshot_dir / "home.png"), full_page=True)
+    links = [round(b["y"]) for b in (e.bounding_box() for e in page.locator('[data-testid="stPageLink"]').all())]
+    assert len(links) == len(list_lessons()) and len(set(links[:3])) == 1     # a row of cards: links on one line
 
     for lesson in list_lessons():
         page.goto(f"{app_url}/{lesson.key}")

@@ -47,6 +47,30 @@ def test_a_browser_is_one_person_across_tabs_and_reloads(browser, app_url, scree
     context.close()
 
 
+def test_a_refusal_goes_when_the_run_in_its_way_ends_on_another_page(browser, app_url, screenshot_dir):
+    """One run at a time: Train on a second lesson is refused while the first trains, and the refusal goes (the
+    page says so) when that run ends, though nothing on this page changed."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    seg, tab = context.new_page(), context.new_page()                   # one student, two tabs
+    seg.goto(f"{app_url}/segmentation")
+    wait_for_app(seg, timeout=90_000)
+    seg.get_by_role("button", name=re.compile("^Train: fine_tune")).click()
+    seg.get_by_text(re.compile("^Training — epoch")).wait_for(timeout=120_000)
+    wait_for_app(seg, timeout=60_000)
+    tab.goto(f"{app_url}/tabular")
+    wait_for_app(tab, timeout=90_000)
+    tab.get_by_role("button", name=re.compile("^Train: fit_one_cycle")).click()
+    refusal = tab.get_by_text("You already have a run")
+    refusal.wait_for(timeout=30_000)
+    tab.screenshot(path=str(screenshot_dir / "classroom_refused.png"))
+    seg.bring_to_front()
+    seg.get_by_role("button", name="Stop", exact=True).click()          # in the other tab
+    tab.bring_to_front()
+    refusal.wait_for(state="detached", timeout=30_000)
+    tab.get_by_text("Your other run has ended: you can train now.").wait_for(timeout=10_000)
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def class_url(tmp_path_factory):
     """A server set up for a class: a class password, an instructor password, the shipped ready-made runs."""
@@ -128,6 +152,9 @@ def test_presentation_mode_on_a_1280x720_projector(browser, class_url, screensho
     wait_for_app(page, timeout=90_000)
     page.get_by_text("step 0 of").wait_for(timeout=60_000)
     assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    middle = lambda box: box["y"] + box["height"] / 2                             # noqa: E731
+    title, back = (page.locator(f".st-key-present-bar {e}").first.bounding_box() for e in ("p", "button"))
+    assert abs(middle(title) - middle(back)) < 3                                  # the step's title beside its buttons
     page.screenshot(path=str(screenshot_dir / "present_0_start.png"))
     # Pressed as soon as the keys are listened for, perhaps before the bar's buttons are drawn: the key waits for them
     # (ui/present.py; pressing in that gap found no button, and CI failed here twice).

@@ -95,6 +95,19 @@ def test_default_page_starts_on_the_embedded_photos_in_the_course_order():
     assert "Shown once a model is trained above." in texts(at.caption)
 
 
+def test_under_a_class_limit_of_two_epochs_the_page_does_not_ask_for_the_courses_three(module_service):
+    from core.classroom import ClassLimits, limits_path, set_limits
+    assert "Set 3 epochs for the course's recipe." in texts(fresh().markdown)
+    set_limits(ClassLimits(epochs=2), module_service.store.root)
+    try:
+        at = fresh()
+        assert at.number_input(key="ic_epochs").max == 1                  # 2, the frozen one included
+        assert "Set 3 epochs" not in texts(at.markdown) and "more than your class allows" in texts(at.markdown)
+        assert "Your class allows at most 2 epochs per run, the frozen one included." in texts(at.caption)
+    finally:
+        limits_path(module_service.store.root).unlink()
+
+
 def test_resize_method_changes_the_preview_and_the_code():
     at = fresh()
     at.radio(key="ic_method").set_value("pad").run()

@@ -54,7 +54,7 @@ def test_the_queue_shows_who_trains_what_and_the_instructor_stops_anyones_run(se
     at.button(key=f"inst_stop_{running.id}").click().run()
     if "_inst_stopped" in at.session_state:       # AppTest does not run the fragment again by itself
         at.run()
-    assert "Stopped Alice's run “Alice waits”" in texts(at.toast)                    # whose, said
+    assert "Stopped Alice's run. They will see that you stopped it." in texts(at.toast)   # whose, said
     stopped = service.wait(running.id, 30)
     assert stopped.status == "cancelled"                                # someone else's run, stopped
     assert stopped.error == "Your instructor stopped this run. Nothing was kept: it had no results yet. Train again " \

@@ -178,7 +178,9 @@ def test_results_what_if_and_export(trained_page, module_service):
     sure = predict_rows(run.model, run.procs, examples).max(axis=1).tolist()
     assert row.value == sure.index(min(sure)) and len(sure) > 1             # it starts where a change shows
     assert "say the same thing twice" not in texts(at.caption)
-    field = lambda c: f"tab_wi_{row.value}_{c}"                            # noqa: E731
+    def field(c):                                                          # the row's form: tab_wi_<rows>_<row>_<c>
+        return next(k for k in at.session_state if k.startswith("tab_wi_") and k.endswith(f"_{row.value}_{c}"))
+
     at.selectbox(key=field("education")).set_value("Masters").run()
     at.number_input(key=field("education-num")).set_value(14.0).run()      # Masters is 14: someone who exists
     assert "say the same thing twice" not in texts(at.caption)
@@ -255,6 +257,29 @@ def test_a_model_loaded_back_without_training_is_used_for_the_what_if(trained_pa
     assert "Loaded: predicts 'salary'" in texts(at.success)
     assert re.search(r"The model says \*\*", texts(at.markdown))          # the What-if uses the loaded model
     assert len(at.get("download_button")) == 2                          # and it can be exported again
+
+
+def what_if_bars(at) -> list[tuple[str, str]]:
+    """The What-if drawing's (original row, with your changes) probabilities, as it says them to a screen reader."""
+    said = texts(at.markdown)
+    return re.findall(r"the original row ([\d.]+%); with your changes ([\d.]+%)", said)
+
+
+def test_switching_the_what_if_to_a_loaded_model_starts_again_from_an_unchanged_row(trained_page, module_service):
+    _, record = trained_page
+    at = fresh({"run": record.id})
+    run = load_run(module_service.store, record)
+    weights, meta = model_to_bytes(run.model, run.meta)
+    bars = what_if_bars(at)
+    assert bars and all(before == now for before, now in bars)            # nothing changed yet
+    load_files(at, weights, meta)
+    assert at.radio(key="tab_which_model").value == "the model you loaded"
+    bars = what_if_bars(at)                                               # other example rows: the widgets follow
+    assert bars and all(before == now for before, now in bars), bars
+    at.file_uploader(key="tab_up_meta").set_value(("bad.json", b'{"x":', "application/json")).run()
+    assert "not valid JSON" in texts(at.error) and what_if_bars(at) == bars     # the loaded model still answers
+    at.radio(key="tab_which_model").set_value("the model trained above").run()
+    assert all(before == now for before, now in what_if_bars(at))
 
 
 def test_a_link_opened_elsewhere_shows_the_same_results_and_no_stop(trained_page):

@@ -119,10 +119,11 @@ def test_a_log_axis_of_a_decade_or_so_is_ticked_at_1_2_and_5():
 def test_bigger_text_grows_every_size_it_finds_and_plotlys_own_leaving_the_figure_alone():
     built = plots.figure([dict(type="bar", y=[1, 2], textfont=dict(size=[10, 11]))],
                          title=dict(text="t", font=dict(size=17)), xaxis=dict(tickfont=dict(size=10)),
-                         annotations=[dict(text="a", font=dict(size=8)), dict(text="b")])
+                         annotations=[dict(text="a", font=dict(size=8)), dict(text="b")], margin=dict(l=40, t=20))
     grown = plots.bigger_text(built, 1.5)
     assert grown.layout.font.size == 18                                  # plotly's 12 px where none is named
     assert (grown.layout.title.font.size, grown.layout.xaxis.tickfont.size) == (25.5, 15)
     assert grown.layout.annotations[0].font.size == 12 and grown.layout.annotations[1].font.size is None
     assert tuple(grown.data[0].textfont.size) == (15, 16.5)
+    assert (grown.layout.margin.l, grown.layout.margin.t, grown.layout.margin.b) == (60, 30, None)   # room for it
     assert built.layout.font.size is None and built.layout.title.font.size == 17      # shared figures untouched

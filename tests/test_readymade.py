@@ -6,7 +6,7 @@ import pytest
 
 from core import readymade
 from core.kept import Kept
-from core.lessons import LESSONS, DefaultRun, Job, Lesson, get_lesson, register_lesson
+from core.lessons import LESSONS, Comparison, DefaultRun, Job, Lesson, get_lesson, register_lesson
 from core.runs import DONE, RunError, RunStore
 from tests.conftest import ROOT
 from tests.helpers import open_page, tables, texts
@@ -18,6 +18,7 @@ if GOOD not in LESSONS:
     register_lesson(Lesson(GOOD, "Ready-made test", ":material/science:", "pages/home.py", "tests", "tests",
                            jobs=(Job("train", "tests.lesson_for_tests:train", "train", keeps_model=True),),
                            load="tests.lesson_for_tests:load", default_run=DefaultRun("train", {}, {"epochs": 1}),
+                           comparisons=(Comparison("epochs", "one or two epochs", ({"epochs": 1}, {"epochs": 2})),),
                            listed=False))
     register_lesson(Lesson(BROKEN, "Not migrated yet", ":material/science:", "pages/home.py", "tests", "tests",
                            jobs=(Job("fit", "tests.no_such_module:fit", "fit", keeps_model=True),),
@@ -37,6 +38,16 @@ def test_the_command_ships_runs_and_skips_lessons_whose_job_is_missing(tmp_path)
     assert record.status == DONE and record.owner == readymade.OWNER and record.config["epochs"] == 1
     again = readymade.make([GOOD], tmp_path, say=said.append)             # made again: replaces the old one
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [again[0]["run"]]
+
+
+def test_a_lessons_presets_can_be_made_again_keeping_its_default_run(tmp_path):
+    first = readymade.make([GOOD], tmp_path, pairs=True, say=lambda _: None)
+    assert [(m["preset"], RunStore(tmp_path).read(m["run"]).config["epochs"]) for m in first] == \
+        [(None, 1), ("epochs", 1), ("epochs", 2)]
+    again = readymade.make([GOOD], tmp_path, pairs=True, default=False, say=lambda _: None)
+    assert [m["preset"] for m in again] == ["epochs", "epochs"]
+    kept = {p.name for p in tmp_path.iterdir() if p.is_dir()}
+    assert kept == {first[0]["run"]} | {m["run"] for m in again}         # the default kept, the presets replaced
 
 
 def test_every_listed_lesson_knows_its_default_run():
@@ -107,7 +118,7 @@ def test_on_a_projector_the_lesson_opens_on_its_ready_made_runs_results(module_s
     assert not replay.disabled
     replay.click().run()
     if record.seconds > 1:                                           # as it trained: the results wait for the end
-        assert "5. Results" not in [h.value for h in at.header]
+        assert ui_runs.UNTIL_THE_REPLAY_ENDS in texts(at.caption)
 
 
 def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, monkeypatch):
@@ -117,7 +128,7 @@ def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, mo
     assert "This is the course's ready-made run" in texts(at.markdown)
     speed = at.button_group(key=f"replay-speed-{record.id}")
     if record.seconds > 1:                                           # as it trained: the results wait for the end
-        assert "5. Results" not in [h.value for h in at.header]
+        assert ui_runs.UNTIL_THE_REPLAY_ENDS in texts(at.caption)      # in their numbered, empty sections
         key = ("tabular", record.id, record.finished)                # ...and are loaded meanwhile, off the page
         deadline = time.time() + 60
         while not ui_runs._LOADED.holds(key) and time.time() < deadline:
@@ -126,7 +137,7 @@ def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, mo
     speed.set_value("instant").run()
     assert not at.exception
     headers = [h.value for h in at.header]
-    assert "5. Results" in headers
+    assert "5. Results" in headers and ui_runs.UNTIL_THE_REPLAY_ENDS not in texts(at.caption)
     table = next(d for d in tables(at) if "train_loss" in d.columns)
     assert table["train_loss"].tolist() == [float(f"{r['train_loss']:.4g}") for r in record.epoch_table]   # as shown
     assert "the course's ready-made run, seed 0" in "\n".join(e.label for e in at.expander)

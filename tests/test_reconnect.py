@@ -44,3 +44,4 @@ def test_a_new_tab_of_the_same_browser_finds_its_running_run_with_stop_and_the_o
         service.wait(run.id, timeout=60)
     at.run()                                      # that run has ended: the refusal no longer holds
     assert "You already have a run" not in texts(at.warning)
+    assert "you can train now" in "\n".join(t.value for t in at.toast)

@@ -58,7 +58,7 @@ def test_someone_else_with_the_link_watches_without_a_stop_button(training_elsew
     assert "Someone else's run: you are watching it." in texts(at.caption)
     assert not [b for b in at.button if b.label == "Stop"]
     assert not service.store.cancel_requested(training_elsewhere.id)
-    assert "7. Results: where is it right, where is it wrong?" in [h.value for h in at.header]   # numbered as it will be
+    assert "7. Results: where is it right, where is it wrong?" in [h.value for h in at.header]   # numbered already
     assert "Shown when the training above ends." in texts(at.caption)      # and empty until then
 
 

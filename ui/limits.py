@@ -19,10 +19,9 @@ def most_epochs(key: str, lesson_most: int, frozen: int = 0) -> int:
 def epochs_note(lesson_most: int, most: int, frozen: int = 0, where=st) -> None:
     if most < lesson_most:
         allowed = _limits().epochs
-        where.caption(f"Your class allows at most {allowed} epochs per run"
+        where.caption(f"Your class allows at most {allowed} epochs per run"       # no help icon: the control has one
                       + (", the frozen one included." if frozen == 1 else f", the {frozen} frozen ones included."
-                         if frozen else "."),
-                      help="Your instructor sets the class's limits.")
+                         if frozen else ".") + " Your instructor sets the class's limits.")
 
 
 def image_sizes(key: str, sizes: list[int]) -> list[int]:
@@ -35,8 +34,8 @@ def image_sizes(key: str, sizes: list[int]) -> list[int]:
 
 def sizes_note(sizes: list[int], allowed: list[int], where=st) -> None:
     if len(allowed) < len(sizes):
-        where.caption(f"Your class allows images of at most {_limits().image_size} pixels.",
-                      help="Your instructor sets the class's limits.")
+        where.caption(f"Your class allows images of at most {_limits().image_size} pixels. Your instructor sets "
+                      "the class's limits.")
 
 
 def _limits() -> ClassLimits:

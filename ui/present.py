@@ -41,6 +41,9 @@ html { font-size: 19px; }
 [data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"] > :is(.st-key-present-bar,
   :has(> .st-key-present-bar)) { position: sticky; top: 0; z-index: 999; background: var(--background-color, white); }
 .st-key-present-bar p { font-size: 0.95rem; margin: 0; }
+/* Streamlit takes a paragraph's bottom margin back from its markdown (-1rem); this one has none, so the step's
+   title sat 1rem lower than the buttons beside it */
+.st-key-present-bar [data-testid="stMarkdownContainer"] { margin-bottom: 0; }
 /* A clicker's key focuses the page's scrolling area, which the browser then framed in grey on the projector */
 [data-testid="stMain"]:focus, [data-testid="stAppViewContainer"]:focus, [data-testid="stMain"] section:focus
   { outline: none; }

@@ -202,14 +202,37 @@ def _asked(data: dict, config: dict) -> str:
 def say_refused(lesson: str, kind: str, data: dict, config: dict) -> None:
     """Why Train was refused, under its button, on every redraw of the page (a replay ending, a poll) for as long
     as it holds: until the settings change, or, when it was the one-run-at-a-time rule, until that run ends."""
+    if st.session_state.pop(_FREE_AGAIN, None):
+        st.toast("Your other run has ended: you can train now.", icon=":material/play_arrow:")
     refused = st.session_state.get(REFUSED)
     if not refused or refused["where"] != [lesson, kind]:
         return
-    if refused["asked"] != _asked(data, config) or \
-            refused["busy"] and not get_service().active_runs(current_user().id):
+    if refused["asked"] != _asked(data, config):
         st.session_state.pop(REFUSED, None)
         return
-    st.warning(refused["said"], icon=":material/hourglass_top:")
+    if refused["busy"]:
+        _while_busy()
+    else:
+        st.warning(refused["said"], icon=":material/hourglass_top:")
+
+
+_FREE_AGAIN = "_free_again"       # session state: the run that kept this person from training has just ended
+
+
+@st.fragment(run_every=3)
+def _while_busy() -> None:
+    """The one-run-at-a-time refusal, looked at again every few seconds: the run in the way is often another
+    lesson's, whose end does not redraw this page, so the refusal stayed, saying that run was still queued. When
+    it ends, the page is drawn again, without this poll."""
+    refused = st.session_state.get(REFUSED)
+    if refused is None:                       # a Train pressed since, in another of the page's fragments
+        return
+    if get_service().active_runs(current_user().id):
+        st.warning(refused["said"], icon=":material/hourglass_top:")
+        return
+    st.session_state.pop(REFUSED, None)
+    st.session_state[_FREE_AGAIN] = True
+    st.rerun()
 
 
 def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str, kind: str = "fit",
@@ -449,11 +472,15 @@ def loaded(found: RunView | None) -> Any:
 
 
 UNTIL_THE_END = "Shown when the training above ends."
+UNTIL_THE_REPLAY_ENDS = "Shown when the replay above ends."
 
 
 def not_yet(found: RunView | None, what: str = "once a model is trained above") -> str:
-    """Why a section that needs a trained model is empty: its run is still training, or there is none yet."""
-    if found is not None and (found.active or found.replaying):
+    """Why a section that needs a trained model is empty: its run is still training (or its ready-made run still
+    replaying), or there is none yet."""
+    if found is not None and found.replaying:
+        return UNTIL_THE_REPLAY_ENDS
+    if found is not None and found.active:
         return UNTIL_THE_END
     return f"Shown {what}."
 
