@@ -2,9 +2,13 @@
 as presets, shown from the shipped runs or trained as the person's own pair; a classmate's run by its link."""
 import json
 
+import pytest
+
 from core import readymade
+from core.lessons import list_lessons
 from tests.helpers import charts, tables, texts
 from tests.page_users import ALICE, BOB, open_as
+from ui import runs as ui_runs
 from ui.charts import gate_key
 
 PAGE = "pages/compare.py"
@@ -39,6 +43,26 @@ def test_a_preset_shows_the_shipped_pair(service, shipped):
     at.button(key="cmp-show-lr").click().run()
     assert not at.exception and len(curves(at)) == 4
     assert at.query_params["runs"] == ",".join(r.id for r in readymade.preset_runs("tabular", "lr"))
+
+
+@pytest.mark.parametrize("lesson, preset", [(lesson, c) for lesson in list_lessons() for c in lesson.comparisons],
+                         ids=lambda v: getattr(v, "key", None))
+def test_a_shipped_preset_is_the_ready_made_run_once_per_change_and_shows(lesson, preset, service, shipped):
+    shipped_runs = readymade.preset_runs(lesson.key, preset.key)
+    assert len(shipped_runs) in (0, len(preset.changes))                # all of the preset's runs, or none
+    default = readymade.default_run(lesson)
+    for record, change in zip(shipped_runs, preset.changes):
+        assert record.status == "done" and record.data == default.data
+        assert {k: record.config[k] for k in change} == change
+        assert record.epoch_table                                         # what Compare shows: curves, tables
+    if shipped_runs:
+        at = open_as(PAGE, ALICE, query={"lesson": lesson.key})
+        at.button(key=f"cmp-show-{preset.key}").click().run()
+        assert not at.exception and len(at.metric) == len(preset.changes)
+        opened = open_as(lesson.page, ALICE, query={"run": shipped_runs[0].id})     # "Open a run in its lesson"
+        assert not opened.exception and not opened.warning                 # its results, or why there are none
+        whole = (shipped.path(shipped_runs[0].id) / "model.safetensors").exists()
+        assert (ui_runs.CURVES_ONLY in texts(opened.info)) != whole
 
 
 def test_a_preset_trains_the_pair_as_the_persons_runs(service, tmp_path, monkeypatch):

@@ -452,6 +452,10 @@ def _loader(lesson: str, run_id: str) -> Callable[[], Any]:
     return load
 
 
+CURVES_ONLY = ("This ready-made run comes with its curves and epoch table only, not its model, to keep the app "
+               "small. To see its results and use it, train it yourself: the controls above are set to its settings.")
+
+
 def loaded(found: RunView | None) -> Any:
     """The finished run as its lesson's page uses it (its loader's result, shared between sessions), or None with
     the reason shown."""
@@ -459,6 +463,9 @@ def loaded(found: RunView | None) -> Any:
         return None
     if found.status == CANCELLED and not store_of(found.id).has_results(found.id):
         return None                                      # stopped before it had any: its status line says so
+    if found.record.owner == readymade.OWNER and not store_of(found.id).has_results(found.id):
+        st.info(CURVES_ONLY, icon=":material/info:")     # a comparison's shipped run (core/readymade.FULL_RUN_BYTES)
+        return None
     key, load = (found.lesson, found.id, found.finished), _loader(found.lesson, found.id)
     if found.replaying:
         _LOADED.ahead(key, load)                         # ready when the replay ends
