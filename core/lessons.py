@@ -158,7 +158,8 @@ register_lesson(Lesson(
     limited={"image_size": ("size",), "epochs": ("epochs", "freeze_epochs")},
     comparisons=(
         Comparison("recipe", "fine_tune vs fit_one_cycle", ({"recipe": "fine_tune"}, {"recipe": "fit_one_cycle"}),
-                   "Does training the new head first, then everything, beat training everything at once?"),
+                   "Does training the new head first, then everything, beat training everything at once? "
+                   "(fine_tune trains one frozen epoch more: for 1 epoch, it trains 2.)"),
         Comparison("pretrained", "pretrained vs random weights", ({"pretrained": True}, {"pretrained": False}),
                    "How much does starting from a model that has seen ImageNet help?"),
         Comparison("lr", "two learning rates", ({"lr": 1e-3}, {"lr": 1e-2}),

@@ -127,10 +127,10 @@ def test_presentation_mode_steps_through_a_lessons_sections(service, monkeypatch
     at.switch_page("pages/tabular.py").run()
     assert not at.exception
     bar = " ".join(m.value for m in at.markdown)
-    assert "**Start** · step 0 of 6" in bar
+    assert "**Start** · step 0 of 7" in bar              # Results included, empty until a run
     assert at.button(key="present-back").disabled
     at.button(key="present-next").click().run()
-    assert "**1. The raw table** · step 1 of 6" in " ".join(m.value for m in at.markdown)
+    assert "**1. The raw table** · step 1 of 7" in " ".join(m.value for m in at.markdown)
     at.button(key="present-exit").click().run()
     assert not at.session_state["present"] and not [b for b in at.button if b.key == "present-next"]
     assert at.query_params["present"] == "0"
@@ -143,10 +143,10 @@ def test_the_sidebars_switch_turns_presentation_mode_on_and_is_gone_until_exit(s
     assert not [b for b in at.button if b.key == "present-next"]
     at.toggle(key="present_toggle").set_value(True).run()
     assert at.session_state["present"] and at.query_params["present"] == "1"
-    assert "step 0 of 6" in " ".join(m.value for m in at.markdown)
+    assert "step 0 of 7" in " ".join(m.value for m in at.markdown)
     assert not [t for t in at.toggle if t.key == "present_toggle"]      # no widget holds the choice while it is on
     at.button(key="present-next").click().run()
-    assert "step 1 of 6" in " ".join(m.value for m in at.markdown)
+    assert "step 1 of 7" in " ".join(m.value for m in at.markdown)
     at.button(key="present-exit").click().run()
     assert not at.session_state["present"] and at.toggle(key="present_toggle").value is False
 
