@@ -140,12 +140,15 @@ def _exit() -> None:
     st.session_state["present_toggle"] = False          # in case Streamlit still remembers it from before
 
 
+def _hidden() -> list[str]:
+    """The kinds of controls (keys of HIDEABLE) the instructor chose to hide in presentation mode."""
+    from core.classroom import presentation_settings
+    return [h for h in presentation_settings(class_root()).get("hide", []) if h in HIDEABLE]
+
+
 def hides(what: str) -> bool:
     """Whether presentation mode is on and hides `what` (a key of HIDEABLE), as the instructor chose."""
-    if not is_on():
-        return False
-    from core.classroom import presentation_settings
-    return what in presentation_settings(class_root()).get("hide", [])
+    return is_on() and what in _hidden()
 
 
 def begin():
@@ -153,8 +156,7 @@ def begin():
     sections). None when presentation mode is off."""
     if not is_on():
         return None
-    from core.classroom import presentation_settings
-    hidden = [HIDEABLE[h][1] for h in presentation_settings(class_root()).get("hide", []) if h in HIDEABLE]
+    hidden = [HIDEABLE[h][1] for h in _hidden()]
     css = BASE_CSS
     if hidden:
         css += "<style>" + ", ".join(f'[data-testid="stMain"] {s}' for s in hidden) + \
