@@ -63,6 +63,7 @@ def test_a_shipped_preset_is_the_ready_made_run_once_per_change_and_shows(lesson
         assert not opened.exception and not opened.warning                 # its results, or why there are none
         whole = (shipped.path(shipped_runs[0].id) / "model.safetensors").exists()
         assert (ui_runs.CURVES_ONLY in texts(opened.info)) != whole
+        assert (ui_runs.UNTIL_THE_REPLAY_ENDS in texts(opened.caption)) == whole     # no results to wait for
 
 
 def test_a_preset_trains_the_pair_as_the_persons_runs(service, tmp_path, monkeypatch):

@@ -456,6 +456,11 @@ CURVES_ONLY = ("This ready-made run comes with its curves and epoch table only, 
                "small. To see its results and use it, train it yourself: the controls above are set to its settings.")
 
 
+def _curves_only(found: RunView) -> bool:
+    """A comparison's run shipped without its model (core/readymade.FULL_RUN_BYTES): its replay ends on nothing."""
+    return found.record.owner == readymade.OWNER and not store_of(found.id).has_results(found.id)
+
+
 def loaded(found: RunView | None) -> Any:
     """The finished run as its lesson's page uses it (its loader's result, shared between sessions), or None with
     the reason shown."""
@@ -463,8 +468,8 @@ def loaded(found: RunView | None) -> Any:
         return None
     if found.status == CANCELLED and not store_of(found.id).has_results(found.id):
         return None                                      # stopped before it had any: its status line says so
-    if found.record.owner == readymade.OWNER and not store_of(found.id).has_results(found.id):
-        st.info(CURVES_ONLY, icon=":material/info:")     # a comparison's shipped run (core/readymade.FULL_RUN_BYTES)
+    if _curves_only(found):
+        st.info(CURVES_ONLY, icon=":material/info:")
         return None
     key, load = (found.lesson, found.id, found.finished), _loader(found.lesson, found.id)
     if found.replaying:
@@ -485,7 +490,7 @@ UNTIL_THE_REPLAY_ENDS = "Shown when the replay above ends."
 def not_yet(found: RunView | None, what: str = "once a model is trained above") -> str:
     """Why a section that needs a trained model is empty: its run is still training (or its ready-made run still
     replaying), or there is none yet."""
-    if found is not None and found.replaying:
+    if found is not None and found.replaying and not _curves_only(found):
         return UNTIL_THE_REPLAY_ENDS
     if found is not None and found.active:
         return UNTIL_THE_END
