@@ -11,7 +11,7 @@ from core.backends import make_backend
 from core.basics import quadratic, relu_fit, titanic
 from core.runs import RunStore
 from core.service import TrainingService, set_service
-from tests.conftest import wait_for_app
+from tests.conftest import wait_for_app, wait_for_results
 from tests.helpers import charts, open_page, tables, texts, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -407,14 +407,17 @@ def test_browser_journey(app_url, page, screenshot_dir):
     if page.get_by_text("Training —").count():
         page.get_by_text("Training —").first.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshot_dir / "how_training_works_network_live.png"))
-    page.get_by_text("Trained in").wait_for(timeout=120_000)
+    # "Weights at step" is drawn live, and the sections' headings before the end: wait for the end's own rerun,
+    # or a click in the form may land in a page about to be drawn again
+    wait_for_results(page)
     page.get_by_text("Weights at step").wait_for(timeout=30_000)
     page.get_by_role("heading", name="6. Ask the network about a passenger").wait_for(timeout=30_000)
     assert "run=" in page.url
-    wait_for_app(page)
     form = page.locator('[data-testid="stForm"]')
     said = page.get_by_text("The network says this passenger").text_content()
     form.get_by_text("female", exact=True).click()
+    form.get_by_role("radio", name="female").wait_for(state="attached")
+    assert form.get_by_role("radio", name="female").is_checked()
     form.get_by_role("button", name="Predict").click()
     wait_for_app(page)
     page.get_by_text("softmax: P(survived)").wait_for(timeout=30_000)
