@@ -389,7 +389,7 @@ def section_train(picked: Picked, model_config: dict) -> None:
     wd = cols[3].select_slider("Weight decay (wd)", options=WDS, value=ss.col_wd, key="col_wd")
     most = limits.most_epochs("col_epochs", MAX_EPOCHS)
     epochs = int(cols[4].number_input("Epochs", 1, most, min(ss.col_epochs, most), step=1, key="col_epochs"))
-    limits.epochs_note(MAX_EPOCHS, most, where=cols[4])
+    limits.epochs_note("col_epochs", MAX_EPOCHS, most, where=cols[4])
     remember_controls()
     config = dict(DEFAULTS, **model_config, recipe=chosen.key if chosen else "custom", method=method, lr=lr,
                   epochs=epochs, wd=wd, batch_size=bs, seed=seed)

@@ -307,7 +307,7 @@ def section_datablock(items, data: dict) -> dict:
     sizes = limits.image_sizes("ic_size", SIZES)
     size = c3.radio("Resize to (pixels)", sizes, index=sizes.index(min(DEFAULTS["size"], sizes[-1])), key="ic_size",
                     horizontal=True, help="Smaller trains faster; larger shows more detail.")
-    limits.sizes_note(SIZES, sizes, where=c3)
+    limits.sizes_note("ic_size", SIZES, sizes, where=c3)
     method = c4.radio("Resize method", RESIZE_METHODS, index=RESIZE_METHODS.index(DEFAULTS["method"]),
                       key="ic_method", horizontal=True)
     grouped = data.get("dataset") == "birds"
@@ -416,7 +416,7 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
                     "error rate with `fine_tune`'s for the same number of epochs.")
     epochs = int(st.number_input("Epochs" + (" after unfreezing" if frozen else ""), 1, most,
                                  min(DEFAULTS["epochs"], most), key="ic_epochs"))
-    limits.epochs_note(10, most, frozen)
+    limits.epochs_note("ic_epochs", 10, most, frozen)
     call = f"fine_tune({epochs}, base_lr={lr:g})" if config["recipe"] == "fine_tune" else \
         f"fit_one_cycle({epochs}, {lr:g})"
     show_code(f"learn.{call}")

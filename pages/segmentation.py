@@ -206,7 +206,7 @@ dls = SegmentationDataLoaders.from_label_func(
     widths = limits.image_sizes("seg_width", WIDTHS)
     width = c3.radio("Resize to (pixels wide)", widths, key="seg_width", horizontal=True,
                      help="Smaller trains faster; larger shows finer detail.")
-    limits.sizes_note(WIDTHS, widths, where=c3)
+    limits.sizes_note("seg_width", WIDTHS, widths, where=c3)
     shape = shape_for(items, width)
     train_idx, valid_idx = random_split(items.groups, valid_pct, seed)
 
@@ -286,7 +286,7 @@ def section_train(items, data_ref: dict, config: dict) -> None:
     epochs = st.number_input("Epochs after unfreezing", 1, most, key="seg_epochs",
                              help="The course runs fine_tune(8) on a GPU; the default here finishes in about a "
                                   "minute on a laptop CPU.")
-    limits.epochs_note(20, most, DEFAULTS["freeze_epochs"])
+    limits.epochs_note("seg_epochs", 20, most, DEFAULTS["freeze_epochs"])
     lr = ss.seg_lr
     show_code(f"learn.fine_tune({epochs}, base_lr={lr:g})")
     label = f"Train: fine_tune({epochs}, base_lr={lr:g})"

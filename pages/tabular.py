@@ -319,7 +319,7 @@ def section_train(data, data_ref: dict) -> None:
     most = limits.most_epochs("tab_epochs", 20)
     epochs = right.number_input("Epochs", min_value=1, max_value=most, value=min(DEFAULTS["epochs"], most), step=1,
                                 key="tab_epochs")
-    limits.epochs_note(20, most, where=right)
+    limits.epochs_note("tab_epochs", 20, most, where=right)
     show_code(f"learn.fit_one_cycle({epochs}, {lr_text(lr)})")
     label = f"Train: fit_one_cycle({epochs}, {lr_text(lr)})"
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="tab_train",

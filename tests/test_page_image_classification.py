@@ -104,6 +104,11 @@ def test_under_a_class_limit_of_two_epochs_the_page_does_not_ask_for_the_courses
         assert at.number_input(key="ic_epochs").max == 1                  # 2, the frozen one included
         assert "Set 3 epochs" not in texts(at.markdown) and "more than your class allows" in texts(at.markdown)
         assert "Your class allows at most 2 epochs per run, the frozen one included." in texts(at.caption)
+        set_limits(ClassLimits(image_size=128), module_service.store.root)
+        at = fresh({"size": "224"})                    # a link, or a run opened, trained at more than the class allows
+        assert "Resize(128" in texts(code_blocks(at)) and "Resize(224" not in texts(code_blocks(at))
+        assert ("Your class allows images of at most 128 pixels, so Train uses 128 px here, not the 224 px it was set "
+                "to. Your instructor sets the class's limits.") in texts(at.caption)
     finally:
         limits_path(module_service.store.root).unlink()
 

@@ -367,8 +367,13 @@ def test_the_controls_offer_no_more_than_the_class_allows_and_say_so(service):
     assert (epochs.max, epochs.value) == (2, 2) and at.radio(key="seg_width").options == ["64", "96", "128"]
     assert at.radio(key="seg_width").value == 128
     said = texts(at.caption)
-    assert "Your class allows at most 3 epochs per run, the frozen one included." in said
-    assert "Your class allows images of at most 128 pixels." in said
+    assert ("Your class allows at most 3 epochs per run, the frozen one included, so Train uses 2 here, not the 9 "
+            "it was set to.") in said                                      # the link asked for 9
+    assert "Your class allows images of at most 128 pixels, so Train uses 128 px here, not the 320 px it" in said
+    at.radio(key="seg_width").set_value(96).run()                           # a choice of the student's own
+    assert "Your class allows images of at most 128 pixels. Your instructor" in texts(at.caption)
+    at.radio(key="seg_width").set_value(128).run()
+    assert "not the 320 px" not in texts(at.caption)                       # said once, while it was the link's
     at.button(key="seg_train").click().run()
     assert not at.exception and not at.warning
     run = service.store.read(at.session_state["run:segmentation:fit"])

@@ -16,12 +16,24 @@ def most_epochs(key: str, lesson_most: int, frozen: int = 0) -> int:
     return most
 
 
-def epochs_note(lesson_most: int, most: int, frozen: int = 0, where=st) -> None:
+def epochs_note(key: str, lesson_most: int, most: int, frozen: int = 0, where=st) -> None:
     if most < lesson_most:
         allowed = _limits().epochs
-        where.caption(f"Your class allows at most {allowed} epochs per run"       # no help icon: the control has one
-                      + (", the frozen one included." if frozen == 1 else f", the {frozen} frozen ones included."
-                         if frozen else ".") + " Your instructor sets the class's limits.")
+        said = f"Your class allows at most {allowed} epochs per run" + (
+            ", the frozen one included" if frozen == 1 else f", the {frozen} frozen ones included" if frozen else "")
+        # no help icon: the control has one
+        where.caption(said + _lowered(key, most, "") + " Your instructor sets the class's limits.")
+
+
+def _lowered(key: str, most, unit: str) -> str:
+    """The end of a limit's sentence: what the control was set to (by a link, the run opened, an earlier choice)
+    before the limit brought it down, while it still shows the limit; the code above a run shown then differs from
+    what the run trained with, and this says why."""
+    was = st.session_state.get(_LOWERED, {}).get(key)
+    if was is None or st.session_state.get(key) != most:
+        st.session_state.get(_LOWERED, {}).pop(key, None)
+        return "."
+    return f", so Train uses {most:g}{unit} here, not the {was:g}{unit} it was set to."
 
 
 def image_sizes(key: str, sizes: list[int]) -> list[int]:
@@ -32,17 +44,21 @@ def image_sizes(key: str, sizes: list[int]) -> list[int]:
     return allowed
 
 
-def sizes_note(sizes: list[int], allowed: list[int], where=st) -> None:
+def sizes_note(key: str, sizes: list[int], allowed: list[int], where=st) -> None:
     if len(allowed) < len(sizes):
-        where.caption(f"Your class allows images of at most {_limits().image_size} pixels. Your instructor sets "
-                      "the class's limits.")
+        where.caption(f"Your class allows images of at most {_limits().image_size} pixels"
+                      + _lowered(key, allowed[-1], " px") + " Your instructor sets the class's limits.")
 
 
 def _limits() -> ClassLimits:
     return current_limits(get_service().store.root)          # the limits the service enforces
 
 
+_LOWERED = "_limits_lowered"          # session state: {control's key: the value a limit brought down}
+
+
 def _at_most(key: str, most) -> None:
     value = st.session_state.get(key)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > most:
         st.session_state[key] = most
+        st.session_state.setdefault(_LOWERED, {})[key] = value
