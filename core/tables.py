@@ -76,10 +76,31 @@ def read_csv_bytes(data: bytes, name: str = "your file", limits: Limits = Limits
                          "Try a sample of the rows.")
     if len(df) == 0:
         raise TableError(f"{name} has a header but no rows of data.")
+    swallowed = _lines_in_cells(df)
+    if swallowed > max(2, (len(df) + swallowed) // 4):
+        raise TableError(f"{name} could not be read as a table: {_runaway_quote(text, swallowed)}")
     if df.shape[1] < 2:
         raise TableError(f"{name} has a single column ('{df.columns[0]}'): we need one column to predict "
                          "and at least one to predict it from. Is the separator a comma?")
     return df
+
+
+def _lines_in_cells(df: pd.DataFrame) -> int:
+    """How many of the file's line breaks ended up inside cells (a quoted value may hold one; a quote never closed
+    takes the lines after it into one value, up to the next quote)."""
+    inside = 0
+    for i in range(df.shape[1]):
+        values = df.iloc[:, i]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            inside += int(values.map(lambda v: v.count("\n") if isinstance(v, str) else 0).sum())
+    return inside
+
+
+def _runaway_quote(text: str, swallowed: int) -> str:
+    opened = next((n for n, line in enumerate(text.splitlines(), 1) if line.count('"') % 2), None)
+    where = f"the quote \" on line {opened}" if opened else "a quote \""
+    return (f"{where} is not closed on its line, so the {swallowed:,} lines after it were read as one value. "
+            "Close it, or remove it.")
 
 
 def _parse_problem(message: str) -> str:

@@ -43,6 +43,8 @@ def test_a_good_csv_reads():
     (b"a,b\n", "no rows"),
     (b"a,b\n1,\"unclosed\n2,3\n", "could not be read.*quote \" on line 2 is never closed"),
     (b"a,b\n1,2\n3,4,5,6\n", "could not be read.*line 3 has 4 values where the header has 2"),
+    (b"age,job,pay\n30,\"teacher,1\n" + b"".join(b"%d,job,%d\n" % (i, i) for i in range(40)) + b"41,\"nurse\",2\n",
+     "could not be read.*quote \" on line 2 is not closed on its line, so the 41 lines after it were read as one"),
     ("name,pay\nJos\xe9,1\n".encode("latin-1"), "not UTF-8"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     (b"just_one_column\n1\n2\n", "single column"),
@@ -50,6 +52,11 @@ def test_a_good_csv_reads():
 def test_broken_files_get_a_sentence(data, words):
     with pytest.raises(TableError, match=words):
         read_csv_bytes(data, "my.csv")
+
+
+def test_a_value_over_two_lines_in_quotes_is_still_a_value():
+    df = read_csv_bytes(b'id,note,label\n1,"two\nlines",a\n' + b"".join(b"%d,n,b\n" % i for i in range(20)))
+    assert df.shape == (21, 3) and df.note[0] == "two\nlines"
 
 
 def test_server_limits():
