@@ -490,7 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     import getpass
     parser = argparse.ArgumentParser(prog="python -m core.classroom")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("hash-password", help="print the hash of a password, for .streamlit/secrets.toml")
+    sub.add_parser("hash-password", help="print the hash of a password, for .streamlit/secrets.toml",
+                   description="Asks for the password twice (it is not echoed) and prints its scrypt hash: put that "
+                               "in .streamlit/secrets.toml's [lesson1] section as class_password or "
+                               "instructor_password.")
     args = parser.parse_args(argv)
     if args.command == "hash-password":
         password = getpass.getpass("Password: ")

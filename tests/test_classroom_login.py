@@ -62,9 +62,11 @@ def test_the_class_password_signs_in_a_student_the_instructor_password_an_instru
     assert "user" not in teacher.session_state and teacher.text_input(key="class_sign_in_name")
 
 
-def test_in_an_open_class_only_the_instructor_signs_in(service, hashes):
-    secrets = {"lesson1": {"instructor_password": hashes[1]}}
-    at = open_as(APP, None, secrets=secrets)
+@pytest.mark.parametrize("secrets", [lambda h: {"lesson1": {"instructor_password": h}},
+                                     lambda h: {"instructor_password": h}],      # written above the section
+                         ids=["in_its_section", "above_every_section"])
+def test_in_an_open_class_only_the_instructor_signs_in(service, hashes, secrets):
+    at = open_as(APP, None, secrets=secrets(hashes[1]))
     assert "Lesson 1: play the whole game" in at.title[0].value      # students need not sign in
     assert "tabular" in nav_titles(at) and "instructor" not in nav_titles(at)
     sign_in(at, "Ms Teacher", CLASS_PW, form="instructor_sign_in")  # no class password here: refused

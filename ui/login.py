@@ -33,10 +33,24 @@ def _secrets_section(name: str) -> dict:
     return dict(section) if section else {}
 
 
+CLASS_SETTINGS = ("class_password", "instructor_password", "instructors", "oidc_provider", "trust_proxy")
+
+
 def class_auth() -> ClassAuth:
     auth = _secrets_section("auth")
-    return ClassAuth.from_settings(_secrets_section("lesson1"),
+    return ClassAuth.from_settings(_class_settings(),
                                    {k: dict(v) if hasattr(v, "keys") else v for k, v in auth.items()})
+
+
+def _class_settings() -> dict:
+    """The [lesson1] section of secrets.toml, and any of its settings written above every section instead: a
+    password written there had been ignored without a word, leaving the class with no instructor."""
+    settings = _secrets_section("lesson1")
+    try:
+        outside = {k: st.secrets[k] for k in CLASS_SETTINGS if k in st.secrets}
+    except Exception:
+        return settings
+    return {**outside, **settings}
 
 
 def client_address(auth: ClassAuth | None = None) -> str | None:
