@@ -109,16 +109,33 @@ limits = current_limits(store.root)
 max_upload = int(st.get_option("server.maxUploadSize"))
 with st.form("limits"):
     cols = st.columns(4)
-    image_size = cols[0].number_input("Largest image size (pixels)", 32, 2048, limits.image_size, step=32)
-    epochs = cols[1].number_input("Most epochs per run", 1, 500, limits.epochs)
+    image_size = cols[0].number_input("Largest image size (pixels)", 32, 2048, limits.image_size, step=32,
+                                      key="lim_image_size")
+    epochs = cols[1].number_input("Most epochs per run", 1, 500, limits.epochs, key="lim_epochs")
     upload_mb = cols[2].number_input("Largest upload (MB)", 1, max_upload, min(limits.upload_mb, max_upload),
                                      help=f"The web server itself refuses files over {max_upload} MB "
-                                          "(server.maxUploadSize in .streamlit/config.toml).")
-    minutes = cols[3].number_input("Longest run (minutes)", 1, 24 * 60, max(1, round(limits.job_seconds / 60)))
+                                          "(server.maxUploadSize in .streamlit/config.toml).", key="lim_upload_mb")
+    minutes = cols[3].number_input("Longest run (minutes)", 1, 24 * 60, max(1, round(limits.job_seconds / 60)),
+                                   key="lim_minutes")
     if st.form_submit_button("Save the limits", type="primary", icon=":material/save:"):
         set_limits(ClassLimits(image_size=int(image_size), epochs=int(epochs), upload_mb=int(upload_mb),
                                job_seconds=int(minutes) * 60), store.root)
         st.toast("Limits saved: they apply to every new run.", icon=":material/check:")
+
+
+def back_to_the_usual_limits(usual: ClassLimits) -> None:
+    """A callback, before the page is drawn again: the form's controls then start from the limits saved."""
+    set_limits(usual, store.root)
+    for key in ("lim_image_size", "lim_epochs", "lim_upload_mb", "lim_minutes"):
+        st.session_state.pop(key, None)
+    st.toast("The app's limits are back: they apply to every new run.", icon=":material/check:")
+
+
+usual = ClassLimits()
+if current_limits(store.root) != usual:
+    st.button(f"Back to the app's limits ({usual.image_size} pixels, {usual.epochs} epochs, {usual.upload_mb} MB, "
+              f"{usual.job_seconds // 60} minutes)", icon=":material/restart_alt:", key="limits_default",
+              on_click=back_to_the_usual_limits, args=(usual,))
 
 st.subheader("Ready-made runs")
 st.caption("Each lesson opens with a finished run, replayed before the students train their own: the one shipped "

@@ -3,7 +3,7 @@ class's limits (which core then enforces), pins a ready-made run and chooses wha
 import pytest
 
 from core import readymade
-from core.classroom import current_limits, presentation_settings
+from core.classroom import ClassLimits, current_limits, presentation_settings
 from core.errors import LimitError
 from tests.helpers import texts, wait_until
 from tests.lesson_for_tests import KEY
@@ -86,6 +86,10 @@ def test_limits_set_on_the_page_are_enforced_by_core(service):
     assert limits.epochs == 4 and limits.job_seconds == 7 * 60
     with pytest.raises(LimitError, match="at most 4 epochs"):
         service.submit(KEY, "train", {}, {"epochs": 5}, owner=ALICE.id)
+    at.button(key="limits_default").click().run()                       # and back, without typing them in
+    assert current_limits(service.store.root) == ClassLimits()
+    assert {n.label: n.value for n in at.number_input}["Most epochs per run"] == ClassLimits().epochs
+    assert not [b for b in at.button if b.key == "limits_default"]       # nothing to undo
 
 
 def test_pinning_a_run_as_the_lessons_ready_made_run(service, monkeypatch, tmp_path):
