@@ -156,6 +156,7 @@ register_lesson(Lesson(
           Job("fit", "core.vision.jobs:fine_tune", "fine_tune", keeps_model=True, settings="core.vision.train:settings")),
     load="core.vision.jobs:load_run", metric=Metric("error_rate", "error rate", False, ".1%"),
     limited={"image_size": ("size",), "epochs": ("epochs", "freeze_epochs")},
+    default_run=DefaultRun("fit", {"dataset": "birds", "label": "is_bird"}, {}),   # the label the page starts on
     comparisons=(
         Comparison("recipe", "fine_tune vs fit_one_cycle", ({"recipe": "fine_tune"}, {"recipe": "fit_one_cycle"}),
                    "Does training the new head first, then everything, beat training everything at once? "

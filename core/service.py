@@ -91,7 +91,8 @@ class TrainingService:
             mine = self.active_runs(owner)
             if len({r.info.get("comparison") or r.id for r in mine}) >= self.runs_per_owner:
                 what = "comparison" if mine[0].info.get("comparison") else "run"
-                raise LimitError(f"You already have a {what} {mine[0].status}: “{mine[0].title}”. Stop it or wait "
+                state = "training" if mine[0].status == "running" else mine[0].status
+                raise LimitError(f"You already have a {what} {state}: “{mine[0].title}”. Stop it or wait "
                                  "for it to finish before starting another.")
             if len(self._queue) + len(configs) > self.max_queue:
                 raise LimitError("The server's queue is full; please try again in a minute.")

@@ -414,7 +414,7 @@ def section_train(picked: Picked, model_config: dict) -> None:
     call = fit_call(method, epochs, lr, wd)
     ui_runs.train_button(LESSON, picked.ref, config, f"Train: {call}", key="col_train",
                          title=f"Collab: {call}, seed {seed}")
-    run_id = ui_runs.current(LESSON, "fit")
+    run_id = ui_runs.current(LESSON, "fit", picked.ref)
     if run_id:
         ui_runs.live(run_id)
 
@@ -682,7 +682,7 @@ if picked is not None:
     if model_config is not None:
         with numbered("Find a learning rate, then train"):
             st.fragment(section_train)(picked, model_config)   # a setting reruns this section only
-view, run = ui_runs.shown(LESSON, picked is not None)
+view, run = ui_runs.shown(LESSON, picked.ref if picked is not None else None)
 if run is not None:
     with numbered("Results"):
         if picked is None:                      # a shared link opened before any ratings were chosen

@@ -328,7 +328,7 @@ def section_network(seed: int):
     """The controls, the Train button, the live panel and the trained network's weights; returns the run shown and
     the loaded run (each or None)."""
     st.markdown(
-        "Now the same loop with thousands of weights: a small neural network (multiply-and-add, ReLU, "
+        "Now the same loop with hundreds of weights instead of three: a small neural network (multiply-and-add, ReLU, "
         "multiply-and-add) predicting who survived the Titanic from class, sex, age and family aboard. Training "
         "runs on the server's worker (a GPU when there is one). Watch the two weight matrices change as heatmaps "
         "(blue negative, red positive) and the loss fall on the **training** rows and the held-out **validation** "
@@ -345,11 +345,11 @@ def section_network(seed: int):
     t_lr = cols[3].select_slider("Learning rate  ", T_LRS, value=3e-2, key="htw_t_lr")
     config = dict(n_train=int(n_train), epochs=int(epochs), n_hidden=int(n_hidden), lr=float(t_lr), seed=seed)
     st.caption(f"{n_train} training rows · {titanic.N_VALID} validation rows · "
-               f"{len(titanic.FEATURES)} inputs ({', '.join(titanic.FEATURES)}) → {n_hidden} hidden → 2 outputs · "
-               f"seed {seed}")
+               f"{len(titanic.FEATURES)} inputs ({', '.join(titanic.FEATURES)}) → {n_hidden} hidden → 2 outputs, "
+               f"{sum(p.numel() for p in titanic.make_mlp(int(n_hidden)).parameters()):,} weights · seed {seed}")
     ui_runs.train_button(LESSON, DATA, config, "Train the network", key="htw_t_train", kind=KIND,
                          title=f"Titanic MLP: {n_train} rows, {epochs} epochs, seed {seed}", disabled=found is None)
-    run_id = ui_runs.current(LESSON, KIND)
+    run_id = ui_runs.current(LESSON, KIND, DATA)
     view = ui_runs.live(run_id, table=False, extra=live_weights) if run_id else None
     run = ui_runs.loaded(view)
     if run is not None:

@@ -423,7 +423,7 @@ def section_train(data: dict, config: dict, n_items: int) -> None:
     fit_config = dict(config, lr=lr, epochs=epochs)
     ui_runs.train_button(LESSON, data, fit_config, f"Train: {call}", key="ic_train",
                          title=f"{call} · {config['backbone']} on {n_items} photos · seed {config['seed']}")
-    run_id = ui_runs.current(LESSON, "fit")
+    run_id = ui_runs.current(LESSON, "fit", data)
     if run_id:
         ui_runs.live(run_id)
 
@@ -612,7 +612,7 @@ if picked is not None:
     with numbered("lr_find, then train"):
         st.fragment(section_train)(data, dict(DEFAULTS, **chosen), len(items))   # a setting reruns this section only
 
-view, run = ui_runs.shown(LESSON, picked is not None)
+view, run = ui_runs.shown(LESSON, data if picked is not None else None)
 if view is not None and picked is None:
     ui_runs.live(view.id)
 if run is None and (picked is not None or view is not None):

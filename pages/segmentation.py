@@ -293,7 +293,7 @@ def section_train(items, data_ref: dict, config: dict) -> None:
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="seg_train",
                          title=f"U-Net on {config['backbone']}, {len(items)} photos, fine_tune({epochs}), "
                                f"seed {config['seed']}")
-    run_id = ui_runs.current(LESSON, "fit")
+    run_id = ui_runs.current(LESSON, "fit", data_ref)
     if run_id:
         ui_runs.live(run_id)
 
@@ -342,7 +342,8 @@ def section_results(run, found) -> None:
     st.caption("What to expect from the default settings: the outlines come out well after a minute on a CPU, but "
                "the class of a cut-out it never saw is often wrong (a crow painted as a vehicle): 160 training "
                "photos and small images are not much to learn *which* thing it is. More epochs and bigger images "
-               "help; on a GPU try 320 pixels wide and 10 epochs.")
+               + ("help; on a GPU try 320 pixels wide and 10 epochs." if limits.allows(
+                   image_size=320, epochs=10 + DEFAULTS["freeze_epochs"]) else "help, as far as your class allows."))
 
     st.subheader("Top losses: the photos it got most wrong")
     show_code("interp = SegmentationInterpretation.from_learner(learn)\ninterp.plot_top_losses(3)")
@@ -520,7 +521,7 @@ if picked is not None:
         section_lr_find(data_ref, config)
     with numbered("fine_tune: train it"):
         st.fragment(section_train)(items, data_ref, config)   # a setting reruns this section only
-view, run = ui_runs.shown(LESSON, picked is not None)
+view, run = ui_runs.shown(LESSON, data_ref if picked is not None else None)
 if run is not None:
     with numbered("What changed inside"):
         if picked is None:                          # a shared link opened before any data was chosen

@@ -324,7 +324,7 @@ def section_train(data, data_ref: dict) -> None:
     label = f"Train: fit_one_cycle({epochs}, {lr_text(lr)})"
     ui_runs.train_button(LESSON, data_ref, dict(config, lr=lr, epochs=int(epochs)), label, key="tab_train",
                          title=f"Tabular: fit_one_cycle({epochs}, {lr_text(lr)}), seed {seed}")
-    run_id = ui_runs.current(LESSON, "fit")
+    run_id = ui_runs.current(LESSON, "fit", data_ref)
     if run_id:
         ui_runs.live(run_id)
 
@@ -521,7 +521,7 @@ if picked is not None:
         section_learner(data, data_key, spec_key)
     with numbered("Find a learning rate, then train"):
         st.fragment(section_train)(data, data_ref)      # a setting changed reruns this section, not the page
-view, run = ui_runs.shown(LESSON, picked is not None)
+view, run = ui_runs.shown(LESSON, data_ref if picked is not None else None)
 if run is not None:
     with numbered("Results"):
         if picked is None:                          # a shared link opened before any table was chosen

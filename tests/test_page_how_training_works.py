@@ -311,6 +311,7 @@ def test_settings_in_the_url_fill_the_controls_and_snap_to_the_nearest_option():
     assert at.select_slider(key="htw_t_rows").value == 400 and at.select_slider(key="htw_t_epochs").value == 20
     assert at.select_slider(key="htw_t_hidden").value == 16 and at.select_slider(key="htw_t_lr").value == 0.01
     assert at.number_input(key="htw_seed").value == 11
+    assert "→ 16 hidden → 2 outputs, 178 weights" in texts(at.caption)       # (8 + 1) × 16 + (16 + 1) × 2
     odd = open_page(PAGE, query={"n_train": "450", "lr": "0.02", "seed": "99999", "epochs": "lots"})
     assert odd.select_slider(key="htw_t_rows").value == 400 and odd.select_slider(key="htw_t_lr").value == 0.03
     assert odd.number_input(key="htw_seed").value == 10_000 and odd.select_slider(key="htw_t_epochs").value == 60

@@ -144,3 +144,22 @@ def test_the_lesson_page_opens_on_the_ready_made_run(module_service, shipped, mo
     assert at.metric[0].value == f"{record.metrics['accuracy']:.1%}"
     next(b for b in at.button if b.label == "Train again with these settings").click().run()
     assert at.select_slider(key="tab_lr").value == record.config["lr"] and not at.exception
+
+
+@pytest.mark.parametrize("page, other_data", [
+    ("tabular", lambda at: (at.radio(key="tab_source").set_value("My own CSV").run(),
+                            at.file_uploader(key="tab_upload").set_value(("mine.csv", ("age,job,pay\n" + "\n".join(
+                                f"{20 + i % 30},job{i % 4},{'yes' if i % 3 else 'no'}" for i in range(90))).encode(),
+                                "text/csv")).run())),
+    ("image_classification", lambda at: at.radio(key="ic_label").set_value("kind").run()),
+])
+def test_the_ready_made_run_shows_only_on_the_data_it_was_trained_on(page, other_data, module_service, shipped):
+    """Its results (the columns of its What if?, its classes) answer for its data: on a student's CSV or another
+    labelling, the sections wait for the student's run, as on a page without a ready-made run."""
+    at = open_page(f"pages/{page}.py", timeout=180)
+    headers = [h.value for h in at.header]
+    assert "This is the course's ready-made run" in texts(at.markdown)
+    other_data(at)
+    assert not at.exception and "This is the course's ready-made run" not in texts(at.markdown)
+    assert "ready-made run" not in "\n".join(e.label for e in at.expander)
+    assert [h.value for h in at.header] == headers and "Shown once a model is trained above." in texts(at.caption)

@@ -36,9 +36,9 @@ def test_a_new_tab_of_the_same_browser_finds_its_running_run_with_stop_and_the_o
         assert at.session_state[f"run:{LESSON}:{KIND}"] == run.id
         assert any(b.label == "Stop" for b in at.button)
         at.button(key="htw_t_train").click().run()
-        assert "You already have a run running" in texts(at.warning)
+        assert "You already have a run training" in texts(at.warning)
         at.run()                                  # a redraw (a poll, a replay ending) still says why
-        assert "You already have a run running" in texts(at.warning)
+        assert "You already have a run training" in texts(at.warning)
     finally:
         service.cancel(run.id, by="browser-0123abcd")
         service.wait(run.id, timeout=60)

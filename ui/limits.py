@@ -50,6 +50,12 @@ def sizes_note(key: str, sizes: list[int], allowed: list[int], where=st) -> None
                       + _lowered(key, allowed[-1], " px") + " Your instructor sets the class's limits.")
 
 
+def allows(*, image_size: int = 0, epochs: int = 0) -> bool:
+    """Whether the class allows a run this big (for advice such as "try 320 pixels": not where Train would refuse)."""
+    limits = _limits()
+    return image_size <= limits.image_size and epochs <= limits.epochs
+
+
 def _limits() -> ClassLimits:
     return current_limits(get_service().store.root)          # the limits the service enforces
 

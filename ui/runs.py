@@ -4,7 +4,7 @@ the training service (core/service.py) for a run and draws what the run store sa
     view = ui_runs.live(run_id)                                     # the live panel, polled while it trains
     found = ui_runs.lr_find_section("tabular", data, config, key="tab", lr_key="tab_lr")
     ui_runs.train_button("tabular", data, config, "Train", key="tab_train")
-    view = ui_runs.current_view("tabular", "fit")                   # this person's run, or the link's ?run=
+    view = ui_runs.current_view("tabular", "fit", data)             # this person's run, or the link's ?run=
     result = ui_runs.loaded(view)                                   # the lesson's loader, cached, from the store
     ui_runs.run_details(view, widgets)                              # seed, settings, data, link, Train again
     view = ui_runs.ready_made("tabular")                            # the run the lesson opens with
@@ -13,8 +13,8 @@ A run's id goes in the URL (`?run=`): a reloaded tab, another tab, or anyone giv
 Only its owner (or an instructor) sees its Stop button; everyone else reads it.
 
 Ready-made runs (core/readymade.py): until a person has a run of the lesson's default kind, `current` returns the
-lesson's ready-made run (the class's pinned one, else the shipped one), so every page opens with a finished run and
-pages need no code of their own for it. `live` replays it from its events at the speed the student picks (as it
+lesson's ready-made run (the class's pinned one, else the shipped one) while the page's data is the run's, so every
+page opens with a finished run and pages need no code of their own for it. `live` replays it from its events at the speed the student picks (as it
 trained, 10x, instant), and `loaded` gives its results once the replay has reached its end, as for a real run.
 """
 from __future__ import annotations
@@ -122,9 +122,10 @@ def _session_key(lesson: str, kind: str) -> str:
     return f"run:{lesson}:{kind}"
 
 
-def current(lesson: str, kind: str) -> str | None:
+def current(lesson: str, kind: str, data: dict) -> str | None:
     """The run of `kind` this page shows: the one started in this session, else the link's `?run=` if it is one,
-    else this person's latest (so their runs follow them to a new tab)."""
+    else this person's latest (so their runs follow them to a new tab), else the lesson's ready-made run if it was
+    trained on `data`, the data the page has chosen."""
     ss = st.session_state
     if ss.get(_session_key(lesson, kind)):
         return ss[_session_key(lesson, kind)]
@@ -142,17 +143,19 @@ def current(lesson: str, kind: str) -> str | None:
         if record.lesson == lesson and record.kind == kind:
             ss[_session_key(lesson, kind)] = record.id
             return record.id
-    return _ready_made_id(lesson, kind)
+    return _ready_made_id(lesson, kind, data)
 
 
-def _ready_made_id(lesson: str, kind: str) -> str | None:
-    """The lesson's ready-made run, if it is of this kind (not remembered: once the person trains, theirs shows)."""
+def _ready_made_id(lesson: str, kind: str, data: dict) -> str | None:
+    """The lesson's ready-made run, if it is of this kind and on this data (not remembered: once the person trains,
+    theirs shows). On other data (their own CSV, another label) its results would answer questions about photos or
+    columns the page no longer shows: the sections wait, numbered, for the student's run instead."""
     from core.lessons import get_lesson
     spec = readymade.default_run(get_lesson(lesson))
     if spec is None or spec.kind != kind:
         return None
     found = readymade.ready_made(lesson, get_service().store)
-    return found[1].id if found else None
+    return found[1].id if found and found[1].data == data else None
 
 
 def ready_made(lesson: str) -> RunView | None:
@@ -162,8 +165,8 @@ def ready_made(lesson: str) -> RunView | None:
     return view_or_say(found[1].id) if found else None
 
 
-def current_view(lesson: str, kind: str) -> RunView | None:
-    run_id = current(lesson, kind)
+def current_view(lesson: str, kind: str, data: dict) -> RunView | None:
+    run_id = current(lesson, kind, data)
     return view_or_say(run_id) if run_id else None
 
 
@@ -421,7 +424,7 @@ def lr_find_section(lesson: str, data: dict, config: dict, *, key: str, lr_key: 
         start(lesson, "lr_find", data, config, title)
     show_code(code, where=cols[1])
     say_refused(lesson, "lr_find", data, config)
-    run_id = current(lesson, "lr_find")
+    run_id = current(lesson, "lr_find", data)
     if not run_id:
         return None
     found = live(run_id, chart=False, table=False, say_done=False)
@@ -505,11 +508,12 @@ def stopped_early(results: dict) -> None:
                 icon=":material/stop_circle:")
 
 
-def shown(lesson: str, data_chosen: bool, kind: str = "fit") -> tuple[RunView | None, Any]:
+def shown(lesson: str, data: dict | None, kind: str = "fit") -> tuple[RunView | None, Any]:
     """The run a lesson page shows below its Train section, and the run loaded (or None): once the student has
-    chosen data, their run of `kind` (or the link's); before, only a run a link names. A link to a run that can't
-    be read is said so either way."""
-    found = current_view(lesson, kind) if data_chosen else link_opened(lesson)
+    chosen `data`, their run of `kind` (or the link's); before (None), only a run a link names. A link to a run that
+    can't be read is said so either way."""
+    data_chosen = data is not None
+    found = current_view(lesson, kind, data) if data_chosen else link_opened(lesson)
     if data_chosen and st.query_params.get(RUN_PARAM) not in (None, getattr(found, "id", None)):
         link_opened(lesson)
     return found, loaded(found)
