@@ -332,9 +332,9 @@ def layers_figure(numbers, inputs, outputs, narrow=False):
             dict(bar, x=list(outputs), y=numbers.outputs, marker_color="#64748b", name="output",
                  hovertemplate="%{x}: %{y:.3f}<extra></extra>", xaxis="x3", yaxis="y3"),
             dict(bar, x=list(outputs), y=numbers.probs, marker_color=["#64748b", "#16a34a"],
-                 text=[f"{p:.0%}" for p in numbers.probs], textposition="outside",
+                 text=[f"{p:.0%}" for p in numbers.probs], textposition="outside", cliponaxis=False,
                  hovertemplate="P(%{x}) = %{y:.3f}<extra></extra>", xaxis="x4", yaxis="y4")]
-    layout["yaxis4"].update(range=[0, 1.15])
+    layout["yaxis4"].update(range=[0, 1.2])          # room for "100%" above its bar, in bigger text too
     layout["xaxis2"].update(title="grey: before the ReLU · red: after")
     layout["xaxis"].update(tickangle=-40, title="normalised")
     return _figure(data, 960 if narrow else 380, showlegend=False, barmode="overlay", **layout)
