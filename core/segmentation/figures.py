@@ -175,7 +175,8 @@ def reliability_bars(rows: list[dict]) -> go.Figure:
                   legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
-COLOURBAR_GAP_PX = 50        # from the maps' bottom edge to their colour bars: the step axis's ticks and title
+COLOURBAR_GAP_PX = 62        # from the maps' bottom edge to their colour bars: the step axis's ticks and title,
+#                              in presentation mode's bigger text too (at 50 its title touched the bar)
 
 
 def inside_figure(stats: list[dict], narrow: bool = False) -> go.Figure:
