@@ -32,7 +32,7 @@ from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import later, numbered
 from ui.tables import show_table
-from ui.text import plain
+from ui.text import count, plain
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -199,7 +199,7 @@ def choose_upload() -> Picked | None:
                 "and one for the rating, a number. Or pick MovieLens above.", icon=":material/upload_file:")
         return None
     df = ss.col_upload_df
-    st.info(f"Using your file '{plain(ss.col_upload_name)}' ({len(df):,} rows).", icon=":material/description:")
+    st.info(f"Using your file '{plain(ss.col_upload_name)}' ({count(len(df), 'row')}).", icon=":material/description:")
     st.caption(KEPT_NOTICE)
     spec = choose_rating_columns(df, ss.col_upload_ref["input"])
     try:

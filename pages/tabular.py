@@ -27,7 +27,7 @@ from ui.frame import require_frame
 from ui.notices import resolved_once
 from ui.sections import later, numbered
 from ui.tables import show_table
-from ui.text import plain, points_apart, widget_label
+from ui.text import count, plain, points_apart, widget_label
 from ui.uploads import KEPT_NOTICE, kept_upload
 
 require_frame()
@@ -109,7 +109,7 @@ def choose_table() -> tuple[pd.DataFrame, TableSpec, str, str, dict] | None:
                 "Or pick the Adult census above.", icon=":material/upload_file:")
         return None
     df = ss.tab_upload_df
-    st.info(f"Using your file '{plain(ss.tab_upload_name)}' ({len(df):,} rows, {df.shape[1]} columns).",
+    st.info(f"Using your file '{plain(ss.tab_upload_name)}' ({count(len(df), 'row')}, {count(df.shape[1], 'column')}).",
             icon=":material/description:")
     st.caption(KEPT_NOTICE)
     return df, guess_spec(df), f"upload:{ss.tab_upload_ref['input']}", ss.tab_upload_name, ss.tab_upload_ref

@@ -1,7 +1,7 @@
 """ui/text.py: a student's text shown as itself, in markdown and in widget labels."""
 import pytest
 
-from ui.text import plain, widget_label
+from ui.text import count, plain, widget_label
 
 
 @pytest.mark.parametrize("name", ["education-num", "hours.per.week", "capital gain (USD)", "Mr O'Neil", "50%"])
@@ -33,3 +33,7 @@ def test_a_gap_in_points_is_the_gap_between_the_percentages_shown():
     assert f"{0.8404:.1%} {0.8366:.1%}" == "84.0% 83.7%"
     assert points_apart(0.8404, 0.8366) == 0.3 and round((0.8404 - 0.8366) * 100, 1) == 0.4
     assert points_apart(0.5, 0.75) == -25.0 and points_apart(0.123, 0.123) == 0.0
+
+
+def test_a_count_is_singular_only_for_one():
+    assert [count(n, "row") for n in (0, 1, 2, 1200)] == ["0 rows", "1 row", "2 rows", "1,200 rows"]

@@ -35,3 +35,8 @@ def points_apart(a: float, b: float) -> float:
     the numbers beside it: 84.04% and 83.66% show as 84.0% and 83.7%, 0.3 points apart, where their own gap (0.38)
     would say 0.4."""
     return round(float(f"{a * 100:.1f}") - float(f"{b * 100:.1f}"), 1)
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 row", "1,200 rows": a number with its noun, singular where it is one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
