@@ -7,6 +7,9 @@ from core.classroom import ClassLimits, current_limits
 from core.service import get_service
 
 
+_LOWERED = "_limits_lowered"          # session state: {control's key: the value a limit brought down}
+
+
 def most_epochs(key: str, lesson_most: int, frozen: int = 0) -> int:
     """The most epochs the control `key` may offer: the lesson's own bound, or the class's limit less the `frozen`
     epochs its recipe trains first (fine_tune's), whichever is lower. A value chosen before the limit came down (or
@@ -58,9 +61,6 @@ def allows(*, image_size: int = 0, epochs: int = 0) -> bool:
 
 def _limits() -> ClassLimits:
     return current_limits(get_service().store.root)          # the limits the service enforces
-
-
-_LOWERED = "_limits_lowered"          # session state: {control's key: the value a limit brought down}
 
 
 def _at_most(key: str, most) -> None:

@@ -14,8 +14,9 @@ Only its owner (or an instructor) sees its Stop button; everyone else reads it.
 
 Ready-made runs (core/readymade.py): until a person has a run of the lesson's default kind, `current` returns the
 lesson's ready-made run (the class's pinned one, else the shipped one) while the page's data is the run's, so every
-page opens with a finished run and pages need no code of their own for it. `live` replays it from its events at the speed the student picks (as it
-trained, 10x, instant), and `loaded` gives its results once the replay has reached its end, as for a real run.
+page opens with a finished run and pages need no code of their own for it. `live` replays it from its events at the
+speed the student picks (as it trained, 10x, instant), and `loaded` gives its results once the replay has reached
+its end, as for a real run.
 """
 from __future__ import annotations
 
