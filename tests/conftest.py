@@ -70,6 +70,7 @@ def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict 
     env = dict(os.environ, LESSON1_RUNS_DIR=str(runs_dir), LESSON1_BACKEND="local", PYTHONUNBUFFERED="1",
                **(env or {}))
     log = open(log_dir / "streamlit.log", "w")
+    _SERVER_LOGS.append(Path(log.name))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script,
          "--server.headless", "true", "--server.port", str(port),
@@ -89,6 +90,10 @@ def app_server(log_dir: Path, runs_dir: Path, extra_args: tuple = (), env: dict 
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        _SERVER_LOGS.remove(Path(log.name))
+
+
+_SERVER_LOGS: list[Path] = []           # the logs of the servers running now, for a failed journey's artifacts
 
 
 @contextmanager
@@ -180,15 +185,28 @@ def pytest_runtest_makereport(item, call):
 def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
+    console: list[str] = []
+    pg.on("console", lambda message: console.append(f"{time.strftime('%H:%M:%S')} {message.type}: {message.text}"))
     yield pg
     failed = getattr(request.node, "report_call", None)
     if failed is not None and failed.failed:          # what the page showed when the journey failed, for CI's artifacts
-        ARTIFACTS.mkdir(exist_ok=True)
-        try:
-            pg.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}.png", full_page=True)
-        except Exception as e:                        # a crashed page: the failure itself says enough
-            print(f"no screenshot of the failed journey: {e}")
+        _keep_what_a_failed_journey_saw(pg, console, f"FAILED-{request.node.path.stem}-{request.node.name}")
     context.close()
+
+
+def _keep_what_a_failed_journey_saw(page, console: list[str], name: str) -> None:
+    """The page (a screenshot), the browser's console and the tail of each running server's log, under artifacts/:
+    a journey that fails once in CI cannot be asked again (a click seemed lost twice; the console would have said
+    whether Streamlit's frontend sent it)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    except Exception as e:                            # a crashed page: the failure itself says enough
+        print(f"no screenshot of the failed journey: {e}")
+    (ARTIFACTS / f"{name}.console.txt").write_text("\n".join(console) + "\n")
+    logs = [f"== {log}\n" + "".join(log.read_text(errors="replace").splitlines(keepends=True)[-200:])
+            for log in _SERVER_LOGS if log.exists()]
+    (ARTIFACTS / f"{name}.server.txt").write_text("\n".join(logs))
 
 
 @pytest.fixture

@@ -193,3 +193,16 @@ def test_the_image_check_runs_journeys_that_exist_and_need_only_a_url():
                 assert "app_url" in fixtures and not {"tmp_path", "class_url", "oidc_class"} & set(
                     f.strip() for f in fixtures.split(",")), f"{path}::{test} needs more than a URL: {fixtures}"
         assert not name or name in dict(tests), journey
+
+
+def test_the_servers_settings_parse_and_keep_one_script_runner_per_student(monkeypatch):
+    """The image takes .streamlit/config.toml along (COPY . /app), and Streamlit reads it from the directory it
+    starts in. Fast reruns off: two runners of one student's script wrote the same session state, and a click could
+    be lost (the page ran with the value from before it; .streamlit/config.toml says how)."""
+    from streamlit import config
+    monkeypatch.chdir(ROOT)
+    config.get_config_options(force_reparse=True)
+    assert config.get_option("runner.fastReruns") is False
+    assert config.get_option("runner.postScriptGC") is False
+    assert config.get_option("client.showErrorDetails") == "none"
+    assert ".streamlit" not in (ROOT / ".dockerignore").read_text().split()
