@@ -18,6 +18,8 @@ from ui.text import plain
 from ui.login import class_auth
 from ui.present import HIDEABLE
 
+LIMITS_FORM = "_limits_form"     # session state: how many times the limits form was drawn anew
+
 require_frame()
 user = current_user()
 st.title("Instructor")
@@ -107,16 +109,18 @@ st.caption("Enforced by the training service for every run, whatever a page send
            "with a sentence. Changes apply to runs started from now on.")
 limits = current_limits(store.root)
 max_upload = int(st.get_option("server.maxUploadSize"))
-with st.form("limits"):
+form = st.session_state.get(LIMITS_FORM, 0)         # a new number after "Back to the app's limits": fresh controls
+with st.form(f"limits-{form}"):
     cols = st.columns(4)
     image_size = cols[0].number_input("Largest image size (pixels)", 32, 2048, limits.image_size, step=32,
-                                      key="lim_image_size")
-    epochs = cols[1].number_input("Most epochs per run", 1, 500, limits.epochs, key="lim_epochs")
+                                      key=f"lim_image_size-{form}")
+    epochs = cols[1].number_input("Most epochs per run", 1, 500, limits.epochs, key=f"lim_epochs-{form}")
     upload_mb = cols[2].number_input("Largest upload (MB)", 1, max_upload, min(limits.upload_mb, max_upload),
                                      help=f"The web server itself refuses files over {max_upload} MB "
-                                          "(server.maxUploadSize in .streamlit/config.toml).", key="lim_upload_mb")
+                                          "(server.maxUploadSize in .streamlit/config.toml).",
+                                     key=f"lim_upload_mb-{form}")
     minutes = cols[3].number_input("Longest run (minutes)", 1, 24 * 60, max(1, round(limits.job_seconds / 60)),
-                                   key="lim_minutes")
+                                   key=f"lim_minutes-{form}")
     if st.form_submit_button("Save the limits", type="primary", icon=":material/save:"):
         set_limits(ClassLimits(image_size=int(image_size), epochs=int(epochs), upload_mb=int(upload_mb),
                                job_seconds=int(minutes) * 60), store.root)
@@ -124,10 +128,11 @@ with st.form("limits"):
 
 
 def back_to_the_usual_limits(usual: ClassLimits) -> None:
-    """A callback, before the page is drawn again: the form's controls then start from the limits saved."""
+    """A callback, before the page is drawn again: the form is drawn anew, its controls starting from the limits
+    saved. The same controls kept the lowered numbers in the browser, whether their keys were dropped or given the
+    new values (the boxes showed them, but a Save still sent the old ones), so the next Save put the old limits back."""
     set_limits(usual, store.root)
-    for key in ("lim_image_size", "lim_epochs", "lim_upload_mb", "lim_minutes"):
-        st.session_state.pop(key, None)
+    st.session_state[LIMITS_FORM] = st.session_state.get(LIMITS_FORM, 0) + 1
     st.toast("The app's limits are back: they apply to every new run.", icon=":material/check:")
 
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from core.classroom import hash_password, set_presentation_settings
+from core.classroom import ClassLimits, current_limits, hash_password, set_presentation_settings
 from tests.conftest import ROOT, app_server, type_number, wait_for_app
 from ui.code import SELECTOR as CODE_BLOCKS
 
@@ -141,6 +141,19 @@ def test_the_instructors_page_during_two_students_jobs(browser, class_url, scree
     row.get_by_role("button", name="Stop").click()              # stop a student's run: the one training
     students[["Ada", "Alan"].index(who)].get_by_text("Stopped").first.wait_for(timeout=90_000)
     teacher.get_by_text("Nobody is training right now").wait_for(timeout=120_000)
+
+    # The class's limits lowered and saved, then back to the app's own with one button: the boxes show them too (they
+    # kept the lowered numbers, and the next Save put those back).
+    back = teacher.get_by_role("button", name=re.compile("^Back to the app's limits"))
+    type_number(teacher, "Most epochs per run", 5, back)
+    assert current_limits(CLASS_RUNS[class_url]).epochs == 5
+    back.click()
+    back.wait_for(state="detached", timeout=30_000)
+    wait_for_app(teacher)
+    assert teacher.get_by_role("spinbutton", name="Most epochs per run").input_value() == str(ClassLimits().epochs)
+    teacher.get_by_role("button", name="Save the limits").click()
+    wait_for_app(teacher)
+    assert current_limits(CLASS_RUNS[class_url]) == ClassLimits() and back.count() == 0
     for page in students + [teacher]:
         page.context.close()
 
