@@ -449,11 +449,12 @@ def section_use(run, model_key: str) -> None:
                          key="seg_which_model")
         if which == "the one you loaded back":
             segmenter, model_key = loaded, ss.seg_loaded_id            # ui/export names each model loaded
-    left, right = st.columns([1, 2])
+    # Above the columns, as the bird lesson's: in the photo's third of the page its choices wrapped.
     photo, photo_key = pick_photo("seg", "Which photo?", run.results["names"],
-                                  lambda i: Image.fromarray(run.x_valid[i]), check_image, where=left)
+                                  lambda i: Image.fromarray(run.x_valid[i]), check_image)
     if photo is None:
         return
+    left, right = st.columns([1, 2])
     if photo_key.startswith("valid:") and segmenter is run.segmenter:                     # kept with the run
         probs = run.probabilities(int(photo_key.removeprefix("valid:")))
     else:

@@ -65,6 +65,19 @@ def test_journey_in_chromium(app_url, page, browser, screenshot_dir):
     wait_for_app(page)
     shot(page, screenshot_dir, "is worst, lowest IoU first", "iou_click")
 
+    # Use it: the three choices of photo on one line, and the photo's full-screen button (Streamlit shows it on hover,
+    # just above the picture) clear of the photo list, whose arrow it covered.
+    choices = page.locator(".st-key-seg_where [role=radiogroup] label")
+    assert len({round(choices.nth(i).bounding_box()["y"]) for i in range(choices.count())}) == 1
+    photo = page.locator("[data-testid=stImage]").filter(has=page.get_by_text("the photo", exact=True)).first
+    photo.hover()                                                                      # scrolled to, if need be
+    page.wait_for_timeout(500)
+    photo_list = page.locator(".st-key-seg_example .react-aria-ComboBox").bounding_box()          # its box and arrow
+    button = photo.evaluate("e => { const bar = e.closest('.stElementContainer').querySelector("
+                            "'[data-testid=stElementToolbar]'); return [bar.getBoundingClientRect().toJSON(), "
+                            "getComputedStyle(bar).opacity]; }")
+    assert button[1] != "0" and button[0]["y"] >= photo_list["y"] + photo_list["height"], (button, photo_list)
+
     page.locator(".st-key-seg_where").get_by_text("Upload a photo", exact=True).click()      # ui/photos.pick_photo
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Your photo")
     uploader.locator('input[type="file"]').set_input_files(

@@ -10,6 +10,10 @@ from ui import present
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 VALIDATION, UPLOAD, CAMERA = "A validation photo", "Upload a photo", "Take a photo"
+# Below the picker, before the page shows the photo: Streamlit shows a picture's full-screen button on hover, 44 px
+# tall, just above its top edge. Right under the photo list it covered the list's arrow (segmentation at 1000 px wide,
+# where the photo is as wide as the list), so moving up from the photo to the list and clicking opened the photo.
+TOOLBAR_GAP_PX = 16
 
 
 def pick_photo(key: str, label: str, names: Sequence[str], validation_photo: Callable[[int], object],
@@ -22,6 +26,7 @@ def pick_photo(key: str, label: str, names: Sequence[str], validation_photo: Cal
     if chosen == VALIDATION:
         i = where.selectbox("Validation photo", range(len(names)), key=f"{key}_example",
                             format_func=lambda i: f"{i + 1}: {names[i]}")
+        where.space(TOOLBAR_GAP_PX)
         return validation_photo(i), f"valid:{i}"
     photo = (where.file_uploader("Your photo", type=PHOTO_TYPES, key=f"{key}_photo") if chosen == UPLOAD
              else where.camera_input("Take a photo", key=f"{key}_camera"))
@@ -32,4 +37,5 @@ def pick_photo(key: str, label: str, names: Sequence[str], validation_photo: Cal
     if img is None:
         where.error(f"That photo can't be used: {reason}.", icon=":material/broken_image:")
         return None, None
+    where.space(TOOLBAR_GAP_PX)
     return img, "photo:" + hashlib.sha256(data).hexdigest()
