@@ -90,10 +90,7 @@ class TrainingService:
         with self._lock:
             mine = self.active_runs(owner)
             if len({r.info.get("comparison") or r.id for r in mine}) >= self.runs_per_owner:
-                what = "comparison" if mine[0].info.get("comparison") else "run"
-                state = "training" if mine[0].status == "running" else mine[0].status
-                raise LimitError(f"You already have a {what} {state}: “{mine[0].title}”. Stop it or wait "
-                                 "for it to finish before starting another.")
+                raise LimitError(self.busy_sentence(mine[0]))
             if len(self._queue) + len(configs) > self.max_queue:
                 raise LimitError("The server's queue is full; please try again in a minute.")
             records = []
@@ -137,6 +134,18 @@ class TrainingService:
         records = self.store.records(mine) + [r for r in self.store.records(others)
                                               if r.active and not self._orphaned(r)]
         return [r for r in records if r.active]
+
+    def busy_sentence(self, record: RunRecord) -> str:
+        """Why a person may not train now: their run (or comparison) in the way, with its lesson, as it stands. A
+        run handed to a worker is training for them, though its record says queued until the worker has it."""
+        from core.lessons import LESSONS
+        what = "comparison" if record.info.get("comparison") else "run"
+        with self._lock:
+            handed = record.id in self._slots.values()
+        state = "training" if record.status == RUNNING or handed else "waiting in the queue"
+        where = f" ({LESSONS[record.lesson].title})" if record.lesson in LESSONS else ""
+        return (f"You already have a {what} {state}: “{record.title}”{where}. Stop it or wait for it to finish "
+                "before starting another.")
 
     def position(self, run_id: str) -> int | None:
         with self._lock:

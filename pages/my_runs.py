@@ -43,7 +43,7 @@ def status_text(record: RunRecord) -> str:
 
 def row(record: RunRecord) -> dict:
     lesson = LESSONS.get(record.lesson)
-    link = f"{lesson.key}?run={record.id}" if lesson is not None and record.format >= 2 else None
+    link = ui_runs.run_link(record) if lesson is not None and record.format >= 2 else None
     return {**({"who": display_name(record.owner, record.owner_name)} if everyone else {}),   # first: who, then what
             "lesson": lesson.title if lesson else "(older version)", "run": record.title or record.kind,
             "status": status_text(record), "result": metric_text(record),

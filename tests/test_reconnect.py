@@ -45,3 +45,23 @@ def test_a_new_tab_of_the_same_browser_finds_its_running_run_with_stop_and_the_o
     at.run()                                      # that run has ended: the refusal no longer holds
     assert "You already have a run" not in texts(at.warning)
     assert "you can train now" in "\n".join(t.value for t in at.toast)
+
+
+def test_a_run_on_another_page_in_the_way_is_named_with_its_lesson_and_a_link(service, monkeypatch):
+    """Train refused on the tabular lesson while this person's network trains on How training works: the sentence
+    says which lesson that run is on, and a link opens it there (its live panel, with Stop)."""
+    monkeypatch.setenv("LESSON1_DEVICE", "cpu")
+    run = service.submit(LESSON, KIND, DATA, dict(n_train=1000, epochs=300, n_hidden=64, seed=1),
+                         owner="browser-4567cdef")
+    try:
+        wait_until(lambda: service.store.read(run.id).status == "running", timeout=60)
+        at = AppTest.from_file(str(ROOT / "pages/tabular.py"), default_timeout=90)
+        at.session_state["browser_id"] = "4567cdef"
+        at.run()
+        at.button(key="tab_train").click().run()
+        said = [w.value for w in at.warning if "You already have a run training" in w.value]
+        assert said and "(How training works)" in said[0]
+        assert f"[Go to that run (How training works)](how_training_works?run={run.id})" in texts(at.markdown)
+    finally:
+        service.cancel(run.id, by="browser-4567cdef")
+        service.wait(run.id, timeout=60)

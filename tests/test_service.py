@@ -73,10 +73,12 @@ def test_results_are_the_same_for_a_new_service_on_the_same_store(threads, tmp_p
 def test_one_run_at_a_time_per_person_not_per_tab(threads):
     first = submit(threads, "wait", seconds=30)
     wait_until(lambda: threads.store.read(first.id).status == "running")
-    with pytest.raises(LimitError, match="already have a run"):
+    with pytest.raises(LimitError, match=r"already have a run training: “wait” \(Engine test\)\. Stop it"):
         submit(threads, "wait")
     other = submit(threads, "wait", owner="bob", seconds=30)           # someone else queues behind
     assert threads.position(other.id) == 1
+    with pytest.raises(LimitError, match="already have a run waiting in the queue"):      # and is told so
+        submit(threads, "wait", owner="bob")
     assert threads.cancel(first.id, by="alice") and threads.cancel(other.id, by="bob")
     assert threads.wait(first.id, 10).status == CANCELLED
     assert threads.wait(other.id, 10).status == CANCELLED

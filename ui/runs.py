@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from core import compare, readymade
 from core.live import ended_line, epoch_cell, queued_line, replay_line, training_line
@@ -231,12 +232,31 @@ def _while_busy() -> None:
     refused = st.session_state.get(REFUSED)
     if refused is None:                       # a Train pressed since, in another of the page's fragments
         return
-    if get_service().active_runs(current_user().id):
-        st.warning(refused["said"], icon=":material/hourglass_top:")
+    mine = get_service().active_runs(current_user().id)
+    if mine:                                  # said afresh: the run queued when Train was pressed may train now
+        st.warning(get_service().busy_sentence(mine[0]), icon=":material/hourglass_top:")
+        _link_to(mine[0], refused["where"])
         return
     st.session_state.pop(REFUSED, None)
     st.session_state[_FREE_AGAIN] = True
     st.rerun()
+
+
+def run_link(record: RunRecord) -> str:
+    """A run's address, relative to the app's pages: a lesson's URL path is its key."""
+    return f"{record.lesson}?{RUN_PARAM}={record.id}"
+
+
+def _link_to(record: RunRecord, here: list[str]) -> None:
+    """The run in the way, one click away, when it is another page's: its live panel, with its Stop button."""
+    lesson = get_lesson(record.lesson)
+    if [record.lesson, record.kind] == here or not lesson.listed or record.info.get("comparison"):
+        return
+    label = f"Go to that run ({lesson.title})"
+    try:                                             # in the app's navigation: the same tab, no reload
+        st.page_link(lesson.page, label=label, icon=":material/arrow_forward:", query_params={RUN_PARAM: record.id})
+    except StreamlitPageNotFoundError:               # a page run on its own (AppTest): a plain link
+        st.markdown(f":material/arrow_forward: [{label}]({run_link(record)})")
 
 
 def train_button(lesson: str, data: dict, config: dict, label: str, *, key: str, kind: str = "fit",
