@@ -232,9 +232,10 @@ def _while_busy() -> None:
     refused = st.session_state.get(REFUSED)
     if refused is None:                       # a Train pressed since, in another of the page's fragments
         return
-    mine = get_service().active_runs(current_user().id)
+    service = get_service()
+    mine = service.active_runs(current_user().id)
     if mine:                                  # said afresh: the run queued when Train was pressed may train now
-        st.warning(get_service().busy_sentence(mine[0]), icon=":material/hourglass_top:")
+        st.warning(service.busy_sentence(mine[0]), icon=":material/hourglass_top:")
         _link_to(mine[0], refused["where"])
         return
     st.session_state.pop(REFUSED, None)
