@@ -1,5 +1,6 @@
 """The sidebar's job counts ("2 training · 5 waiting · 1 worker"), kept fresh by the student's browser: a small
-component asks a route for them every few seconds and changes its line of text.
+component asks a route for them every few seconds and changes its line of text, and asks at once when a live panel
+on the page sees its run start or end (a window event), so the two never disagree for a whole poll.
 
 Why not a fragment rerunning every 5 s, as before: each rerun cost the browser ~65 ms of Streamlit's frontend
 handling a script run, whatever changed, so a tab left open on a lesson used 0.036 of a core doing nothing (3 tabs:

@@ -1,5 +1,7 @@
 // The sidebar's job counts (ui/job_counts.py): asks the server for them every few seconds and changes one line of
-// text when they change. Plain DOM, nothing to build.
+// text when they change; at once when a live panel on the page sees its run start or end. Plain DOM, nothing to
+// build.
+const JOBS_CHANGED = "lesson1:jobs-changed";         // sent by live_panel.js
 export default function (component) {
   const { data, parentElement } = component;
   if (parentElement.__lesson1Jobs) parentElement.__lesson1Jobs();      // drawn again with new data: one poller
@@ -15,9 +17,12 @@ export default function (component) {
   }
   parentElement.append(root);
 
-  let closed = false, timer = null, failures = 0;
+  let closed = false, timer = null, failures = 0, asking = false, again = false;
   async function poll() {
     if (closed) return;
+    if (asking) { again = true; return; }          // an answer on its way may be older than the change: ask again
+    clearTimeout(timer);
+    asking = true;
     let wait = document.hidden ? 5 * data.poll_ms : data.poll_ms;
     try {
       const response = await fetch(`${data.url}?token=${encodeURIComponent(data.token)}`, { cache: "no-store" });
@@ -30,13 +35,17 @@ export default function (component) {
       failures += 1;                                 // the server is restarting, or the network dropped
       wait = Math.min(30000, data.poll_ms * 2 ** failures);
     }
-    timer = setTimeout(poll, wait);
+    asking = false;
+    timer = setTimeout(poll, again ? 0 : wait);
+    again = false;
   }
   timer = setTimeout(poll, data.poll_ms);
+  window.addEventListener(JOBS_CHANGED, poll);
 
   const close = () => {
     closed = true;
     clearTimeout(timer);
+    window.removeEventListener(JOBS_CHANGED, poll);
     delete parentElement.__lesson1Jobs;
   };
   parentElement.__lesson1Jobs = close;

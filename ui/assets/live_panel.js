@@ -2,6 +2,7 @@
 // the progress line, the epoch table and the loss chart. Plain DOM and one SVG: no framework, nothing to build.
 const SVG = "http://www.w3.org/2000/svg";
 const CHART = { height: 360, left: 56, right: 16, top: 16, bottom: 44 };
+const JOBS_CHANGED = "lesson1:jobs-changed";         // heard by job_counts.js
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -202,13 +203,16 @@ export default function (component) {
         current = { ...current, line: body.line, fraction: body.fraction };
         drawLine();
       } else {
+        const moved = body.status !== current.status;
         current = body;
         drawAll();
+        // The sidebar's counts (job_counts.js) ask again now, instead of up to one of their polls later.
+        if (moved && !data.replay) window.dispatchEvent(new Event(JOBS_CHANGED));
         if (!current.active) {
           setTriggerValue("status", current.status);         // it ended: the page reruns and draws the results
           return;
         }
-      }                  // it started: nothing else on the page changes (the sidebar's counts poll on their own)
+      }                  // it started: nothing else on the page changes
     } catch (err) {
       failures += 1;                                       // the server is restarting, or the network dropped
       wait = Math.min(10000, data.poll_ms * 2 ** failures);
