@@ -43,7 +43,8 @@ def main() -> None:
                              position="hidden")
     else:
         page = st.navigation(sections)
-        sidebar_live = render_sidebar()
+        st.set_page_config(page_title=f"{page.title} · Lesson 1")     # each page its own, for tabs and screen readers
+        sidebar_live = render_sidebar(page.title)
     bar = present.begin()
     start_page()
     finished = False

@@ -42,6 +42,8 @@ def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page,
                            timeout=30_000)                        # the line moved on...
     page.wait_for_timeout(max(0, 6_000 - 1000 * (time.monotonic() - since)))
     assert [t for t in asked if t > since] == []                    # ...without asking Streamlit (nor the sidebar)
+    assert panel(page).get_by_role("progressbar", name="Training progress").count() == 1     # for screen readers:
+    assert panel(page).get_by_role("status").inner_text().startswith("Training, epoch")     # said as epochs pass
     page.locator("table.epochs tbody tr").first.wait_for(timeout=60_000)   # an epoch ended: its row is in the table
     points = page.locator("polyline").nth(1).get_attribute("points")
     assert len(points.split()) >= 2
@@ -58,7 +60,13 @@ def test_a_run_is_watched_without_reruns_and_stopped_by_its_owner(browser, page,
     answer = other.request.get(f"{app_url}/lesson1-api/live/{page.url.split('run=')[1]}?token=forged")
     assert answer.status == 403
 
-    panel(page).get_by_role("button", name="Stop").click()
+    panel(page).get_by_role("button", name="Stop").focus()
+    page.keyboard.press("Enter")                                    # from the keyboard: the focus stays on it
+    panel(page).get_by_role("button", name="Stopping…").wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)                                     # the page's rerun for Stop draws the panel again
+    if panel(page).count():
+        assert panel(page).evaluate("e => e.shadowRoot.activeElement && e.shadowRoot.activeElement.textContent") \
+            == "Stopping…"
     page.get_by_text("Stopped. What it had trained before then is kept").first.wait_for(timeout=90_000)
     other.get_by_text("Stopped. What it had trained before then is kept").first.wait_for(timeout=90_000)   # theirs too
     wait_for_app(page, timeout=60_000)

@@ -7,9 +7,11 @@ from ui.tables import CSS as TABLE_CSS
 # Every tab watching a run redraws its live panel every few seconds, and the progress bar then slides to its new
 # width. Without GPU compositing (a headless browser, software rendering) that slide cost three times the redraw
 # itself: a tab polling a bare progress bar each second used 0.080 of a core with it, 0.026 without. The bar steps.
-# A lesson's sections below the screen are not laid out or painted until they are scrolled to (content-visibility):
-# switching to a lesson took 1.48-1.84 s to draw the whole page, 1.21-1.26 s with it (benchmarks/bench_startup.py).
-# Their text is still in the page (find, screen readers), but `innerText` reads '' until they are drawn.
+# While a page first draws, a lesson's sections below the screen are not laid out or painted until they are scrolled
+# to (content-visibility): switching lessons took 0.63-0.69 s to draw the whole page without it (at worst 1.06-1.12 s),
+# 0.58-0.59 s with it (at worst 0.77-0.79 s; benchmarks/bench_startup.py, 2026-12-08). Chrome leaves such a section
+# out of its accessibility tree, so once the page is still, ui/assets/page_settle.js marks it settled and every
+# section is drawn: a screen reader then finds every heading and the Train button.
 # A row of photos is one st.image with a list (one element draws faster than a column per photo); Streamlit puts
 # those photos edge to edge, so they get a small gap.
 # Streamlit puts columns one under the other on a screen narrower than 640 px; we do it where the page's own column
@@ -19,7 +21,8 @@ from ui.tables import CSS as TABLE_CSS
 NARROW_PX = 560     # a place narrower than this gets a chart's or a drawing's narrow layout, where it has one
 
 APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; animation: none !important; }"
-           "[class*='st-key-lesson-section-'] { content-visibility: auto; contain-intrinsic-size: auto 900px; }"
+           ":root:not([data-l1-settled]) [class*='st-key-lesson-section-'] { content-visibility: auto; "
+           "contain-intrinsic-size: auto 900px; } .st-key-page-settle { display: none; }"
            "[data-testid='stImage'] { column-gap: 4px; }"
            "[data-testid='stMainBlockContainer'] { container-type: inline-size; }"
            "@container (max-width: 608px) { .stHorizontalBlock > .stColumn { min-width: calc(100% - 2rem); } }"
@@ -35,6 +38,17 @@ APP_CSS = ("<style>[data-testid='stProgress'] * { transition: none !important; a
 def app_style() -> None:
     """The app's own CSS, once per run of the frame (streamlit_app.py); fragment reruns keep it."""
     st.html(APP_CSS)
+
+
+def settle_when_still(page: str) -> None:
+    """Every section of `page` drawn for good once it is still (ui/assets/page_settle.js). In the sidebar: a
+    component takes a place in its column, and the sidebar is drawn before the page, so a new page starts unsettled."""
+    from ui.components import component
+    _SETTLE.setdefault("component", component("lesson1_page_settle", "page_settle"))
+    _SETTLE["component"](data={"page": page}, key="page-settle")
+
+
+_SETTLE: dict = {}
 
 
 def require_frame() -> None:

@@ -121,14 +121,16 @@ def _live_part() -> None:
     _sources_box()
 
 
-def render_sidebar():
-    """The sidebar: the account box and the presentation toggle, and a place for its live part (the service, the
-    jobs), returned for `render_sidebar_live` to fill once the page has drawn."""
+def render_sidebar(page: str):
+    """The sidebar of `page`: the account box and the presentation toggle, and a place for its live part (the
+    service, the jobs), returned for `render_sidebar_live` to fill once the page has drawn."""
     from ui import login, present
+    from ui.frame import settle_when_still
     with st.sidebar:
         login.account_box()
         live = st.container()
         present.toggle()
+        settle_when_still(page)
     return live
 
 

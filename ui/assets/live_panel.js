@@ -110,6 +110,8 @@ function drawTable(host, table) {
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
+  const focused = parentElement.getRootNode().activeElement;        // Stop, pressed from the keyboard: keep it there
+  const refocus = Boolean(focused && focused.classList && focused.classList.contains("stop"));
   if (parentElement.__lesson1Live) parentElement.__lesson1Live();       // drawn again with new data: one poller
   const colors = data.colors;
   const root = el("div", data.still ? "live still" : "live");
@@ -118,11 +120,15 @@ export default function (component) {
   const line = el("div", "line");
   const bar = el("div", "bar");
   bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-label", data.replay ? "The ready-made run's progress" : "Training progress");
+  // What a screen reader says, politely, when the run moves on: waiting, each epoch, the end; not every second.
+  const said = el("div", "said");
+  said.setAttribute("role", "status");
   bar.setAttribute("aria-valuemin", "0");
   bar.setAttribute("aria-valuemax", "100");
   const fill = el("div", "fill");
   bar.append(fill);
-  status.append(line, bar);
+  status.append(line, bar, said);
   const side = el("div", "side");
   top.append(status, side);
   const tableHost = el("div", "table");
@@ -153,17 +159,23 @@ export default function (component) {
   // A ready-made run replaying: the page said where the replay stood when it was drawn; this tab keeps its clock.
   const replayedFor = () => data.replay.from + ((performance.now() - shownAt) / 1000) * data.replay.speed;
 
+  // One Stop button, changed in place: a new one would drop the keyboard's focus to the page. "Stopping…" is
+  // aria-disabled, not disabled, which would drop it too.
+  const stop = el("button", "stop", "Stop");
+  stop.type = "button";
+  stop.onclick = () => {
+    if (stop.getAttribute("aria-disabled") === "true") return;
+    stopping = true;
+    drawSide();
+    setTriggerValue("stop", true);
+  };
+
   function drawSide() {
     if (data.can_stop && current.active) {
-      const button = el("button", "stop", stopping || current.line === "Stopping…" ? "Stopping…" : "Stop");
-      button.type = "button";
-      button.disabled = stopping || current.line === "Stopping…";
-      button.onclick = () => {
-        stopping = true;
-        drawSide();
-        setTriggerValue("stop", true);
-      };
-      side.replaceChildren(button);
+      const asked = stopping || current.line === "Stopping…";
+      stop.textContent = asked ? "Stopping…" : "Stop";
+      stop.setAttribute("aria-disabled", String(asked));
+      if (stop.parentNode !== side) side.replaceChildren(stop);
     } else {
       if (data.note) side.replaceChildren(el("span", "note", data.note));
       else side.replaceChildren();
@@ -176,6 +188,11 @@ export default function (component) {
     bar.hidden = current.status === "queued";
     fill.style.width = `${(100 * current.fraction).toFixed(1)}%`;
     bar.setAttribute("aria-valuenow", (100 * current.fraction).toFixed(0));
+    if (!data.replay) {
+      // "Training, epoch 2 of 6": not its batch and seconds
+      const news = current.line.split(" · ")[0].replace(" — ", ", ");
+      if (news !== said.textContent) said.textContent = news;
+    }
   }
 
   function drawAll() {
@@ -225,6 +242,7 @@ export default function (component) {
   });
   resized.observe(root);
   drawAll();
+  if (refocus && stop.isConnected) stop.focus();
   timer = setTimeout(poll, data.poll_ms);
 
   const close = () => {
