@@ -65,6 +65,22 @@ def test_where_the_page_is_narrow_columns_go_one_under_the_other(page, app_url):
     assert narrow_after > narrow_before + 100                    # one under the other
 
 
+# Each element's text colour and the opacity it is drawn with (its own and its ancestors').
+_SEEN_COLOURS = """(selector) => Array.from(document.querySelectorAll(selector)).map((e) => {
+    let opacity = 1;
+    for (let up = e; up instanceof Element; up = up.parentElement) opacity *= +getComputedStyle(up).opacity;
+    return [getComputedStyle(e).color, opacity];
+})"""
+
+
+def _contrast_on_white(css_colour: str, opacity: float = 1.0) -> float:
+    """WCAG's contrast ratio against white of text in `rgb(r, g, b)` drawn at `opacity` over white."""
+    channels = [int(v) / 255 for v in css_colour[css_colour.index("(") + 1:-1].split(",")[:3]]
+    channels = [opacity * c + (1 - opacity) for c in channels]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
 def _accessible(page) -> list[tuple[str, str]]:
     """(role, name) of every node of Chrome's accessibility tree: what a screen reader is given."""
     nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
@@ -87,6 +103,8 @@ def test_a_screen_reader_finds_every_section_and_the_train_button_and_each_page_
     for n in range(1, sections + 1):
         assert any(name.startswith(f"{n}. ") for name in headings), (n, headings)
     assert any(role == "button" and name.startswith("Train: ") for role, name in given)
+    captions = page.evaluate(_SEEN_COLOURS, "[data-testid=stCaptionContainer] p")
+    assert captions and all(_contrast_on_white(*seen) >= 4.5 for seen in captions)      # WCAG AA for small text
     title = next(lesson_.title for lesson_ in list_lessons() if lesson_.key == lesson)
     assert page.title() == f"{title} · Lesson 1"
 

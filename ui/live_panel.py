@@ -144,7 +144,7 @@ def _mount(found, chart: bool, table: bool, first: dict, on_stop, **more) -> Non
 def _colours() -> dict:
     from core import plots
     return {"train": plots.TRAIN_COLOR, "valid": plots.VALID_COLOR, "phases": plots.PHASE_COLORS,
-            "muted": plots.MUTED}
+            "muted": plots.MUTED_TEXT}
 
 
 def rerun_the_page_if_the_run_moved_on(run_id: str) -> None:
