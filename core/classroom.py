@@ -411,8 +411,8 @@ def delete_runs(store, run_ids: list[str], *, by: str, instructor: bool = False,
         deleted.append(run_id)
     if inputs:
         still_used = {r.data.get("input") for r in store.records(store.ids())}
-        for sha in inputs - still_used:
-            delete_upload(store, sha, by=by, instructor=True)
+        for sha in inputs - still_used:                 # a classmate's own upload of the same file stays theirs
+            delete_upload(store, sha, by=by, instructor=instructor)
     return deleted, refused
 
 

@@ -242,3 +242,65 @@ def test_an_instructor_stops_anyones_run_a_student_cannot(service):
     assert not service.cancel(run.id, by="bob")
     assert service.cancel(run.id, by="teacher", instructor=True)
     assert service.wait(run.id, 10).status == "cancelled"
+
+
+def test_a_stored_hash_with_any_character_changed_verifies_nothing():
+    stored = hash_password("secret")
+    for i in (len(stored) - 1, len(stored) // 2):
+        changed = stored[:i] + ("A" if stored[i] != "A" else "B") + stored[i + 1:]
+        assert not verify_password("secret", changed), i
+
+
+def test_the_wait_never_grows_past_a_quarter_of_an_hour(tmp_path):
+    clock = Clock()
+    throttle = LoginThrottle(tmp_path, clock=clock)
+    for _ in range(40):                         # a classmate typing wrong passwords under your name all lesson
+        throttle.failed({"name": "bob"})
+    assert throttle.wait_left({"name": "bob"}) == LoginThrottle.MOST_WAIT == 15 * 60
+
+
+def test_signing_in_right_clears_the_names_count_but_not_the_shared_addresss(tmp_path):
+    """Else anyone with the class password could sign in once every few tries and guess the instructor's forever."""
+    clock = Clock()
+    throttle = LoginThrottle(tmp_path, clock=clock)
+    for i in range(LoginThrottle.FREE["address"]):
+        throttle.failed({"name": f"name {i}", "address": "10.0.0.9"})
+    throttle.succeeded({"name": "someone", "address": "10.0.0.9"})
+    throttle.failed({"name": "name 99", "address": "10.0.0.9"})
+    assert throttle.wait_left({"address": "10.0.0.9"}) > 0
+
+
+def test_limits_that_make_no_sense_are_the_apps_own():
+    assert ClassLimits.from_dict({"epochs": 0, "upload_mb": -5, "image_size": 10**12, "job_seconds": "60"}) \
+        == ClassLimits()
+    assert ClassLimits.from_dict({"epochs": 3}) == ClassLimits(epochs=3)
+
+
+def test_deleting_my_upload_keeps_a_classmates_copy_of_the_same_file(service):
+    from core.inputs import InputStore
+    inputs = InputStore(service.store.root)
+    mine = inputs.put(b"x,y\n3,4\n", kind="csv", name="same.csv", owner="alice")
+    inputs.put(b"x,y\n3,4\n", kind="csv", name="same.csv", owner="bob")
+    assert delete_upload(service.store, mine["input"], by="alice")
+    assert not uploads_of(service.store, "alice")
+    assert [u["name"] for u in uploads_of(service.store, "bob")] == ["same.csv"]
+    assert inputs.read(mine) == b"x,y\n3,4\n"
+
+
+def test_deleting_my_run_keeps_a_classmates_upload_of_the_same_file(service):
+    """The upload the run trained on goes with the run only where nobody else has uploaded it too."""
+    from core.inputs import InputStore
+    inputs = InputStore(service.store.root)
+    mine = inputs.put(b"x,y\n3,4\n", kind="csv", name="same.csv", owner="alice")
+    inputs.put(b"x,y\n3,4\n", kind="csv", name="same.csv", owner="bob")
+    run = service.wait(service.submit(KEY, "train", mine, {"epochs": 1}, owner="alice").id, 60)
+    assert delete_runs(service.store, [run.id], by="alice") == ([run.id], [])
+    assert not uploads_of(service.store, "alice")
+    assert [u["name"] for u in uploads_of(service.store, "bob")] == ["same.csv"]
+    assert inputs.read(mine) == b"x,y\n3,4\n"
+
+
+def test_where_the_app_has_no_class_login_nobody_deletes_a_classmates_run(service):
+    """`legacy` (My runs with no class login) lets anyone delete the older version's ownerless runs: no one else's."""
+    bob = service.wait(submit(service, "bob", epochs=1).id, 60)
+    assert delete_runs(service.store, [bob.id], by="alice", legacy=True) == ([], [bob.id])
