@@ -96,6 +96,8 @@ def test_y_range_is_the_courses_for_stars_and_covers_other_scales():
     assert default_y_range(pd.Series([0.5, 3.0, 5.0])) == COURSE_Y_RANGE
     low, high = default_y_range(pd.Series([0.0, 10.0]))
     assert low == 0.0 and high > 10.0
+    assert default_y_range(pd.Series([1.0, 10.0])) == (1.0, 10.9)          # 1-10 stars: not capped at 5.5
+    assert default_y_range(pd.Series([1.0, 5.0])) == COURSE_Y_RANGE
 
 
 # ---- MovieLens loaders --------------------------------------------------------------------------------------------

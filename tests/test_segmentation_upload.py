@@ -88,6 +88,8 @@ GOOD = squares_files(6)
      "f02_P.png is 20x20 but its image is 64x48"),                                         # sizes differ
     (mutate(GOOD, {"labels/f01_P.png": png(np.full((48, 64), 7, np.uint8))}),
      "f01_P.png uses code 7, but codes.txt names only 3 classes"),                         # a value outside the codes
+    (mutate(GOOD, {"labels/f01_P.png": png(np.full((48, 64), 3, np.uint8))}),
+     "f01_P.png uses code 3, but codes.txt names only 3 classes"),                         # just outside: 0-2 only
     (mutate(GOOD, {"labels/f03_P.png": None, "labels/f04_P.png": None}),
      "f03.png, f04.png have no mask: expected labels/f03_P.png or masks/f03.png for f03.png"),   # missing masks
     (mutate(GOOD, {"labels/f00_P.png": png(np.zeros((48, 64, 3), np.uint8))}), "one code per pixel"),

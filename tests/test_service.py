@@ -11,7 +11,7 @@ from core import service as service_module
 from core.backends import make_backend
 from core.classroom import ClassLimits, set_limits
 from core.errors import LimitError
-from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, RunStore, read_progress
+from core.runs import CANCELLED, DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, RunStore, read_progress
 from core.service import TrainingService
 from core.worker import DISK_FULL, GPU_OUT_OF_MEMORY, HOST_OUT_OF_MEMORY, SERVER_RESTARTED, WORKER_DIED
 from tests.helpers import wait_until
@@ -202,6 +202,9 @@ def test_a_server_killed_mid_run_is_found_out_by_the_next_one(tmp_path, monkeypa
     try:
         interrupted = svc.store.read(running)
         assert interrupted.status == INTERRUPTED and interrupted.error == SERVER_RESTARTED
+        assert svc.store.read(queued).executor == svc.id          # this server's now: not orphaned a second time
+        svc._adopt_orphans()                                      # the next look for orphans leaves it be
+        assert svc.store.read(queued).status in (QUEUED, RUNNING, DONE)
         assert svc.wait(queued, timeout=60).status == DONE         # the waiting run was queued again, and ran
     finally:
         svc.shutdown()
@@ -216,3 +219,26 @@ def test_a_heartbeat_that_cannot_be_written_leaves_the_queue_going(threads, capl
                          {"spec": {"target": "salary", "cat_names": ["workclass"], "cont_names": ["age"]},
                           "batch_size": 256, "seed": 0}, owner="t")
     assert threads.wait(run.id, 120).status == "done"
+
+
+def test_a_run_left_by_a_server_that_is_gone_does_not_block_its_owner(threads):
+    """Until the next look for orphans queues it again here, it is nobody's run in the way."""
+    threads.store.create("tabular", "train", "alice", {}, {}, executor="a-server-long-gone")
+    assert threads.active_runs("alice") == []
+
+
+def test_a_worker_never_trains_a_run_stopped_before_it_started(tmp_path):
+    """Stop can land between the service handing a run out and the worker starting it."""
+    import torch
+    from core.worker import execute
+    store = RunStore(tmp_path)
+    stopped = store.create(KEY, "train", "alice", {"epochs": 1}, {})
+    store.request_cancel(stopped.id)
+    assert execute(store, stopped.id, torch.device("cpu")) == CANCELLED
+    ended = store.create(KEY, "train", "alice", {"epochs": 1}, {})
+    store.update(ended.id, status=CANCELLED)
+    assert execute(store, ended.id, torch.device("cpu")) == CANCELLED
+    for run_id in (stopped.id, ended.id):
+        record = store.read(run_id)
+        assert record.status == CANCELLED and record.started is None
+        assert read_progress(store, run_id).n_events == 0                  # the job never ran
