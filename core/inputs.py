@@ -5,23 +5,21 @@ another process or on another machine can read them and a run can be trained aga
     <runs>/.inputs/<sha256>/meta.json   kind ("csv", "image_zip"...), the file's name, its size, when
     <runs>/.owners/<owner>/.inputs/<sha256>   who uploaded it: students see their own uploads only
 
-A run's `data` is then {"input": <sha256>, "kind": ..., "name": ...}. An upload no run uses is removed after a day
-(`remove_unused`).
+A run's `data` is then {"input": <sha256>, "kind": ..., "name": ...}. An upload stays until its owner deletes it on
+My runs, with the runs that used it, or an instructor does (core/classroom.delete_runs, delete_upload).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
 from core.errors import StudentError
-from core.runs import RunStore, atomic_write, owner_key
+from core.runs import atomic_write, owner_key
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-UNUSED_SECONDS = 24 * 3600
 
 
 class InputMissing(StudentError):
@@ -83,17 +81,3 @@ class InputStore:
             out.append({"input": marker.name, "kind": meta.get("kind"), "name": meta.get("name"),
                         "bytes": meta.get("bytes"), "stored": meta.get("stored")})
         return out
-
-    def remove_unused(self, store: RunStore, older_than: float = UNUSED_SECONDS) -> int:
-        """Remove uploads that no run references and that nobody uploaded for a day; returns how many."""
-        used = {r.data.get("input") for r in store.records(store.ids())}
-        removed = 0
-        for folder in self.root.iterdir() if self.root.is_dir() else []:
-            try:
-                stored = json.loads((folder / "meta.json").read_text()).get("stored", 0)
-            except (OSError, ValueError):
-                stored = 0
-            if folder.name not in used and time.time() - stored > older_than:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += 1
-        return removed

@@ -39,7 +39,6 @@ MODEL_FILE = "model"                     # model.safetensors + model.json
 LEGACY_FILE = "job.json"                 # what the job runner wrote before runs had their own record
 HEARTBEAT_FILE, CANCEL_FILE = "heartbeat", "cancel"
 INSTRUCTOR = "instructor"      # in a run's cancel file: its Stop was pressed by an instructor, not by its owner
-STALE_SECONDS = 60.0                     # a running run whose process stayed silent this long is gone
 MAX_JSON_BYTES = 64 * 2**20
 
 _ID = re.compile(r"^[0-9a-z]{6,40}$")
@@ -271,12 +270,6 @@ class RunStore:
             os.utime(path)
         except FileNotFoundError:
             path.touch()
-
-    def silent_for(self, run_id: str) -> float:
-        """Seconds since the process training this run last showed signs of life."""
-        folder = self.path(run_id)
-        times = [p.stat().st_mtime for p in (folder / HEARTBEAT_FILE, folder / RUN_FILE) if p.exists()]
-        return time.time() - max(times) if times else float("inf")
 
     def request_cancel(self, run_id: str, by_instructor: bool = False) -> None:
         path = self.path(run_id) / CANCEL_FILE
