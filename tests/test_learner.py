@@ -70,6 +70,19 @@ def test_lr_find_suggests_a_sensible_rate_and_restores_the_weights():
     for k, v in learn.model.state_dict().items():
         assert torch.equal(v, start[k]), k
     assert learn.recorder.losses == []                         # lr_find is not training history
+    assert learn.phase is None
+    learn.fit_one_cycle(1, 1e-2)                               # and training after it is recorded as ever
+    assert len(learn.recorder.losses) == len(learn.dls.train)
+
+
+def test_no_weight_decay_on_biases_and_norm_layers_as_fastai():
+    learn = make_learner(wd=0.1)
+    opt = learn._make_optimizer()
+    for group in opt.param_groups:
+        if any(p.ndim <= 1 for p in group["params"]):
+            assert group["weight_decay"] == 0.0
+        elif group["params"]:
+            assert group["weight_decay"] == 0.1
 
 
 def test_valley_picks_the_middle_of_the_longest_descent():
@@ -112,6 +125,7 @@ def test_fine_tune_trains_the_head_first_then_everything_with_discriminative_rat
     assert phase == "unfrozen"
     by_group = dict(lrs)
     assert by_group[2] / by_group[0] == pytest.approx(100, rel=1e-6)      # head / earliest body group
+    assert by_group[2] == pytest.approx(1e-2 / 2 / 5)          # fastai halves base_lr, then warms up from lr/div
     assert by_group[0] < by_group[1] < by_group[2]
 
 
