@@ -585,7 +585,7 @@ def section_use(run, classifier, model_key: str) -> None:
 
 
 # ---- page ---------------------------------------------------------------------------------------------------------
-st.title("Is it a bird? :material/flutter_dash:")
+st.title("Is it a bird?")        # no icon: a screen reader read it out ("flutter_dash icon")
 st.markdown(
     "In lesson 1 Jeremy trains a computer to tell birds from everything else, in a couple of minutes, with a "
     "model that was already trained on a million photos. You'll do the same here, step by step, in the order "

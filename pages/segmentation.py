@@ -502,7 +502,7 @@ def describe_model(_segmenter, meta: dict) -> str:
 
 
 # ---- page ---------------------------------------------------------------------------------------------------------
-st.title("Colour every pixel: segmentation :material/format_paint:")
+st.title("Colour every pixel: segmentation")
 st.markdown(
     "Lesson 1 doesn't stop at saying *what* is in a photo. With **segmentation** the model says, for every single "
     "pixel, which class it belongs to: this pixel is animal, that one background. The model is a **U-Net**: the same "

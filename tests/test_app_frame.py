@@ -40,7 +40,7 @@ def test_sidebar_says_where_training_runs_and_what_is_queued():
     at.run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "Training runs on" in sidebar and "waiting" in sidebar
-    notes = [w.value for w in at.sidebar.warning] + [s.value for s in at.sidebar.success]
+    notes = [i.value for i in at.sidebar.info] + [s.value for s in at.sidebar.success]
     assert any("CPU" in n or "GiB free" in n for n in notes)
     assert "Pretrained weights" in sidebar and "embedded" in sidebar
 

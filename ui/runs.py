@@ -373,7 +373,7 @@ def _replay_controls(found: RunView) -> None:
     whose = "the class's ready-made run" if record.owner != readymade.OWNER else "the course's ready-made run"
     state = _replay_state(record)
     cols = st.columns([3, 2, 1], vertical_alignment="center")
-    cols[0].markdown(f":material/play_circle: **This is {whose}**, trained before you came; train your own "
+    cols[0].markdown(f"**This is {whose}**, trained before you came; train your own "
                      "to see yours here instead.")
     key = f"replay-speed-{record.id}"
     st.session_state.setdefault(key, state["speed"])

@@ -93,10 +93,10 @@ def _training_status() -> None:
     from core.service import get_service
     kind, summary = _device_summary()
     st.markdown("**Training runs on**")
-    if kind == "cuda":
+    if kind == "cuda":          # neither is an alert (st.warning is one): a screen reader would cut in on every page
         st.success(summary, icon=":material/memory:")
     else:
-        st.warning(summary, icon=":material/memory:")
+        st.info(summary, icon=":material/memory:")
     counts = job_counts.line(get_service().stats())
     if job_counts.mounted():
         job_counts.show(counts)             # the browser keeps them fresh
