@@ -95,3 +95,29 @@ def test_a_lessons_ready_made_run_replays_in_the_same_panel(page, tmp_path):
         assert page.locator(LIVE).count() == 0 and page.get_by_text("Trained in").count() == 1
         assert page.locator("div.live.still polyline").count() >= 2             # its loss chart, still
         assert len([t for t in asked if t > since]) <= 2 + replayed_for / 30   # its end, the sidebar's poll
+
+
+def test_for_less_motion_a_ready_made_run_shows_finished_at_once_and_stays_so(browser, tmp_path):
+    """A system asking for reduced motion gets the ready-made run's results without the 10x replay; the server's
+    own clock for the replay (which still says 'playing') follows the browser's, so the page does not replay again."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, reduced_motion="reduce")
+    page = context.new_page()
+    asked, replayed_at = [], []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: asked.append(time.monotonic())))
+    page.on("request", lambda r: replayed_at.extend(re.findall(r"[?&]at=([0-9.e+]+)", r.url)))
+    try:
+        with app_server(tmp_path, tmp_path / "runs", env={"LESSON1_READYMADE_DIR": str(ROOT / "readymade")}) as url:
+            page.goto(url)
+            page.locator('[data-testid="stSidebar"]').get_by_text("Training runs on").wait_for(timeout=90_000)
+            page.goto(f"{url}/image_classification")
+            page.locator("div.live .line").first.wait_for(state="attached", timeout=120_000)
+            wait_for_results(page, timeout=60_000)
+            assert page.locator(LIVE).count() == 0 and page.get_by_text("Trained in").count() == 1
+            settled = time.monotonic()
+            page.wait_for_timeout(4000)
+            assert page.locator(LIVE).count() == 0                # not replaying again
+            assert len([t for t in asked if t > settled]) <= 1    # nor rerunning over and over
+            assert [float(at) for at in replayed_at] == [1e12]    # its end asked for once (the server's clock had
+                                                                  # drawn the panel again until its own replay ended)
+    finally:
+        context.close()

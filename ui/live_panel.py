@@ -147,6 +147,11 @@ def _colours() -> dict:
             "muted": plots.MUTED_TEXT}
 
 
+def moved_on(run_id: str) -> bool:
+    """Whether the browser has just said that `run_id` ended (a replay too: its clock is the browser's)."""
+    return st.session_state.get(_MOVED_ON) == run_id
+
+
 def rerun_the_page_if_the_run_moved_on(run_id: str) -> None:
     """The browser said the run ended: its trigger reran what holds the panel. Where that is a fragment (a lesson's
     Train section), the results below have not been drawn: rerun the whole page, once."""

@@ -275,6 +275,8 @@ def live(run_id: str, *, chart: bool = True, table: bool = True, say_done: bool 
          extra: Callable[[RunView], None] | None = None) -> RunView | None:
     """Show a run. While it is queued or training, a fragment redraws this panel from the run's event log every
     few seconds, without rerunning the page; when it ends, the page reruns once to draw the results."""
+    if live_panel.moved_on(run_id) and run_id in st.session_state.get("_replays", {}):
+        _replay_state_ended(run_id)             # the browser's replay ended (early, for less motion): so has ours
     found = view_or_say(run_id)
     if found is None:
         return None
@@ -344,6 +346,10 @@ def _replay_state(record: RunRecord) -> dict:
         start = float("inf") if present.is_on() else 0.0
         replays[record.id] = dict(speed=default, at=time.time(), **{"from": start})
     return replays[record.id]
+
+
+def _replay_state_ended(run_id: str) -> None:
+    st.session_state["_replays"][run_id].update(at=time.time(), **{"from": float("inf")})
 
 
 def _replay_position(state: dict) -> float:
