@@ -2,6 +2,7 @@
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from ui.components import component
 from ui.tables import CSS as TABLE_CSS
 
 # Every tab watching a run redraws its live panel every few seconds, and the progress bar then slides to its new
@@ -44,15 +45,13 @@ def app_style() -> None:
     st.html(APP_CSS)
 
 
+_SETTLE = component("lesson1_page_settle", "page_settle")
+
+
 def settle_when_still(page: str) -> None:
     """Every section of `page` drawn for good once it is still (ui/assets/page_settle.js). In the sidebar: a
     component takes a place in its column, and the sidebar is drawn before the page, so a new page starts unsettled."""
-    from ui.components import component
-    _SETTLE.setdefault("component", component("lesson1_page_settle", "page_settle"))
-    _SETTLE["component"](data={"page": page}, key="page-settle")
-
-
-_SETTLE: dict = {}
+    _SETTLE(data={"page": page}, key="page-settle")
 
 
 def require_frame() -> None:

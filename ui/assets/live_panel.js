@@ -121,13 +121,13 @@ export default function (component) {
   const bar = el("div", "bar");
   bar.setAttribute("role", "progressbar");
   bar.setAttribute("aria-label", data.replay ? "The ready-made run's progress" : "Training progress");
-  // What a screen reader says, politely, when the run moves on: waiting, each epoch, the end; not every second.
-  const said = el("div", "said");
-  said.setAttribute("role", "status");
   bar.setAttribute("aria-valuemin", "0");
   bar.setAttribute("aria-valuemax", "100");
   const fill = el("div", "fill");
   bar.append(fill);
+  // What a screen reader says, politely, when the run moves on: waiting, each epoch, the end; not every second.
+  const said = el("div", "said");
+  said.setAttribute("role", "status");
   status.append(line, bar, said);
   const side = el("div", "side");
   top.append(status, side);
